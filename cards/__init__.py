@@ -1,0 +1,1 @@
+"""Adaptive Card templates and the functions that render them and read their submissions."""

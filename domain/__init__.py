@@ -1,0 +1,1 @@
+"""PerfBot domain: the council's words and rules, its storage and its use cases (no Teams here)."""

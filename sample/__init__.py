@@ -1,0 +1,1 @@
+"""The sample council shipped with PerfBot."""
