@@ -235,10 +235,7 @@ def _assess_absolute(
             else Rating.ACTION
         )
     size = format_figure(abs(d), rule.unit, rule.decimals)
-    if d == 0:
-        how = "on target"
-    else:
-        how = f"{size} {'better' if d > 0 else 'worse'} than target"
+    how = "on target" if d == 0 else f"{size} {'better' if d > 0 else 'worse'} than target"
     tolerance = format_figure(t, rule.unit, rule.decimals)
     if d < 0:
         how += f", {'within' if d >= -t else 'beyond'} the tolerance of {tolerance}"
@@ -339,7 +336,10 @@ def assess_key_action(
             KeyActionStatus.SOME_RISK: Rating.REVIEW,
             KeyActionStatus.UNLIKELY: Rating.ACTION,
         }[status]
-        if exceeding_expectations and status in (KeyActionStatus.COMPLETE, KeyActionStatus.ON_TRACK):
+        if exceeding_expectations and status in (
+            KeyActionStatus.COMPLETE,
+            KeyActionStatus.ON_TRACK,
+        ):
             rating = Rating.STRONG
     if overdue:
         why = f"Past its due date of {due:%d %B %Y} and not complete, so it counts as unlikely"
@@ -360,7 +360,9 @@ class Direction(enum.StrEnum):
         return {"improving": "↑", "declining": "↓", "unchanged": "→"}[self.value]
 
 
-def direction(current: Decimal | None, earlier: Decimal | None, polarity: Polarity) -> Direction | None:
+def direction(
+    current: Decimal | None, earlier: Decimal | None, polarity: Polarity
+) -> Direction | None:
     """Direction of travel from ``earlier`` to ``current``, taking polarity into account;
     None when either figure is missing."""
     if current is None or earlier is None:

@@ -76,7 +76,9 @@ def test_the_period_containing_a_day():
 
 
 def test_periods_between_spans_years():
-    labels = [p.label for p in periods_between(Period.parse("2024/25 Q3"), Period.parse("2025/26 Q2"))]
+    labels = [
+        p.label for p in periods_between(Period.parse("2024/25 Q3"), Period.parse("2025/26 Q2"))
+    ]
     assert labels == ["2024/25 Q3", "2024/25 Q4", "2025/26 Q1", "2025/26 Q2"]
 
 

@@ -1,0 +1,116 @@
+"""The aiohttp application: Teams' messaging endpoint, a health check, and their wiring."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.handler import PerfBot
+from bot.settings import Settings
+from domain import db
+
+log = logging.getLogger("perfbot")
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+ADAPTER = web.AppKey("adapter", CloudAdapter)
+BOT = web.AppKey("bot", PerfBot)
+
+
+class _BotConfig:
+    """The attribute names botbuilder's configuration classes read."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.APP_ID = settings.app_id
+        self.APP_PASSWORD = settings.app_password.reveal()
+        self.APP_TYPE = settings.app_type
+        self.APP_TENANTID = settings.app_tenant_id
+
+
+def create_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Application:
+    """The one factory. Pass an engine to share one (tests); otherwise one is made and closed."""
+    app = web.Application(middlewares=[_no_stack_traces])
+    app[SETTINGS] = settings
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        own = engine is None
+        app[ENGINE] = engine if engine is not None else db.create_engine(settings.database_url)
+        app[SESSIONS] = db.session_factory(app[ENGINE])
+        app[BOT] = PerfBot(settings, app[SESSIONS])
+        yield
+        if own:
+            await app[ENGINE].dispose()
+
+    app.cleanup_ctx.append(database)
+    if not settings.authenticated:
+        log.warning(
+            "MicrosoftAppId is not set: accepting unauthenticated requests on /api/messages. "
+            "This is right for the local Agents Playground and wrong for a real tenant."
+        )
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
+    adapter.on_turn_error = _on_turn_error
+    app[ADAPTER] = adapter
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        raise web.HTTPUnsupportedMediaType(text="PerfBot expects a Bot Framework activity as JSON")
+    try:
+        await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="the body is not valid JSON") from None
+    app = request.app
+    response = await app[ADAPTER].process(request, app[BOT])
+    return response or web.Response(status=201)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        revision = await db.current_revision(engine)
+    except Exception as error:  # any failure to reach the database is "unavailable"
+        log.warning("health check: database unreachable: %s", error)
+        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    current = revision == db.head_revision()
+    body: dict[str, Any] = {
+        "status": "ok" if current else "degraded",
+        "database": "reachable",
+        "schema": revision,
+    }
+    if not current:
+        body["advice"] = "run `perfbot db upgrade`"
+    return web.json_response(body, status=200 if current else 503)
+
+
+@web.middleware
+async def _no_stack_traces(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except PermissionError:
+        raise web.HTTPUnauthorized(text="missing or invalid credentials") from None
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "PerfBot could not handle this request"}, status=500)
+
+
+async def _on_turn_error(context: TurnContext, error: Exception) -> None:
+    log.error("error while handling a %s activity", context.activity.type, exc_info=error)
+    await context.send_activity(
+        "Sorry, something went wrong on PerfBot's side and nothing was saved. "
+        "Please try again in a minute; if it keeps happening, tell the performance team."
+    )

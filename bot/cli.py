@@ -1,0 +1,287 @@
+"""The ``perfbot`` command: serve the bot, manage the database, import and export spreadsheets."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.settings import ENVIRONMENT, Settings, SettingsError
+from domain import db
+from domain.importing import ImportRejected, import_workbook
+from domain.model import Measure
+from domain.numbers import FigureError
+from domain.periods import Period, PeriodError
+from domain.ratings import RatingError
+from domain.reporting import EXPORT_COLUMNS, performance
+from domain.workbook import WorkbookError, read_sheets, write_table
+
+log = logging.getLogger("perfbot")
+
+
+class CommandError(Exception):
+    """A problem to tell the person at the keyboard in one sentence, then exit 1."""
+
+
+# Errors whose message is already a sentence for a person.
+PLAIN_ERRORS = (
+    CommandError,
+    SettingsError,
+    db.DatabaseUrlError,
+    PeriodError,
+    WorkbookError,
+    FigureError,
+    RatingError,
+    ImportRejected,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perfbot",
+        description="PerfBot runs a council's performance reporting cycle in Microsoft Teams.",
+        epilog="Environment: "
+        + "; ".join(f"{name}: {meaning}" for name, meaning in ENVIRONMENT.items()),
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve", help="run the bot's web server (Teams posts to /api/messages)"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=3978, help="port to listen on (default 3978)")
+    serve.set_defaults(run=cmd_serve)
+
+    database = commands.add_parser("db", help="database schema: upgrade or show its revision")
+    db_commands = database.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = db_commands.add_parser(
+        "upgrade", help="bring the database to the current schema, keeping its data"
+    )
+    upgrade.set_defaults(run=cmd_db_upgrade)
+    status = db_commands.add_parser("status", help="show the database's schema revision")
+    status.set_defaults(run=cmd_db_status)
+
+    importer = commands.add_parser(
+        "import", help="import people, measures, targets and actuals from .xlsx or a CSV folder"
+    )
+    importer.add_argument("path", type=Path, help="an .xlsx workbook or a folder of CSV files")
+    importer.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    importer.set_defaults(run=cmd_import)
+
+    exporter = commands.add_parser(
+        "export", help="export targets, actuals and ratings by measure and period"
+    )
+    exporter.add_argument("--period", help="one period, e.g. '2025/26 Q2' (default: every period)")
+    exporter.add_argument("--format", choices=("csv", "xlsx"), help="csv (default) or xlsx")
+    exporter.add_argument(
+        "-o", "--output", type=Path, help="file to write (default: standard output, csv only)"
+    )
+    exporter.set_defaults(run=cmd_export)
+
+    sample = commands.add_parser(
+        "sample", help="the bundled sample council (Kingsmere Borough Council)"
+    )
+    sample_commands = sample.add_subparsers(dest="sample_command", metavar="ACTION", required=True)
+    load = sample_commands.add_parser("load", help="import the sample council into the database")
+    load.add_argument(
+        "--if-empty", action="store_true", help="only if the database has no measures yet"
+    )
+    load.set_defaults(run=cmd_sample_load)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.debug:
+        logging.getLogger("perfbot").setLevel(logging.INFO)
+    try:
+        settings = Settings.from_env()
+        result: int = args.run(args, settings)
+        return result
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"perfbot: {explain(error)}", file=sys.stderr)
+        return 1
+
+
+def explain(error: BaseException) -> str:
+    """One plain sentence (or, for an import, a list) for any error; never a traceback."""
+    if isinstance(error, PLAIN_ERRORS):
+        return str(error)
+    if isinstance(error, OperationalError | DBAPIError | OSError | socket.gaierror):
+        reason = getattr(error, "orig", None) or error
+        return (
+            f"cannot use the database: {str(reason).splitlines()[0]}. Check PERFBOT_DATABASE_URL "
+            "and that the database server is running."
+        )
+    return (
+        f"unexpected error ({type(error).__name__}: {error}). Nothing was changed. "
+        "Run again with --debug for details."
+    )
+
+
+def _run(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    async def go() -> int:
+        engine = db.create_engine(settings.database_url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+async def _require_current_schema(engine: Any) -> None:
+    revision = await db.current_revision(engine)
+    if revision != db.head_revision():
+        where = db.describe(engine.url)
+        state = "has no PerfBot tables yet" if revision is None else f"is at schema {revision}"
+        raise CommandError(f"the database {where} {state}: run `perfbot db upgrade` first")
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(engine: Any) -> int:
+        before, after = await db.upgrade(engine)
+        where = db.describe(engine.url)
+        if before == after:
+            print(f"{where}: schema already current ({after})")
+        else:
+            print(f"{where}: schema upgraded from {before or 'empty'} to {after}")
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(engine: Any) -> int:
+        revision = await db.current_revision(engine)
+        head = db.head_revision()
+        where = db.describe(engine.url)
+        if revision == head:
+            print(f"{where}: schema {revision} (current)")
+            return 0
+        print(f"{where}: schema {revision or 'empty'}; current is {head}: run `perfbot db upgrade`")
+        return 1
+
+    return _run(settings, work)
+
+
+async def _import(engine: Any, path: Path, dry_run: bool, label: str) -> int:
+    sheets = read_sheets(path)
+    await _require_current_schema(engine)
+    sessions = db.session_factory(engine)
+    async with sessions() as session, session.begin():
+        summary = await import_workbook(session, sheets, now=datetime.now(UTC))
+        if dry_run:
+            await session.rollback()
+    verb = "Checked" if dry_run else "Imported"
+    if not summary.changed:
+        print(f"{verb} {label}: nothing to change, the database already matches.")
+    else:
+        print(f"{verb} {label}{' (nothing written)' if dry_run else ''}:")
+    for line in summary.lines():
+        print(f"  {line}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    return _run(settings, lambda engine: _import(engine, args.path, args.dry_run, str(args.path)))
+
+
+def sample_folder() -> Path:
+    return Path(str(resources.files("sample") / "council"))
+
+
+def cmd_sample_load(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(engine: Any) -> int:
+        await _require_current_schema(engine)
+        if args.if_empty:
+            async with db.session_factory(engine)() as session:
+                count = await session.scalar(select(func.count()).select_from(Measure))
+            if count:
+                print(
+                    f"The database already has {count} measures; the sample council was not loaded."
+                )
+                return 0
+        return await _import(
+            engine, sample_folder(), False, "the sample council (Kingsmere Borough Council)"
+        )
+
+    return _run(settings, work)
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    period = Period.parse(args.period) if args.period else None
+    file_format = args.format
+    if file_format is None:
+        file_format = "xlsx" if args.output and args.output.suffix.lower() == ".xlsx" else "csv"
+    if file_format == "xlsx" and args.output is None:
+        raise CommandError("an xlsx export needs a file: add -o performance.xlsx")
+    if args.output and not args.output.parent.exists():
+        raise CommandError(f"the folder {args.output.parent} does not exist")
+
+    async def work(engine: Any) -> int:
+        await _require_current_schema(engine)
+        async with db.session_factory(engine)() as session:
+            rows = await performance(session, settings.default_scheme, period)
+        values = [row.export_values() for row in rows]
+        data = write_table(args.output, EXPORT_COLUMNS, values, file_format)
+        if data is not None:
+            sys.stdout.write(data.decode("utf-8-sig"))
+        else:
+            print(f"Wrote {len(values):,} rows to {args.output}", file=sys.stderr)
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    async def schema_ok(engine: Any) -> int:
+        await _require_current_schema(engine)
+        return 0
+
+    _run(settings, schema_ok)
+    app = create_app(settings)
+    print(
+        f"PerfBot is listening on http://{args.host}:{args.port}/api/messages "
+        f"(health: http://{args.host}:{args.port}/healthz); press Ctrl+C to stop.",
+        flush=True,
+    )
+    try:
+        web.run_app(app, host=args.host, port=args.port, print=None)
+    except OSError as error:
+        raise CommandError(
+            f"cannot listen on {args.host}:{args.port} ({error.strerror or error}): is PerfBot "
+            "already running? Choose another port with --port"
+        ) from None
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""The audit log: every change PerfBot makes is recorded with who made it and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.model import AuditEntry
+
+
+def record(
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    entity: str,
+    key: str,
+    changes: dict[str, Any],
+    at: datetime,
+) -> None:
+    """Add an audit entry to the session's transaction, so it stands or falls with the change."""
+    session.add(
+        AuditEntry(at=at, actor=actor, action=action, entity=entity, key=key, changes=changes)
+    )

@@ -1,0 +1,121 @@
+"""Database connection: the URL rules, the async engine, sessions and schema migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///perfbot.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class DatabaseUrlError(ValueError):
+    """A database URL PerfBot cannot use."""
+
+
+def database_url(text: str) -> URL:
+    """Check a database URL and pick the async driver: ``sqlite:///perfbot.db`` and
+    ``postgresql://user@host/db`` are accepted as well as their ``+aiosqlite`` and
+    ``+asyncpg`` forms."""
+    try:
+        url = make_url(text.strip())
+    except ArgumentError:
+        raise DatabaseUrlError(
+            f"'{text}' is not a database URL: use sqlite:///perfbot.db or "
+            "postgresql://user@host:5432/dbname"
+        ) from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+    elif backend in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+asyncpg")
+        if not url.database:
+            raise DatabaseUrlError(
+                f"'{url.render_as_string(hide_password=True)}' names no database: "
+                "add it at the end, as in postgresql://user@host:5432/perfbot"
+            )
+    else:
+        raise DatabaseUrlError(
+            f"the database '{backend}' is not supported: use sqlite:///perfbot.db or "
+            "postgresql://user@host:5432/dbname"
+        )
+    return url
+
+
+def describe(url: URL) -> str:
+    """The URL as it is safe to print: no password."""
+    return url.render_as_string(hide_password=True)
+
+
+def create_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
+    url = database_url(url) if isinstance(url, str) else url
+    if url.get_backend_name() == "sqlite":
+        # Writers wait for each other rather than fail at once; a SQLite file has one writer.
+        kwargs.setdefault("connect_args", {"timeout": 30})
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
+    """Bring the schema to the newest revision; returns (revision before, revision after)."""
+    from alembic import command
+
+    async with engine.begin() as connection:
+        before = await connection.run_sync(_current_revision)
+        await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))
+        after = await connection.run_sync(_current_revision)
+    return before, after
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current_revision)
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    config = _alembic_config(None)  # type: ignore[arg-type]  # no connection needed to read scripts
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def _current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,767 @@
+"""Import a council's people, measures, targets, actuals and closure days from spreadsheets.
+
+All or nothing: every row is checked first, every problem is reported with its sheet, row
+and column, and nothing is written if any row is bad. Re-importing the same file changes
+nothing; a changed file updates records by measure code and email, and the audit log
+records what changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.audit import record
+from domain.dates import parse_day, parse_moment, parse_yes_no
+from domain.model import (
+    ClosureDay,
+    Measure,
+    MeasureKind,
+    Person,
+    PersonRole,
+    Return,
+    ReturnState,
+    Role,
+    Service,
+    Target,
+)
+from domain.numbers import Unit, check_range, parse_figure, quantize
+from domain.periods import Frequency, Period
+from domain.ratings import KeyActionStatus, Polarity, Scheme, Tolerance
+from domain.workbook import Sheet
+
+T = TypeVar("T")
+
+REQUIRED_COLUMNS = {
+    "people": ("email", "name"),
+    "measures": ("code", "title", "service", "owner_email", "frequency"),
+    "targets": ("code", "period", "target"),
+    "actuals": ("code", "period", "actual"),
+    "calendar": ("date",),
+}
+_EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
+_CODE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
+_KINDS = {
+    "measure": MeasureKind.MEASURE,
+    "pi": MeasureKind.MEASURE,
+    "indicator": MeasureKind.MEASURE,
+    "key action": MeasureKind.KEY_ACTION,
+    "key_action": MeasureKind.KEY_ACTION,
+    "key-action": MeasureKind.KEY_ACTION,
+    "action": MeasureKind.KEY_ACTION,
+    "project": MeasureKind.KEY_ACTION,
+    "milestone": MeasureKind.KEY_ACTION,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    sheet: str
+    row: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.sheet} row {self.row}" if self.row else self.sheet
+        return f"{where}: {self.message}"
+
+
+class ImportRejected(Exception):
+    """The spreadsheets had problems; nothing was written."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        heading = f"{count} problem{'s' if count != 1 else ''} found; nothing was imported:"
+        return "\n".join([heading, *(f"  {p}" for p in self.problems)])
+
+
+@dataclass
+class ImportSummary:
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+    def lines(self) -> list[str]:
+        kinds = ["services", "people", "measures", "targets", "actuals", "closure days"]
+        out = []
+        for kind in kinds:
+            parts = []
+            for word, counter in (
+                ("new", self.created),
+                ("updated", self.updated),
+                ("unchanged", self.unchanged),
+            ):
+                if counter[kind]:
+                    parts.append(f"{counter[kind]:,} {word}")
+            if parts:
+                out.append(f"{kind}: {', '.join(parts)}")
+        return out
+
+
+class _Row:
+    """One spreadsheet row being read; problems are collected, not raised."""
+
+    def __init__(self, sheet: str, number: int, values: dict[str, str], problems: list[Problem]):
+        self.sheet = sheet
+        self.number = number
+        self.values = values
+        self.problems = problems
+        self.ok = True
+
+    def problem(self, message: str) -> None:
+        self.ok = False
+        self.problems.append(Problem(self.sheet, self.number, message))
+
+    def text(self, column: str, *, required: bool = False, why: str = "") -> str:
+        value = self.values.get(column, "").strip()
+        if required and not value:
+            self.problem(f"{column} is empty{why}")
+        return value
+
+    def parse(
+        self, column: str, parser: Callable[[str], T], *, required: bool = False, why: str = ""
+    ) -> T | None:
+        raw = self.text(column, required=required, why=why)
+        if not raw:
+            return None
+        try:
+            return parser(raw)
+        except ValueError as error:
+            self.problem(f"{column}: {error}" if column not in str(error) else str(error))
+            return None
+
+
+@dataclass
+class _PersonRow:
+    number: int
+    email: str
+    name: str
+    service: str | None
+    roles: frozenset[Role]
+    manager_email: str | None
+
+
+@dataclass
+class _MeasureRow:
+    number: int
+    fields: dict[str, Any]
+    service: str
+    owner_email: str
+    escalation_owner_email: str | None
+    delegate_emails: list[str]
+
+
+@dataclass(frozen=True)
+class _MeasureFacts:
+    """What later sheets need to know about a measure, from the sheet or the database."""
+
+    kind: MeasureKind
+    frequency: Frequency
+    unit: Unit
+    decimals: int
+    data_only: bool
+    allow_negative: bool
+    tolerance: Tolerance | None
+
+
+def _email(raw: str) -> str:
+    email = raw.strip().lower()
+    if not _EMAIL.match(email):
+        raise ValueError(f"'{raw.strip()}' is not an email address")
+    return email
+
+
+def _roles(raw: str) -> frozenset[Role]:
+    roles = set()
+    for part in re.split(r"[;,]", raw):
+        word = part.strip().lower().replace(" ", "_").replace("-", "_")
+        if not word:
+            continue
+        try:
+            roles.add(Role(word))
+        except ValueError:
+            choices = ", ".join(r.value for r in Role)
+            raise ValueError(f"role '{part.strip()}' is not one of {choices}") from None
+    return frozenset(roles)
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            number = int(Decimal(raw))
+            if Decimal(raw) != number:
+                raise ValueError
+        except (ArithmeticError, ValueError):
+            raise ValueError(f"'{raw}' is not a whole number") from None
+        if not low <= number <= high:
+            raise ValueError(f"{number} is not between {low} and {high}")
+        return number
+
+    return parse
+
+
+def _kind(raw: str) -> MeasureKind:
+    try:
+        return _KINDS[raw.strip().lower()]
+    except KeyError:
+        raise ValueError(f"kind '{raw.strip()}' is not measure or key action") from None
+
+
+def _code(raw: str) -> str:
+    code = raw.strip().upper()
+    if not _CODE.match(code):
+        raise ValueError(
+            f"code '{raw.strip()}' must be up to 32 letters, digits, dots, dashes or slashes, "
+            "as in HS-04"
+        )
+    return code
+
+
+def _tolerance(raw: str) -> Tolerance:
+    return Tolerance.parse(raw)
+
+
+async def import_workbook(
+    session: AsyncSession,
+    sheets: dict[str, Sheet],
+    *,
+    now: datetime,
+    actor: str = "import",
+) -> ImportSummary:
+    """Check every row of ``sheets``, then write them in the session's transaction.
+
+    Raises ImportRejected, having written nothing, if any row is bad.
+    """
+    problems: list[Problem] = []
+    for name, sheet in sheets.items():
+        missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in sheet.columns]
+        if missing and (sheet.rows or sheet.columns):
+            found = ", ".join(c for c in sheet.columns if c) or "none"
+            for column in missing:
+                problems.append(
+                    Problem(
+                        name, None, f"the column '{column}' is missing (columns found: {found})"
+                    )
+                )
+    if problems:
+        raise ImportRejected(problems)
+
+    people = {p.email: p for p in (await session.scalars(select(Person))).all()}
+    measures = {m.code: m for m in (await session.scalars(select(Measure))).all()}
+    services = {s.name.lower(): s for s in (await session.scalars(select(Service))).all()}
+
+    person_rows = _read_people(sheets.get("people"), problems)
+    known_emails = set(people) | {row.email for row in person_rows}
+    for row in person_rows:
+        if row.manager_email and row.manager_email not in known_emails:
+            problems.append(
+                Problem(
+                    "people",
+                    row.number,
+                    f"manager_email '{row.manager_email}' is not a known person: add them to people",
+                )
+            )
+
+    measure_rows = _read_measures(sheets.get("measures"), problems, known_emails)
+    facts = {code: _facts_of(m) for code, m in measures.items()}
+    facts.update({row.fields["code"]: _facts_from_row(row) for row in measure_rows})
+
+    target_rows = _read_targets(sheets.get("targets"), problems, facts)
+    actual_rows = _read_actuals(sheets.get("actuals"), problems, facts, known_emails)
+    closure_rows = _read_calendar(sheets.get("calendar"), problems)
+    if problems:
+        raise ImportRejected(problems)
+
+    summary = ImportSummary()
+    writer = _Writer(session, summary, actor, now, people, measures, services)
+    await writer.write_people(person_rows)
+    await writer.write_measures(measure_rows)
+    await writer.write_targets(target_rows)
+    await writer.write_actuals(actual_rows)
+    await writer.write_closures(closure_rows)
+    await session.flush()
+    return summary
+
+
+def _duplicate(seen: dict[Any, int], key: Any, row: _Row, what: str) -> bool:
+    if key in seen:
+        row.problem(f"{what} is already on row {seen[key]}")
+        return True
+    seen[key] = row.number
+    return False
+
+
+def _read_people(sheet: Sheet | None, problems: list[Problem]) -> list[_PersonRow]:
+    rows: list[_PersonRow] = []
+    if sheet is None:
+        return rows
+    seen: dict[Any, int] = {}
+    for number, values in sheet.rows:
+        row = _Row("people", number, values, problems)
+        email = row.parse("email", _email, required=True, why=": every person needs one")
+        name = row.text("name", required=True, why=": every person needs one")
+        service = row.text("service") or None
+        roles = row.parse("role", _roles) or frozenset()
+        manager = row.parse("manager_email", _email)
+        if email and _duplicate(seen, email, row, f"'{email}'"):
+            continue
+        if row.ok and email:
+            rows.append(_PersonRow(number, email, name, service, roles, manager))
+    return rows
+
+
+def _read_measures(
+    sheet: Sheet | None, problems: list[Problem], known_emails: set[str]
+) -> list[_MeasureRow]:
+    rows: list[_MeasureRow] = []
+    if sheet is None:
+        return rows
+    seen: dict[Any, int] = {}
+    for number, values in sheet.rows:
+        row = _Row("measures", number, values, problems)
+        code = row.parse("code", _code, required=True, why=": every measure needs one, as in HS-04")
+        kind = row.parse("kind", _kind) or MeasureKind.MEASURE
+        data_only = bool(row.parse("data_only", parse_yes_no))
+        needs_polarity = kind is MeasureKind.MEASURE and not data_only
+        fields: dict[str, Any] = {
+            "code": code,
+            "title": row.text("title", required=True, why=": say what the measure counts"),
+            "kind": kind,
+            "priority": row.text("priority") or None,
+            "unit": row.parse("unit", Unit.parse) or Unit.NUMBER,
+            "polarity": row.parse(
+                "polarity",
+                Polarity.parse,
+                required=needs_polarity,
+                why=": write higher or lower (which way is better)",
+            )
+            or Polarity.HIGHER,
+            "frequency": row.parse(
+                "frequency",
+                Frequency.parse,
+                required=True,
+                why=": write monthly, quarterly, half-yearly or annual",
+            ),
+            "decimals": row.parse("decimals", _whole_number(0, 6)) or 0,
+            "scheme": row.parse("scheme", Scheme.parse),
+            "tolerance": None,
+            "data_only": data_only,
+            "allow_negative": bool(row.parse("allow_negative", parse_yes_no)),
+            "deadline_working_days": row.parse("deadline_working_days", _whole_number(0, 60)),
+            "due_date": row.parse("due_date", parse_day),
+            "benchmark_england": row.parse("benchmark_england", parse_figure),
+            "benchmark_neighbours": row.parse("benchmark_neighbours", parse_figure),
+        }
+        tolerance = row.parse("tolerance", _tolerance)
+        fields["tolerance"] = str(tolerance) if tolerance else None
+        if fields["deadline_working_days"] is None:
+            fields["deadline_working_days"] = 15
+        service = row.text(
+            "service", required=True, why=": name the service the measure belongs to"
+        )
+        owner = row.parse(
+            "owner_email", _email, required=True, why=": every measure needs an owner"
+        )
+        escalation = row.parse("escalation_owner_email", _email)
+        delegates = []
+        for part in re.split(r"[;,]", row.text("delegate_emails")):
+            if part.strip():
+                try:
+                    delegates.append(_email(part))
+                except ValueError as error:
+                    row.problem(f"delegate_emails: {error}")
+        for column, email in (
+            ("owner_email", owner),
+            ("escalation_owner_email", escalation),
+            *(("delegate_emails", d) for d in delegates),
+        ):
+            if email and email not in known_emails:
+                row.problem(f"{column} '{email}' is not a known person: add them to people")
+        if code and _duplicate(seen, code, row, f"code '{code}'"):
+            continue
+        if row.ok and code and owner:
+            rows.append(
+                _MeasureRow(number, fields, service, owner, escalation, sorted(set(delegates)))
+            )
+    return rows
+
+
+def _facts_of(measure: Measure) -> _MeasureFacts:
+    return _MeasureFacts(
+        measure.kind,
+        measure.frequency,
+        measure.unit,
+        measure.decimals,
+        measure.data_only,
+        measure.allow_negative,
+        Tolerance.parse(measure.tolerance) if measure.tolerance else None,
+    )
+
+
+def _facts_from_row(row: _MeasureRow) -> _MeasureFacts:
+    f = row.fields
+    tolerance = Tolerance.parse(f["tolerance"]) if f["tolerance"] else None
+    return _MeasureFacts(
+        f["kind"],
+        f["frequency"],
+        f["unit"],
+        f["decimals"],
+        f["data_only"],
+        f["allow_negative"],
+        tolerance,
+    )
+
+
+def _measure_period(
+    row: _Row, facts: dict[str, _MeasureFacts]
+) -> tuple[str, _MeasureFacts, Period] | None:
+    code = row.parse("code", _code, required=True, why=": name the measure, as in HS-04")
+    period = row.parse("period", Period.parse, required=True, why=": write it like 2025/26 Q2")
+    if not code:
+        return None
+    measure = facts.get(code)
+    if measure is None:
+        row.problem(f"code '{code}' is not a known measure: add it to measures")
+        return None
+    if period is None:
+        return None
+    if period.frequency is not measure.frequency:
+        row.problem(
+            f"period '{period.label}' is {period.frequency.value}, but {code} is reported "
+            f"{measure.frequency.value}"
+        )
+        return None
+    return code, measure, period
+
+
+def _read_targets(
+    sheet: Sheet | None, problems: list[Problem], facts: dict[str, _MeasureFacts]
+) -> list[tuple[str, Period, Decimal]]:
+    rows: list[tuple[str, Period, Decimal]] = []
+    if sheet is None:
+        return rows
+    seen: dict[Any, int] = {}
+    for number, values in sheet.rows:
+        row = _Row("targets", number, values, problems)
+        found = _measure_period(row, facts)
+        target = row.parse(
+            "target", parse_figure, required=True, why=": leave the row out if there is no target"
+        )
+        if found is None or target is None:
+            continue
+        code, measure, period = found
+        if measure.kind is MeasureKind.KEY_ACTION:
+            row.problem(f"{code} is a key action: it is rated by its status, not against a target")
+            continue
+        if measure.data_only:
+            row.problem(
+                f"{code} is data-only, so it has no target: remove the row or set data_only to no"
+            )
+            continue
+        try:
+            check_range(target, measure.unit, allow_negative=measure.allow_negative)
+        except ValueError as error:
+            row.problem(f"target: {error}")
+            continue
+        if target == 0 and (measure.tolerance is None or measure.tolerance.relative):
+            row.problem(
+                f"a target of 0 for {code} cannot be compared as a percentage: give the measure "
+                "an absolute tolerance (such as 2) in its own unit"
+            )
+            continue
+        if not _duplicate(seen, (code, period), row, f"a target for {code} {period.label}"):
+            rows.append((code, period, target))
+    return rows
+
+
+@dataclass
+class _ActualRow:
+    code: str
+    period: Period
+    value: Decimal | None
+    status: KeyActionStatus | None
+    commentary: str | None
+    submitted_by: str | None
+    submitted_at: datetime | None
+
+
+def _read_actuals(
+    sheet: Sheet | None,
+    problems: list[Problem],
+    facts: dict[str, _MeasureFacts],
+    known_emails: set[str],
+) -> list[_ActualRow]:
+    rows: list[_ActualRow] = []
+    if sheet is None:
+        return rows
+    seen: dict[Any, int] = {}
+    for number, values in sheet.rows:
+        row = _Row("actuals", number, values, problems)
+        found = _measure_period(row, facts)
+        raw = row.text("actual", required=True, why=": leave the row out if there is no figure yet")
+        commentary = row.text("commentary") or None
+        submitted_by = row.parse("submitted_by", _email)
+        submitted_at = row.parse("submitted_at", parse_moment)
+        if submitted_by and submitted_by not in known_emails:
+            row.problem(f"submitted_by '{submitted_by}' is not a known person: add them to people")
+        if found is None or not raw:
+            continue
+        code, measure, period = found
+        value: Decimal | None = None
+        status: KeyActionStatus | None = None
+        try:
+            if measure.kind is MeasureKind.KEY_ACTION:
+                status = KeyActionStatus.parse(raw)
+            else:
+                value = parse_figure(raw)
+                check_range(value, measure.unit, allow_negative=measure.allow_negative)
+                value = quantize(value, measure.decimals)
+        except ValueError as error:
+            row.problem(f"actual: {error}")
+            continue
+        if _duplicate(seen, (code, period), row, f"an actual for {code} {period.label}"):
+            continue
+        if row.ok:
+            rows.append(
+                _ActualRow(code, period, value, status, commentary, submitted_by, submitted_at)
+            )
+    return rows
+
+
+def _read_calendar(sheet: Sheet | None, problems: list[Problem]) -> list[tuple[date, str | None]]:
+    rows: list[tuple[date, str | None]] = []
+    if sheet is None:
+        return rows
+    seen: dict[Any, int] = {}
+    for number, values in sheet.rows:
+        row = _Row("calendar", number, values, problems)
+        day = row.parse("date", parse_day, required=True)
+        if day and not _duplicate(seen, day, row, f"{day.isoformat()}"):
+            rows.append((day, row.text("description") or None))
+    return rows
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, Decimal | date):
+        return str(value)
+    if hasattr(value, "value"):
+        return value.value
+    return value
+
+
+_ENTITY = {
+    "people": "person",
+    "measures": "measure",
+    "targets": "target",
+    "actuals": "return",
+    "closure days": "closure day",
+}
+
+
+class _Writer:
+    """Applies checked rows, recording every change in the audit log."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        summary: ImportSummary,
+        actor: str,
+        now: datetime,
+        people: dict[str, Person],
+        measures: dict[str, Measure],
+        services: dict[str, Service],
+    ) -> None:
+        self.session = session
+        self.summary = summary
+        self.actor = actor
+        self.now = now
+        self.people = people
+        self.measures = measures
+        self.services = services
+
+    def _audit(self, action: str, entity: str, key: str, changes: dict[str, Any]) -> None:
+        record(self.session, self.actor, action, entity, key, changes, self.now)
+
+    async def service(self, name: str) -> Service:
+        service = self.services.get(name.lower())
+        if service is None:
+            service = Service(name=name)
+            self.session.add(service)
+            await self.session.flush()
+            self.services[name.lower()] = service
+            self.summary.created["services"] += 1
+            self._audit("create", "service", name, {"name": [None, name]})
+        return service
+
+    def _update(self, obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
+        changes = {}
+        for attribute, new in values.items():
+            old = getattr(obj, attribute)
+            if old != new:
+                changes[attribute] = [_shown(old), _shown(new)]
+                setattr(obj, attribute, new)
+        return changes
+
+    async def write_people(self, rows: list[_PersonRow]) -> None:
+        new = set()
+        for row in rows:  # everyone exists before anyone is named as a manager
+            if row.email not in self.people:
+                person = Person(email=row.email, name=row.name, role_rows=[])
+                self.session.add(person)
+                self.people[row.email] = person
+                new.add(row.email)
+        await self.session.flush()
+        emails = {p.id: p.email for p in self.people.values()}
+        names = {s.id: s.name for s in self.services.values()}
+        for row in rows:
+            service = await self.service(row.service) if row.service else None
+            names.update({s.id: s.name for s in self.services.values()})
+            person = self.people[row.email]
+            manager = self.people[row.manager_email] if row.manager_email else None
+            changes = self._update(
+                person,
+                {
+                    "name": row.name,
+                    "service_id": service.id if service else None,
+                    "manager_id": manager.id if manager else None,
+                },
+            )
+            # The audit log speaks in names and emails, not row ids.
+            if "service_id" in changes:
+                changes["service"] = [names.get(i) for i in changes.pop("service_id")]
+            if "manager_id" in changes:
+                changes["manager"] = [emails.get(i) for i in changes.pop("manager_id")]
+            if person.roles != row.roles:
+                changes["roles"] = [sorted(person.roles), sorted(row.roles)]
+                person.role_rows = [PersonRole(role=role) for role in sorted(row.roles)]
+            self._count("people", row.email, row.email in new, changes)
+        await self.session.flush()
+
+    def _count(self, kind: str, key: str, created: bool, changes: dict[str, Any]) -> None:
+        if created:
+            self.summary.created[kind] += 1
+            self._audit("create", _ENTITY[kind], key, changes)
+        elif changes:
+            self.summary.updated[kind] += 1
+            self._audit("update", _ENTITY[kind], key, changes)
+        else:
+            self.summary.unchanged[kind] += 1
+
+    async def write_measures(self, rows: list[_MeasureRow]) -> None:
+        for row in rows:
+            code = row.fields["code"]
+            service = await self.service(row.service)
+            values = dict(row.fields)
+            values["service_id"] = service.id
+            values["owner_id"] = self.people[row.owner_email].id
+            values["escalation_owner_id"] = (
+                self.people[row.escalation_owner_email].id if row.escalation_owner_email else None
+            )
+            measure = self.measures.get(code)
+            created = measure is None
+            if measure is None:
+                measure = Measure(code=code, delegates=[])
+                self.session.add(measure)
+                self.measures[code] = measure
+            changes = self._update(measure, values)
+            old = sorted(p.email for p in measure.delegates)
+            if old != row.delegate_emails:
+                changes["delegates"] = [old, row.delegate_emails]
+                await self.session.flush()
+                measure.delegates = [self.people[e] for e in row.delegate_emails]
+            await self.session.flush()
+            self._count("measures", code, created, changes)
+
+    async def write_targets(self, rows: list[tuple[str, Period, Decimal]]) -> None:
+        if not rows:
+            return
+        existing = {
+            (t.measure_id, t.period): t for t in (await self.session.scalars(select(Target))).all()
+        }
+        for code, period, value in rows:
+            measure = self.measures[code]
+            target = existing.get((measure.id, period.label))
+            key = f"{code} {period.label}"
+            if target is None:
+                self.session.add(Target(measure_id=measure.id, period=period.label, value=value))
+                self._count("targets", key, True, {"target": [None, str(value)]})
+            elif target.value != value:
+                changes = {"target": [str(target.value), str(value)]}
+                target.value = value
+                self._count("targets", key, False, changes)
+            else:
+                self.summary.unchanged["targets"] += 1
+
+    async def write_actuals(self, rows: list[_ActualRow]) -> None:
+        if not rows:
+            return
+        latest: dict[tuple[int, str], Return] = {}
+        for ret in (await self.session.scalars(select(Return).order_by(Return.version))).all():
+            latest[(ret.measure_id, ret.period)] = ret
+        for row in rows:
+            measure = self.measures[row.code]
+            current = latest.get((measure.id, row.period.label))
+            status = row.status.value if row.status else None
+            key = f"{row.code} {row.period.label}"
+            if current and (current.value, current.status, current.commentary) == (
+                row.value,
+                status,
+                row.commentary,
+            ):
+                self.summary.unchanged["actuals"] += 1
+                continue
+            submitter = self.people[row.submitted_by] if row.submitted_by else None
+            version = current.version + 1 if current else 1
+            self.session.add(
+                Return(
+                    measure_id=measure.id,
+                    period=row.period.label,
+                    version=version,
+                    value=row.value,
+                    status=status,
+                    commentary=row.commentary,
+                    state=ReturnState.SUBMITTED,
+                    submitted_by_id=submitter.id if submitter else None,
+                    submitted_at=row.submitted_at or self.now,
+                    source="import",
+                )
+            )
+            shown_new = str(row.value) if row.value is not None else status
+            if current:
+                shown_old = str(current.value) if current.value is not None else current.status
+                changes = {"actual": [shown_old, shown_new], "version": [current.version, version]}
+                if current.commentary != row.commentary:
+                    changes["commentary"] = [current.commentary, row.commentary]
+                self._count("actuals", key, False, changes)
+            else:
+                self._count("actuals", key, True, {"actual": [None, shown_new]})
+
+    async def write_closures(self, rows: list[tuple[date, str | None]]) -> None:
+        for day, description in rows:
+            closure = await self.session.get(ClosureDay, day)
+            if closure is None:
+                self.session.add(ClosureDay(day=day, description=description))
+                self._count(
+                    "closure days", day.isoformat(), True, {"description": [None, description]}
+                )
+            elif closure.description != description:
+                changes = {"description": [closure.description, description]}
+                closure.description = description
+                self._count("closure days", day.isoformat(), False, changes)
+            else:
+                self.summary.unchanged["closure days"] += 1

@@ -1,0 +1,386 @@
+"""The database model: SQLAlchemy 2 typed declarative classes for the council's records."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from domain.numbers import Unit
+from domain.periods import Frequency, Period
+from domain.ratings import MeasureRule, Polarity, Scheme, Tolerance
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal kept as its exact text, so SQLite (which has no decimal type) and
+    PostgreSQL give back the very digits that went in."""
+
+    impl = String(48)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise ValueError(f"{value!r} is not a finite Decimal")
+        return str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; SQLite keeps no zone, so it is put back on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"{value!r} has no time zone; PerfBot stores aware times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _words(enum_class: type[enum.Enum]) -> Enum:
+    """Store an enum as its spreadsheet word (not its Python name), without a native type."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    ESCALATION_OWNER = "escalation_owner"
+    LEADERSHIP = "leadership"
+    ADMIN = "admin"
+
+
+class MeasureKind(enum.StrEnum):
+    MEASURE = "measure"
+    KEY_ACTION = "key_action"
+
+
+class ReturnState(enum.StrEnum):
+    DUE = "due"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RETURNED = "returned"
+
+
+class NotificationState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        Decimal: ExactDecimal(),
+        datetime: UTCDateTime(),
+        date: Date(),
+        str: String(255),
+        dict[str, Any]: JSON(),
+        Unit: _words(Unit),
+        Polarity: _words(Polarity),
+        Frequency: _words(Frequency),
+        Scheme: _words(Scheme),
+        Role: _words(Role),
+        MeasureKind: _words(MeasureKind),
+        ReturnState: _words(ReturnState),
+        NotificationState: _words(NotificationState),
+    }
+
+
+class Service(Base):
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(unique=True)  # always lower case
+    name: Mapped[str]
+    aad_object_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    unreachable_reason: Mapped[str | None] = mapped_column(Text)
+    unreachable_since: Mapped[datetime | None]
+
+    service: Mapped[Service | None] = relationship(lazy="selectin")
+    manager: Mapped[Person | None] = relationship(remote_side=[id], lazy="selectin", join_depth=1)
+    role_rows: Mapped[list[PersonRole]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(row.role for row in self.role_rows)
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+
+class PersonRole(Base):
+    __tablename__ = "person_roles"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[Role] = mapped_column(primary_key=True)
+
+
+class Delegate(Base):
+    __tablename__ = "delegates"
+
+    measure_id: Mapped[int] = mapped_column(
+        ForeignKey("measures.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Measure(Base):
+    """A performance indicator, or a key action (qualitative: reported by status)."""
+
+    __tablename__ = "measures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    kind: Mapped[MeasureKind] = mapped_column(default=MeasureKind.MEASURE)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    priority: Mapped[str | None]
+    owner_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    escalation_owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    unit: Mapped[Unit] = mapped_column(default=Unit.NUMBER)
+    polarity: Mapped[Polarity] = mapped_column(default=Polarity.HIGHER)
+    frequency: Mapped[Frequency] = mapped_column(default=Frequency.QUARTERLY)
+    decimals: Mapped[int] = mapped_column(Integer, default=0)
+    scheme: Mapped[Scheme | None]  # None: the council's default
+    tolerance: Mapped[str | None] = mapped_column(String(32))  # "5%" or "3", as typed
+    data_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    deadline_working_days: Mapped[int] = mapped_column(Integer, default=15)
+    due_date: Mapped[date | None]  # key actions: when the action should be complete
+    benchmark_england: Mapped[Decimal | None]
+    benchmark_neighbours: Mapped[Decimal | None]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    service: Mapped[Service] = relationship(lazy="selectin")
+    owner: Mapped[Person] = relationship(foreign_keys=[owner_id], lazy="selectin")
+    escalation_owner: Mapped[Person | None] = relationship(
+        foreign_keys=[escalation_owner_id], lazy="selectin"
+    )
+    delegates: Mapped[list[Person]] = relationship(
+        secondary="delegates", lazy="selectin", order_by="Person.email"
+    )
+
+    @property
+    def is_key_action(self) -> bool:
+        return self.kind is MeasureKind.KEY_ACTION
+
+    def rule(self, default_scheme: Scheme) -> MeasureRule:
+        return MeasureRule(
+            polarity=self.polarity,
+            scheme=self.scheme or default_scheme,
+            unit=self.unit,
+            decimals=self.decimals,
+            tolerance=Tolerance.parse(self.tolerance) if self.tolerance else None,
+        )
+
+
+class Target(Base):
+    """A measure's target for one period; targets are profiled, so each period has its own."""
+
+    __tablename__ = "targets"
+    __table_args__ = (UniqueConstraint("measure_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(16))
+    value: Mapped[Decimal]
+
+
+class Return(Base):
+    """One version of a measure's return for a period. A correction adds a version."""
+
+    __tablename__ = "returns"
+    __table_args__ = (UniqueConstraint("measure_id", "period", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    value: Mapped[Decimal | None]
+    status: Mapped[str | None] = mapped_column(String(32))  # key actions: KeyActionStatus
+    exceeding_expectations: Mapped[bool] = mapped_column(Boolean, default=False)
+    commentary: Mapped[str | None] = mapped_column(Text)
+    remedial_action: Mapped[str | None] = mapped_column(Text)
+    action_due: Mapped[date | None]
+    not_available_reason: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[ReturnState] = mapped_column(default=ReturnState.SUBMITTED)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    submitted_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16), default="teams")  # teams, import, admin
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+
+    submitted_by: Mapped[Person | None] = relationship(lazy="selectin")
+
+
+class Milestone(Base):
+    """A dated step of a key action; past due and not complete counts as unlikely."""
+
+    __tablename__ = "milestones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[date]
+    completed_on: Mapped[date | None]
+
+
+class ActionPlan(Base):
+    """A corrective action recorded for an off-track measure, tracked until closed."""
+
+    __tablename__ = "action_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    due_date: Mapped[date | None]
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class Escalation(Base):
+    """An off-track or badly overdue measure put to its escalation owner."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("measure_id", "period", "reason"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))  # off-track, overdue, deep-dive
+    escalation_owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    raised_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    remedial_action: Mapped[str | None] = mapped_column(Text)
+    deep_dive_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Notification(Base):
+    """The outbox: one row per message to send, unique by the reason it is sent for."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reason_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    conversation_id: Mapped[str | None] = mapped_column(String(255))  # channel posts
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    not_before: Mapped[datetime]
+    state: Mapped[NotificationState] = mapped_column(default=NotificationState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None]
+    activity_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class ConversationRef(Base):
+    """Where PerfBot can reach someone (or a team channel) proactively in Teams."""
+
+    __tablename__ = "conversation_references"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(255), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))  # personal, team, groupChat
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None]
+    aad_object_id: Mapped[str | None] = mapped_column(String(64))
+    team_id: Mapped[str | None]
+    service_url: Mapped[str] = mapped_column(Text)
+    bot_id: Mapped[str | None]
+    reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+
+
+class ClosureDay(Base):
+    """A council's own closure day, on top of weekends and bank holidays."""
+
+    __tablename__ = "closure_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    description: Mapped[str | None]
+
+
+class AuditEntry(Base):
+    """Who changed what, when: every change PerfBot makes leaves one of these."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str]  # an email, or "import", "system"
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str]
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+def period_of(label: str) -> Period:
+    """The stored canonical label back as a Period."""
+    return Period.parse(label)

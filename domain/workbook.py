@@ -1,0 +1,164 @@
+"""Spreadsheets in and out: an .xlsx workbook of named sheets, or a folder of CSV files."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+SHEETS = ("people", "measures", "targets", "actuals", "calendar")
+
+
+class WorkbookError(ValueError):
+    """A file or folder that cannot be read as PerfBot's spreadsheets."""
+
+
+@dataclass
+class Sheet:
+    """One sheet: its column names (lower case) and its rows by spreadsheet row number."""
+
+    name: str
+    columns: list[str]
+    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+
+
+def read_sheets(path: Path) -> dict[str, Sheet]:
+    """Read the sheets PerfBot knows from ``path``: an .xlsx workbook or a folder of CSVs.
+
+    Row numbers are those a person sees in Excel: the header is row 1. Blank rows are
+    skipped. Every cell comes back as trimmed text.
+    """
+    if not path.exists():
+        raise WorkbookError(
+            f"{path} does not exist: give an .xlsx workbook or a folder of CSV files"
+        )
+    if path.is_dir():
+        sheets = _read_csv_folder(path)
+        expected = ", ".join(f"{name}.csv" for name in SHEETS)
+    elif path.suffix.lower() in (".xlsx", ".xlsm"):
+        sheets = _read_xlsx(path)
+        expected = "sheets named " + ", ".join(SHEETS)
+    elif path.suffix.lower() == ".csv":
+        raise WorkbookError(
+            f"{path} is a single CSV file: put people.csv, measures.csv, targets.csv and "
+            "actuals.csv in one folder and import the folder"
+        )
+    else:
+        raise WorkbookError(f"{path} is not an .xlsx workbook or a folder of CSV files")
+    if not sheets:
+        raise WorkbookError(f"{path} has none of the expected {expected}")
+    return sheets
+
+
+def _read_csv_folder(folder: Path) -> dict[str, Sheet]:
+    sheets = {}
+    for file in sorted(folder.iterdir()):
+        name = file.stem.strip().lower()
+        if file.suffix.lower() != ".csv" or name not in SHEETS:
+            continue
+        raw = file.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            # Excel on Windows saves "CSV" in Windows-1252, where £ is one byte.
+            text = raw.decode("cp1252")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        sheets[name] = _sheet(name, list(reader))
+    return sheets
+
+
+def _read_xlsx(path: Path) -> dict[str, Sheet]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
+        raise WorkbookError(f"{path} cannot be opened as an Excel workbook ({error})") from None
+    sheets = {}
+    try:
+        for worksheet in workbook.worksheets:
+            name = worksheet.title.strip().lower()
+            if name not in SHEETS:
+                continue
+            table = [[_cell_text(cell) for cell in row] for row in worksheet.iter_rows()]
+            sheets[name] = _sheet(name, table)
+    finally:
+        workbook.close()
+    return sheets
+
+
+def _cell_text(cell: Any) -> str:
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return (
+            value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+        )
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float | int):
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        if "%" in (getattr(cell, "number_format", "") or ""):
+            # A cell formatted as a percentage holds 0.85 for 85%; people mean 85.
+            return f"{(number * 100).normalize():f}%"
+        return f"{number.normalize():f}" if isinstance(value, float) else str(value)
+    return str(value).strip()
+
+
+def _sheet(name: str, table: list[list[str]]) -> Sheet:
+    header_index = next((i for i, row in enumerate(table) if any(c.strip() for c in row)), None)
+    if header_index is None:
+        return Sheet(name, [])
+    columns = [c.strip().lower().replace(" ", "_") for c in table[header_index]]
+    sheet = Sheet(name, columns)
+    for offset, row in enumerate(table[header_index + 1 :], start=header_index + 2):
+        cells = [c.strip() for c in row]
+        if not any(cells):
+            continue
+        values = {col: (cells[i] if i < len(cells) else "") for i, col in enumerate(columns) if col}
+        sheet.rows.append((offset, values))
+    return sheet
+
+
+def write_table(
+    path: Path | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    file_format: str,
+    sheet_name: str = "performance",
+) -> bytes | None:
+    """Write rows as CSV or a one-sheet .xlsx to ``path``, or return the bytes if no path."""
+    if file_format == "csv":
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+        data = buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read £ and ★ right
+    elif file_format == "xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.title = sheet_name
+        sheet.append(list(columns))
+        for row in rows:
+            sheet.append(list(row))
+        sheet.freeze_panes = "A2"
+        out = io.BytesIO()
+        workbook.save(out)
+        data = out.getvalue()
+    else:
+        raise WorkbookError(f"format '{file_format}' is not csv or xlsx")
+    if path is None:
+        return data
+    path.write_bytes(data)
+    return None
