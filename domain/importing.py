@@ -36,7 +36,7 @@ from domain.model import (
 from domain.numbers import Unit, check_range, parse_figure, quantize
 from domain.periods import Frequency, Period
 from domain.ratings import KeyActionStatus, Polarity, Scheme, Tolerance
-from domain.workbook import Sheet
+from domain.workbook import SHEETS, Sheet
 
 T = TypeVar("T")
 
@@ -77,6 +77,9 @@ class ImportRejected(Exception):
     """The spreadsheets had problems; nothing was written."""
 
     def __init__(self, problems: list[Problem]) -> None:
+        # In the order a person works through the workbook: sheet by sheet, row by row.
+        order = {name: index for index, name in enumerate(SHEETS)}
+        problems = sorted(problems, key=lambda p: (order.get(p.sheet, 99), p.row or 0))
         super().__init__(problems)
         self.problems = problems
 
@@ -142,7 +145,8 @@ class _Row:
         try:
             return parser(raw)
         except ValueError as error:
-            self.problem(f"{column}: {error}" if column not in str(error) else str(error))
+            message = str(error)
+            self.problem(message if message.startswith(column) else f"{column}: {message}")
             return None
 
 
@@ -258,8 +262,18 @@ async def import_workbook(
                         name, None, f"the column '{column}' is missing (columns found: {found})"
                     )
                 )
-    if problems:
+    if problems:  # without its columns no row of a sheet can be read
         raise ImportRejected(problems)
+    for name, sheet in sheets.items():
+        for number, cells in sheet.overflowing.items():
+            problems.append(
+                Problem(
+                    name,
+                    number,
+                    f"has {cells} cells but only {len(sheet.columns)} columns are named: a figure "
+                    "with a comma (such as 1,250) needs quotes in a CSV file",
+                )
+            )
 
     people = {p.email: p for p in (await session.scalars(select(Person))).all()}
     measures = {m.code: m for m in (await session.scalars(select(Measure))).all()}

@@ -25,6 +25,8 @@ class Sheet:
     name: str
     columns: list[str]
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    # Rows with filled cells beyond the last named column, by row number: their cell count.
+    overflowing: dict[int, int] = field(default_factory=dict)
 
 
 def read_sheets(path: Path) -> dict[str, Sheet]:
@@ -124,6 +126,10 @@ def _sheet(name: str, table: list[list[str]]) -> Sheet:
         if not any(cells):
             continue
         values = {col: (cells[i] if i < len(cells) else "") for i, col in enumerate(columns) if col}
+        if any(cells[len(columns) :]):
+            sheet.overflowing[offset] = len(cells) - next(
+                i for i, c in enumerate(reversed(cells)) if c
+            )
         sheet.rows.append((offset, values))
     return sheet
 

@@ -1,0 +1,90 @@
+"""Shared fixtures: a real database for each test, on a SQLite file and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from domain import db
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample" / "council"
+POSTGRES_URL = os.environ.get("PERFBOT_TEST_POSTGRES_URL", "")
+
+
+async def _admin(url: str) -> asyncpg.Connection:
+    parsed = make_url(url)
+    return await asyncpg.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+    )
+
+
+async def fresh_postgres_database() -> tuple[str, str]:
+    """Create an empty database beside the one in PERFBOT_TEST_POSTGRES_URL; its URL and name."""
+    name = f"perfbot_test_{uuid.uuid4().hex[:12]}"
+    connection = await _admin(POSTGRES_URL)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    url = make_url(db.database_url(POSTGRES_URL)).set(database=name)
+    return url.render_as_string(hide_password=False), name
+
+
+async def drop_postgres_database(name: str) -> None:
+    connection = await _admin(POSTGRES_URL)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database: a SQLite file, or a new PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'perfbot.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PERFBOT_TEST_POSTGRES_URL is not set, so the PostgreSQL variant is skipped")
+    url, name = await fresh_postgres_database()
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(name)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A database at the current schema, on both backends."""
+    engine = db.create_engine(database_url)
+    await db.upgrade(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return db.session_factory(engine)
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A copy of the sample council's CSV folder that a test may edit."""
+    target = tmp_path / "council"
+    shutil.copytree(SAMPLE, target)
+    return target

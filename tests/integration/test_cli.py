@@ -1,0 +1,236 @@
+"""The perfbot command as a person at a terminal uses it: real processes, a real SQLite file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+PERFBOT = str(Path(sys.executable).parent / "perfbot")
+
+
+def run(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))
+    }
+    environment.update(env or {})
+    return subprocess.run(
+        [PERFBOT, *args],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def fails_clearly(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    for phrase in phrases:
+        assert phrase in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample council loaded once, as `make run` does, into a perfbot.db to copy."""
+    folder = tmp_path_factory.mktemp("prepared")
+    assert run(folder, "db", "upgrade").returncode == 0
+    loaded = run(folder, "sample", "load", "--if-empty")
+    assert loaded.returncode == 0, loaded.stderr
+    assert "measures: 41 new" in loaded.stdout
+    return folder / "perfbot.db"
+
+
+@pytest.fixture
+def council(prepared: Path, tmp_path: Path) -> Path:
+    """A working folder of the test's own whose perfbot.db holds the sample council."""
+    shutil.copy(prepared, tmp_path / "perfbot.db")
+    return tmp_path
+
+
+def test_help_lists_every_command_with_one_line_each(tmp_path):
+    result = run(tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("serve", "db", "import", "export", "sample"):
+        assert f"    {command} " in result.stdout
+
+
+def test_a_newcomer_prepares_the_database_and_exports_a_quarter(council):
+    again = run(council, "sample", "load", "--if-empty")
+    assert "already has 41 measures" in again.stdout
+    result = run(council, "export", "--period", "2025/26 q3")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    od03 = next(r for r in rows if r["code"] == "OD-03")
+    assert (od03["period"], od03["rating"], od03["variance_pct"]) == (
+        "2025/26 Q3",
+        "Review",
+        "-2.1",
+    )
+
+    assert run(council, "export", "-o", "perf.xlsx").returncode == 0
+    sheet = load_workbook(council / "perf.xlsx").active
+    assert sheet.max_row > 800
+
+
+def test_db_upgrade_twice_reports_the_schema_is_current(council):
+    result = run(council, "db", "upgrade")
+    assert result.returncode == 0
+    assert "schema already current" in result.stdout
+    assert run(council, "db", "status").returncode == 0
+
+
+def test_importing_the_same_folder_again_changes_nothing(council):
+    result = run(council, "import", str(Path(__file__).parents[2] / "sample" / "council"))
+    assert result.returncode == 0
+    assert "nothing to change" in result.stdout
+
+
+def test_a_broken_folder_lists_its_problems_and_imports_nothing(council, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "measures.csv").write_text(
+        "code,title,service,owner_email,polarity,frequency\n"
+        "HS-01,Rent,Housing,amina.hussain@kingsmere.gov.uk,up,quarterly\n"
+        "HS-02,Arrears,Housing,amina.hussain@kingsmere.gov.uk,lower,weekly\n",
+        encoding="utf-8",
+    )
+    result = run(council, "import", str(broken))
+    fails_clearly(
+        result,
+        "2 problems found; nothing was imported:",
+        "measures row 2: polarity 'up' is not higher or lower",
+        "measures row 3: frequency 'weekly' is not one of monthly",
+    )
+    listing = run(council, "export", "--period", "2025/26 Q1")
+    assert "HS-01" not in listing.stdout
+
+
+def test_a_dry_run_checks_without_writing(council, tmp_path):
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "people.csv").write_text("email,name\nnew.person@kingsmere.gov.uk,New Person\n")
+    result = run(council, "import", "--dry-run", str(folder))
+    assert result.returncode == 0
+    assert "nothing written" in result.stdout
+    assert "people: 1 new" in result.stdout
+    assert "people: 1 new" in run(council, "import", str(folder)).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "phrases"),
+    [
+        (["export", "--period", "Q5 2025"], {}, ["'Q5 2025' is not a period"]),
+        (["export", "--period", "2025/26 Q5"], {}, ["Q runs from 1 to 4"]),
+        (["export", "--format", "xlsx"], {}, ["an xlsx export needs a file"]),
+        (
+            ["export", "-o", "no/such/folder/x.csv"],
+            {},
+            ["the folder no/such/folder does not exist"],
+        ),
+        (["import", "missing.xlsx"], {}, ["missing.xlsx does not exist"]),
+        (["import", "notes.txt"], {}, ["is not an .xlsx workbook or a folder of CSV files"]),
+        (
+            ["export"],
+            {"PERFBOT_DATABASE_URL": "mysql://root@localhost/perf"},
+            ["PERFBOT_DATABASE_URL: the database 'mysql' is not supported"],
+        ),
+        (
+            ["export"],
+            {"PERFBOT_DATABASE_URL": "not a url at all"},
+            ["PERFBOT_DATABASE_URL: 'not a url at all' is not a database URL"],
+        ),
+        (
+            ["export"],
+            {"PERFBOT_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/test"},
+            ["cannot use the database", "Check PERFBOT_DATABASE_URL"],
+        ),
+        (
+            ["export"],
+            {"PERFBOT_DEFAULT_SCHEME": "traffic-lights"},
+            [
+                "PERFBOT_DEFAULT_SCHEME: scheme 'traffic-lights' is not strong-good-review-action or rag"
+            ],
+        ),
+    ],
+)
+def test_bad_input_gets_one_clear_sentence_and_exit_status_1(council, args, env, phrases):
+    (council / "notes.txt").write_text("hello")
+    fails_clearly(run(council, *args, env=env), *phrases)
+
+
+def test_a_database_that_was_never_prepared_is_named_with_the_fix(tmp_path):
+    fails_clearly(
+        run(tmp_path, "export"), "has no PerfBot tables yet: run `perfbot db upgrade` first"
+    )
+
+
+def test_debug_shows_the_traceback_for_developers(tmp_path):
+    result = run(tmp_path, "--debug", "export", "--period", "nonsense")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_health_checks_on_a_real_port(council):
+    port = free_port()
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))
+    }
+    server = subprocess.Popen(
+        [PERFBOT, "serve", "--port", str(port)],
+        cwd=council,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        body = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/healthz", timeout=2
+                ) as response:
+                    body = json.load(response)
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        assert body == {"status": "ok", "database": "reachable", "schema": body and body["schema"]}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/messages", data=b"hello", method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        refused.value.close()
+        assert refused.value.code == 415
+
+        clash = run(council, "serve", "--port", str(port))
+        fails_clearly(clash, f"cannot listen on 127.0.0.1:{port}", "--port")
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=10)
+    assert "MicrosoftAppId is not set" in stderr
+    assert "Traceback" not in stderr

@@ -1,0 +1,342 @@
+"""Spreadsheets in and out against a real database (SQLite file and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.importing import ImportRejected, ImportSummary, import_workbook
+from domain.model import AuditEntry, Measure, Person, Return, Target
+from domain.periods import Period
+from domain.ratings import Scheme
+from domain.reporting import EXPORT_COLUMNS, performance
+from domain.workbook import read_sheets, write_table
+from tests.conftest import SAMPLE
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+async def load(sessions: async_sessionmaker[AsyncSession], path: Path) -> ImportSummary:
+    async with sessions() as session, session.begin():
+        return await import_workbook(session, read_sheets(path), now=NOW)
+
+
+async def export(
+    sessions: async_sessionmaker[AsyncSession], period: str | None = None
+) -> dict[tuple[str, str], dict[str, str]]:
+    async with sessions() as session:
+        rows = await performance(
+            session, Scheme.STRONG_GOOD_REVIEW_ACTION, Period.parse(period) if period else None
+        )
+    data = write_table(None, EXPORT_COLUMNS, [r.export_values() for r in rows], "csv")
+    assert data is not None
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    return {(row["code"], row["period"]): row for row in reader}
+
+
+async def counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with sessions() as session:
+        return {
+            model.__tablename__: await session.scalar(select(func.count()).select_from(model))
+            for model in (Person, Measure, Target, Return, AuditEntry)
+        }
+
+
+# Worked by hand from sample/council: (code, period) -> target, actual, variance %, rating.
+HAND_WORKED = {
+    # 93 against 95, higher is better: -2/95 = -2.105%, below -2%: Review.
+    ("OD-03", "2025/26 Q3"): ("95", "93", "-2.1", "Review"),
+    # Lower is better, RAG with 10% tolerance: (28-30)/28 = -7.14%: Amber.
+    ("PL-06", "2025/26 Q2"): ("28", "30", "-7.1", "Amber"),
+    # (28-32)/28 = -14.3%, beyond 10%: Red.
+    ("PL-06", "2025/26 Q1"): ("28", "32", "-14.3", "Red"),
+    # RAG, default 5% tolerance: (79-80)/80 = -1.25%: Amber.
+    ("CS-02", "2025/26 M1"): ("80", "79", "-1.3", "Amber"),
+    # Lower is better: (18-22.5)/18 = -25%: Action.
+    ("RB-03", "2025/26 M9"): ("18.0", "22.5", "-25.0", "Action"),
+    # Percentage target of 100: -1.8% is within Good's 2%.
+    ("EW-06", "2024/25 Q1"): ("100.0", "98.2", "-1.8", "Good"),
+    # Target 0 with an absolute tolerance of 2: 2 worse is within it: Review; 0 is Good.
+    ("HC-06", "2025/26 Q3"): ("0", "2", "", "Review"),
+    ("HC-06", "2025/26 Q1"): ("0", "0", "", "Good"),
+    # Data-only: no target, no rating.
+    ("CS-06", "2025/26 Q3"): ("", "173", "", ""),
+    # A key action reported unlikely: Action.
+    ("KA-04", "2026/27 Q2"): ("", "unlikely", "", "Action"),
+    # A missing return is not a zero: unrated.
+    ("EW-05", "2024/25 H2"): ("92", "", "", ""),
+    # Cumulative collection, target above 95%: -0.1% is Good.
+    ("RB-01", "2025/26 M12"): ("97.3", "97.2", "-0.1", "Good"),
+}
+
+
+async def test_importing_the_sample_then_exporting_gives_the_ratings_worked_by_hand(sessions):
+    summary = await load(sessions, SAMPLE)
+    assert summary.created["measures"] == 41
+    assert summary.created["people"] == 28
+    exported = await export(sessions)
+    for key, (target, actual, variance, rating) in HAND_WORKED.items():
+        row = exported[key]
+        assert (row["target"], row["actual"], row["variance_pct"], row["rating"]) == (
+            target,
+            actual,
+            variance,
+            rating,
+        ), key
+
+
+async def test_an_export_for_one_period_lists_every_measure_of_that_frequency(sessions):
+    await load(sessions, SAMPLE)
+    rows = await export(sessions, "2026/27 M7")  # October 2026: nothing returned yet
+    assert {code for code, _ in rows} >= {"RB-01", "RB-03", "CS-01", "HC-01"}
+    assert all(row["actual"] == "" and row["rating"] == "" for row in rows.values())
+    assert rows[("RB-03", "2026/27 M7")]["target"] == "18.0"
+
+
+async def test_direction_of_travel_compares_with_the_previous_period(sessions):
+    await load(sessions, SAMPLE)
+    rows = await export(sessions)
+    # PL-06 is lower-is-better: 30 after 32 is improving; 37 after 23 is declining.
+    assert rows[("PL-06", "2025/26 Q2")]["direction"] == "improving"
+    assert rows[("PL-06", "2025/26 Q4")]["direction"] == "declining"
+
+
+async def test_reimporting_the_same_file_changes_nothing(sessions):
+    await load(sessions, SAMPLE)
+    before = await counts(sessions)
+    summary = await load(sessions, SAMPLE)
+    assert not summary.changed
+    assert summary.unchanged["actuals"] == before["returns"]
+    assert await counts(sessions) == before
+
+
+def _edit_csv(path: Path, match: dict[str, str], changes: dict[str, str]) -> None:
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    fields = list(rows[0])
+    hits = 0
+    for row in rows:
+        if all(row[k] == v for k, v in match.items()):
+            row.update(changes)
+            hits += 1
+    assert hits == 1, f"{match} matched {hits} rows"
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+async def test_a_changed_file_updates_by_code_and_email_and_audits_what_changed(
+    sessions, sample_copy
+):
+    await load(sessions, SAMPLE)
+    _edit_csv(sample_copy / "measures.csv", {"code": "OD-03"}, {"title": "Mandatory training done"})
+    _edit_csv(
+        sample_copy / "targets.csv", {"code": "OD-03", "period": "2025/26 Q3"}, {"target": "93"}
+    )
+    _edit_csv(
+        sample_copy / "actuals.csv", {"code": "PL-06", "period": "2025/26 Q2"}, {"actual": "27"}
+    )
+    _edit_csv(
+        sample_copy / "people.csv", {"email": "lucy.price@kingsmere.gov.uk"}, {"role": "owner"}
+    )
+
+    summary = await load(sessions, sample_copy)
+    assert summary.updated == {"measures": 1, "targets": 1, "actuals": 1, "people": 1}
+    assert not summary.created
+
+    async with sessions() as session:
+        audit = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "update").order_by(AuditEntry.id)
+            )
+        ).all()
+        versions = (
+            await session.scalars(
+                select(Return.version, Return.value)
+                .join(Measure)
+                .where(Measure.code == "PL-06", Return.period == "2025/26 Q2")
+                .order_by(Return.version)
+            )
+        ).all()
+    changes = {(a.entity, a.key): a.changes for a in audit}
+    assert changes[("measure", "OD-03")] == {
+        "title": ["Mandatory training completed", "Mandatory training done"]
+    }
+    assert changes[("target", "OD-03 2025/26 Q3")] == {"target": ["95", "93"]}
+    assert changes[("return", "PL-06 2025/26 Q2")]["actual"] == ["30", "27"]
+    assert changes[("person", "lucy.price@kingsmere.gov.uk")] == {"roles": [[], ["owner"]]}
+    # A correction adds a version; the first figure is kept.
+    assert len(versions) == 2
+
+    exported = await export(sessions)
+    assert exported[("OD-03", "2025/26 Q3")]["rating"] == "Good"  # 93 against 93
+    assert exported[("PL-06", "2025/26 Q2")]["rating"] == "Green"  # 27 against 28, lower
+
+
+def _workbook(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+BROKEN = {
+    "People": [
+        ["Email", "Name", "Service", "Role", "Manager_Email"],
+        ["ann@council.gov.uk", "Ann Lee", "Housing", "owner", ""],
+        ["not-an-email", "Bob", "Housing", "owner", ""],
+        ["ANN@council.gov.uk", "Ann again", "Housing", "", ""],
+        ["cy@council.gov.uk", "Cy", "Housing", "boss", ""],
+        ["di@council.gov.uk", "Di", "Housing", "owner", "nobody@council.gov.uk"],
+    ],
+    "measures": [
+        ["code", "title", "service", "owner_email", "unit", "polarity", "frequency"],
+        [
+            "HS-01",
+            "Rent collected",
+            "Housing",
+            "ann@council.gov.uk",
+            "percent",
+            "higher",
+            "quarterly",
+        ],
+        ["HS-02", "Voids", "Housing", "ann@council.gov.uk", "number", "up", "quarterly"],
+        ["HS-03", "Arrears", "Housing", "nobody@council.gov.uk", "currency", "lower", "monthly"],
+        ["HS-04", "Repairs", "Housing", "ann@council.gov.uk", "days", "lower", "fortnightly"],
+    ],
+    "targets": [
+        ["code", "period", "target"],
+        ["HS-01", "2025/26 Q5", "98"],
+        ["HS-99", "2025/26 Q1", "98"],
+        ["HS-01", "2025/26 M3", "98"],
+        ["HS-01", "2025/26 Q1", "lots"],
+        ["HS-01", "2025/26 Q2", "0"],
+    ],
+    "actuals": [
+        ["code", "period", "actual", "commentary"],
+        ["HS-01", "2025/26 Q1", "", "no figure"],
+        ["HS-01", "2025/26 Q2", "101%", ""],
+    ],
+}
+
+BROKEN_PROBLEMS = [
+    "people row 3: email: 'not-an-email' is not an email address",
+    "people row 4: 'ann@council.gov.uk' is already on row 2",
+    "people row 5: role 'boss' is not one of owner, escalation_owner, leadership, admin",
+    "people row 6: manager_email 'nobody@council.gov.uk' is not a known person: add them to people",
+    "measures row 3: polarity 'up' is not higher or lower",
+    "measures row 4: owner_email 'nobody@council.gov.uk' is not a known person: add them to people",
+    "measures row 5: frequency 'fortnightly' is not one of monthly, quarterly, half-yearly, annual",
+    "targets row 2: period: '2025/26 Q5' is not a period: Q runs from 1 to 4",
+    "targets row 3: code 'HS-99' is not a known measure: add it to measures",
+    "targets row 4: period '2025/26 M3' is monthly, but HS-01 is reported quarterly",
+    "targets row 5: target: 'lots' is not a number: type digits only, such as 85 or 1,234.5",
+    "targets row 6: a target of 0 for HS-01 cannot be compared as a percentage: give the measure "
+    "an absolute tolerance (such as 2) in its own unit",
+    "actuals row 2: actual is empty: leave the row out if there is no figure yet",
+    "actuals row 3: actual: 101% is not a percentage between 0 and 100",
+]
+
+
+@pytest.mark.parametrize("preloaded", [False, True], ids=["empty", "with-sample"])
+async def test_a_broken_workbook_lists_every_problem_and_leaves_the_database_as_it_was(
+    sessions, tmp_path, preloaded
+):
+    if preloaded:
+        await load(sessions, SAMPLE)
+    before = await counts(sessions)
+    with pytest.raises(ImportRejected) as rejected:
+        await load(sessions, _workbook(tmp_path / "broken.xlsx", BROKEN))
+    assert [str(p) for p in rejected.value.problems] == BROKEN_PROBLEMS
+    assert str(rejected.value).startswith("14 problems found; nothing was imported:")
+    assert await counts(sessions) == before
+
+
+async def test_a_sheet_without_a_required_column_is_refused_by_name(sessions, tmp_path):
+    path = _workbook(tmp_path / "x.xlsx", {"targets": [["code", "target"], ["HS-01", "5"]]})
+    with pytest.raises(ImportRejected) as rejected:
+        await load(sessions, path)
+    assert [str(p) for p in rejected.value.problems] == [
+        "targets: the column 'period' is missing (columns found: code, target)"
+    ]
+
+
+async def test_an_xlsx_workbook_imports_like_the_csv_folder(sessions, tmp_path):
+    sheets: dict[str, list[list[object]]] = {}
+    for file in sorted(SAMPLE.glob("*.csv")):
+        with file.open(newline="", encoding="utf-8") as handle:
+            sheets[file.stem] = [list(row) for row in csv.reader(handle)]
+    # Excel keeps numbers as numbers; a percentage-formatted cell holds 0.93 for 93%.
+    for row in sheets["targets"][1:]:
+        row[2] = float(row[2])
+    path = _workbook(tmp_path / "council.xlsx", sheets)
+    workbook = load_workbook(path)
+    actuals = workbook["actuals"]
+    for cells in actuals.iter_rows(min_row=2):
+        if cells[0].value == "OD-03" and cells[1].value == "2025/26 Q3":
+            cells[2].value = 0.93
+            cells[2].number_format = "0%"
+    workbook.save(path)
+
+    await load(sessions, path)
+    exported = await export(sessions)
+    for key, (target, actual, variance, rating) in HAND_WORKED.items():
+        row = exported[key]
+        assert (row["target"], row["actual"], row["variance_pct"], row["rating"]) == (
+            target,
+            actual,
+            variance,
+            rating,
+        ), key
+    assert (await load(sessions, SAMPLE)).changed is False  # the same data by either route
+
+
+async def test_windows_excel_csv_with_a_pound_sign_is_read(sessions, tmp_path):
+    folder = tmp_path / "cp1252"
+    folder.mkdir()
+    (folder / "people.csv").write_bytes(
+        "email,name,service,role\r\nann@council.gov.uk,Ann,Finance,owner\r\n".encode("cp1252")
+    )
+    (folder / "measures.csv").write_bytes(
+        (
+            "code,title,service,owner_email,unit,polarity,frequency\r\n"
+            "FI-01,Savings delivered (£),Finance,ann@council.gov.uk,currency,higher,annual\r\n"
+        ).encode("cp1252")
+    )
+    (folder / "targets.csv").write_bytes(b"code,period,target\r\nFI-01,2025/26,\xa31,250,000\r\n")
+    with pytest.raises(ImportRejected) as rejected:  # an unquoted comma splits the figure
+        await load(sessions, folder)
+    assert [str(p) for p in rejected.value.problems] == [
+        "targets row 2: has 5 cells but only 3 columns are named: a figure with a comma "
+        "(such as 1,250) needs quotes in a CSV file"
+    ]
+    (folder / "targets.csv").write_bytes(b'code,period,target\r\nFI-01,2025/26,"\xa31,250,000"\r\n')
+    await load(sessions, folder)
+    rows = await export(sessions)
+    assert rows[("FI-01", "2025/26")]["title"] == "Savings delivered (£)"
+    assert rows[("FI-01", "2025/26")]["target"] == "1250000"
+
+
+async def test_the_xlsx_export_opens_in_excel_with_numbers_as_numbers(sessions, tmp_path):
+    await load(sessions, SAMPLE)
+    async with sessions() as session:
+        rows = await performance(session, Scheme.RAG, Period.parse("2025/26 Q3"))
+    path = tmp_path / "out.xlsx"
+    write_table(path, EXPORT_COLUMNS, [r.export_values() for r in rows], "xlsx")
+    sheet = load_workbook(path).active
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    assert header == list(EXPORT_COLUMNS)
+    od03 = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "OD-03")
+    assert od03[4:8] == (95, 93, -2.1, "Amber")  # the council default here is RAG
