@@ -8,11 +8,13 @@ from typing import Any
 
 from aiohttp import web
 from botbuilder.core import TurnContext
+from botbuilder.core.serializer_helper import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.handler import PerfBot
+from bot.handler import Clock, PerfBot, utc_now
 from bot.settings import Settings
 from domain import db
 
@@ -35,8 +37,11 @@ class _BotConfig:
         self.APP_TENANTID = settings.app_tenant_id
 
 
-def create_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Application:
-    """The one factory. Pass an engine to share one (tests); otherwise one is made and closed."""
+def create_app(
+    settings: Settings, engine: AsyncEngine | None = None, clock: Clock = utc_now
+) -> web.Application:
+    """The one factory. Pass an engine to share one (tests); otherwise one is made and closed.
+    The clock is injectable so that tests and operators can run PerfBot at a given time."""
     app = web.Application(middlewares=[_no_stack_traces])
     app[SETTINGS] = settings
 
@@ -44,7 +49,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> web.App
         own = engine is None
         app[ENGINE] = engine if engine is not None else db.create_engine(settings.database_url)
         app[SESSIONS] = db.session_factory(app[ENGINE])
-        app[BOT] = PerfBot(settings, app[SESSIONS])
+        app[BOT] = PerfBot(settings, app[SESSIONS], clock)
         yield
         if own:
             await app[ENGINE].dispose()
@@ -64,15 +69,33 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> web.App
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
+    """Teams' messaging endpoint. Authentication is checked first, and any failure of it (no
+    token, a malformed one, one that does not verify) is a 401 that changes nothing."""
     if "application/json" not in request.headers.get("Content-Type", ""):
         raise web.HTTPUnsupportedMediaType(text="PerfBot expects a Bot Framework activity as JSON")
     try:
-        await request.json()
+        body = await request.json()
     except ValueError:
         raise web.HTTPBadRequest(text="the body is not valid JSON") from None
-    app = request.app
-    response = await app[ADAPTER].process(request, app[BOT])
-    return response or web.Response(status=201)
+    if not isinstance(body, dict) or not body.get("type"):
+        raise web.HTTPBadRequest(text="the body is not a Bot Framework activity")
+    activity = Activity().deserialize(body)
+    adapter = request.app[ADAPTER]
+    try:
+        authenticated = await adapter.bot_framework_authentication.authenticate_request(
+            activity, request.headers.get("Authorization", "")
+        )
+    except Exception as error:  # PyJWT, msal and botbuilder raise many kinds for a bad token
+        log.warning("refused an unauthenticated request: %s", type(error).__name__)
+        raise web.HTTPUnauthorized(text="missing or invalid credentials") from None
+    invoke_response = await adapter.process_activity(
+        authenticated, activity, request.app[BOT].on_turn
+    )
+    if invoke_response:
+        return web.json_response(
+            data=serializer_helper(invoke_response.body), status=invoke_response.status
+        )
+    return web.Response(status=201)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -83,11 +83,16 @@ class Settings:
             raise SettingsError(
                 "MicrosoftAppTenantId is not set: a SingleTenant bot needs the council's tenant id"
             )
+        password = env.get("MicrosoftAppPassword", "")
+        if app_id and app_type != "UserAssignedMSI" and not password:
+            raise SettingsError(
+                "MicrosoftAppPassword is not set: a bot with an app id needs its client secret"
+            )
         return cls(
             database_url=url,
             default_scheme=scheme,
             app_id=app_id,
-            app_password=Secret(env.get("MicrosoftAppPassword", "")),
+            app_password=Secret(password),
             app_type=app_type,
             app_tenant_id=tenant,
         )

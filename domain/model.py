@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from domain.numbers import Unit
-from domain.periods import Frequency, Period
+from domain.periods import Frequency
 from domain.ratings import MeasureRule, Polarity, Scheme, Tolerance
 
 
@@ -381,6 +381,25 @@ class AuditEntry(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-def period_of(label: str) -> Period:
-    """The stored canonical label back as a Period."""
-    return Period.parse(label)
+class PeriodLock(Base):
+    """A period signed off: returns for it change only through an admin, with an audit record."""
+
+    __tablename__ = "period_locks"
+
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    locked_at: Mapped[datetime]
+    locked_by: Mapped[str]
+
+
+class Snooze(Base):
+    """No reminders to this person for this return until the given day (never past the deadline)."""
+
+    __tablename__ = "snoozes"
+    __table_args__ = (UniqueConstraint("measure_id", "period", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    until: Mapped[date]
+    created_at: Mapped[datetime]

@@ -1,0 +1,378 @@
+"""Render PerfBot's Adaptive Cards from templates, and read what people submit from them.
+
+Cards own both directions: the input ids below are used by the templates and by
+``parse_submission``. Every template value goes through ``tojson`` and every render is
+parsed back with ``json.loads``, so a broken card fails a test rather than a Teams client.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from domain import returns as r
+from domain.numbers import Unit, format_figure
+from domain.plausibility import Doubt
+from domain.ratings import Direction, KeyActionStatus, Polarity, Rating
+from domain.returns import OpenReturn, Receipt
+
+CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+MAX_CARD_BYTES = 28 * 1024
+MAX_TEXT = 10_000  # longest commentary, action or reason accepted from a card
+
+
+class ids:
+    """The input ids of every card, shared by the templates and the parser."""
+
+    ACTUAL = r.ACTUAL
+    COMMENTARY = r.COMMENTARY
+    ACTION = r.ACTION
+    ACTION_DUE = r.ACTION_DUE
+    STATUS = r.STATUS
+    REASON = r.REASON
+
+
+INPUTS = (ids.ACTUAL, ids.COMMENTARY, ids.ACTION, ids.ACTION_DUE, ids.STATUS, ids.REASON)
+VERBS = ("submit_return", "not_available", "open_return", "my_measures")
+
+_env = Environment(
+    loader=PackageLoader("cards", "templates"),
+    undefined=StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=False,
+)
+_env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+
+
+class CardTooLarge(ValueError):
+    """A rendered card over the size Teams accepts comfortably."""
+
+
+def render(template: str, **context: Any) -> dict[str, Any]:
+    text = _env.get_template(template).render(ids=ids, max_text=MAX_TEXT, **context)
+    card: dict[str, Any] = json.loads(text)
+    size = len(json.dumps(card, ensure_ascii=False).encode())
+    if size > MAX_CARD_BYTES:
+        raise CardTooLarge(f"the {template} card is {size:,} bytes, over {MAX_CARD_BYTES:,}")
+    return card
+
+
+def attachment(card: dict[str, Any]) -> dict[str, Any]:
+    return {"contentType": CONTENT_TYPE, "content": card}
+
+
+# ---- reading submissions --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a card sent: its verb, the measure and period it names, and the typed fields."""
+
+    verb: str
+    code: str
+    period: str
+    fields: dict[str, str] = field(default_factory=dict)
+    confirmed: str = ""
+    use_suggestion: str = ""
+    too_long: tuple[str, ...] = ()
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""  # objects, lists and booleans are not what our cards send
+
+
+def parse_submission(value: Any) -> Submission | None:
+    """Read an ``Action.Submit`` value; None if it is not one of PerfBot's cards."""
+    if not isinstance(value, Mapping):
+        return None
+    verb = _text(value.get("verb"))
+    if verb not in VERBS:
+        return None
+    fields = {}
+    too_long = []
+    for name in INPUTS:
+        text = _text(value.get(name)).strip()
+        if len(text) > MAX_TEXT:
+            too_long.append(name)
+        fields[name] = text
+    return Submission(
+        verb=verb,
+        code=_text(value.get("code")).strip()[:64],
+        period=_text(value.get("period")).strip()[:32],
+        fields=fields,
+        confirmed=_text(value.get("confirmed")).strip()[:64],
+        use_suggestion=_text(value.get("use_suggestion")).strip()[:64],
+        too_long=tuple(too_long),
+    )
+
+
+# ---- views ----------------------------------------------------------------------------
+
+_RATING_COLOURS = {
+    Rating.STRONG: "Good",
+    Rating.GOOD: "Good",
+    Rating.GREEN: "Good",
+    Rating.REVIEW: "Warning",
+    Rating.AMBER: "Warning",
+    Rating.ACTION: "Attention",
+    Rating.RED: "Attention",
+}
+
+
+def _day(d: date) -> str:
+    return f"{d:%A} {d.day} {d:%B %Y}"
+
+
+def _rating(rating: Rating | None) -> str:
+    return f"{rating.symbol} {rating.word}" if rating else "unrated"
+
+
+_UNIT_WORDS = {
+    Unit.NUMBER: "a number",
+    Unit.PERCENT: "a percentage",
+    Unit.CURRENCY: "pounds (£)",
+    Unit.DAYS: "days",
+    Unit.HOURS: "hours",
+}
+
+
+def _unit_words(unit: Unit, polarity: Polarity) -> str:
+    better = "higher is better" if polarity is Polarity.HIGHER else "lower is better"
+    return f"{_UNIT_WORDS[unit]}, {better}"
+
+
+def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
+    m = item.measure
+    due = _day(item.deadline)
+    if item.state == "overdue":
+        due += f" (overdue by {(today - item.deadline).days} days)"
+    facts = [
+        (
+            "Period",
+            f"{item.period.label} ({item.period.start:%d %b %Y} to {item.period.end:%d %b %Y})",
+        ),
+        ("Due", due),
+    ]
+    if m.is_key_action:
+        if m.due_date:
+            facts.append(("Complete by", _day(m.due_date)))
+    else:
+        facts.append(
+            ("Target", item.target_shown or ("none: data only" if m.data_only else "none set"))
+        )
+        facts.append(("Unit", _unit_words(m.unit, m.polarity)))
+    if item.latest is not None and item.state not in ("due", "overdue", "not available"):
+        facts.append(("Already sent", f"{r.shown_value(m, item.latest)}: a new figure replaces it"))
+    if item.state == "not available" and item.latest is not None:
+        facts.append(("Not available", item.latest.not_available_reason or ""))
+    history = [
+        (p.period.label, f"{p.shown}  {_rating(p.rating)}" if p.rating else p.shown)
+        for p in item.history
+    ]
+    unit_hint = {
+        Unit.PERCENT: "e.g. 85 or 85%",
+        Unit.CURRENCY: "e.g. £1,234.50",
+        Unit.DAYS: "e.g. 12.5",
+        Unit.HOURS: "e.g. 7.5",
+    }.get(m.unit, "e.g. 1,234")
+    return {
+        "code": m.code,
+        "title": m.title,
+        "period": item.period.label,
+        "facts": facts,
+        "history": history,
+        "actual_label": f"Actual for {item.period.label}",
+        "placeholder": unit_hint,
+    }
+
+
+@dataclass(frozen=True)
+class DoubtView:
+    suggestion: Decimal | None
+    suggestion_shown: str
+    suggestion_text: str
+
+
+def return_card(
+    item: OpenReturn,
+    today: date,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    summary: str = "",
+    doubt: Doubt | None = None,
+) -> dict[str, Any]:
+    """The card that asks for a return: a figure (or a key action's progress) and commentary,
+    with what the person typed and what is wrong when it comes back."""
+    view = _return_view(item, today)
+    context = {
+        "r": view,
+        "values": dict(values or {}),
+        "errors": dict(errors or {}),
+        "summary": summary,
+    }
+    if item.measure.is_key_action:
+        statuses = [
+            (s.value, s.description[0].upper() + s.description[1:]) for s in KeyActionStatus
+        ]
+        return render("key_action.json.j2", statuses=statuses, **context)
+    doubt_view = None
+    if doubt is not None:
+        m = item.measure
+        shown = (
+            format_figure(
+                doubt.suggestion, m.unit, max(m.decimals, -doubt.suggestion.as_tuple().exponent)
+            )
+            if doubt.suggestion is not None
+            else ""
+        )
+        doubt_view = DoubtView(
+            doubt.suggestion, shown, f"{doubt.suggestion:f}" if doubt.suggestion is not None else ""
+        )
+    return render("return.json.j2", doubt=doubt_view, **context)
+
+
+_ARROWS = {
+    Direction.IMPROVING: "↑ improving",
+    Direction.DECLINING: "↓ declining",
+    Direction.UNCHANGED: "→ unchanged",
+}
+
+
+def receipt_card(receipt: Receipt) -> dict[str, Any]:
+    a = receipt.assessment
+    headline = receipt.shown + (f"  {_rating(a.rating)}" if a.rating else "")
+    facts = []
+    if receipt.since_last_period:
+        facts.append(("Since last period", _ARROWS[receipt.since_last_period]))
+    if receipt.since_last_year:
+        facts.append(("Since last year", _ARROWS[receipt.since_last_year]))
+    if receipt.replaced:
+        facts.append(("Version", f"{receipt.version}, replacing {receipt.replaced}"))
+    return render(
+        "receipt.json.j2",
+        code=receipt.measure.code,
+        title=receipt.measure.title,
+        period=receipt.period.label,
+        headline=headline,
+        explanation=a.explanation,
+        off_track=a.off_track,
+        facts=facts,
+        next_steps=receipt.next_steps,
+        duplicate=receipt.duplicate,
+    )
+
+
+_STATE_WORDS = {
+    "due": "due",
+    "overdue": "OVERDUE",
+    "submitted": "sent",
+    "approved": "approved",
+    "returned": "returned for revision",
+    "not available": "not available yet",
+}
+
+
+def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dict[str, Any]:
+    views = []
+    for item in items:
+        line = f"{item.period.label} · due {item.deadline:%a %d %b} · {_STATE_WORDS.get(item.state, item.state)}"
+        if item.latest is not None and item.assessment.rating:
+            line += (
+                f" · {r.shown_value(item.measure, item.latest)} {_rating(item.assessment.rating)}"
+            )
+        colour = (
+            "Attention"
+            if item.state == "overdue"
+            else (_RATING_COLOURS.get(item.assessment.rating) if item.assessment.rating else None)
+        )
+        action = None
+        if item.state in ("due", "overdue", "not available"):
+            action = f"Submit {item.measure.code}"
+        elif item.state in ("submitted", "returned"):
+            action = f"Correct {item.measure.code}"
+        views.append(
+            {
+                "code": item.measure.code,
+                "title": item.measure.title,
+                "period": item.period.label,
+                "line": line,
+                "color": colour,
+                "action": action,
+            }
+        )
+    due = sum(1 for i in items if i.state in ("due", "overdue", "not available"))
+    heading = (
+        f"{name}: {len(items)} measure{'s' if len(items) != 1 else ''}, {due} waiting for a figure"
+    )
+    return render(
+        "my_measures.json.j2",
+        heading=heading,
+        items=views,
+        empty="You don't own or deputise for any measures. If you should, tell the performance team.",
+    )
+
+
+def status_card(heading: str, items: Sequence[OpenReturn]) -> dict[str, Any]:
+    by_service: dict[str, list[OpenReturn]] = {}
+    for item in items:
+        by_service.setdefault(item.measure.service.name, []).append(item)
+    services = []
+    for name, group in sorted(by_service.items()):
+        received = sum(1 for i in group if i.state in ("submitted", "approved"))
+        overdue = sum(1 for i in group if i.state == "overdue")
+        off = sum(1 for i in group if i.assessment.off_track)
+        summary = f"{received} of {len(group)} received, {overdue} overdue, {off} off track"
+        facts = []
+        for i in group:
+            value = f"{i.period.label} · {_STATE_WORDS.get(i.state, i.state)}"
+            if i.latest is not None and i.assessment.rating:
+                value += f" · {_rating(i.assessment.rating)}"
+            facts.append((i.measure.code, value))
+        services.append({"name": name, "summary": summary, "facts": facts})
+    received = sum(1 for i in items if i.state in ("submitted", "approved"))
+    overdue = sum(1 for i in items if i.state == "overdue")
+    off = sum(1 for i in items if i.assessment.off_track)
+    summary = f"{received} of {len(items)} returns received · {overdue} overdue · {off} off track"
+    return render("status.json.j2", heading=heading, summary=summary, services=services)
+
+
+COMMANDS = [
+    ("my measures", "what you own or deputise for, and what is due"),
+    ("submit HS-04", "the return card for a measure"),
+    ("status", "your service's returns and ratings (escalation owners and leadership)"),
+    ("snooze HS-04 until 2025-07-18", "no reminders until then (never past the deadline)"),
+    ("delegate HS-04 to name@council.gov.uk", "let someone else send a measure's return"),
+    ("help", "this list"),
+]
+
+
+def help_card(intro: str = "", note: str = "", contact: str = "") -> dict[str, Any]:
+    footer = "Commands work in any mix of upper and lower case."
+    if contact:
+        footer += f" Questions about your measures: {contact}."
+    return render("help.json.j2", intro=intro, note=note, commands=COMMANDS, footer=footer)
+
+
+def welcome_card(name: str, contact: str) -> dict[str, Any]:
+    intro = (
+        f"Hello {name}, I'm PerfBot. Before each return is due I'll send you a card to fill in "
+        "here, tell you at once how your figure rates against target, and chase politely if it "
+        "is late. Nothing goes out at night, at weekends or on bank holidays."
+    )
+    return help_card(intro=intro, contact=contact)
+
+
+def notice_card(title: str, message: str, *, warning: bool = False) -> dict[str, Any]:
+    return render(
+        "notice.json.j2", title=title, message=message, color="Attention" if warning else "Default"
+    )
