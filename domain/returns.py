@@ -99,7 +99,7 @@ class OpenReturn:
     next_ask: date | None
 
     @property
-    def targetshown_value(self) -> str | None:
+    def target_shown(self) -> str | None:
         m = self.measure
         return None if self.target is None else format_figure(self.target, m.unit, m.decimals)
 
@@ -680,6 +680,11 @@ async def snooze(
     calendar = await load_calendar(session)
     period = current_period(measure, today)
     deadline = deadline_of(measure, period, calendar)
+    if deadline < today:
+        raise Refused(
+            f"{measure.code}'s return for {period.label} was due on {deadline:%A} {deadline.day} "
+            f"{deadline:%B %Y}, so it can't be snoozed now. Send it with submit {measure.code}."
+        )
     capped = until > deadline
     if capped:
         until = deadline

@@ -1,0 +1,505 @@
+"""The personal chat as a measure owner lives it: install, commands, the return card, receipts,
+and every kind of bad input answered clearly with nothing stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from domain.model import (
+    AuditEntry,
+    ConversationRef,
+    Delegate,
+    Escalation,
+    Measure,
+    Notification,
+    PeriodLock,
+    Person,
+    Return,
+    Snooze,
+)
+from tests.bot.conftest import AMINA, GARETH, HELEN, JANET, LUCY, MARK, NOW, STRANGER
+from tests.connector import card_text
+
+
+async def stored_returns(teams, code: str, period: str) -> list[Return]:
+    from bot.app import SESSIONS
+
+    async with teams.client.app[SESSIONS]() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(Return)
+                    .join(Measure)
+                    .where(Measure.code == code, Return.period == period)
+                    .order_by(Return.version)
+                )
+            ).all()
+        )
+
+
+async def count(teams, model, *where) -> int:
+    from bot.app import SESSIONS
+
+    async with teams.client.app[SESSIONS]() as session:
+        return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+async def open_card(teams, user, code: str) -> tuple[str, dict]:
+    """Type `submit CODE`; the card's Teams activity id and the card."""
+    teams.connector.clear()
+    assert await teams.say(user, f"submit {code}") == 201
+    [call] = teams.connector.sent()
+    [card] = teams.connector.cards([call])
+    return f"card-{code}", card
+
+
+def values(**typed: str) -> dict[str, str]:
+    # Teams sends every input, empty ones as "", plus the action's data.
+    base = {"actual": "", "commentary": "", "action": "", "action_due": "", "reason": ""}
+    base.update(typed)
+    return base
+
+
+def data(card: dict, title: str = "Submit") -> dict:
+    return next(a["data"] for a in card["actions"] if a.get("title") == title)
+
+
+# ---- installs and identity ------------------------------------------------------------
+
+
+async def test_install_stores_the_reference_and_welcomes_once(teams):
+    await teams.install(AMINA)
+    welcomes = teams.connector.cards()
+    assert len(welcomes) == 1  # installationUpdate and conversationUpdate both arrive
+    text = card_text(welcomes[0])
+    assert "Hello Amina Hussain, I'm PerfBot" in text
+    assert "my measures" in text
+    from bot.app import SESSIONS
+
+    async with teams.client.app[SESSIONS]() as session:
+        ref = await session.scalar(select(ConversationRef))
+        person = await session.scalar(select(Person).where(Person.email == AMINA.email))
+    assert ref.conversation_id == "a:personal-29:amina"
+    assert ref.person_id == person.id
+    assert ref.tenant_id == "tenant-1"
+    assert ref.service_url == teams.connector.url
+    assert ref.reference["conversation"]["id"] == "a:personal-29:amina"
+    assert person.aad_object_id == AMINA.aad  # matched by email once, remembered
+
+
+async def test_a_changed_service_url_is_updated_and_uninstall_removes_the_reference(teams):
+    await teams.install(AMINA)
+    moved = teams.activity(AMINA, text="help")
+    moved["serviceUrl"] = teams.connector.url.replace("127.0.0.1", "localhost")
+    assert await teams.post(moved) == 201
+    from bot.app import SESSIONS
+
+    async with teams.client.app[SESSIONS]() as session:
+        ref = await session.scalar(select(ConversationRef))
+        assert ref.service_url.startswith("http://localhost:")
+    assert await teams.post(teams.activity(AMINA, "installationUpdate", action="remove")) in (
+        200,
+        201,
+    )
+    assert await count(teams, ConversationRef) == 0
+
+
+async def test_someone_perfbot_does_not_know_gets_a_polite_answer_and_the_team_is_told_once(teams):
+    assert await teams.say(STRANGER, "my measures") == 201
+    assert await teams.say(STRANGER, "hello?") == 201
+    [first, second] = teams.connector.texts()
+    assert "I can't find you in the list of measure owners" in first
+    assert "Corporate Performance Team (performance.team@kingsmere.gov.uk)" in first
+    assert first == second
+    # one notification per admin, however often they try
+    assert await count(teams, Notification, Notification.kind == "unknown-user") == 2
+
+
+# ---- commands ---------------------------------------------------------------------------
+
+
+async def test_my_measures_lists_what_is_owned_with_period_deadline_and_state(teams):
+    assert await teams.say(AMINA, "  My   MEASURES ") == 201
+    [card] = teams.connector.cards()
+    text = card_text(card)
+    assert "Amina Hussain: 3 measures, 2 waiting for a figure" in text
+    assert "RB-01 · Council tax collected in year" in text
+    assert "2026/27 M7 · due Fri 20 Nov · OVERDUE" in text
+    assert "RB-06" in text and "2026/27 Q2 · due" in text and "sent" in text
+    assert "Submit RB-01" in text
+
+
+async def test_a_delegate_sees_what_they_deputise_for(teams):
+    assert await teams.say(LUCY, "my measures") == 201
+    text = card_text(teams.connector.cards()[0])
+    assert "RB-01" in text and "RB-03" in text
+
+
+async def test_the_return_card_shows_the_measure_target_and_last_four_periods(teams):
+    _, card = await open_card(teams, AMINA, "rb-01")
+    assert card["version"] == "1.2"
+    text = card_text(card)
+    assert "RB-01 · Council tax collected in year" in text
+    assert "2026/27 M7 (01 Oct 2026 to 31 Oct 2026)" in text
+    assert "Friday 20 November 2026 (overdue by 3 days)" in text
+    assert "66.3%" in text  # the profiled target for October (68% of 97.5%)
+    assert "a percentage, higher is better" in text
+    for period in ("2026/27 M3", "2026/27 M4", "2026/27 M5", "2026/27 M6"):
+        assert period in text
+    assert data(card) == {
+        "verb": "submit_return",
+        "code": "RB-01",
+        "period": "2026/27 M7",
+        "confirmed": "",
+    }
+    assert any(
+        a["type"] == "Action.ShowCard" and a["title"] == "Not available yet"
+        for a in card["actions"]
+    )
+
+
+async def test_status_is_for_escalation_owners_and_leadership(teams):
+    assert await teams.say(AMINA, "status") == 201
+    assert "status is for escalation owners and the Leadership Team" in teams.connector.texts()[0]
+    teams.connector.clear()
+    assert await teams.say(MARK, "STATUS") == 201
+    text = card_text(teams.connector.cards()[0])
+    assert "Revenues and Benefits —" in text and "Planning and Regeneration" not in text
+    teams.connector.clear()
+    assert await teams.say(HELEN, "status") == 201
+    text = card_text(teams.connector.cards()[0])
+    assert "Planning and Regeneration —" in text and "Revenues and Benefits —" in text
+
+
+async def test_anything_else_gets_the_help_card_never_silence(teams):
+    for said in ("what's my deadline?", "", "submit", "snooze RB-01"):
+        teams.connector.clear()
+        assert await teams.post(teams.activity(AMINA, text=said)) == 201
+        [card] = teams.connector.cards()
+        assert "Type one of these:" in card_text(card)
+    assert "I didn't understand \u201csnooze RB-01\u201d." in card_text(card)
+
+
+async def test_snooze_keeps_reminders_away_but_never_past_the_deadline(teams):
+    teams.now = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)  # October's returns due on 20 November
+    assert await teams.say(GARETH, "snooze RB-03 until 2026-11-12") == 201
+    assert await teams.say(GARETH, "Snooze rb-03 until 30/11/2026") == 201
+    assert await teams.say(GARETH, "snooze RB-03 until 2026-11-01") == 201
+    assert await teams.say(GARETH, "snooze RB-03 until someday") == 201
+    assert await teams.say(GARETH, "snooze RB-01 until 2026-11-12") == 201
+    first, second, third, fourth, fifth = teams.connector.texts()
+    assert first == "OK: no reminders for RB-03 (2026/27 M7) until Thursday 12 November 2026."
+    assert second == (
+        "I can't snooze past the deadline, so reminders for RB-03 (2026/27 M7) will start again "
+        "on the deadline, Friday 20 November 2026."
+    )
+    assert "01 November 2026 is not in the future" in third
+    assert "'someday' is not a date: write it as 2025-07-18 or 18/07/2025" in fourth
+    assert "not the owner or a delegate of RB-01" in fifth
+    assert await count(teams, Snooze) == 1
+
+
+async def test_an_overdue_return_cannot_be_snoozed(teams):
+    assert await teams.say(GARETH, "snooze RB-03 until 2026-11-25") == 201
+    assert teams.connector.texts() == [
+        "RB-03's return for 2026/27 M7 was due on Friday 20 November 2026, so it can't be "
+        "snoozed now. Send it with submit RB-03."
+    ]
+    assert await count(teams, Snooze) == 0
+
+
+async def test_delegate_is_for_the_owner_or_an_admin(teams):
+    assert await teams.say(AMINA, "delegate RB-02 to Lucy.Price@kingsmere.gov.uk") == 201
+    assert await teams.say(AMINA, "delegate RB-02 to lucy.price@kingsmere.gov.uk") == 201
+    assert await teams.say(LUCY, "delegate RB-01 to gareth.jones@kingsmere.gov.uk") == 201
+    assert await teams.say(AMINA, "delegate RB-02 to nobody@kingsmere.gov.uk") == 201
+    added, again, refused, unknown = teams.connector.texts()
+    assert added.startswith("Lucy Price can now send RB-02's returns")
+    assert again == "Lucy Price is already a delegate for RB-02."
+    assert "Only the owner of RB-01 (Amina Hussain) or the performance team" in refused
+    assert "nobody@kingsmere.gov.uk is not someone PerfBot knows" in unknown
+    assert await count(teams, AuditEntry, AuditEntry.action == "add delegate") == 1
+    lucy = select(Person.id).where(Person.email == LUCY.email).scalar_subquery()
+    rb02 = select(Measure.id).where(Measure.code == "RB-02").scalar_subquery()
+    assert (
+        await count(teams, Delegate, Delegate.person_id == lucy, Delegate.measure_id == rb02) == 1
+    )
+
+
+# ---- returns ----------------------------------------------------------------------------
+
+
+async def test_a_return_is_stored_rated_and_the_card_replaced_by_a_receipt(teams):
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    teams.connector.clear()
+    typed = values(actual=" 66.5% ", commentary="Collection on profile after the October run.")
+    assert await teams.submit(AMINA, card_id, {**data(card), **typed}) == 201
+    [update] = teams.connector.updates()
+    assert update.activity_id == card_id
+    receipt = card_text(teams.connector.cards([update])[0])
+    assert "Received: RB-01 · Council tax collected in year, 2026/27 M7" in receipt
+    assert "66.5%  ✓ Good" in receipt
+    assert "66.5% against a target of 66.3% is 0.3% better than target: Good." in receipt
+    assert "Since last period" in receipt and "Since last year" in receipt
+    assert "Nothing more is needed for this period" in receipt
+    [stored] = await stored_returns(teams, "RB-01", "2026/27 M7")
+    assert (str(stored.value), stored.version, stored.source) == ("66.5", 1, "teams")
+    assert stored.commentary == "Collection on profile after the October run."
+
+
+async def test_a_double_click_or_a_retried_request_stores_one_return(teams):
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    submit = {**data(card), **values(actual="66.5", commentary="On profile.")}
+    assert await teams.submit(AMINA, card_id, submit) == 201
+    assert await teams.submit(AMINA, card_id, submit) == 201
+    assert len(await stored_returns(teams, "RB-01", "2026/27 M7")) == 1
+    receipts = [card_text(c) for c in teams.connector.cards(teams.connector.updates())]
+    assert "Already received" in receipts[-1]
+
+
+async def test_a_correction_before_sign_off_adds_a_version(teams):
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    await teams.submit(AMINA, card_id, {**data(card), **values(actual="66.5", commentary="First.")})
+    card_id2, card2 = await open_card(teams, AMINA, "RB-01")
+    assert "66.5%: a new figure replaces it" in card_text(card2)
+    await teams.submit(
+        AMINA, card_id2, {**data(card2), **values(actual="66.8", commentary="Corrected.")}
+    )
+    versions = await stored_returns(teams, "RB-01", "2026/27 M7")
+    assert [(str(v.value), v.version) for v in versions] == [("66.5", 1), ("66.8", 2)]
+    receipt = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    assert "2, replacing 66.5%" in receipt
+
+
+async def test_an_invalid_figure_keeps_what_was_typed_marks_the_problem_and_stores_nothing(teams):
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    for typed, problem in [
+        ("lots", "'lots' is not a number"),
+        ("NaN", "'NaN' is not a number"),
+        ("Infinity", "'Infinity' is not a number"),
+        ("101", "101% is not a percentage between 0 and 100"),
+        ("-5", "-5% is not a percentage between 0 and 100"),
+        ("", "Enter the figure for this period"),
+    ]:
+        teams.connector.clear()
+        commentary = 'He said "fine" {braces} <script>alert(1)</script> 👍'
+        assert (
+            await teams.submit(
+                AMINA, card_id, {**data(card), **values(actual=typed, commentary=commentary)}
+            )
+            == 201
+        )
+        [update] = teams.connector.updates()
+        again = teams.connector.cards([update])[0]
+        text = card_text(again)
+        assert problem in text, typed
+        inputs = {i["id"]: i.get("value") for i in _inputs(again)}
+        assert inputs["actual"] == typed and inputs["commentary"] == commentary
+    assert await stored_returns(teams, "RB-01", "2026/27 M7") == []
+
+
+def _inputs(card: dict) -> list[dict]:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if str(node.get("type", "")).startswith("Input."):
+                found.append(node)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(card)
+    return found
+
+
+async def test_commentary_is_required_and_an_off_track_figure_needs_an_action_and_a_date(teams):
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    await teams.submit(AMINA, card_id, {**data(card), **values(actual="66.5")})
+    text = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    assert "Add a short commentary" in text
+
+    teams.connector.clear()
+    await teams.submit(
+        AMINA, card_id, {**data(card), **values(actual="62.5", commentary="Slow month.")}
+    )
+    text = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    assert "62.5% against a target of 66.3% is 5.7% worse than target: Review." in text
+    assert "say what action will bring it back on track" in text
+    assert "say by when it should be back on track" in text
+    assert await stored_returns(teams, "RB-01", "2026/27 M7") == []
+
+    teams.connector.clear()
+    complete = values(
+        actual="62.5",
+        commentary="Slow month.",
+        action="Extra reminder letters.",
+        action_due="2027-01-31",
+    )
+    await teams.submit(AMINA, card_id, {**data(card), **complete})
+    receipt = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    assert "62.5%  ● Review" in receipt
+    [stored] = await stored_returns(teams, "RB-01", "2026/27 M7")
+    assert stored.remedial_action == "Extra reminder letters."
+    assert stored.action_due.isoformat() == "2027-01-31"
+
+
+async def test_an_action_rating_is_escalated_to_the_escalation_owner_at_once(teams):
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    typed = values(
+        actual="55", commentary="System outage.", action="Recovery plan.", action_due="2027-01-31"
+    )
+    await teams.submit(AMINA, card_id, {**data(card), **typed})
+    receipt = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    assert "🚩 Action" in receipt
+    assert "Mark Taylor has been sent an escalation" in receipt
+    assert await count(teams, Escalation) == 1
+    assert (
+        await count(
+            teams, Notification, Notification.reason_key == "escalation:RB-01:2026/27 M7:off-track"
+        )
+        == 1
+    )
+
+
+async def test_a_figure_far_from_history_is_queried_before_it_is_stored(teams):
+    card_id, card = await open_card(teams, GARETH, "RB-03")
+    typed = values(actual="180", commentary="Usual month.")
+    await teams.submit(GARETH, card_id, {**data(card), **typed})
+    query = teams.connector.cards(teams.connector.updates())[-1]
+    text = card_text(query)
+    assert "Did you mean 18.0 days? You entered 180" in text
+    assert await stored_returns(teams, "RB-03", "2026/27 M7") == []
+    titles = [a["title"] for a in query["actions"]]
+    assert titles[:2] == ["Yes, 180 is right", "Use 18.0 days"]
+
+    # choosing the suggestion stores 18
+    use = next(a["data"] for a in query["actions"] if a["title"] == "Use 18.0 days")
+    await teams.submit(GARETH, card_id, {**use, **typed})
+    [stored] = await stored_returns(teams, "RB-03", "2026/27 M7")
+    assert str(stored.value) == "18.0"
+
+
+async def test_confirming_an_unusual_figure_stores_it(teams):
+    card_id, card = await open_card(teams, GARETH, "RB-03")
+    typed = values(
+        actual="180",
+        commentary="A real backlog after the system failure.",
+        action="Agency staff.",
+        action_due="2027-02-28",
+    )
+    await teams.submit(GARETH, card_id, {**data(card), **typed})
+    query = teams.connector.cards(teams.connector.updates())[-1]
+    await teams.submit(GARETH, card_id, {**data(query, "Yes, 180 is right"), **typed})
+    [stored] = await stored_returns(teams, "RB-03", "2026/27 M7")
+    assert str(stored.value) == "180.0"
+
+
+async def test_not_available_yet_records_the_reason_and_says_when_it_will_ask_again(teams):
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    show = next(a for a in card["actions"] if a["type"] == "Action.ShowCard")
+    na = show["card"]["actions"][0]["data"]
+    await teams.submit(AMINA, card_id, {**na, **values(reason="")})
+    assert "Say why the figure is not available yet" in card_text(
+        teams.connector.cards(teams.connector.updates())[-1]
+    )
+    await teams.submit(
+        AMINA, card_id, {**na, **values(reason="The billing system report runs on the 25th.")}
+    )
+    notice = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    assert "Noted: RB-01 for 2026/27 M7 is not available yet" in notice
+    assert "I'll ask you again on Wednesday 25 November" in notice  # the +3 working day chaser
+    [stored] = await stored_returns(teams, "RB-01", "2026/27 M7")
+    assert stored.value is None and stored.not_available_reason.startswith("The billing system")
+    teams.connector.clear()
+    await teams.say(AMINA, "my measures")
+    assert "not available yet" in card_text(teams.connector.cards()[0])
+
+
+async def test_only_the_owner_a_delegate_or_an_admin_may_submit_and_tampering_is_refused_and_audited(
+    teams,
+):
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    typed = values(actual="66.5", commentary="Fine.")
+    # Gareth owns neither RB-01 nor RB-02, so a card edited to name them is refused
+    await teams.submit(GARETH, card_id, {**data(card), **typed})
+    await teams.submit(AMINA, card_id, {**data(card), "code": "RB-03", **typed})
+    await teams.submit(AMINA, card_id, {**data(card), "period": "2030/31 M1", **typed})
+    await teams.submit(AMINA, card_id, {**data(card), "period": "2026/27 Q2", **typed})
+    await teams.submit(AMINA, card_id, {**data(card), "code": "ZZ-99", **typed})
+    texts = teams.connector.texts()
+    assert "Only the owner of RB-01 (Amina Hussain)" in texts[0]
+    assert "Only the owner of RB-03 (Gareth Jones)" in texts[1]
+    assert "RB-01 cannot take a return for 2030/31 M1" in texts[2]
+    assert "RB-01 cannot take a return for 2026/27 Q2" in texts[3]
+    assert "There is no measure 'ZZ-99'" in texts[4]
+    assert await stored_returns(teams, "RB-01", "2026/27 M7") == []
+    assert await count(teams, AuditEntry, AuditEntry.action == "refused") == 5
+
+    # the performance team may submit for anyone
+    from tests.bot.conftest import User
+
+    rachel = User("29:rachel", "Rachel Singh", "rachel.singh@kingsmere.gov.uk", "aad-rachel")
+    teams.connector.add_member(rachel.teams_id, rachel.name, rachel.email, rachel.aad)
+    await teams.submit(rachel, card_id, {**data(card), **typed})
+    assert len(await stored_returns(teams, "RB-01", "2026/27 M7")) == 1
+
+
+async def test_a_signed_off_period_cannot_be_changed_from_a_card(teams):
+    from bot.app import SESSIONS
+
+    async with teams.client.app[SESSIONS]() as session, session.begin():
+        session.add(
+            PeriodLock(
+                period="2026/27 M7", locked_at=NOW, locked_by="performance.team@kingsmere.gov.uk"
+            )
+        )
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    teams.connector.clear()
+    await teams.submit(AMINA, card_id, {**data(card), **values(actual="66.5", commentary="x")})
+    assert "2026/27 M7 has been signed off" in teams.connector.texts()[0]
+    assert await stored_returns(teams, "RB-01", "2026/27 M7") == []
+
+
+async def test_a_key_action_gets_its_own_card_with_status_and_a_revised_date_when_slipping(teams):
+    card_id, card = await open_card(teams, JANET, "KA-05")
+    text = card_text(card)
+    assert "KA-05 · Build 100 new council homes" in text
+    assert "Complete by" in text and "Wednesday 31 March 2027" in text
+    choices = next(i for i in _inputs(card) if i["type"] == "Input.ChoiceSet")["choices"]
+    assert [c["value"] for c in choices] == ["complete", "on track", "some risk", "unlikely"]
+    submit = data(card)
+    await teams.submit(
+        JANET, card_id, {**submit, **values(commentary="Contractor late."), "status": "some risk"}
+    )
+    assert "It is slipping: give the revised date." in card_text(
+        teams.connector.cards(teams.connector.updates())[-1]
+    )
+    await teams.submit(
+        JANET,
+        card_id,
+        {
+            **submit,
+            **values(commentary="Contractor late.", action_due="2027-06-30"),
+            "status": "some risk",
+        },
+    )
+    receipt = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    assert "Reported as some risk to timetable or outcomes: Review." in receipt
+    versions = await stored_returns(teams, "KA-05", "2026/27 Q2")
+    assert [(v.version, v.status) for v in versions] == [(1, "on track"), (2, "some risk")]
+    assert versions[-1].action_due.isoformat() == "2027-06-30"
+
+
+async def test_a_card_that_is_not_perfbots_gets_a_clear_answer(teams):
+    assert (
+        await teams.post(teams.activity(AMINA, value={"verb": "launch_missiles"}, replyToId="x"))
+        == 201
+    )
+    assert "not one PerfBot recognises" in teams.connector.texts()[0]
+    assert await teams.post(teams.activity(AMINA, value=["not", "a", "dict"], replyToId="x")) == 201
+    assert "not one PerfBot recognises" in teams.connector.texts()[1]
