@@ -24,7 +24,7 @@ from domain.returns import OpenReturn, Receipt
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MAX_CARD_BYTES = 28 * 1024
-MAX_TEXT = 10_000  # longest commentary, action or reason accepted from a card
+MAX_TEXT = 4_000  # longest commentary, action or reason accepted from a card (keeps cards < 28 KB)
 
 
 class ids:

@@ -47,6 +47,7 @@ REQUIRED_COLUMNS = {
     "actuals": ("code", "period", "actual"),
     "calendar": ("date",),
 }
+MAX_TITLE = 300
 _EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
 _KINDS = {
@@ -236,6 +237,12 @@ def _code(raw: str) -> str:
     return code
 
 
+def _title(raw: str) -> str:
+    if len(raw) > MAX_TITLE:
+        raise ValueError(f"title is {len(raw):,} characters: keep it to {MAX_TITLE} or fewer")
+    return raw
+
+
 def _tolerance(raw: str) -> Tolerance:
     return Tolerance.parse(raw)
 
@@ -354,7 +361,7 @@ def _read_measures(
         needs_polarity = kind is MeasureKind.MEASURE and not data_only
         fields: dict[str, Any] = {
             "code": code,
-            "title": row.text("title", required=True, why=": say what the measure counts"),
+            "title": row.parse("title", _title, required=True, why=": say what the measure counts"),
             "kind": kind,
             "priority": row.text("priority") or None,
             "unit": row.parse("unit", Unit.parse) or Unit.NUMBER,

@@ -127,14 +127,17 @@ async def test_my_measures_lists_what_is_owned_with_period_deadline_and_state(te
     assert "Amina Hussain: 3 measures, 2 waiting for a figure" in text
     assert "RB-01 · Council tax collected in year" in text
     assert "2026/27 M7 · due Fri 20 Nov · OVERDUE" in text
-    assert "RB-06" in text and "2026/27 Q2 · due" in text and "sent" in text
+    assert "RB-06" in text
+    assert "2026/27 Q2 · due" in text
+    assert "sent" in text
     assert "Submit RB-01" in text
 
 
 async def test_a_delegate_sees_what_they_deputise_for(teams):
     assert await teams.say(LUCY, "my measures") == 201
     text = card_text(teams.connector.cards()[0])
-    assert "RB-01" in text and "RB-03" in text
+    assert "RB-01" in text
+    assert "RB-03" in text
 
 
 async def test_the_return_card_shows_the_measure_target_and_last_four_periods(teams):
@@ -166,11 +169,13 @@ async def test_status_is_for_escalation_owners_and_leadership(teams):
     teams.connector.clear()
     assert await teams.say(MARK, "STATUS") == 201
     text = card_text(teams.connector.cards()[0])
-    assert "Revenues and Benefits —" in text and "Planning and Regeneration" not in text
+    assert "Revenues and Benefits —" in text
+    assert "Planning and Regeneration" not in text
     teams.connector.clear()
     assert await teams.say(HELEN, "status") == 201
     text = card_text(teams.connector.cards()[0])
-    assert "Planning and Regeneration —" in text and "Revenues and Benefits —" in text
+    assert "Planning and Regeneration —" in text
+    assert "Revenues and Benefits —" in text
 
 
 async def test_anything_else_gets_the_help_card_never_silence(teams):
@@ -242,7 +247,8 @@ async def test_a_return_is_stored_rated_and_the_card_replaced_by_a_receipt(teams
     assert "Received: RB-01 · Council tax collected in year, 2026/27 M7" in receipt
     assert "66.5%  ✓ Good" in receipt
     assert "66.5% against a target of 66.3% is 0.3% better than target: Good." in receipt
-    assert "Since last period" in receipt and "Since last year" in receipt
+    assert "Since last period" in receipt
+    assert "Since last year" in receipt
     assert "Nothing more is needed for this period" in receipt
     [stored] = await stored_returns(teams, "RB-01", "2026/27 M7")
     assert (str(stored.value), stored.version, stored.source) == ("66.5", 1, "teams")
@@ -296,7 +302,8 @@ async def test_an_invalid_figure_keeps_what_was_typed_marks_the_problem_and_stor
         text = card_text(again)
         assert problem in text, typed
         inputs = {i["id"]: i.get("value") for i in _inputs(again)}
-        assert inputs["actual"] == typed and inputs["commentary"] == commentary
+        assert inputs["actual"] == typed
+        assert inputs["commentary"] == commentary
     assert await stored_returns(teams, "RB-01", "2026/27 M7") == []
 
 
@@ -414,7 +421,8 @@ async def test_not_available_yet_records_the_reason_and_says_when_it_will_ask_ag
     assert "Noted: RB-01 for 2026/27 M7 is not available yet" in notice
     assert "I'll ask you again on Wednesday 25 November" in notice  # the +3 working day chaser
     [stored] = await stored_returns(teams, "RB-01", "2026/27 M7")
-    assert stored.value is None and stored.not_available_reason.startswith("The billing system")
+    assert stored.value is None
+    assert stored.not_available_reason.startswith("The billing system")
     teams.connector.clear()
     await teams.say(AMINA, "my measures")
     assert "not available yet" in card_text(teams.connector.cards()[0])
@@ -469,7 +477,8 @@ async def test_a_key_action_gets_its_own_card_with_status_and_a_revised_date_whe
     card_id, card = await open_card(teams, JANET, "KA-05")
     text = card_text(card)
     assert "KA-05 · Build 100 new council homes" in text
-    assert "Complete by" in text and "Wednesday 31 March 2027" in text
+    assert "Complete by" in text
+    assert "Wednesday 31 March 2027" in text
     choices = next(i for i in _inputs(card) if i["type"] == "Input.ChoiceSet")["choices"]
     assert [c["value"] for c in choices] == ["complete", "on track", "some risk", "unlikely"]
     submit = data(card)

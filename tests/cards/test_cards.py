@@ -1,0 +1,224 @@
+"""Every card PerfBot can send: valid against the official Adaptive Cards schema, version 1.2
+elements with Action.Submit (Teams mobile), under 28 KB, and unbreakable by hostile text.
+
+adaptive-card-1.5.0.schema.json beside this file is Microsoft's published schema (from the
+AdaptiveCards repository, MIT licence), kept here so the tests need nothing outside the repo."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from cards import render as cards
+from domain.model import Measure, MeasureKind, Person, Return, ReturnState, Service
+from domain.numbers import Unit
+from domain.periods import Frequency, Period
+from domain.plausibility import Doubt
+from domain.ratings import Assessment, Direction, Polarity, Rating
+from domain.returns import HistoryPoint, OpenReturn, Receipt
+
+SCHEMA = json.loads((Path(__file__).parent / "adaptive-card-1.5.0.schema.json").read_text())
+VALIDATOR = jsonschema.Draft6Validator(SCHEMA)
+
+HOSTILE = [
+    "quote \" and ' apostrophe",
+    "braces {{ }} {% raw %} ${expression}",
+    "new\nline\r\nand\ttab",
+    "<script>alert('x')</script> & <b>bold</b>",
+    "emoji 🚩★✓● 👩🏽‍💼",
+    "backslash \\ and \\u0000 and \\n",
+    "x" * 5000,
+]
+TODAY = date(2026, 11, 23)
+
+
+def measure(text: str, kind: MeasureKind = MeasureKind.MEASURE) -> Measure:
+    owner = Person(id=1, email="owner@council.gov.uk", name=text[:200], role_rows=[])
+    return Measure(
+        id=1,
+        code="HS-04",
+        title=text[:300],  # the import refuses longer titles
+        kind=kind,
+        service=Service(id=1, name=text[:300]),
+        owner=owner,
+        owner_id=1,
+        unit=Unit.PERCENT,
+        polarity=Polarity.HIGHER,
+        frequency=Frequency.QUARTERLY,
+        decimals=1,
+        data_only=False,
+        delegates=[],
+        due_date=date(2027, 3, 31),
+    )
+
+
+def open_return(text: str, kind: MeasureKind = MeasureKind.MEASURE) -> OpenReturn:
+    period = Period.parse("2026/27 Q2")
+    latest = Return(
+        value=Decimal("82.5"),
+        status="on track",
+        state=ReturnState.SUBMITTED,
+        commentary=text,
+        not_available_reason=text,
+        version=1,
+    )
+    history = [
+        HistoryPoint(period.previous(), "80.0%", Rating.GOOD),
+        HistoryPoint(period.previous().previous(), "70.0%", Rating.ACTION),
+        HistoryPoint(period.previous().previous().previous(), "—", None),
+    ]
+    return OpenReturn(
+        measure(text, kind),
+        period,
+        date(2026, 10, 21),
+        "submitted",
+        latest,
+        Decimal("85"),
+        Assessment(Rating.REVIEW, Decimal("-0.03"), text),
+        history,
+        None,
+    )
+
+
+def every_card(text: str) -> dict[str, dict[str, Any]]:
+    item = open_return(text)
+    # What a person can send back: free text anywhere, a short figure; the errors are ours.
+    typed = {**dict.fromkeys(cards.INPUTS, text), "actual": text[:60], "action_due": text[:30]}
+    errors = dict.fromkeys(cards.INPUTS, text[:300])
+    receipt = Receipt(
+        item.measure,
+        item.period,
+        "82.5%",
+        Assessment(Rating.ACTION, Decimal("-0.2"), text),
+        Direction.IMPROVING,
+        Direction.DECLINING,
+        2,
+        text[:100],
+        text,
+    )
+    overdue = replace(item, state="overdue", latest=None)
+    return {
+        "return": cards.return_card(item, TODAY),
+        "return with problems": cards.return_card(item, TODAY, typed, errors, text[:300]),
+        "return queried": cards.return_card(
+            item, TODAY, typed, errors, text[:300], Doubt(text[:300], Decimal("8.5"))
+        ),
+        "key action": cards.return_card(open_return(text, MeasureKind.KEY_ACTION), TODAY),
+        "key action with problems": cards.return_card(
+            open_return(text, MeasureKind.KEY_ACTION), TODAY, typed, errors, text[:300]
+        ),
+        "receipt": cards.receipt_card(receipt),
+        "my measures": cards.my_measures_card(text[:200], [item, overdue] * 3, TODAY),
+        "status": cards.status_card(text[:200], [item, overdue] * 3),
+        "help": cards.help_card(note=text, contact=text[:200]),
+        "welcome": cards.welcome_card(text[:200], text[:200]),
+        "notice": cards.notice_card(text[:200], text, warning=True),
+    }
+
+
+def strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in strings(v)]
+    return []
+
+
+# Cards that carry a person's whole text back to them: what they typed, or our long message.
+FULL_TEXT = {"return with problems", "return queried", "key action with problems", "notice", "help"}
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=lambda t: t[:20])
+def test_every_card_stays_valid_json_with_hostile_text_intact(text):
+    for name, card in every_card(text).items():
+        wire = json.dumps(card, ensure_ascii=False)
+        assert json.loads(wire) == card, name
+        everything = strings(card)
+        assert any(text[:200] in s for s in everything), f"{name} lost the text"
+        if name in FULL_TEXT:
+            assert text in everything, f"{name} cut the text"
+        assert not list(VALIDATOR.iter_errors(card)), name
+        assert len(wire.encode()) < cards.MAX_CARD_BYTES, name
+
+
+ALLOWED_ON_MOBILE = {
+    "AdaptiveCard", "TextBlock", "FactSet", "Container", "ActionSet", "Input.Text",
+    "Input.Date", "Input.ChoiceSet", "Action.Submit", "Action.ShowCard",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(every_card("plain")))
+def test_cards_use_only_version_1_2_elements_and_action_submit(name):
+    card = every_card("plain")[name]
+    assert card["version"] == "1.2"
+    types = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "type" in node:
+                types.add(node["type"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card)
+    assert types <= ALLOWED_ON_MOBILE, types - ALLOWED_ON_MOBILE
+    assert "Action.Execute" not in json.dumps(card)
+
+
+def test_the_parser_reads_what_the_return_card_sends():
+    card = cards.return_card(open_return("x"), TODAY)
+    submit = next(a for a in card["actions"] if a["title"] == "Submit")
+    # Teams merges the inputs (all strings) into the action's data.
+    sent = {**submit["data"], "actual": " 85% ", "commentary": "ok", "action": "", "action_due": ""}
+    parsed = cards.parse_submission(sent)
+    assert parsed is not None
+    assert (parsed.verb, parsed.code, parsed.period) == ("submit_return", "HS-04", "2026/27 Q2")
+    assert parsed.fields["actual"] == "85%"
+    assert parsed.fields["commentary"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "text", ["list"], {"verb": "format_disk"}, {"no": "verb"}, {"verb": ["submit_return"]}],
+)
+def test_anything_that_is_not_one_of_our_cards_is_not_read(value):
+    assert cards.parse_submission(value) is None
+
+
+def test_non_string_inputs_are_not_trusted():
+    parsed = cards.parse_submission(
+        {
+            "verb": "submit_return",
+            "code": {"$ne": 1},
+            "period": 7,
+            "actual": ["85"],
+            "commentary": True,
+        }
+    )
+    assert parsed is not None
+    assert (parsed.code, parsed.period, parsed.fields["actual"], parsed.fields["commentary"]) == (
+        "",
+        "7",
+        "",
+        "",
+    )
+
+
+def test_overlong_text_is_flagged_not_silently_cut():
+    parsed = cards.parse_submission(
+        {"verb": "submit_return", "commentary": "x" * (cards.MAX_TEXT + 1)}
+    )
+    assert parsed is not None
+    assert parsed.too_long == ("commentary",)
