@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+PLAYGROUND := tests/e2e/node_modules/@microsoft/m365agentsplayground/cli.js
+
 .PHONY: run test lint bench sample clean
 
 $(STAMP): pyproject.toml
@@ -12,14 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-## run: prepare perfbot.db with the sample council (if empty) and start the bot server
-run: $(STAMP)
+# Microsoft's Agents Playground, a local Teams, pinned in tests/e2e/package-lock.json
+$(PLAYGROUND): tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	@touch $(PLAYGROUND)
+
+## run: prepare perfbot.db with the sample council (if empty), start the bot and the Playground
+run: $(STAMP) $(PLAYGROUND)
 	$(BIN)/perfbot db upgrade
 	$(BIN)/perfbot sample load --if-empty
-	$(BIN)/perfbot serve
+	$(BIN)/perfbot serve --playground
 
 ## test: the whole suite (PostgreSQL tests run when PERFBOT_TEST_POSTGRES_URL is set)
-test: $(STAMP)
+test: $(STAMP) $(PLAYGROUND)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## lint: ruff and mypy (installed on first use)

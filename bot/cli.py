@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.settings import ENVIRONMENT, Settings, SettingsError
 from domain import db
+from domain.dates import parse_moment
 from domain.importing import ImportRejected, import_workbook
 from domain.model import Measure
 from domain.numbers import FigureError
@@ -64,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     serve.add_argument("--port", type=int, default=3978, help="port to listen on (default 3978)")
+    serve.add_argument(
+        "--now",
+        metavar="WHEN",
+        help="run as if it were this moment, e.g. 2026-11-23T10:00 (London time; demos and tests)",
+    )
+    serve.add_argument(
+        "--playground",
+        action="store_true",
+        help="also start Microsoft's Agents Playground (a local Teams) for trying PerfBot out",
+    )
     serve.set_defaults(run=cmd_serve)
 
     database = commands.add_parser("db", help="database schema: upgrade or show its revision")
@@ -261,18 +272,41 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from bot.app import create_app
+    from bot.handler import utc_now
 
     async def schema_ok(engine: Any) -> int:
         await _require_current_schema(engine)
         return 0
 
     _run(settings, schema_ok)
-    app = create_app(settings)
+    clock = utc_now
+    if args.now:
+        try:
+            fixed = parse_moment(args.now)
+        except ValueError as error:
+            raise CommandError(f"--now: {error}") from None
+        clock = lambda: fixed  # noqa: E731 - a clock that stands still
+        log.warning("the clock is fixed at %s (--now)", fixed.isoformat())
+    app = create_app(settings, clock=clock)
     print(
         f"PerfBot is listening on http://{args.host}:{args.port}/api/messages "
         f"(health: http://{args.host}:{args.port}/healthz); press Ctrl+C to stop.",
         flush=True,
     )
+    playground = None
+    if args.playground:
+        from bot import playground as local_teams
+
+        try:
+            playground, port = local_teams.start(f"http://127.0.0.1:{args.port}/api/messages")
+        except local_teams.PlaygroundError as error:
+            raise CommandError(str(error)) from None
+        print(
+            f"\n  Open http://localhost:{port} in a browser: it is a local Teams where you are\n"
+            "  Amina Hussain, who owns council tax collection (RB-01) in the sample council.\n"
+            "  Type `my measures`, then press Submit RB-01 and send a figure.\n",
+            flush=True,
+        )
     try:
         web.run_app(app, host=args.host, port=args.port, print=None)
     except OSError as error:
@@ -280,6 +314,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             f"cannot listen on {args.host}:{args.port} ({error.strerror or error}): is PerfBot "
             "already running? Choose another port with --port"
         ) from None
+    finally:
+        if playground is not None:
+            local_teams.stop(playground)
     return 0
 
 

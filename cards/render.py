@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from domain import returns as r
-from domain.numbers import Unit, format_figure
+from domain.numbers import Unit
 from domain.plausibility import Doubt
 from domain.ratings import Direction, KeyActionStatus, Polarity, Rating
 from domain.returns import OpenReturn, Receipt
@@ -227,17 +227,8 @@ def return_card(
         return render("key_action.json.j2", statuses=statuses, **context)
     doubt_view = None
     if doubt is not None:
-        m = item.measure
-        shown = (
-            format_figure(
-                doubt.suggestion, m.unit, max(m.decimals, -doubt.suggestion.as_tuple().exponent)
-            )
-            if doubt.suggestion is not None
-            else ""
-        )
-        doubt_view = DoubtView(
-            doubt.suggestion, shown, f"{doubt.suggestion:f}" if doubt.suggestion is not None else ""
-        )
+        suggestion = "" if doubt.suggestion is None else f"{doubt.suggestion:f}"
+        doubt_view = DoubtView(doubt.suggestion, doubt.suggestion_shown, suggestion)
     return render("return.json.j2", doubt=doubt_view, **context)
 
 

@@ -103,3 +103,10 @@ def format_figure(value: Decimal, unit: Unit, decimals: int) -> str:
     if unit is Unit.HOURS:
         return f"{number} hour" if quantize(value, decimals) == 1 else f"{number} hours"
     return number
+
+
+def format_exact(value: Decimal, unit: Unit, decimals: int) -> str:
+    """Like format_figure, but never hiding digits the value has beyond ``decimals``."""
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return format_figure(value, unit, max(decimals, places))

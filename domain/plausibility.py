@@ -7,7 +7,7 @@ when moving the decimal point brings the figure in line with history, that is su
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import median
@@ -22,15 +22,23 @@ class Doubt:
 
     message: str
     suggestion: Decimal | None
+    suggestion_shown: str = ""
+
+
+def _plain(value: Decimal) -> str:
+    return f"{value.normalize():f}"
 
 
 def check(
-    value: Decimal, history: Sequence[Decimal], shown: str, show: object = None
+    value: Decimal,
+    history: Sequence[Decimal],
+    shown: str,
+    show: Callable[[Decimal], str] = _plain,
 ) -> Doubt | None:
     """None when ``value`` sits with ``history`` (or there is too little history to judge).
 
-    ``shown`` is the value as the person typed it, for the message; ``show`` formats
-    a suggestion the same way (a callable taking a Decimal), else it is printed plainly.
+    ``shown`` is the value as the person typed it, for the message; ``show`` prints
+    figures from history and the suggestion in the measure's unit.
     """
     past = [h for h in history if h is not None]
     if len(past) < MINIMUM_HISTORY:
@@ -42,16 +50,16 @@ def check(
     if 1 / FAR <= ratio <= FAR:
         return None
     low, high = min(past), max(past)
-    render = show if callable(show) else (lambda d: f"{d.normalize():f}")
     suggestion = _decimal_slip(value, typical)
     if suggestion is not None:
         return Doubt(
-            f"Did you mean {render(suggestion)}? You entered {shown}, and recent figures "
-            f"were {render(low)} to {render(high)}.",
+            f"Did you mean {show(suggestion)}? You entered {shown}, and recent figures "
+            f"were {show(low)} to {show(high)}.",
             suggestion,
+            show(suggestion),
         )
     return Doubt(
-        f"{shown} is far from recent figures ({render(low)} to {render(high)}). "
+        f"{shown} is far from recent figures ({show(low)} to {show(high)}). "
         "Check it, then submit again to confirm.",
         None,
     )

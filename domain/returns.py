@@ -31,7 +31,14 @@ from domain.model import (
     Snooze,
     Target,
 )
-from domain.numbers import FigureError, check_range, format_figure, parse_figure, quantize
+from domain.numbers import (
+    FigureError,
+    check_range,
+    format_exact,
+    format_figure,
+    parse_figure,
+    quantize,
+)
 from domain.periods import Period, PeriodError
 from domain.ratings import (
     Assessment,
@@ -523,7 +530,7 @@ async def _plausible(
         value,
         history,
         cmd.actual.strip(),
-        lambda d: format_figure(d, measure.unit, max(measure.decimals, -d.as_tuple().exponent)),
+        lambda d: format_exact(d, measure.unit, measure.decimals),
     )
     if doubt is not None:
         raise FormProblems({ACTUAL: doubt.message}, doubt=doubt, summary=doubt.message)

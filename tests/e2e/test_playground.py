@@ -1,0 +1,184 @@
+"""End to end with Microsoft's Agents Playground as the local Teams: a newcomer's database
+(`perfbot db upgrade`, `perfbot sample load`), the real server on a real port, and the
+Playground driven over its HTTP API and websocket as its own web page drives it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot import playground
+
+PERFBOT = str(Path(sys.executable).parent / "perfbot")
+NOW = "2026-11-23T10:00"  # October's returns (2026/27 M7) were due on Friday 20 November
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None, reason="Node.js is not installed, so the Playground cannot run"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
+    for args in (["db", "upgrade"], ["sample", "load", "--if-empty"]):
+        subprocess.run([PERFBOT, *args], cwd=tmp_path, env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [PERFBOT, "serve", "--port", str(port), "--now", NOW],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}/api/messages", tmp_path / "perfbot.db"
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=10)
+        assert "Traceback" not in stderr, stderr
+
+
+@pytest.fixture
+def teams(bot: tuple[str, Path]) -> Iterator[str]:
+    process, port = playground.start(bot[0], port=free_port())
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        playground.stop(process)
+
+
+class Chat:
+    """The personal chat, read from the Playground's websocket (bot messages only)."""
+
+    def __init__(self, base: str, session: aiohttp.ClientSession) -> None:
+        self.base = base
+        self.session = session
+        self.events: list[dict[str, Any]] = []
+
+    async def connect(self) -> None:
+        config = await (await self.session.get(f"{self.base}/_internal/v1/config")).json()
+        self.me = config["config"]["currentUser"]["id"]
+        self.chat = config["config"]["personalChat"]["id"]
+        ws_url = self.base.replace("http", "ws") + "/_ws_conversation/v1/conversations/stream"
+        self.ws = await self.session.ws_connect(ws_url)
+
+    async def expect(self, action: str, within: float = 20) -> dict[str, Any]:
+        """The next event of this kind in the personal chat."""
+        end = time.monotonic() + within
+        while time.monotonic() < end:
+            message = await asyncio.wait_for(self.ws.receive(), end - time.monotonic())
+            event = json.loads(message.data)
+            if event["action"] == action and event["actionConversationId"] == self.chat:
+                return event["message"]
+        raise AssertionError(f"no {action} within {within} s")
+
+    async def say(self, text: str) -> None:
+        response = await self.session.post(
+            f"{self.base}/_conversation/v1/conversations/{self.chat}/messages",
+            json={"from": {"id": self.me}, "text": text, "textFormat": "plain"},
+        )
+        assert response.status == 200, await response.text()
+
+    async def submit(self, card_id: str, value: dict[str, Any]) -> None:
+        response = await self.session.post(
+            f"{self.base}/_conversation/v1/submit",
+            json={
+                "conversation": {"id": self.chat},
+                "replyToId": card_id,
+                "from": {"id": self.me},
+                "value": value,
+            },
+        )
+        assert response.status == 200, await response.text()
+
+
+def card(message: dict[str, Any]) -> dict[str, Any]:
+    [attachment] = message["attachments"]
+    return attachment["content"]
+
+
+def text_of(node: Any) -> str:
+    return json.dumps(node, ensure_ascii=False)
+
+
+async def test_an_owner_installs_lists_measures_submits_a_return_and_sees_the_receipt(teams, bot):
+    async with aiohttp.ClientSession() as session:
+        chat = Chat(teams, session)
+        await chat.connect()
+
+        response = await session.post(
+            f"{teams}/_debug/conversation/{chat.chat}/installation", json={}
+        )
+        assert response.status == 200
+        welcome = card(await chat.expect("createMessage"))
+        assert "Hello Amina Hussain, I'm PerfBot" in text_of(welcome)
+
+        await chat.say("my measures")
+        listed = await chat.expect("createMessage")
+        listing = card(listed)
+        assert "RB-01 · Council tax collected in year" in text_of(listing)
+        assert "2026/27 M7 · due Fri 20 Nov · OVERDUE" in text_of(listing)
+        button = next(
+            item["actions"][0]
+            for container in listing["body"]
+            if container["type"] == "Container"
+            for item in container["items"]
+            if item["type"] == "ActionSet" and item["actions"][0]["data"]["code"] == "RB-01"
+        )
+        await chat.submit(listed["messageId"], button["data"])  # press "Submit RB-01"
+        message = await chat.expect("createMessage")
+        form = card(message)
+        assert "Actual for 2026/27 M7" in text_of(form)
+        submit = next(a for a in form["actions"] if a["title"] == "Submit")
+
+        await chat.submit(
+            message["messageId"],
+            {
+                **submit["data"],
+                "actual": "66.5%",
+                "commentary": "On profile after the October run.",
+                "action": "",
+                "action_due": "",
+            },
+        )
+        receipt = await chat.expect("updateMessage")
+        assert receipt["messageId"] == message["messageId"]  # the card was replaced in place
+        shown = text_of(card(receipt))
+        assert "Received: RB-01 · Council tax collected in year, 2026/27 M7" in shown
+        assert "66.5% against a target of 66.3% is 0.3% better than target: Good." in shown
+
+    with sqlite3.connect(bot[1]) as database:
+        rows = database.execute(
+            "SELECT r.value, r.version, r.source, p.email FROM returns r "
+            "JOIN measures m ON m.id = r.measure_id JOIN people p ON p.id = r.submitted_by_id "
+            "WHERE m.code = 'RB-01' AND r.period = '2026/27 M7'"
+        ).fetchall()
+    assert rows == [("66.5", 1, "teams", "amina.hussain@kingsmere.gov.uk")]
