@@ -32,6 +32,7 @@ from domain.returns import FormProblems, Refused, SubmitReturn
 log = logging.getLogger("perfbot.bot")
 
 Clock = Callable[[], datetime]
+SUBMIT_ATTEMPTS = 3
 
 
 def utc_now() -> datetime:
@@ -172,6 +173,7 @@ class PerfBot(TeamsActivityHandler):
         """Store or refresh where this conversation can be reached; True if it is new."""
         activity = ctx.activity
         reference = TurnContext.get_conversation_reference(activity)
+        reference.activity_id = None  # where to reach them, not the message they last sent
         data = reference.serialize()
         channel_data = activity.channel_data or {}
         tenant = (channel_data.get("tenant") or {}).get("id") or getattr(
@@ -226,6 +228,7 @@ class PerfBot(TeamsActivityHandler):
         person = await returns.find_person(session, aad, None)
         if person is not None:
             return person
+        await session.commit()  # hold no transaction (nor SQLite's one connection) over the network
         email = None
         try:
             member = await TeamsInfo.get_member(ctx, sender.id)
@@ -242,12 +245,6 @@ class PerfBot(TeamsActivityHandler):
     async def _unknown_person(self, ctx: TurnContext, session: AsyncSession) -> None:
         sender = ctx.activity.from_property
         contact = await self._contact(session)
-        await ctx.send_activity(
-            f"Hello{' ' + sender.name if sender.name else ''}. I'm PerfBot, the council's "
-            "performance reporting assistant, but I can't find you in the list of measure "
-            f"owners, so I can't show you any measures yet. If you should be on it, please "
-            f"contact {contact}. I've let them know you tried."
-        )
         admins = await returns.people_by_role(session, Role.ADMIN)
         key = sender.aad_object_id or sender.id
         for notification in returns.unknown_person_notification(
@@ -258,7 +255,14 @@ class PerfBot(TeamsActivityHandler):
             )
             if exists is None:
                 session.add(notification)
-        await session.commit()
+        await self._say(
+            session,
+            ctx,
+            f"Hello{' ' + sender.name if sender.name else ''}. I'm PerfBot, the council's "
+            "performance reporting assistant, but I can't find you in the list of measure "
+            f"owners, so I can't show you any measures yet. If you should be on it, please "
+            f"contact {contact}. I've let them know you tried.",
+        )
 
     # ---- messages ------------------------------------------------------------------------
 
@@ -274,9 +278,11 @@ class PerfBot(TeamsActivityHandler):
                 await self._remember(ctx, person)
             submission = cards.parse_submission(ctx.activity.value) if ctx.activity.value else None
             if ctx.activity.value is not None and submission is None:
-                await ctx.send_activity(
+                await self._say(
+                    session,
+                    ctx,
                     "That card is not one PerfBot recognises, so nothing was saved. Type my measures "
-                    "for a fresh one."
+                    "for a fresh one.",
                 )
                 return
             if submission is not None:
@@ -288,12 +294,24 @@ class PerfBot(TeamsActivityHandler):
     def _today(self) -> date:
         return returns.today_in_london(self.clock())
 
-    async def _send_card(self, ctx: TurnContext, card: dict[str, Any]) -> None:
+    async def _say(self, session: AsyncSession, ctx: TurnContext, text: str) -> None:
+        await session.commit()  # end the (read) transaction before the network call
+        await ctx.send_activity(text)
+
+    async def _send_card(
+        self, ctx: TurnContext, card: dict[str, Any], session: AsyncSession | None = None
+    ) -> None:
+        if session is not None:
+            await session.commit()  # end the (read) transaction before the network call
         await ctx.send_activity(MessageFactory.attachment(cards.attachment(card)))
 
-    async def _replace_card(self, ctx: TurnContext, card: dict[str, Any]) -> None:
+    async def _replace_card(
+        self, ctx: TurnContext, card: dict[str, Any], session: AsyncSession | None = None
+    ) -> None:
         """Replace the card that was submitted, so it cannot be submitted twice; if Teams will
         not update it, send the new card instead."""
+        if session is not None:
+            await session.commit()  # end the (read) transaction before the network call
         reply_to = ctx.activity.reply_to_id
         if reply_to:
             activity = Activity(
@@ -311,14 +329,16 @@ class PerfBot(TeamsActivityHandler):
     async def help(
         self, ctx: TurnContext, session: AsyncSession, person: Person, command: Command
     ) -> None:
-        await self._send_card(ctx, cards.help_card(contact=await self._contact(session)))
+        await self._send_card(ctx, cards.help_card(contact=await self._contact(session)), session)
 
     async def unknown_command(
         self, ctx: TurnContext, session: AsyncSession, person: Person, command: Command
     ) -> None:
         said = command.text[:80] + ("…" if len(command.text) > 80 else "")
         note = f"I didn't understand \u201c{said}\u201d." if said else ""
-        await self._send_card(ctx, cards.help_card(note=note, contact=await self._contact(session)))
+        await self._send_card(
+            ctx, cards.help_card(note=note, contact=await self._contact(session)), session
+        )
 
     async def my_measures(
         self, ctx: TurnContext, session: AsyncSession, person: Person, command: Command
@@ -326,7 +346,9 @@ class PerfBot(TeamsActivityHandler):
         items = await returns.my_returns(
             session, person, self._today(), self.settings.default_scheme
         )
-        await self._send_card(ctx, cards.my_measures_card(person.name, items, self._today()))
+        await self._send_card(
+            ctx, cards.my_measures_card(person.name, items, self._today()), session
+        )
 
     async def status(
         self, ctx: TurnContext, session: AsyncSession, person: Person, command: Command
@@ -336,23 +358,27 @@ class PerfBot(TeamsActivityHandler):
                 session, person, self._today(), self.settings.default_scheme
             )
         except Refused as refusal:
-            await ctx.send_activity(str(refusal))
+            await self._say(session, ctx, str(refusal))
             return
-        await self._send_card(ctx, cards.status_card(f"Status for {person.name}", items))
+        await self._send_card(ctx, cards.status_card(f"Status for {person.name}", items), session)
 
     async def _send_return_card(
         self, ctx: TurnContext, session: AsyncSession, person: Person, code: str, period: str | None
     ) -> None:
         measure = await returns.measure_by_code(session, code)
         if measure is None:
-            await ctx.send_activity(
-                f"There is no measure {code.upper()!r}. Type my measures to see yours."
+            await self._say(
+                session,
+                ctx,
+                f"There is no measure {code.upper()!r}. Type my measures to see yours.",
             )
             return
         if not returns.can_submit(person, measure):
-            await ctx.send_activity(
+            await self._say(
+                session,
+                ctx,
                 f"{measure.code} belongs to {measure.owner.name}; only its owner, a delegate or the "
-                "performance team can send its return."
+                "performance team can send its return.",
             )
             return
         chosen = None
@@ -365,7 +391,7 @@ class PerfBot(TeamsActivityHandler):
         item = await returns.open_return(
             session, measure, self._today(), self.settings.default_scheme, calendar, chosen
         )
-        await self._send_card(ctx, cards.return_card(item, self._today()))
+        await self._send_card(ctx, cards.return_card(item, self._today()), session)
 
     async def submit_command(
         self, ctx: TurnContext, session: AsyncSession, person: Person, command: Command
@@ -386,7 +412,7 @@ class PerfBot(TeamsActivityHandler):
                 session, person, code, until, self.clock()
             )
         except Refused as refusal:
-            await ctx.send_activity(str(refusal))
+            await self._say(session, ctx, str(refusal))
             return
         await session.commit()
         when = f"{day:%A} {day.day} {day:%B %Y}"
@@ -409,7 +435,7 @@ class PerfBot(TeamsActivityHandler):
                 session, person, code, email, self.clock()
             )
         except Refused as refusal:
-            await ctx.send_activity(str(refusal))
+            await self._say(session, ctx, str(refusal))
             return
         await session.commit()
         if new:
@@ -455,7 +481,7 @@ class PerfBot(TeamsActivityHandler):
                 ),
             )
             return
-        for attempt in (1, 2):
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             try:
                 receipt = await returns.submit_return(
                     session, command, self.clock(), self.settings.default_scheme
@@ -471,10 +497,11 @@ class PerfBot(TeamsActivityHandler):
                 await self._problems(ctx, session, sub, fields, problems)
                 return
             except IntegrityError:
-                # The same card arrived twice at once; the other copy was stored, so the
-                # second attempt finds it by its idempotency key and answers with its receipt.
+                # Another request stored a version of this return at the same moment: the
+                # same card twice (the retry finds it by its idempotency key and answers with
+                # its receipt), or another correction (the retry takes the next version).
                 await session.rollback()
-                if attempt == 2:
+                if attempt == SUBMIT_ATTEMPTS:
                     raise
         await self._replace_card(ctx, cards.receipt_card(receipt))
 
@@ -501,7 +528,7 @@ class PerfBot(TeamsActivityHandler):
         card = cards.return_card(
             item, self._today(), fields, problems.errors, str(problems), problems.doubt
         )
-        await self._replace_card(ctx, card)
+        await self._replace_card(ctx, card, session)
 
     async def not_available_card(
         self, ctx: TurnContext, session: AsyncSession, person: Person, sub: cards.Submission

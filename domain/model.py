@@ -151,8 +151,6 @@ class Person(Base):
     unreachable_reason: Mapped[str | None] = mapped_column(Text)
     unreachable_since: Mapped[datetime | None]
 
-    service: Mapped[Service | None] = relationship(lazy="selectin")
-    manager: Mapped[Person | None] = relationship(remote_side=[id], lazy="selectin", join_depth=1)
     role_rows: Mapped[list[PersonRole]] = relationship(
         lazy="selectin", cascade="all, delete-orphan"
     )
@@ -212,10 +210,11 @@ class Measure(Base):
     benchmark_neighbours: Mapped[Decimal | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    service: Mapped[Service] = relationship(lazy="selectin")
-    owner: Mapped[Person] = relationship(foreign_keys=[owner_id], lazy="selectin")
+    # Loaded with the measure in one query (joins), so that no lazy load hides I/O.
+    service: Mapped[Service] = relationship(lazy="joined", innerjoin=True)
+    owner: Mapped[Person] = relationship(foreign_keys=[owner_id], lazy="joined", innerjoin=True)
     escalation_owner: Mapped[Person | None] = relationship(
-        foreign_keys=[escalation_owner_id], lazy="selectin"
+        foreign_keys=[escalation_owner_id], lazy="joined"
     )
     delegates: Mapped[list[Person]] = relationship(
         secondary="delegates", lazy="selectin", order_by="Person.email"
@@ -269,8 +268,6 @@ class Return(Base):
     submitted_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(16), default="teams")  # teams, import, admin
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
-
-    submitted_by: Mapped[Person | None] = relationship(lazy="selectin")
 
 
 class Milestone(Base):

@@ -512,3 +512,16 @@ async def test_a_card_that_is_not_perfbots_gets_a_clear_answer(teams):
     assert "not one PerfBot recognises" in teams.connector.texts()[0]
     assert await teams.post(teams.activity(AMINA, value=["not", "a", "dict"], replyToId="x")) == 201
     assert "not one PerfBot recognises" in teams.connector.texts()[1]
+
+
+async def test_a_double_click_arriving_at_the_same_moment_stores_one_return(teams):
+    import asyncio
+
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    submit = {**data(card), **values(actual="66.5", commentary="On profile.")}
+    statuses = await asyncio.gather(*(teams.submit(AMINA, card_id, submit) for _ in range(4)))
+    assert statuses == [201, 201, 201, 201]
+    assert len(await stored_returns(teams, "RB-01", "2026/27 M7")) == 1
+    receipts = [card_text(c) for c in teams.connector.cards(teams.connector.updates())]
+    assert len(receipts) == 4
+    assert sum("Already received" in r for r in receipts) == 3
