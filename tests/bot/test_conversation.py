@@ -525,3 +525,34 @@ async def test_a_double_click_arriving_at_the_same_moment_stores_one_return(team
     receipts = [card_text(c) for c in teams.connector.cards(teams.connector.updates())]
     assert len(receipts) == 4
     assert sum("Already received" in r for r in receipts) == 3
+
+
+async def test_installing_in_a_team_stores_the_channel_and_says_what_will_be_posted_there(teams):
+    channel = "19:performance@thread.tacv2"
+    team = {"id": "19:leadership@thread.tacv2", "name": "Leadership Team", "aadGroupId": "g-1"}
+    install = teams.activity(
+        HELEN,
+        "conversationUpdate",
+        conversation_id=channel,
+        membersAdded=[{"id": "28:perfbot"}],
+        channelData={
+            "tenant": {"id": "tenant-1"},
+            "team": team,
+            "channel": {"id": channel},
+            "eventType": "teamMemberAdded",
+        },
+    )
+    install["conversation"] = {
+        "isGroup": True,
+        "conversationType": "channel",
+        "id": channel,
+        "tenantId": "tenant-1",
+    }
+    assert await teams.post(install) in (200, 201)
+    [notice] = teams.connector.cards()
+    assert "weekly performance summary in this team" in card_text(notice)
+    from bot.app import SESSIONS
+
+    async with teams.client.app[SESSIONS]() as session:
+        ref = await session.scalar(select(ConversationRef))
+    assert (ref.scope, ref.team_id, ref.person_id) == ("channel", team["id"], None)
