@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from domain.dates import LONDON
 from domain.workdays import WorkingCalendar
 
 
@@ -99,7 +100,7 @@ class SendWindow:
 
     start: time | None = time(8, 0)
     end: time | None = time(18, 0)
-    zone: ZoneInfo = ZoneInfo("Europe/London")
+    zone: ZoneInfo = LONDON
 
     @classmethod
     def parse(cls, text: str, zone: str = "Europe/London") -> SendWindow:
@@ -132,7 +133,8 @@ class SendWindow:
         Local wall-clock times are kept through clock changes (08:00 stays 08:00)."""
         if self.always:
             return moment
-        assert self.start is not None and self.end is not None
+        assert self.start is not None
+        assert self.end is not None
         local = moment.astimezone(self.zone)
         day = local.date()
         if calendar.is_working_day(day) and self.start <= local.time() < self.end:
