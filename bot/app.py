@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +16,7 @@ from botbuilder.schema import Activity
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.delivery import Dispatcher
 from bot.handler import Clock, PerfBot, utc_now
 from bot.settings import Settings
 from domain import db
@@ -25,6 +28,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", PerfBot)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 
 
 def _quicken_msrest() -> None:
@@ -53,10 +57,14 @@ class _BotConfig:
 
 
 def create_app(
-    settings: Settings, engine: AsyncEngine | None = None, clock: Clock = utc_now
+    settings: Settings,
+    engine: AsyncEngine | None = None,
+    clock: Clock = utc_now,
+    background: bool = False,
 ) -> web.Application:
     """The one factory. Pass an engine to share one (tests); otherwise one is made and closed.
-    The clock is injectable so that tests and operators can run PerfBot at a given time."""
+    The clock is injectable so that tests and operators can run PerfBot at a given time.
+    With ``background`` the scheduler and the dispatcher run too (as `perfbot serve` does)."""
     app = web.Application(middlewares=[_no_stack_traces])
     app[SETTINGS] = settings
 
@@ -70,6 +78,8 @@ def create_app(
             await app[ENGINE].dispose()
 
     app.cleanup_ctx.append(database)
+    if background:
+        app.cleanup_ctx.append(_background(clock))
     if not settings.authenticated:
         log.warning(
             "MicrosoftAppId is not set: accepting unauthenticated requests on /api/messages. "
@@ -81,6 +91,30 @@ def create_app(
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     return app
+
+
+def _background(clock: Clock) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        from scheduler.timetable import build_scheduler
+
+        settings = app[SETTINGS]
+        dispatcher = Dispatcher(settings, app[SESSIONS], app[ADAPTER], clock)
+        app[DISPATCHER] = dispatcher
+
+        async def queued() -> None:
+            dispatcher.wake.set()
+
+        scheduler = build_scheduler(app[SESSIONS], settings.timetable, clock, queued)
+        scheduler.start()  # needs the running loop, which cleanup_ctx has
+        task = asyncio.create_task(dispatcher.run(), name="dispatcher")
+        log.info("scheduler and dispatcher started")
+        yield
+        scheduler.shutdown(wait=False)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return run
 
 
 async def messages(request: web.Request) -> web.StreamResponse:

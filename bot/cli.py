@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.settings import ENVIRONMENT, Settings, SettingsError
 from domain import db
-from domain.dates import parse_moment
+from domain.dates import LONDON, parse_moment
 from domain.importing import ImportRejected, import_workbook
 from domain.model import Measure
 from domain.numbers import FigureError
@@ -103,6 +103,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exporter.set_defaults(run=cmd_export)
 
+    jobs = commands.add_parser("jobs", help="the scheduled jobs: list them, or run one now")
+    job_commands = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
+    listing = job_commands.add_parser("list", help="each job and its next run")
+    listing.add_argument("--now", metavar="WHEN", help="as if at this moment (London time)")
+    listing.set_defaults(run=cmd_jobs_list)
+    runner = job_commands.add_parser("run", help="run one job now: reminders, chasers or dispatch")
+    runner.add_argument("name", choices=("reminders", "chasers", "dispatch"))
+    runner.add_argument(
+        "--now", metavar="WHEN", help="as if at this moment, e.g. 2025-07-14T09:00 (London time)"
+    )
+    runner.set_defaults(run=cmd_jobs_run)
+
+    people = commands.add_parser(
+        "people", help="people PerfBot knows; --unreachable: those Teams refused"
+    )
+    people.add_argument(
+        "--unreachable", action="store_true", help="only those who cannot be messaged, and why"
+    )
+    people.set_defaults(run=cmd_people)
+
     sample = commands.add_parser(
         "sample", help="the bundled sample council (Kingsmere Borough Council)"
     )
@@ -130,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): nothing to say
+        return 0
     except Exception as error:
         if args.debug:
             traceback.print_exc()
@@ -287,7 +309,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(f"--now: {error}") from None
         clock = lambda: fixed  # noqa: E731 - a clock that stands still
         log.warning("the clock is fixed at %s (--now)", fixed.isoformat())
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, background=True)
     print(
         f"PerfBot is listening on http://{args.host}:{args.port}/api/messages "
         f"(health: http://{args.host}:{args.port}/healthz); press Ctrl+C to stop.",
@@ -322,3 +344,96 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _moment(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        return parse_moment(text)
+    except ValueError as error:
+        raise CommandError(f"--now: {error}") from None
+
+
+def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
+    from scheduler.timetable import JOBS
+
+    now = _moment(args.now)
+    for job in JOBS.values():
+        upcoming = job.trigger.get_next_fire_time(None, now)
+        print(f"{job.name:<10} next {upcoming:%a %d %b %Y %H:%M %Z}  {job.description}")
+    print(
+        f"{'dispatch':<10} continuously while `perfbot serve` runs  sends due notifications "
+        f"({'any time' if settings.send_window.always else 'working days, in the send window'})"
+    )
+    return 0
+
+
+def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
+    from scheduler.timetable import run_job
+
+    now = _moment(args.now)
+
+    async def work(engine: Any) -> int:
+        await _require_current_schema(engine)
+        sessions = db.session_factory(engine)
+        if args.name == "dispatch":
+            return await _dispatch(settings, sessions, now)
+        result = await run_job(args.name, sessions, settings.timetable, now)
+        print(
+            f"{args.name} at {now.astimezone(LONDON):%a %d %b %Y %H:%M}: {len(result.queued)} queued"
+        )
+        for key in result.queued:
+            print(f"  {key}")
+        for why, count in sorted(result.skipped.items()):
+            print(f"  skipped {count}: {why}")
+        return 0
+
+    return _run(settings, work)
+
+
+async def _dispatch(settings: Settings, sessions: Any, now: datetime) -> int:
+    from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+
+    from bot.app import _BotConfig
+    from bot.delivery import Dispatcher
+
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
+    dispatcher = Dispatcher(settings, sessions, adapter, lambda: now)
+    total = 0
+    while True:
+        report = await dispatcher.run_once()
+        total += report.sent
+        for error in report.errors:
+            print(f"  {error}")
+        if not (report.sent or report.cancelled or report.failed):
+            break
+    print(f"dispatch: {total} sent")
+    return 0
+
+
+def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.model import Person
+
+    async def work(engine: Any) -> int:
+        await _require_current_schema(engine)
+        async with db.session_factory(engine)() as session:
+            query = select(Person).order_by(Person.name)
+            if args.unreachable:
+                query = query.where(Person.unreachable_reason.is_not(None))
+            people = (await session.scalars(query)).all()
+        if args.unreachable and not people:
+            print("Everyone PerfBot has tried to message was reached.")
+        for person in people:
+            line = f"{person.name:<28} {person.email}"
+            if person.unreachable_reason:
+                since = (
+                    f" since {person.unreachable_since:%d %b %Y %H:%M}"
+                    if person.unreachable_since
+                    else ""
+                )
+                line += f"  unreachable{since}: {person.unreachable_reason}"
+            print(line)
+        return 0
+
+    return _run(settings, work)

@@ -193,6 +193,7 @@ class PerfBot(TeamsActivityHandler):
         }
         if person is not None and values["scope"] == "personal":
             values["person_id"] = person.id
+            await self._reachable_again(person.id, values["user_id"])
         async with self.sessions() as session:
             existing = await session.scalar(
                 select(ConversationRef).where(
@@ -219,6 +220,18 @@ class PerfBot(TeamsActivityHandler):
                 return False
         log.info("stored the conversation reference for %s", activity.conversation.id)
         return True
+
+    async def _reachable_again(self, person_id: int, teams_user_id: str | None) -> None:
+        """Someone who installs PerfBot or talks to it can be messaged (again)."""
+        async with self.sessions() as session:
+            person = await session.get(Person, person_id)
+            if person is None:
+                return
+            if teams_user_id and person.teams_user_id != teams_user_id:
+                person.teams_user_id = teams_user_id
+            person.unreachable_reason = None
+            person.unreachable_since = None
+            await session.commit()
 
     # ---- identity ------------------------------------------------------------------------
 

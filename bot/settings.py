@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from domain.db import DEFAULT_DATABASE_URL, database_url
+from domain.outbox import Timetable
 from domain.ratings import RatingError, Scheme
+from domain.reminders import Cadence, SendWindow, TimetableError
 
 
 class SettingsError(ValueError):
@@ -44,7 +46,35 @@ ENVIRONMENT = {
     "MicrosoftAppPassword": "the app's client secret",
     "MicrosoftAppType": "SingleTenant (default when an app id is set), MultiTenant or UserAssignedMSI",
     "MicrosoftAppTenantId": "the council's Entra tenant id (SingleTenant)",
+    "PERFBOT_SEND_HOURS": "when messages may go out on working days: 08:00-18:00 (default) or always",
+    "PERFBOT_TIMEZONE": "the council's time zone (default Europe/London)",
+    "PERFBOT_REMINDER_DAYS": "working days before the deadline to remind (default 5,1,0)",
+    "PERFBOT_CHASER_DAYS": "working days after the deadline to chase (default 1,3)",
+    "PERFBOT_ESCALATE_AFTER_DAYS": "working days overdue before the escalation owner is told (default 5)",
+    "PERFBOT_TENANT_RATE": "sends allowed per tenant, as count/seconds (default 50/1)",
+    "PERFBOT_CONVERSATION_RATES": "sends allowed per conversation (default 7/1,8/2,60/30,1800/3600)",
 }
+
+
+def _days(env: Mapping[str, str], name: str) -> tuple[int, ...]:
+    text = env.get(name, "").strip()
+    return Cadence.days(text, name) if text else ()
+
+
+def _rates(text: str, name: str) -> list[tuple[int, float]]:
+    """``7/1,8/2`` -> [(7, 1.0), (8, 2.0)]: so many sends per so many seconds."""
+    out = []
+    for part in text.split(","):
+        try:
+            count, seconds = part.strip().split("/")
+            out.append((int(count), float(seconds)))
+        except ValueError:
+            raise SettingsError(
+                f"{name} '{text}' is not like 50/1 (sends/seconds), comma-separated"
+            ) from None
+        if out[-1][0] < 1 or out[-1][1] <= 0:
+            raise SettingsError(f"{name} '{text}' needs counts of 1 or more over positive seconds")
+    return out
 
 
 @dataclass(frozen=True)
@@ -55,6 +85,16 @@ class Settings:
     app_password: Secret = field(default_factory=lambda: Secret(""))
     app_type: str = "MultiTenant"
     app_tenant_id: str = ""
+    send_window: SendWindow = field(default_factory=SendWindow)
+    cadence: Cadence = field(default_factory=Cadence)
+    tenant_limits: list[tuple[int, float]] = field(default_factory=lambda: [(50, 1.0)])
+    conversation_limits: list[tuple[int, float]] = field(
+        default_factory=lambda: [(7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0)]
+    )
+
+    @property
+    def timetable(self) -> Timetable:
+        return Timetable(self.cadence, self.send_window)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,8 +128,35 @@ class Settings:
             raise SettingsError(
                 "MicrosoftAppPassword is not set: a bot with an app id needs its client secret"
             )
+        zone = env.get("PERFBOT_TIMEZONE", "") or "Europe/London"
+        try:
+            window = SendWindow.parse("always", zone)
+        except TimetableError as error:
+            raise SettingsError(f"PERFBOT_TIMEZONE: {error}") from None
+        try:
+            window = SendWindow.parse(env.get("PERFBOT_SEND_HOURS", "") or "08:00-18:00", zone)
+        except TimetableError as error:
+            raise SettingsError(f"PERFBOT_SEND_HOURS: {error}") from None
+        defaults = Cadence()
+        try:
+            cadence = Cadence(
+                _days(env, "PERFBOT_REMINDER_DAYS") or defaults.reminders,
+                _days(env, "PERFBOT_CHASER_DAYS") or defaults.chasers,
+                (_days(env, "PERFBOT_ESCALATE_AFTER_DAYS") or (defaults.escalate_after,))[0],
+            )
+        except TimetableError as error:
+            raise SettingsError(str(error)) from None
         return cls(
             database_url=url,
+            send_window=window,
+            cadence=cadence,
+            tenant_limits=_rates(
+                env.get("PERFBOT_TENANT_RATE", "") or "50/1", "PERFBOT_TENANT_RATE"
+            ),
+            conversation_limits=_rates(
+                env.get("PERFBOT_CONVERSATION_RATES", "") or "7/1,8/2,60/30,1800/3600",
+                "PERFBOT_CONVERSATION_RATES",
+            ),
             default_scheme=scheme,
             app_id=app_id,
             app_password=Secret(password),

@@ -95,13 +95,13 @@ def _alembic_config(connection: Connection) -> Any:
     return config
 
 
-async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
-    """Bring the schema to the newest revision; returns (revision before, revision after)."""
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Bring the schema to the newest (or a given) revision; returns (before, after)."""
     from alembic import command
 
     async with engine.begin() as connection:
         before = await connection.run_sync(_current_revision)
-        await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))
+        await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
         after = await connection.run_sync(_current_revision)
     return before, after
 

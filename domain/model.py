@@ -15,6 +15,7 @@ from sqlalchemy import (
     Dialect,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -146,6 +147,7 @@ class Person(Base):
     email: Mapped[str] = mapped_column(unique=True)  # always lower case
     name: Mapped[str]
     aad_object_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    teams_user_id: Mapped[str | None]  # "29:..." once seen in Teams: needed to open a chat
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     unreachable_reason: Mapped[str | None] = mapped_column(Text)
@@ -205,6 +207,7 @@ class Measure(Base):
     data_only: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
     deadline_working_days: Mapped[int] = mapped_column(Integer, default=15)
+    reminder_days: Mapped[str | None] = mapped_column(String(32))  # "5,1,0"; None: council's
     due_date: Mapped[date | None]  # key actions: when the action should be complete
     benchmark_england: Mapped[Decimal | None]
     benchmark_neighbours: Mapped[Decimal | None]
@@ -319,6 +322,7 @@ class Notification(Base):
     """The outbox: one row per message to send, unique by the reason it is sent for."""
 
     __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "state", "not_before"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reason_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -331,6 +335,7 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     activity_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

@@ -1,0 +1,487 @@
+"""The dispatcher: sends the outbox's due rows proactively through the Bot Connector, within
+Microsoft's rate limits, retrying what can be retried and giving up clearly on what cannot.
+
+Teams facts (DESIGN.md): about 50 sends a second per tenant; per conversation 7 a second,
+8 per 2 s, 60 per 30 s, 1,800 an hour. A 429 carries Retry-After; 412, 502, 503, 504 and
+timeouts are worth retrying with backoff; a 403 (blocked, uninstalled, disabled) or a 404
+ConversationNotFound is permanent: the person is marked unreachable and nobody retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import (
+    Activity,
+    ChannelAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.settings import Settings
+from cards import render as cards
+from domain import outbox, returns
+from domain.model import ConversationRef, Measure, Notification, NotificationState, Person
+from domain.periods import Period
+from domain.reporting import load_calendar
+
+log = logging.getLogger("perfbot.delivery")
+
+RETRYABLE = {408, 412, 429, 500, 502, 503, 504}
+PERMANENT = {403, 404}
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(minutes=10)
+LEASE = timedelta(minutes=2)
+REFUSED = "Teams answered"
+
+
+class RateLimiter:
+    """Sliding windows per key: a send waits until every window for its keys has room."""
+
+    def __init__(
+        self,
+        tenant: list[tuple[int, float]],
+        conversation: list[tuple[int, float]],
+        clock: Callable[[], float] = time.monotonic,
+        margin: float = 1.05,
+    ) -> None:
+        # A little slack on each window so jitter between here and Teams never adds up to
+        # one send too many in Teams' own count.
+        self.tenant = [(n, p * margin) for n, p in tenant]
+        self.conversation = [(n, p * margin) for n, p in conversation]
+        self.clock = clock
+        self._sent: dict[str, deque[float]] = {}
+
+    def _delay(self, key: str, windows: list[tuple[int, float]], now: float) -> float:
+        sent = self._sent.setdefault(key, deque())
+        longest = max((p for _, p in windows), default=0)
+        while sent and sent[0] <= now - longest:
+            sent.popleft()
+        wait = 0.0
+        for limit, period in windows:
+            inside = [t for t in sent if t > now - period]
+            if len(inside) >= limit:
+                wait = max(wait, inside[len(inside) - limit] + period - now)
+        return wait
+
+    async def acquire(self, tenant: str, conversation: str) -> None:
+        while True:
+            now = self.clock()
+            wait = max(
+                self._delay(f"tenant:{tenant}", self.tenant, now),
+                self._delay(f"conversation:{conversation}", self.conversation, now),
+            )
+            if wait <= 0:
+                self._sent[f"tenant:{tenant}"].append(now)
+                self._sent[f"conversation:{conversation}"].append(now)
+                return
+            await asyncio.sleep(wait)
+
+
+@dataclass(frozen=True)
+class SendFailure(Exception):
+    status: int | None
+    code: str
+    retry_after: float | None = None
+
+    @property
+    def permanent(self) -> bool:
+        return self.status in PERMANENT
+
+    def __str__(self) -> str:
+        return f"{self.status or 'no answer'} {self.code}".strip()
+
+
+def classify(error: BaseException) -> SendFailure:
+    """What a failed send means, from botbuilder's exception (which carries the HTTP response)."""
+    if isinstance(error, SendFailure):
+        return error
+    if isinstance(error, asyncio.TimeoutError | TimeoutError):
+        return SendFailure(None, "timeout")
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    if status is None:
+        return SendFailure(None, type(error).__name__)
+    headers = getattr(response, "headers", {}) or {}
+    retry_after = None
+    try:
+        retry_after = float(headers.get("Retry-After")) if headers.get("Retry-After") else None
+    except ValueError:
+        retry_after = None
+    code = ""
+    inner = getattr(getattr(error, "error", None), "error", None)
+    if inner is not None and getattr(inner, "code", None):
+        code = str(inner.code)
+    else:
+        try:
+            body = response.json()
+            code = str((body.get("error") or {}).get("code") or body.get("message") or "")[:120]
+        except Exception:  # a body that is not JSON says nothing more
+            code = ""
+    return SendFailure(int(status), code, retry_after)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    cancelled: int = 0
+    retried: int = 0
+    failed: int = 0
+    postponed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Dispatcher:
+    """Takes due notifications and sends them. Run ``run_once`` from a job, or ``run`` as a
+    background task; several dispatchers (on several servers) share the work safely."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        adapter: CloudAdapter,
+        clock: Callable[[], datetime],
+        limiter: RateLimiter | None = None,
+        concurrency: int = 16,
+        send_timeout: float = 15.0,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.adapter = adapter
+        self.clock = clock
+        self.limiter = limiter or RateLimiter(settings.tenant_limits, settings.conversation_limits)
+        self.concurrency = concurrency
+        self.send_timeout = send_timeout
+        self.worker = f"dispatcher-{uuid.uuid4().hex[:8]}"
+        self.wake = asyncio.Event()
+
+    async def run(self, poll: float = 1.0) -> None:
+        """Send whatever is due, for ever; wake early when told that rows were queued."""
+        while True:
+            try:
+                report = await self.run_once()
+                busy = report.sent or report.retried or report.cancelled
+            except Exception:
+                log.exception("the dispatcher failed; trying again shortly")
+                busy = False
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), poll)
+                self.wake.clear()
+
+    async def run_once(self, batch: int = 200) -> DeliveryReport:
+        report = DeliveryReport()
+        async with self.sessions() as session:
+            ids = await outbox.claim(session, self.clock(), self.worker, batch, LEASE)
+        if not ids:
+            return report
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for notification_id in ids:
+            queue.put_nowait(notification_id)
+
+        async def worker() -> None:
+            while not queue.empty():
+                await self._deliver(queue.get_nowait(), report)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(ids)))))
+        return report
+
+    async def _deliver(self, notification_id: int, report: DeliveryReport) -> None:
+        now = self.clock()
+        async with self.sessions() as session:
+            notification = await session.get(Notification, notification_id)
+            if notification is None or notification.state is not NotificationState.PENDING:
+                return
+            calendar = await load_calendar(session)
+            allowed = self.settings.send_window.next_allowed(now, calendar)
+            if allowed > now:  # quiet hours began since it was queued: keep it for the morning
+                await self._release(session, notification, allowed)
+                report.postponed += 1
+                return
+            why_not = await outbox.still_wanted(session, notification, returns.today_in_london(now))
+            if why_not:
+                notification.state = NotificationState.CANCELLED
+                notification.last_error = why_not
+                notification.claimed_until = None
+                await session.commit()
+                report.cancelled += 1
+                return
+            person = (
+                await session.get(Person, notification.person_id)
+                if notification.person_id
+                else None
+            )
+            if person is not None and person.unreachable_reason:
+                await self._fail(session, notification, f"unreachable: {person.unreachable_reason}")
+                report.failed += 1
+                return
+            target = await self._target(session, notification, person)
+            if target is None:
+                reason = "PerfBot has not been installed for them in Teams"
+                if person is not None:
+                    person.unreachable_reason = reason
+                    person.unreachable_since = now
+                await self._fail(session, notification, reason)
+                report.failed += 1
+                return
+            message = await self._message(session, notification, person, now)
+            await session.commit()  # no transaction held over the network
+
+        reference, tenant = target
+        try:
+            await self.limiter.acquire(
+                tenant or "-", reference.conversation.id if reference.conversation else "-"
+            )
+            activity_id = await asyncio.wait_for(
+                self._send(reference, tenant, person, message), self.send_timeout
+            )
+        except Exception as error:
+            failure = classify(error)
+            await self._failed_send(notification_id, failure, report)
+            return
+        async with self.sessions() as session:
+            notification = await session.get(Notification, notification_id)
+            assert notification is not None
+            notification.state = NotificationState.SENT
+            notification.activity_id = activity_id
+            notification.sent_at = self.clock()
+            notification.claimed_until = None
+            notification.attempts += 1
+            await session.commit()
+        report.sent += 1
+
+    async def _release(
+        self, session: AsyncSession, notification: Notification, at: datetime
+    ) -> None:
+        notification.not_before = at
+        notification.claimed_until = None
+        await session.commit()
+
+    async def _fail(self, session: AsyncSession, notification: Notification, reason: str) -> None:
+        notification.state = NotificationState.FAILED
+        notification.last_error = reason
+        notification.claimed_until = None
+        await session.commit()
+        log.warning("gave up on %s: %s", notification.reason_key, reason)
+
+    async def _failed_send(
+        self, notification_id: int, failure: SendFailure, report: DeliveryReport
+    ) -> None:
+        now = self.clock()
+        async with self.sessions() as session:
+            notification = await session.get(Notification, notification_id)
+            assert notification is not None
+            notification.attempts += 1
+            notification.last_error = str(failure)
+            report.errors.append(str(failure))
+            if failure.permanent:
+                person = (
+                    await session.get(Person, notification.person_id)
+                    if notification.person_id
+                    else None
+                )
+                if person is not None:
+                    person.unreachable_reason = f"{REFUSED} {failure}"
+                    person.unreachable_since = now
+                await self._fail(session, notification, f"{REFUSED} {failure}")
+                report.failed += 1
+                return
+            if notification.attempts >= MAX_ATTEMPTS or (
+                failure.status is not None and failure.status not in RETRYABLE
+            ):
+                await self._fail(
+                    session, notification, f"{failure} after {notification.attempts} attempts"
+                )
+                report.failed += 1
+                return
+            if failure.retry_after is not None:
+                wait = timedelta(seconds=min(failure.retry_after, MAX_BACKOFF.total_seconds()))
+            else:
+                base = min(2**notification.attempts, MAX_BACKOFF.total_seconds())
+                wait = timedelta(seconds=base * random.uniform(0.5, 1.0))
+            await self._release(session, notification, now + wait)
+            report.retried += 1
+
+    async def _target(
+        self, session: AsyncSession, notification: Notification, person: Person | None
+    ) -> tuple[ConversationReference, str | None] | None:
+        """Where to send: the person's stored personal chat, a team channel by id, or (for
+        someone PerfBot has seen but never chatted with) a new 1:1 chat."""
+        if notification.conversation_id:
+            ref = await session.scalar(
+                select(ConversationRef).where(
+                    ConversationRef.conversation_id == notification.conversation_id
+                )
+            )
+        elif person is not None:
+            ref = await session.scalar(
+                select(ConversationRef)
+                .where(ConversationRef.person_id == person.id, ConversationRef.scope == "personal")
+                .order_by(ConversationRef.updated_at.desc())
+                .limit(1)
+            )
+        else:
+            ref = None
+        if ref is not None:
+            return ConversationReference().deserialize(ref.reference), ref.tenant_id
+        if person is None or not person.teams_user_id:
+            return None
+        # A 1:1 chat can be created for someone whose Teams id is known, in a tenant where
+        # PerfBot already talks to someone (for the service URL).
+        any_ref = await session.scalar(
+            select(ConversationRef).order_by(ConversationRef.updated_at.desc()).limit(1)
+        )
+        if any_ref is None:
+            return None
+        reference = ConversationReference(
+            service_url=any_ref.service_url,
+            channel_id="msteams",
+            bot=ChannelAccount(id=any_ref.bot_id),
+            user=ChannelAccount(id=person.teams_user_id),
+            conversation=None,
+        )
+        return reference, any_ref.tenant_id
+
+    async def _send(
+        self,
+        reference: ConversationReference,
+        tenant: str | None,
+        person: Person | None,
+        message: Activity,
+    ) -> str:
+        sent: list[str] = []
+
+        async def callback(turn_context: TurnContext) -> None:
+            response = await turn_context.send_activity(message)
+            sent.append(response.id if response else "")
+
+        if reference.conversation is not None:
+            await self.adapter.continue_conversation(reference, callback, self.settings.app_id)
+            return sent[0]
+        parameters = ConversationParameters(
+            is_group=False,
+            bot=reference.bot,
+            members=[reference.user],
+            tenant_id=tenant,
+            channel_data={"tenant": {"id": tenant}},  # CloudAdapter does not add it
+        )
+
+        async def created(turn_context: TurnContext) -> None:
+            await self._remember_created(turn_context, person)
+            await callback(turn_context)
+
+        await self.adapter.create_conversation(
+            self.settings.app_id, created, parameters, "msteams", reference.service_url, None
+        )
+        return sent[0]
+
+    async def _remember_created(self, turn_context: TurnContext, person: Person | None) -> None:
+        reference = TurnContext.get_conversation_reference(turn_context.activity)
+        reference.activity_id = None
+        async with self.sessions() as session:
+            session.add(
+                ConversationRef(
+                    conversation_id=turn_context.activity.conversation.id,
+                    scope="personal",
+                    person_id=person.id if person else None,
+                    tenant_id=(turn_context.activity.conversation.tenant_id or None),
+                    user_id=person.teams_user_id if person else None,
+                    service_url=turn_context.activity.service_url,
+                    bot_id=turn_context.activity.recipient.id
+                    if turn_context.activity.recipient
+                    else None,
+                    reference=reference.serialize(),
+                    updated_at=self.clock(),
+                )
+            )
+            await session.commit()
+
+    async def _message(
+        self,
+        session: AsyncSession,
+        notification: Notification,
+        person: Person | None,
+        now: datetime,
+    ) -> Activity:
+        """The message for a row, rendered fresh at send time from the current data."""
+        payload = notification.payload or {}
+        kind = notification.kind
+        if kind in ("reminder", "chaser") and payload.get("code"):
+            measure = await session.scalar(select(Measure).where(Measure.code == payload["code"]))
+            assert measure is not None  # still_wanted checked it
+            calendar = await load_calendar(session)
+            period = Period.parse(payload["period"])
+            item = await returns.open_return(
+                session,
+                measure,
+                returns.today_in_london(now),
+                self.settings.default_scheme,
+                calendar,
+                period,
+            )
+            due = f"{item.deadline:%A} {item.deadline.day} {item.deadline:%B}"
+            if kind == "reminder":
+                text = (
+                    f"Reminder: {measure.code} {measure.title} for {period.label} is due "
+                    f"{'today' if payload.get('step') == 'T' else 'on ' + due}. The card below takes the figure."
+                )
+            else:
+                text = (
+                    f"{measure.code} {measure.title} for {period.label} was due on {due} and hasn't "
+                    "arrived yet. Please send it today, or choose Not available yet and say why."
+                )
+            activity = MessageFactory.attachment(
+                cards.attachment(cards.return_card(item, returns.today_in_london(now)))
+            )
+            activity.text = text
+            activity.summary = text
+            return activity
+        title, body = _notice(kind, payload, person)
+        activity = MessageFactory.attachment(
+            cards.attachment(cards.notice_card(title, body, warning=kind != "delegated"))
+        )
+        activity.summary = title
+        return activity
+
+
+def _notice(kind: str, payload: dict[str, Any], person: Person | None) -> tuple[str, str]:
+    code, period = payload.get("code", ""), payload.get("period", "")
+    if kind == "overdue":
+        return (
+            f"Overdue: {code} for {period}",
+            f"The return for {code} ({period}) was due on {payload.get('deadline', '')} and has not "
+            "been received after two chasers. Please follow it up with the measure's owner.",
+        )
+    if kind == "escalation":
+        return (
+            f"Escalation: {code} for {period} is rated {payload.get('rating', '')}",
+            f"{payload.get('explanation', '')} The owner's commentary and action are in PerfBot; "
+            "please agree the remedial action with them.",
+        )
+    if kind == "delegated":
+        return (
+            f"You can now send {code}'s returns",
+            f"{payload.get('by', 'The owner')} has made you a delegate for {code}. You'll get its "
+            f"reminders too; type submit {code} when the figure is ready.",
+        )
+    if kind == "unknown-user":
+        return (
+            "Someone not in the staff list tried PerfBot",
+            f"{payload.get('name') or 'Someone'} {('(' + payload['email'] + ') ') if payload.get('email') else ''}"
+            "messaged PerfBot but is not in the people sheet. Add them if they should report.",
+        )
+    return ("PerfBot", str(payload.get("text", "")))

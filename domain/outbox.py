@@ -1,0 +1,222 @@
+"""The outbox: sweeps that queue reminders, chasers and overdue escalations as notification
+rows with unique reason keys, and the claims by which a dispatcher takes rows to send.
+
+Sweeps only insert rows, so a sweep run twice, late, or on two servers sends nothing twice.
+A claim is one UPDATE … RETURNING over a subquery (FOR UPDATE SKIP LOCKED on PostgreSQL), so
+two dispatchers never take the same row; a claim is a lease, so rows taken by a process that
+died are taken again when it runs out (only a message in flight at the kill may repeat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.model import (
+    Escalation,
+    Measure,
+    Notification,
+    NotificationState,
+    Person,
+    Return,
+    Snooze,
+)
+from domain.reminders import Cadence, SendWindow, Step, due_step, local_moment
+from domain.reporting import latest_returns, load_calendar
+from domain.returns import current_period, deadline_of
+
+REMINDER_KINDS = {"reminder"}
+CHASER_KINDS = {"chaser", "overdue"}
+SWEEP_HOUR = 9  # reminders and chasers go at 09:00 London time (DESIGN.md "Cycle")
+
+
+@dataclass(frozen=True)
+class Timetable:
+    """The council's reminder settings."""
+
+    cadence: Cadence = field(default_factory=Cadence)
+    window: SendWindow = field(default_factory=SendWindow)
+
+
+@dataclass
+class SweepResult:
+    queued: list[str] = field(default_factory=list)  # reason keys of new rows
+    skipped: dict[str, int] = field(default_factory=dict)  # why returns were passed over
+
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+
+def _insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, which both databases speak: a duplicate is no error."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).values(**values).on_conflict_do_nothing()
+
+
+async def sweep(
+    session: AsyncSession, now: datetime, timetable: Timetable, kinds: set[str]
+) -> SweepResult:
+    """Queue today's step for every open return: reminders to the owner and delegates before
+    the deadline, chasers after it, and at +5 working days an overdue escalation to the
+    escalation owner. Submitted returns get nothing; snoozed people get nothing until the
+    snooze ends. Nothing is queued on a weekend or bank holiday."""
+    result = SweepResult()
+    calendar = await load_calendar(session)
+    today = now.astimezone(timetable.window.zone).date()
+    if not calendar.is_working_day(today):
+        result.skip("not a working day")
+        return result
+    measures = (await session.scalars(select(Measure).where(Measure.active))).all()
+    latest = await latest_returns(session, [m.id for m in measures])
+    snoozes = {
+        (s.measure_id, s.period, s.person_id): s.until
+        for s in (await session.scalars(select(Snooze).where(Snooze.until > today))).all()
+    }
+    for measure in measures:
+        period = current_period(measure, today)
+        deadline = deadline_of(measure, period, calendar)
+        cadence = timetable.cadence
+        if measure.reminder_days:
+            cadence = Cadence(
+                Cadence.days(measure.reminder_days, "reminder_days"),
+                cadence.chasers,
+                cadence.escalate_after,
+            )
+        step = due_step(deadline, today, calendar, cadence, kinds)
+        if step is None:
+            continue
+        ret = latest.get((measure.id, period.label))
+        if ret is not None and (ret.value is not None or ret.status):
+            result.skip("already submitted")
+            continue
+        recipients = _recipients(measure, step)
+        if not recipients:
+            result.skip("no escalation owner")
+            continue
+        nine = local_moment(today, time(SWEEP_HOUR), timetable.window.zone)
+        send_at = timetable.window.next_allowed(max(now, nine), calendar)
+        for person in recipients:
+            if step.kind != "overdue" and (measure.id, period.label, person.id) in snoozes:
+                result.skip("snoozed")
+                continue
+            key = f"{step.kind}:{measure.code}:{period.label}:{step.label}:{person.id}"
+            inserted = await session.execute(
+                _insert_ignoring_duplicates(
+                    session,
+                    Notification,
+                    {
+                        "reason_key": key,
+                        "kind": step.kind,
+                        "person_id": person.id,
+                        "payload": {
+                            "code": measure.code,
+                            "period": period.label,
+                            "step": step.label,
+                            "deadline": deadline.isoformat(),
+                        },
+                        "not_before": send_at,
+                        "state": NotificationState.PENDING.value,
+                        "attempts": 0,
+                        "created_at": now,
+                    },
+                )
+            )
+            if cast(CursorResult[Any], inserted).rowcount:  # 0 when the key was queued before
+                result.queued.append(key)
+        if step.kind == "overdue":
+            await session.execute(
+                _insert_ignoring_duplicates(
+                    session,
+                    Escalation,
+                    {
+                        "measure_id": measure.id,
+                        "period": period.label,
+                        "reason": "overdue",
+                        "escalation_owner_id": measure.escalation_owner_id,
+                        "raised_at": now,
+                        "deep_dive_requested": False,
+                    },
+                )
+            )
+    return result
+
+
+def _recipients(measure: Measure, step: Step) -> list[Person]:
+    if step.kind == "overdue":
+        return [measure.escalation_owner] if measure.escalation_owner else []
+    people = {measure.owner.id: measure.owner}
+    people.update({d.id: d for d in measure.delegates})
+    return list(people.values())
+
+
+async def claim(
+    session: AsyncSession, now: datetime, worker: str, limit: int, lease: timedelta
+) -> list[int]:
+    """Take up to ``limit`` due rows for ``worker`` until ``now + lease``; their ids."""
+    due = (
+        select(Notification.id)
+        .where(
+            Notification.state == NotificationState.PENDING,
+            Notification.not_before <= now,
+            or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
+        )
+        .order_by(Notification.not_before, Notification.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = await session.execute(
+        update(Notification)
+        .where(
+            Notification.id.in_(due.scalar_subquery()),
+            or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
+        )
+        .values(claimed_by=worker, claimed_until=now + lease)
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = sorted(claimed.scalars().all())
+    await session.commit()
+    return ids
+
+
+async def still_wanted(
+    session: AsyncSession, notification: Notification, today: date
+) -> str | None:
+    """Checked again at send time: why a queued message should no longer go (None if it
+    should). A return submitted, or a snooze set, after the row was queued cancels it."""
+    payload = notification.payload or {}
+    code, period = payload.get("code"), payload.get("period")
+    if notification.kind not in ("reminder", "chaser", "overdue") or not code or not period:
+        return None
+    measure = await session.scalar(select(Measure).where(Measure.code == code))
+    if measure is None or not measure.active:
+        return "the measure is no longer active"
+    ret = await session.scalar(
+        select(Return)
+        .where(Return.measure_id == measure.id, Return.period == period)
+        .order_by(Return.version.desc())
+        .limit(1)
+    )
+    if ret is not None and (ret.value is not None or ret.status):
+        return "the return has been submitted"
+    if notification.kind != "overdue" and notification.person_id is not None:
+        snoozed = await session.scalar(
+            select(Snooze.until).where(
+                and_(
+                    Snooze.measure_id == measure.id,
+                    Snooze.period == period,
+                    Snooze.person_id == notification.person_id,
+                    Snooze.until > today,
+                )
+            )
+        )
+        if snoozed is not None:
+            return f"snoozed until {snoozed.isoformat()}"
+    return None
