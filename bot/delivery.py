@@ -30,6 +30,7 @@ from botbuilder.schema import (
     ConversationReference,
 )
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
@@ -45,7 +46,6 @@ RETRYABLE = {408, 412, 429, 500, 502, 503, 504}
 PERMANENT = {403, 404}
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(minutes=10)
-LEASE = timedelta(minutes=2)
 REFUSED = "Teams answered"
 
 
@@ -183,10 +183,20 @@ class Dispatcher:
                     await asyncio.wait_for(self.wake.wait(), poll)
                 self.wake.clear()
 
-    async def run_once(self, batch: int = 200) -> DeliveryReport:
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.claim_lease)
+
+    @property
+    def batch(self) -> int:
+        """As many rows as can surely be sent within a third of the lease at the tenant rate."""
+        per_second = min(n / p for n, p in self.settings.tenant_limits)
+        return max(10, min(200, int(per_second * self.settings.claim_lease / 3)))
+
+    async def run_once(self) -> DeliveryReport:
         report = DeliveryReport()
         async with self.sessions() as session:
-            ids = await outbox.claim(session, self.clock(), self.worker, batch, LEASE)
+            ids = await outbox.claim(session, self.clock(), self.worker, self.batch, self.lease)
         if not ids:
             return report
         queue: asyncio.Queue[int] = asyncio.Queue()
@@ -364,14 +374,28 @@ class Dispatcher:
         message: Activity,
     ) -> str:
         sent: list[str] = []
+        failed: list[BaseException] = []
 
         async def callback(turn_context: TurnContext) -> None:
-            response = await turn_context.send_activity(message)
+            # An error raised in here would go to the adapter's on_turn_error, which is for
+            # conversations (it apologises to the person); keep it and raise it out there.
+            try:
+                response = await turn_context.send_activity(message)
+            except Exception as error:
+                failed.append(error)
+                return
             sent.append(response.id if response else "")
+
+        def outcome() -> str:
+            if failed:
+                raise failed[0]
+            if not sent:
+                raise SendFailure(None, "no answer from the Bot Connector")
+            return sent[0]
 
         if reference.conversation is not None:
             await self.adapter.continue_conversation(reference, callback, self.settings.app_id)
-            return sent[0]
+            return outcome()
         parameters = ConversationParameters(
             is_group=False,
             bot=reference.bot,
@@ -387,12 +411,19 @@ class Dispatcher:
         await self.adapter.create_conversation(
             self.settings.app_id, created, parameters, "msteams", reference.service_url, None
         )
-        return sent[0]
+        return outcome()
 
     async def _remember_created(self, turn_context: TurnContext, person: Person | None) -> None:
         reference = TurnContext.get_conversation_reference(turn_context.activity)
         reference.activity_id = None
         async with self.sessions() as session:
+            known = await session.scalar(
+                select(ConversationRef.id).where(
+                    ConversationRef.conversation_id == turn_context.activity.conversation.id
+                )
+            )
+            if known is not None:  # Teams gives back the existing 1:1 chat
+                return
             session.add(
                 ConversationRef(
                     conversation_id=turn_context.activity.conversation.id,
@@ -408,7 +439,10 @@ class Dispatcher:
                     updated_at=self.clock(),
                 )
             )
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError:  # another send opened it a moment ago
+                await session.rollback()
 
     async def _message(
         self,

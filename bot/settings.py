@@ -53,12 +53,26 @@ ENVIRONMENT = {
     "PERFBOT_ESCALATE_AFTER_DAYS": "working days overdue before the escalation owner is told (default 5)",
     "PERFBOT_TENANT_RATE": "sends allowed per tenant, as count/seconds (default 50/1)",
     "PERFBOT_CONVERSATION_RATES": "sends allowed per conversation (default 7/1,8/2,60/30,1800/3600)",
+    "PERFBOT_CLAIM_LEASE_SECONDS": "how long a dispatcher holds rows it took before another may (default 120)",
 }
 
 
 def _days(env: Mapping[str, str], name: str) -> tuple[int, ...]:
     text = env.get(name, "").strip()
     return Cadence.days(text, name) if text else ()
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name} '{text}' is not a number of seconds") from None
+    if not 1 <= value <= 3600:
+        raise SettingsError(f"{name} '{text}' must be between 1 and 3600 seconds")
+    return value
 
 
 def _rates(text: str, name: str) -> list[tuple[int, float]]:
@@ -91,6 +105,7 @@ class Settings:
     conversation_limits: list[tuple[int, float]] = field(
         default_factory=lambda: [(7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0)]
     )
+    claim_lease: float = 120.0
 
     @property
     def timetable(self) -> Timetable:
@@ -153,6 +168,7 @@ class Settings:
             tenant_limits=_rates(
                 env.get("PERFBOT_TENANT_RATE", "") or "50/1", "PERFBOT_TENANT_RATE"
             ),
+            claim_lease=_seconds(env, "PERFBOT_CLAIM_LEASE_SECONDS", 120.0),
             conversation_limits=_rates(
                 env.get("PERFBOT_CONVERSATION_RATES", "") or "7/1,8/2,60/30,1800/3600",
                 "PERFBOT_CONVERSATION_RATES",

@@ -35,6 +35,7 @@ class LoopbackConnector:
         self.calls: list[Call] = []
         self.members: dict[str, dict[str, Any]] = {}
         self.faults: list[Fault] = []
+        self.delay = 0.0  # seconds to wait before answering a send (to test timeouts)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -89,6 +90,8 @@ class LoopbackConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         fault = self._record(request, body)
         return fault or web.json_response({"id": f"activity-{next(self._ids)}"})
 

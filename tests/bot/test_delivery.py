@@ -1,0 +1,233 @@
+"""Delivery: the sweeps queue, the dispatcher sends through the real adapter to a loopback
+Bot Connector, and every answer Teams can give is handled: 429 with Retry-After, 503,
+timeouts, 403; quiet hours; a return submitted after queueing; a chat opened for someone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.app import ADAPTER, SESSIONS
+from bot.delivery import Dispatcher
+from bot.settings import Settings
+from domain.model import ConversationRef, Notification, NotificationState, Person
+from domain.outbox import CHASER_KINDS, Timetable, sweep
+from tests.bot.conftest import AMINA, GARETH, Teams
+from tests.connector import Fault, card_text
+
+MONDAY_NINE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # GMT: 09:00 in London too
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def queue_chasers(teams: Teams, now: datetime = MONDAY_NINE) -> list[str]:
+    async with teams.client.app[SESSIONS]() as session, session.begin():
+        return (await sweep(session, now, Timetable(), set(CHASER_KINDS))).queued
+
+
+def dispatcher(teams: Teams, clock: Clock, **kwargs) -> Dispatcher:
+    app = teams.client.app
+    return Dispatcher(Settings(), app[SESSIONS], app[ADAPTER], clock, **kwargs)
+
+
+async def rows(teams: Teams, email: str) -> list[Notification]:
+    async with teams.client.app[SESSIONS]() as session:
+        person = await session.scalar(select(Person).where(Person.email == email))
+        return list(
+            (
+                await session.scalars(
+                    select(Notification)
+                    .where(Notification.person_id == person.id)
+                    .order_by(Notification.reason_key)
+                )
+            ).all()
+        )
+
+
+def to(teams: Teams, user) -> list:
+    return [c for c in teams.connector.sent() if c.conversation_id == f"a:personal-{user.teams_id}"]
+
+
+async def test_a_chaser_is_queued_once_and_sent_to_the_owners_chat_with_the_return_card(teams):
+    await teams.install(AMINA)
+    teams.connector.clear()
+    queued = await queue_chasers(teams)
+    assert await queue_chasers(teams) == []  # a second run queues nothing
+    amina = [k for k in queued if k.startswith("chaser:RB-0")]
+    assert len(amina) >= 2
+    clock = Clock(MONDAY_NINE + timedelta(minutes=1))
+    report = await dispatcher(teams, clock).run_once()
+    assert report.sent >= 2
+    [first, second] = sorted(to(teams, AMINA), key=lambda c: c.body["text"])
+    assert first.body["text"].startswith(
+        "RB-01 Council tax collected in year for 2026/27 M7 was due on Friday 20 November and hasn't arrived yet."
+    )
+    assert "Actual for 2026/27 M7" in card_text(teams.connector.cards([first])[0])
+    sent = [n for n in await rows(teams, AMINA.email) if n.state is NotificationState.SENT]
+    assert {n.activity_id for n in sent} <= {c.body.get("id") for c in [first, second]} | {
+        n.activity_id for n in sent
+    }
+    assert all(n.activity_id and n.activity_id.startswith("activity-") for n in sent)
+    # nothing is sent twice
+    assert (await dispatcher(teams, clock).run_once()).sent == 0
+
+
+async def test_a_return_submitted_between_queueing_and_sending_cancels_its_chaser(teams):
+    await teams.install(AMINA)
+    await queue_chasers(teams)
+    card = {
+        "verb": "submit_return",
+        "code": "RB-01",
+        "period": "2026/27 M7",
+        "actual": "66.5",
+        "commentary": "Sent at last.",
+        "action": "",
+        "action_due": "",
+        "reason": "",
+    }
+    await teams.submit(AMINA, "card-x", card)
+    teams.connector.clear()
+    await dispatcher(teams, Clock(MONDAY_NINE + timedelta(minutes=1))).run_once()
+    texts = [c.body.get("text", "") for c in to(teams, AMINA)]
+    assert not any(t.startswith("RB-01") for t in texts)
+    assert any(t.startswith("RB-02") for t in texts)
+    cancelled = [
+        n for n in await rows(teams, AMINA.email) if n.reason_key.startswith("chaser:RB-01")
+    ]
+    assert [(n.state, n.last_error) for n in cancelled] == [
+        (NotificationState.CANCELLED, "the return has been submitted")
+    ]
+
+
+async def test_429_is_retried_after_the_time_teams_asks(teams):
+    await teams.install(AMINA)
+    await queue_chasers(teams)
+    teams.connector.clear()
+    teams.connector.faults = [Fault(429, {"Retry-After": "7"}, {"error": {"code": "Throttled"}})]
+    clock = Clock(MONDAY_NINE + timedelta(minutes=1))
+    send = dispatcher(teams, clock, concurrency=1)
+    report = await send.run_once()
+    assert report.retried == 1
+    [throttled] = [
+        n for n in await rows(teams, AMINA.email) if n.state is NotificationState.PENDING
+    ]
+    assert throttled.attempts == 1
+    assert throttled.not_before == clock.now + timedelta(seconds=7)
+    assert throttled.last_error == "429 Throttled"
+    clock.now += timedelta(seconds=6)
+    assert (await send.run_once()).sent == 0  # not before Teams said
+    clock.now += timedelta(seconds=2)
+    assert (await send.run_once()).sent == 1
+    assert all(n.state is NotificationState.SENT for n in await rows(teams, AMINA.email))
+
+
+async def test_a_503_that_persists_is_retried_later_with_backoff(teams):
+    await teams.install(AMINA)
+    await queue_chasers(teams)
+    teams.connector.clear()
+    teams.connector.faults = [Fault(503), Fault(503)]
+    clock = Clock(MONDAY_NINE + timedelta(minutes=1))
+    send = dispatcher(teams, clock, concurrency=1)
+    report = await send.run_once()
+    assert report.retried == 2
+    assert len(to(teams, AMINA)) == 2
+    waiting = [n for n in await rows(teams, AMINA.email) if n.state is NotificationState.PENDING]
+    assert len(waiting) == 2
+    for row in waiting:  # first backoff: 2 s with jitter of up to half
+        assert timedelta(seconds=1) <= row.not_before - clock.now <= timedelta(seconds=2)
+        assert (row.attempts, row.last_error) == (1, "503")
+    clock.now += timedelta(seconds=3)
+    assert (await send.run_once()).sent == 2
+
+
+async def test_a_timeout_is_retried(teams):
+    await teams.install(AMINA)
+    await queue_chasers(teams)
+    teams.connector.delay = 1.0
+    clock = Clock(MONDAY_NINE + timedelta(minutes=1))
+    report = await dispatcher(teams, clock, concurrency=2, send_timeout=0.2).run_once()
+    assert report.retried == 2
+    assert {n.last_error for n in await rows(teams, AMINA.email)} == {"no answer timeout"}
+    teams.connector.delay = 0
+    clock.now += timedelta(seconds=5)
+    assert (await dispatcher(teams, clock).run_once()).sent == 2
+
+
+async def test_403_marks_the_person_unreachable_and_nobody_retries(teams):
+    await teams.install(AMINA)
+    await queue_chasers(teams)
+    teams.connector.clear()
+    teams.connector.faults = [
+        Fault(403, {}, {"error": {"code": "ConversationBlockedByUser", "message": "blocked"}})
+    ]
+    clock = Clock(MONDAY_NINE + timedelta(minutes=1))
+    report = await dispatcher(teams, clock, concurrency=1).run_once()
+    assert report.errors == ["403 ConversationBlockedByUser"]
+    assert len(to(teams, AMINA)) == 1  # refused once; her other chaser was not even tried
+    states = {n.state for n in await rows(teams, AMINA.email)}
+    assert states == {NotificationState.FAILED}
+    async with teams.client.app[SESSIONS]() as session:
+        person = await session.scalar(select(Person).where(Person.email == AMINA.email))
+    assert person.unreachable_reason == "Teams answered 403 ConversationBlockedByUser"
+    # talking to PerfBot again makes them reachable
+    await teams.say(AMINA, "help")
+    async with teams.client.app[SESSIONS]() as session:
+        person = await session.scalar(select(Person).where(Person.email == AMINA.email))
+    assert person.unreachable_reason is None
+
+
+async def test_nothing_goes_out_after_six_it_waits_for_the_morning(teams):
+    await teams.install(AMINA)
+    await queue_chasers(teams)
+    teams.connector.clear()
+    evening = Clock(datetime(2026, 11, 23, 19, 0, tzinfo=UTC))
+    report = await dispatcher(teams, evening).run_once()
+    assert report.sent == 0
+    assert report.postponed >= 2
+    assert teams.connector.sent() == []
+    waiting = [n for n in await rows(teams, AMINA.email)]
+    assert {n.not_before for n in waiting} == {datetime(2026, 11, 24, 8, 0, tzinfo=UTC)}
+
+
+async def test_someone_seen_in_teams_but_never_chatted_with_gets_a_new_chat(teams):
+    await teams.install(AMINA)  # gives PerfBot a service URL and tenant for the council
+    async with teams.client.app[SESSIONS]() as session, session.begin():
+        person = await session.scalar(select(Person).where(Person.email == GARETH.email))
+        person.teams_user_id = GARETH.teams_id
+    await queue_chasers(teams)
+    teams.connector.clear()
+    await dispatcher(teams, Clock(MONDAY_NINE + timedelta(minutes=1)), concurrency=1).run_once()
+    # one chat is opened; his second chaser goes to it
+    [create] = [c for c in teams.connector.calls if c.path == "/v3/conversations"]
+    assert create.body["members"] == [{"id": GARETH.teams_id}]
+    assert create.body["channelData"] == {"tenant": {"id": "tenant-1"}}
+    sent = [c for c in teams.connector.sent() if c.conversation_id.startswith("a:created-")]
+    assert sorted(c.body["text"][:5] for c in sent) == ["RB-03", "RB-04"]
+    async with teams.client.app[SESSIONS]() as session:
+        ref = await session.scalar(
+            select(ConversationRef).where(ConversationRef.person_id == person.id)
+        )
+    assert ref is not None
+    assert ref.conversation_id.startswith("a:created-")
+
+
+async def test_people_perfbot_cannot_reach_are_listed_not_retried(teams):
+    await queue_chasers(teams)  # nobody has installed PerfBot
+    report = await dispatcher(teams, Clock(MONDAY_NINE + timedelta(minutes=1))).run_once()
+    assert report.sent == 0
+    assert report.failed > 0
+    assert teams.connector.sent() == []
+    async with teams.client.app[SESSIONS]() as session:
+        unreachable = (
+            await session.scalars(
+                select(Person.email).where(Person.unreachable_reason.is_not(None))
+            )
+        ).all()
+    assert AMINA.email in unreachable
