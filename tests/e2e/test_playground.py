@@ -38,11 +38,27 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def bot(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def ports() -> tuple[int, int]:
+    return free_port(), free_port()
+
+
+@pytest.fixture
+def teams(ports: tuple[int, int]) -> Iterator[str]:
+    """The Playground, pointed at where the bot will listen; it outlives the bot, so that
+    nothing the bot sends at shutdown is left hanging."""
+    process, port = playground.start(f"http://127.0.0.1:{ports[0]}/api/messages", port=ports[1])
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        playground.stop(process)
+
+
+@pytest.fixture
+def bot(tmp_path: Path, ports: tuple[int, int], teams: str) -> Iterator[tuple[str, Path]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
     for args in (["db", "upgrade"], ["sample", "load", "--if-empty"]):
         subprocess.run([PERFBOT, *args], cwd=tmp_path, env=env, check=True, capture_output=True)
-    port = free_port()
+    port = ports[0]
     server = subprocess.Popen(
         [PERFBOT, "serve", "--port", str(port), "--now", NOW],
         cwd=tmp_path,
@@ -62,17 +78,8 @@ def bot(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield f"http://127.0.0.1:{port}/api/messages", tmp_path / "perfbot.db"
     finally:
         server.terminate()
-        _, stderr = server.communicate(timeout=10)
+        _, stderr = server.communicate(timeout=30)
         assert "Traceback" not in stderr, stderr
-
-
-@pytest.fixture
-def teams(bot: tuple[str, Path]) -> Iterator[str]:
-    process, port = playground.start(bot[0], port=free_port())
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        playground.stop(process)
 
 
 class Chat:
@@ -90,14 +97,18 @@ class Chat:
         ws_url = self.base.replace("http", "ws") + "/_ws_conversation/v1/conversations/stream"
         self.ws = await self.session.ws_connect(ws_url)
 
-    async def expect(self, action: str, within: float = 20) -> dict[str, Any]:
-        """The next event of this kind in the personal chat."""
+    async def expect(
+        self, action: str, within: float = 20, showing: str | None = None
+    ) -> dict[str, Any]:
+        """The next event of this kind in the personal chat (showing this text, if given:
+        other messages, such as a chaser the server queued on start-up, are passed over)."""
         end = time.monotonic() + within
         while time.monotonic() < end:
             message = await asyncio.wait_for(self.ws.receive(), end - time.monotonic())
             event = json.loads(message.data)
             if event["action"] == action and event["actionConversationId"] == self.chat:
-                return event["message"]
+                if showing is None or showing in json.dumps(event["message"], ensure_ascii=False):
+                    return event["message"]
         raise AssertionError(f"no {action} within {within} s")
 
     async def say(self, text: str) -> None:
@@ -138,11 +149,11 @@ async def test_an_owner_installs_lists_measures_submits_a_return_and_sees_the_re
             f"{teams}/_debug/conversation/{chat.chat}/installation", json={}
         )
         assert response.status == 200
-        welcome = card(await chat.expect("createMessage"))
+        welcome = card(await chat.expect("createMessage", showing="I'm PerfBot"))
         assert "Hello Amina Hussain, I'm PerfBot" in text_of(welcome)
 
         await chat.say("my measures")
-        listed = await chat.expect("createMessage")
+        listed = await chat.expect("createMessage", showing="waiting for a figure")
         listing = card(listed)
         assert "RB-01 · Council tax collected in year" in text_of(listing)
         assert "2026/27 M7 · due Fri 20 Nov · OVERDUE" in text_of(listing)
@@ -154,7 +165,7 @@ async def test_an_owner_installs_lists_measures_submits_a_return_and_sees_the_re
             if item["type"] == "ActionSet" and item["actions"][0]["data"]["code"] == "RB-01"
         )
         await chat.submit(listed["messageId"], button["data"])  # press "Submit RB-01"
-        message = await chat.expect("createMessage")
+        message = await chat.expect("createMessage", showing="Actual for 2026/27 M7")
         form = card(message)
         assert "Actual for 2026/27 M7" in text_of(form)
         submit = next(a for a in form["actions"] if a["title"] == "Submit")
@@ -182,3 +193,44 @@ async def test_an_owner_installs_lists_measures_submits_a_return_and_sees_the_re
             "WHERE m.code = 'RB-01' AND r.period = '2026/27 M7'"
         ).fetchall()
     assert rows == [("66.5", 1, "teams", "amina.hussain@kingsmere.gov.uk")]
+
+
+async def test_a_reminder_queued_by_perfbot_jobs_run_arrives_in_the_playground_chat(teams, bot):
+    async with aiohttp.ClientSession() as session:
+        chat = Chat(teams, session)
+        await chat.connect()
+        response = await session.post(
+            f"{teams}/_debug/conversation/{chat.chat}/installation", json={}
+        )
+        assert response.status == 200
+        await chat.expect("createMessage", showing="I'm PerfBot")
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
+        # Thursday 19 November 2026, 09:00: one working day before October's deadline
+        queued = subprocess.run(
+            [PERFBOT, "jobs", "run", "reminders", "--now", "2026-11-19T09:00"],
+            cwd=bot[1].parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "reminder:RB-01:2026/27 M7:T-1:" in queued.stdout
+
+        # The Playground shows a message's text and its card as two chat messages.
+        texts, cards = [], []
+        while len(texts) < 2 or len(cards) < 2:
+            message = await chat.expect("createMessage")
+            if message.get("text"):
+                texts.append(message["text"])
+            if message.get("attachments"):
+                cards.append(card(message))
+        assert all("Actual for 2026/27 M7" in text_of(c) for c in cards)
+        seen = texts
+        assert sorted(t.split()[1] for t in seen) == ["RB-01", "RB-02"]
+        assert any(
+            t.startswith(
+                "Reminder: RB-01 Council tax collected in year for 2026/27 M7 is due on Friday 20 November."
+            )
+            for t in seen
+        )
