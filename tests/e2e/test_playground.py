@@ -59,13 +59,14 @@ def bot(tmp_path: Path, ports: tuple[int, int], teams: str) -> Iterator[tuple[st
     for args in (["db", "upgrade"], ["sample", "load", "--if-empty"]):
         subprocess.run([PERFBOT, *args], cwd=tmp_path, env=env, check=True, capture_output=True)
     port = ports[0]
+    log = tmp_path / "server.log"
+    sink = log.open("w")  # a file, not a pipe: an unread pipe fills and stalls the server
     server = subprocess.Popen(
         [PERFBOT, "serve", "--port", str(port), "--now", NOW],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=sink,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -78,8 +79,15 @@ def bot(tmp_path: Path, ports: tuple[int, int], teams: str) -> Iterator[tuple[st
         yield f"http://127.0.0.1:{port}/api/messages", tmp_path / "perfbot.db"
     finally:
         server.terminate()
-        _, stderr = server.communicate(timeout=30)
-        assert "Traceback" not in stderr, stderr
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            raise AssertionError(f"the server did not stop:\n{log.read_text()[-4000:]}") from None
+        finally:
+            sink.close()
+        assert "Traceback" not in log.read_text(), log.read_text()
 
 
 class Chat:
@@ -106,9 +114,13 @@ class Chat:
         while time.monotonic() < end:
             message = await asyncio.wait_for(self.ws.receive(), end - time.monotonic())
             event = json.loads(message.data)
-            if event["action"] == action and event["actionConversationId"] == self.chat:
-                if showing is None or showing in json.dumps(event["message"], ensure_ascii=False):
-                    return event["message"]
+            shown = json.dumps(event["message"], ensure_ascii=False)
+            if (
+                event["action"] == action
+                and event["actionConversationId"] == self.chat
+                and (showing is None or showing in shown)
+            ):
+                return event["message"]
         raise AssertionError(f"no {action} within {within} s")
 
     async def say(self, text: str) -> None:
@@ -207,15 +219,20 @@ async def test_a_reminder_queued_by_perfbot_jobs_run_arrives_in_the_playground_c
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
         # Thursday 19 November 2026, 09:00: one working day before October's deadline
-        queued = subprocess.run(
-            [PERFBOT, "jobs", "run", "reminders", "--now", "2026-11-19T09:00"],
+        job = await asyncio.create_subprocess_exec(
+            PERFBOT,
+            "jobs",
+            "run",
+            "reminders",
+            "--now",
+            "2026-11-19T09:00",
             cwd=bot[1].parent,
             env=env,
-            capture_output=True,
-            text=True,
-            check=True,
+            stdout=asyncio.subprocess.PIPE,
         )
-        assert "reminder:RB-01:2026/27 M7:T-1:" in queued.stdout
+        queued, _ = await job.communicate()
+        assert job.returncode == 0
+        assert "reminder:RB-01:2026/27 M7:T-1:" in queued.decode()
 
         # The Playground shows a message's text and its card as two chat messages.
         texts, cards = [], []
