@@ -1,0 +1,185 @@
+"""The reminder timetable run as the scheduler runs it, every day at 09:00 London time from
+October to June: across both clock changes, Christmas, Easter and the late-May bank holiday (whose
+effect on a chaser tests/unit/test_reminders.py shows),
+checking exactly who is messaged when, and that a return sent stops the chasing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from domain.dates import LONDON
+from domain.importing import import_workbook
+from domain.model import Measure, Notification, Person, Return, ReturnState
+from domain.outbox import CHASER_KINDS, REMINDER_KINDS, Timetable, sweep
+from domain.workbook import Sheet
+
+
+def council() -> dict[str, Sheet]:
+    people = [
+        {
+            "email": "olivia@council.gov.uk",
+            "name": "Olivia Owner",
+            "service": "Housing",
+            "role": "owner",
+        },
+        {"email": "dev@council.gov.uk", "name": "Dev Delegate", "service": "Housing", "role": ""},
+        {
+            "email": "esme@council.gov.uk",
+            "name": "Esme Escalation",
+            "service": "Housing",
+            "role": "escalation_owner",
+        },
+    ]
+    base = {
+        "service": "Housing",
+        "owner_email": "olivia@council.gov.uk",
+        "delegate_emails": "dev@council.gov.uk",
+        "escalation_owner_email": "esme@council.gov.uk",
+        "polarity": "higher",
+        "unit": "number",
+    }
+    measures = [
+        {**base, "code": "TM-01", "title": "A monthly measure", "frequency": "monthly"},
+        {**base, "code": "TQ-01", "title": "A quarterly measure", "frequency": "quarterly"},
+    ]
+    return {
+        "people": Sheet("people", list(people[0]), [(i + 2, p) for i, p in enumerate(people)]),
+        "measures": Sheet(
+            "measures", list(measures[0]), [(i + 2, m) for i, m in enumerate(measures)]
+        ),
+    }
+
+
+async def run_every_morning(
+    sessions, first: date, last: date, on_day=None
+) -> dict[date, list[tuple]]:
+    """Both sweeps at 09:00 London on every calendar day; what was queued, by day."""
+    queued: dict[date, list[tuple]] = defaultdict(list)
+    day = first
+    while day <= last:
+        now = datetime.combine(day, time(9, 0), tzinfo=LONDON).astimezone(UTC)
+        if on_day:
+            await on_day(day, now)
+        for kinds in (REMINDER_KINDS, CHASER_KINDS):
+            async with sessions() as session, session.begin():
+                result = await sweep(session, now, Timetable(), set(kinds))
+            for key in result.queued:
+                queued[day].append(key)
+        day += timedelta(days=1)
+    return queued
+
+
+async def messages(sessions) -> dict[str, tuple[str, datetime]]:
+    async with sessions() as session:
+        names = {p.id: p.name.split()[0] for p in (await session.scalars(select(Person))).all()}
+        rows = (await session.scalars(select(Notification))).all()
+    return {
+        r.reason_key.rsplit(":", 1)[0] + ":" + names[r.person_id]: (r.kind, r.not_before)
+        for r in rows
+    }
+
+
+async def test_a_year_of_mornings_messages_exactly_the_right_people_on_the_right_days(sessions):
+    async with sessions() as session, session.begin():
+        await import_workbook(session, council(), now=datetime(2025, 9, 1, tzinfo=UTC))
+
+    async def olivia_sends_april_on_its_deadline(day: date, now: datetime) -> None:
+        if day == date(2026, 5, 22):
+            async with sessions() as session, session.begin():
+                measure = await session.scalar(select(Measure).where(Measure.code == "TM-01"))
+                session.add(
+                    Return(
+                        measure_id=measure.id,
+                        period="2026/27 M1",
+                        version=1,
+                        value=Decimal(5),
+                        commentary="Sent.",
+                        state=ReturnState.SUBMITTED,
+                        submitted_at=now,
+                    )
+                )
+
+    queued = await run_every_morning(
+        sessions, date(2025, 10, 1), date(2026, 6, 30), olivia_sends_april_on_its_deadline
+    )
+    sent = await messages(sessions)
+
+    # Nothing on a weekend or a bank holiday.
+    for day in queued:
+        assert day.weekday() < 5, day
+        assert day not in (
+            date(2025, 12, 25),
+            date(2025, 12, 26),
+            date(2026, 4, 3),
+            date(2026, 4, 6),
+            date(2026, 5, 4),
+            date(2026, 5, 25),
+        ), day
+
+    # Always 09:00 on the wall clock, in GMT and in BST.
+    assert {nb.astimezone(LONDON).time() for _, nb in sent.values()} == {time(9, 0)}
+    assert sent["chaser:TM-01:2025/26 M6:T+1:Olivia"][1] == datetime(
+        2025, 10, 22, 8, 0, tzinfo=UTC
+    )  # BST
+    assert sent["reminder:TM-01:2025/26 M7:T-5:Olivia"][1] == datetime(
+        2025, 11, 14, 9, 0, tzinfo=UTC
+    )  # GMT
+
+    def when(code: str, period: str) -> dict[str, date]:
+        found = {}
+        for day, keys in queued.items():
+            for key in keys:
+                kind, c, p, step, _ = key.split(":")
+                if (c, p) == (code, period):
+                    found.setdefault(step, day)
+        return found
+
+    def who(code: str, period: str, step: str) -> set[str]:
+        prefix = f":{code}:{period}:{step}:"
+        return {k.rsplit(":", 1)[1] for k in sent if prefix in k}
+
+    # The quarter ending in March, due after Easter: Good Friday and Easter Monday are skipped.
+    assert when("TQ-01", "2025/26 Q4") == {
+        "T-5": date(2026, 4, 16),
+        "T-1": date(2026, 4, 22),
+        "T": date(2026, 4, 23),
+        "T+1": date(2026, 4, 24),
+        "T+3": date(2026, 4, 28),
+        "T+5": date(2026, 4, 30),
+    }
+    assert who("TQ-01", "2025/26 Q4", "T-1") == {"Olivia", "Dev"}
+    assert who("TQ-01", "2025/26 Q4", "T+3") == {"Olivia", "Dev"}
+    assert who("TQ-01", "2025/26 Q4", "T+5") == {"Esme"}  # the overdue escalation
+
+    # November, due just before Christmas: the overdue escalation waits until 30 December.
+    assert when("TM-01", "2025/26 M8") == {
+        "T-5": date(2025, 12, 12),
+        "T-1": date(2025, 12, 18),
+        "T": date(2025, 12, 19),
+        "T+1": date(2025, 12, 22),
+        "T+3": date(2025, 12, 24),
+        "T+5": date(2025, 12, 30),
+    }
+
+    # April 2026, sent early on its deadline day (22 May), before the 09:00 run: reminded
+    # before, and neither reminded on the day nor chased after (25 May is a bank holiday).
+    assert when("TM-01", "2026/27 M1") == {"T-5": date(2026, 5, 15), "T-1": date(2026, 5, 21)}
+    # March was never sent: due 23 April (after Easter), chased on 24 and 28 April, escalated
+    # on 30 April.
+    assert when("TM-01", "2025/26 M12") == {
+        "T-5": date(2026, 4, 16),
+        "T-1": date(2026, 4, 22),
+        "T": date(2026, 4, 23),
+        "T+1": date(2026, 4, 24),
+        "T+3": date(2026, 4, 28),
+        "T+5": date(2026, 4, 30),
+    }
+    # May's return is due on 19 June, so its first reminder is on 12 June.
+    assert when("TM-01", "2026/27 M2")["T-5"] == date(2026, 6, 12)
+
+    # Each message once: 2 people for each reminder and chaser, Esme for each escalation.
+    assert len(sent) == sum(len(keys) for keys in queued.values())
