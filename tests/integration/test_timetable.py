@@ -133,7 +133,7 @@ async def test_a_year_of_mornings_messages_exactly_the_right_people_on_the_right
         found = {}
         for day, keys in queued.items():
             for key in keys:
-                kind, c, p, step, _ = key.split(":")
+                _kind, c, p, step, _ = key.split(":")
                 if (c, p) == (code, period):
                     found.setdefault(step, day)
         return found
