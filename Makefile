@@ -20,10 +20,11 @@ $(PLAYGROUND): tests/e2e/package.json tests/e2e/package-lock.json
 	@touch $(PLAYGROUND)
 
 ## run: prepare perfbot.db with the sample council (if empty), start the bot and the Playground
+## (messages may go at any hour here, so that a demo works in the evening too)
 run: $(STAMP) $(PLAYGROUND)
 	$(BIN)/perfbot db upgrade
 	$(BIN)/perfbot sample load --if-empty
-	$(BIN)/perfbot serve --playground
+	PERFBOT_SEND_HOURS=$${PERFBOT_SEND_HOURS:-always} $(BIN)/perfbot serve --playground
 
 ## test: the whole suite (PostgreSQL tests run when PERFBOT_TEST_POSTGRES_URL is set)
 test: $(STAMP) $(PLAYGROUND)

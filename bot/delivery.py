@@ -16,7 +16,7 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,12 +58,17 @@ class RateLimiter:
         conversation: list[tuple[int, float]],
         clock: Callable[[], float] = time.monotonic,
         margin: float = 1.05,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         # A little slack on each window so jitter between here and Teams never adds up to
         # one send too many in Teams' own count.
         self.tenant = [(n, p * margin) for n, p in tenant]
         self.conversation = [(n, p * margin) for n, p in conversation]
+        # Tenant sends are spaced evenly rather than let through in bursts: a burst leaves
+        # here inside the window but can arrive bunched (botbuilder sends from a thread pool).
+        self.gap = max((p / n for n, p in self.tenant), default=0.0)
         self.clock = clock
+        self.sleep = sleep
         self._sent: dict[str, deque[float]] = {}
 
     def _delay(self, key: str, windows: list[tuple[int, float]], now: float) -> float:
@@ -81,7 +86,10 @@ class RateLimiter:
     async def acquire(self, tenant: str, conversation: str) -> None:
         while True:
             now = self.clock()
+            sent = self._sent.get(f"tenant:{tenant}")
+            spacing = sent[-1] + self.gap - now if sent else 0.0
             wait = max(
+                spacing,
                 self._delay(f"tenant:{tenant}", self.tenant, now),
                 self._delay(f"conversation:{conversation}", self.conversation, now),
             )
@@ -89,7 +97,7 @@ class RateLimiter:
                 self._sent[f"tenant:{tenant}"].append(now)
                 self._sent[f"conversation:{conversation}"].append(now)
                 return
-            await asyncio.sleep(wait)
+            await self.sleep(wait)
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ class Dispatcher:
         adapter: CloudAdapter,
         clock: Callable[[], datetime],
         limiter: RateLimiter | None = None,
-        concurrency: int = 16,
+        concurrency: int = 8,
         send_timeout: float = 15.0,
     ) -> None:
         self.settings = settings

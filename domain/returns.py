@@ -194,6 +194,20 @@ async def _latest(session: AsyncSession, measure_id: int, period: str) -> Return
     )
 
 
+async def _newest_by_period(
+    session: AsyncSession, measure_id: int, labels: list[str]
+) -> dict[str, Return]:
+    """The newest version of a measure's return for each of these periods that has one."""
+    rows = (
+        await session.scalars(
+            select(Return)
+            .where(Return.measure_id == measure_id, Return.period.in_(labels))
+            .order_by(Return.version)
+        )
+    ).all()
+    return {r.period: r for r in rows}
+
+
 async def _target(session: AsyncSession, measure_id: int, period: str) -> Decimal | None:
     return await session.scalar(
         select(Target.value).where(Target.measure_id == measure_id, Target.period == period)
@@ -225,14 +239,7 @@ async def open_return(
     for _ in range(HISTORY_PERIODS):
         periods.append(periods[-1].previous())
     labels = [p.label for p in periods]
-    returns = (
-        await session.scalars(
-            select(Return)
-            .where(Return.measure_id == measure.id, Return.period.in_(labels))
-            .order_by(Return.version)
-        )
-    ).all()
-    latest = {r.period: r for r in returns}
+    latest = await _newest_by_period(session, measure.id, labels)
     targets = dict(
         (
             await session.execute(
@@ -518,14 +525,8 @@ async def _plausible(
     for _ in range(8):
         current = current.previous()
         labels.append(current.label)
-    rows = (
-        await session.scalars(
-            select(Return)
-            .where(Return.measure_id == measure.id, Return.period.in_(labels))
-            .order_by(Return.version)
-        )
-    ).all()
-    history = [r.value for r in {r.period: r for r in rows}.values() if r.value is not None]
+    newest = await _newest_by_period(session, measure.id, labels)
+    history = [r.value for r in newest.values() if r.value is not None]
     doubt = plausibility.check(
         value,
         history,

@@ -1,5 +1,6 @@
 """The reminder timetable and the send window, through bank holidays and clock changes."""
 
+import itertools
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -119,3 +120,56 @@ def test_always_sends_at_once_and_bad_windows_are_explained():
         SendWindow.parse("18:00-08:00")
     with pytest.raises(TimetableError, match="is not a time zone"):
         SendWindow.parse("08:00-18:00", "Mars/Olympus")
+
+
+class FakeTime:
+    """A clock that moves only when the limiter sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def sends(limiter, clock: FakeTime, conversations: list[str]) -> list[float]:
+    import asyncio
+
+    async def go() -> list[float]:
+        times = []
+        for conversation in conversations:
+            await limiter.acquire("tenant", conversation)
+            times.append(clock.now)
+        return times
+
+    return asyncio.run(go())
+
+
+def most_in(times: list[float], seconds: float) -> int:
+    return max(sum(1 for t in times if start <= t < start + seconds) for start in times)
+
+
+def test_one_conversation_gets_at_most_7_a_second_and_8_in_two_seconds():
+    from bot.delivery import RateLimiter
+
+    clock = FakeTime()
+    limiter = RateLimiter(
+        [(50, 1.0)], [(7, 1.0), (8, 2.0)], clock=clock, sleep=clock.sleep, margin=1.0
+    )
+    times = sends(limiter, clock, ["a:1"] * 24)
+    assert most_in(times, 1.0) <= 7
+    assert most_in(times, 2.0) <= 8
+
+
+def test_the_tenant_gets_50_a_second_evenly_spaced():
+    from bot.delivery import RateLimiter
+
+    clock = FakeTime()
+    limiter = RateLimiter([(50, 1.0)], [(7, 1.0)], clock=clock, sleep=clock.sleep, margin=1.0)
+    times = sends(limiter, clock, [f"a:{n}" for n in range(200)])
+    assert most_in(times, 1.0) <= 50
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.02 - 1e-9
+    assert times[-1] == pytest.approx(199 * 0.02)  # and no slower than that

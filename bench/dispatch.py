@@ -1,0 +1,201 @@
+"""Benchmark: the dispatcher sending N notifications (default 5,000) to N people through the
+real adapter, against a loopback Bot Connector that enforces Teams' limits (50 sends a second
+tenant-wide, 7 a second per conversation; a send over them earns a 429 with Retry-After: 1).
+
+Three runs, each in its own process (so peak memory is its own), on a SQLite file:
+  clean   no faults: achieved rate / 50 a second (target 0.9 or more), and no 429 earned
+  faults  1% of sends answered 429 (Retry-After: 1) and 2% 503: nothing lost or duplicated
+  open    limits lifted on both sides: the dispatcher's own ceiling (target 500 a second)
+
+    python bench/dispatch.py [--n 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from botbuilder.integration.aiohttp import (  # noqa: E402
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from bot.app import _BotConfig  # noqa: E402
+from bot.delivery import Dispatcher  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from domain import db  # noqa: E402
+from domain.model import ConversationRef, Notification, NotificationState, Person  # noqa: E402
+from domain.reminders import SendWindow  # noqa: E402
+from tests.connector import LoopbackConnector  # noqa: E402
+
+QUEUED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class EnforcingConnector(LoopbackConnector):
+    """Answers 429 to any send over 50 a second tenant-wide or 7 a second per conversation,
+    and (in the faults run) injects 429s and 503s at random."""
+
+    def __init__(self, enforce: bool, faults: bool) -> None:
+        super().__init__()
+        self.enforce = enforce
+        self.random_faults = faults
+        self.tenant: deque[float] = deque()
+        self.per_conversation: dict[str, deque[float]] = {}
+        self.violations = 0
+        self.injected = Counter()
+        self.delivered: Counter[str] = Counter()
+        self.rng = random.Random(7)
+
+    async def _send(self, request: web.Request) -> web.Response:
+        await request.json()
+        conversation = request.match_info["cid"]
+        now = time.monotonic()
+        if self.enforce:
+            while self.tenant and self.tenant[0] <= now - 1:
+                self.tenant.popleft()
+            mine = self.per_conversation.setdefault(conversation, deque())
+            while mine and mine[0] <= now - 1:
+                mine.popleft()
+            if len(self.tenant) >= 50 or len(mine) >= 7:
+                self.violations += 1
+                return web.json_response({"error": {"code": "Throttled"}}, status=429, headers={"Retry-After": "1"})
+            self.tenant.append(now)
+            mine.append(now)
+        if self.random_faults:
+            roll = self.rng.random()
+            if roll < 0.01:
+                self.injected["429"] += 1
+                return web.json_response({"error": {"code": "Throttled"}}, status=429, headers={"Retry-After": "1"})
+            if roll < 0.03:
+                self.injected["503"] += 1
+                return web.json_response({}, status=503)
+        self.delivered[conversation] += 1
+        return web.json_response({"id": f"activity-{len(self.delivered)}"})
+
+
+async def prepare(url: str, n: int, service_url: str) -> None:
+    engine = db.create_engine(url)
+    await db.upgrade(engine)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(Person), [{"email": f"p{i}@bench.gov.uk", "name": f"Person {i}"} for i in range(n)]
+        )
+        ids = (await connection.execute(select(Person.id).order_by(Person.id))).scalars().all()
+        await connection.execute(
+            insert(ConversationRef),
+            [
+                {"conversation_id": f"a:chat-{i}", "scope": "personal", "person_id": pid, "tenant_id": "bench",
+                 "service_url": service_url, "bot_id": "28:perfbot", "updated_at": QUEUED,
+                 "reference": {"user": {"id": f"29:p{i}"}, "bot": {"id": "28:perfbot"}, "channelId": "msteams",
+                               "conversation": {"id": f"a:chat-{i}", "tenantId": "bench"},
+                               "serviceUrl": service_url}}
+                for i, pid in enumerate(ids)
+            ],
+        )
+        await connection.execute(
+            insert(Notification),
+            [
+                {"reason_key": f"delegated:X-{i}:{pid}", "kind": "delegated", "person_id": pid,
+                 "payload": {"code": f"X-{i}", "by": "Bench"}, "not_before": QUEUED,
+                 "state": NotificationState.PENDING.value, "attempts": 0, "created_at": QUEUED}
+                for i, pid in enumerate(ids)
+            ],
+        )
+    await engine.dispose()
+
+
+async def scenario(name: str, n: int) -> dict:
+    enforce = name != "open"
+    connector = EnforcingConnector(enforce=enforce, faults=name == "faults")
+    await connector.start()
+    folder = tempfile.mkdtemp()
+    url = f"sqlite+aiosqlite:///{folder}/bench.db"
+    await prepare(url, n, connector.url)
+    settings = Settings(
+        send_window=SendWindow(None, None),
+        tenant_limits=[(50, 1.0)] if enforce else [(1_000_000, 1.0)],
+        conversation_limits=[(7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0)] if enforce else [(1_000_000, 1.0)],
+        claim_lease=120,
+    )
+    engine = db.create_engine(url)
+    sessions = db.session_factory(engine)
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
+    dispatcher = Dispatcher(settings, sessions, adapter, lambda: datetime.now(UTC))
+    began = time.perf_counter()
+    while True:
+        report = await dispatcher.run_once()
+        async with sessions() as session:
+            pending = await session.scalar(
+                select(func.count()).select_from(Notification).where(Notification.state == NotificationState.PENDING)
+            )
+        if not pending:
+            break
+        if not report.sent:
+            await asyncio.sleep(0.2)  # retries wait for their time
+    seconds = time.perf_counter() - began
+    async with sessions() as session:
+        sent = await session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.state == NotificationState.SENT)
+        )
+    await engine.dispose()
+    await connector.stop()
+    expected = {f"a:chat-{i}" for i in range(n)}
+    return {
+        "run": name,
+        "rate": len(connector.delivered) / seconds,
+        "seconds": seconds,
+        "lost": len(expected - set(connector.delivered)),
+        "duplicates": sum(c - 1 for c in connector.delivered.values() if c > 1),
+        "violations": connector.violations,
+        "injected": dict(connector.injected),
+        "marked_sent": sent,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--scenario", choices=("clean", "faults", "open"))
+    args = parser.parse_args()
+    if args.scenario:
+        print(json.dumps(asyncio.run(scenario(args.scenario, args.n))))
+        return
+    print(f"{args.n:,} notifications to {args.n:,} people through the dispatcher (SQLite)")
+    for name in ("clean", "faults", "open"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--scenario", name, "--n", str(args.n)],
+            capture_output=True, text=True, check=True,
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        line = (
+            f"{r['run']:<7} {r['rate']:7.1f} sends/s  lost {r['lost']}  duplicates {r['duplicates']}  "
+            f"limit violations {r['violations']}  peak memory {r['peak_mb']:.0f} MB"
+        )
+        if name == "clean":
+            line += f"  rate / 50 permitted = {r['rate'] / 50:.2f} (target 0.9)"
+        if name == "faults":
+            line += f"  injected {r['injected']}"
+        if name == "open":
+            line += f"  ceiling vs 500/s target = {r['rate'] / 500:.2f}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
