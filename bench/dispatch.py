@@ -74,14 +74,18 @@ class EnforcingConnector(LoopbackConnector):
                 mine.popleft()
             if len(self.tenant) >= 50 or len(mine) >= 7:
                 self.violations += 1
-                return web.json_response({"error": {"code": "Throttled"}}, status=429, headers={"Retry-After": "1"})
+                return web.json_response(
+                    {"error": {"code": "Throttled"}}, status=429, headers={"Retry-After": "1"}
+                )
             self.tenant.append(now)
             mine.append(now)
         if self.random_faults:
             roll = self.rng.random()
             if roll < 0.01:
                 self.injected["429"] += 1
-                return web.json_response({"error": {"code": "Throttled"}}, status=429, headers={"Retry-After": "1"})
+                return web.json_response(
+                    {"error": {"code": "Throttled"}}, status=429, headers={"Retry-After": "1"}
+                )
             if roll < 0.03:
                 self.injected["503"] += 1
                 return web.json_response({}, status=503)
@@ -94,26 +98,45 @@ async def prepare(url: str, n: int, service_url: str) -> None:
     await db.upgrade(engine)
     async with engine.begin() as connection:
         await connection.execute(
-            insert(Person), [{"email": f"p{i}@bench.gov.uk", "name": f"Person {i}"} for i in range(n)]
+            insert(Person),
+            [{"email": f"p{i}@bench.gov.uk", "name": f"Person {i}"} for i in range(n)],
         )
         ids = (await connection.execute(select(Person.id).order_by(Person.id))).scalars().all()
         await connection.execute(
             insert(ConversationRef),
             [
-                {"conversation_id": f"a:chat-{i}", "scope": "personal", "person_id": pid, "tenant_id": "bench",
-                 "service_url": service_url, "bot_id": "28:perfbot", "updated_at": QUEUED,
-                 "reference": {"user": {"id": f"29:p{i}"}, "bot": {"id": "28:perfbot"}, "channelId": "msteams",
-                               "conversation": {"id": f"a:chat-{i}", "tenantId": "bench"},
-                               "serviceUrl": service_url}}
+                {
+                    "conversation_id": f"a:chat-{i}",
+                    "scope": "personal",
+                    "person_id": pid,
+                    "tenant_id": "bench",
+                    "service_url": service_url,
+                    "bot_id": "28:perfbot",
+                    "updated_at": QUEUED,
+                    "reference": {
+                        "user": {"id": f"29:p{i}"},
+                        "bot": {"id": "28:perfbot"},
+                        "channelId": "msteams",
+                        "conversation": {"id": f"a:chat-{i}", "tenantId": "bench"},
+                        "serviceUrl": service_url,
+                    },
+                }
                 for i, pid in enumerate(ids)
             ],
         )
         await connection.execute(
             insert(Notification),
             [
-                {"reason_key": f"delegated:X-{i}:{pid}", "kind": "delegated", "person_id": pid,
-                 "payload": {"code": f"X-{i}", "by": "Bench"}, "not_before": QUEUED,
-                 "state": NotificationState.PENDING.value, "attempts": 0, "created_at": QUEUED}
+                {
+                    "reason_key": f"delegated:X-{i}:{pid}",
+                    "kind": "delegated",
+                    "person_id": pid,
+                    "payload": {"code": f"X-{i}", "by": "Bench"},
+                    "not_before": QUEUED,
+                    "state": NotificationState.PENDING.value,
+                    "attempts": 0,
+                    "created_at": QUEUED,
+                }
                 for i, pid in enumerate(ids)
             ],
         )
@@ -130,7 +153,9 @@ async def scenario(name: str, n: int) -> dict:
     settings = Settings(
         send_window=SendWindow(None, None),
         tenant_limits=[(50, 1.0)] if enforce else [(1_000_000, 1.0)],
-        conversation_limits=[(7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0)] if enforce else [(1_000_000, 1.0)],
+        conversation_limits=[(7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0)]
+        if enforce
+        else [(1_000_000, 1.0)],
         claim_lease=120,
     )
     engine = db.create_engine(url)
@@ -142,7 +167,9 @@ async def scenario(name: str, n: int) -> dict:
         report = await dispatcher.run_once()
         async with sessions() as session:
             pending = await session.scalar(
-                select(func.count()).select_from(Notification).where(Notification.state == NotificationState.PENDING)
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.state == NotificationState.PENDING)
             )
         if not pending:
             break
@@ -151,7 +178,9 @@ async def scenario(name: str, n: int) -> dict:
     seconds = time.perf_counter() - began
     async with sessions() as session:
         sent = await session.scalar(
-            select(func.count()).select_from(Notification).where(Notification.state == NotificationState.SENT)
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.state == NotificationState.SENT)
         )
     await engine.dispose()
     await connector.stop()
@@ -181,7 +210,9 @@ def main() -> None:
     for name in ("clean", "faults", "open"):
         out = subprocess.run(
             [sys.executable, __file__, "--scenario", name, "--n", str(args.n)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         line = (
