@@ -31,6 +31,11 @@ from domain.workbook import WorkbookError, read_sheets, write_table
 log = logging.getLogger("perfbot")
 
 
+# On SIGTERM, requests in flight get this long to finish. Teams retries a request that gets
+# no answer, and the outbox keeps what was not sent, so a short wait loses nothing.
+SHUTDOWN_SECONDS = 5.0
+
+
 class CommandError(Exception):
     """A problem to tell the person at the keyboard in one sentence, then exit 1."""
 
@@ -330,7 +335,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
     try:
-        web.run_app(app, host=args.host, port=args.port, print=None)
+        web.run_app(
+            app, host=args.host, port=args.port, print=None, shutdown_timeout=SHUTDOWN_SECONDS
+        )
     except OSError as error:
         raise CommandError(
             f"cannot listen on {args.host}:{args.port} ({error.strerror or error}): is PerfBot "

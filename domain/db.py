@@ -60,13 +60,8 @@ def describe(url: URL) -> str:
 def create_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
     url = database_url(url) if isinstance(url, str) else url
     if url.get_backend_name() == "sqlite":
-        # A SQLite file has one writer at a time. One pooled connection makes transactions
-        # queue in asyncio, in order, instead of colliding on the file lock and backing off
-        # in SQLite's busy handler (which sleeps, and made the slowest requests seconds long).
+        # Writers wait for each other rather than fail at once; a SQLite file has one writer.
         kwargs.setdefault("connect_args", {"timeout": 30})
-        kwargs.setdefault("pool_size", 1)
-        kwargs.setdefault("max_overflow", 0)
-        kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
