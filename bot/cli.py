@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -53,15 +53,25 @@ PLAIN_ERRORS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistyped command exits 1 like every other bad input, not 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"perfbot: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="perfbot",
         description="PerfBot runs a council's performance reporting cycle in Microsoft Teams.",
         epilog="Environment: "
         + "; ".join(f"{name}: {meaning}" for name, meaning in ENVIRONMENT.items()),
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
 
     serve = commands.add_parser(
         "serve", help="run the bot's web server (Teams posts to /api/messages)"

@@ -137,6 +137,17 @@ def test_a_dry_run_checks_without_writing(council, tmp_path):
     ("args", "env", "phrases"),
     [
         (["export", "--period", "Q5 2025"], {}, ["'Q5 2025' is not a period"]),
+        (["frobnicate"], {}, ["invalid choice: 'frobnicate'"]),
+        (
+            ["jobs", "run", "reminders", "--now", "tomorrow"],
+            {},
+            ["--now: 'tomorrow' is not a date and time"],
+        ),
+        (
+            ["jobs", "list"],
+            {"PERFBOT_SEND_HOURS": "9-5"},
+            ["PERFBOT_SEND_HOURS: '9-5' is not a send window"],
+        ),
         (["export", "--period", "2025/26 Q5"], {}, ["Q runs from 1 to 4"]),
         (["export", "--format", "xlsx"], {}, ["an xlsx export needs a file"]),
         (
