@@ -173,11 +173,11 @@ class Dispatcher:
         self.clock = clock
         self.limiter = limiter or RateLimiter(settings.tenant_limits, settings.conversation_limits)
         if concurrency is None:
-            # On SQLite, several senders at once stalled in testing when many sends failed
-            # together (the cause is not yet found); two were safe and still keep up with
-            # Teams' 50 a second.
+            # On SQLite, two or more senders at once stalled in testing when many sends
+            # failed together (the cause is not yet found); one never did, and comes close
+            # to Teams' 50 a second on its own.
             sqlite = getattr(sessions.kw.get("bind"), "dialect", None)
-            concurrency = 2 if sqlite is not None and sqlite.name == "sqlite" else 8
+            concurrency = 1 if sqlite is not None and sqlite.name == "sqlite" else 8
         self.concurrency = concurrency
         self.send_timeout = send_timeout
         self.worker = f"dispatcher-{uuid.uuid4().hex[:8]}"
