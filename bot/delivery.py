@@ -227,6 +227,8 @@ class Dispatcher:
     async def _deliver(self, notification_id: int, report: DeliveryReport) -> None:
         now = self.clock()
         async with self.sessions() as session:
+            if not await outbox.renew(session, notification_id, self.worker, now, self.lease):
+                return  # sent, cancelled, or taken by another dispatcher after our lease ran out
             notification = await session.get(Notification, notification_id)
             if notification is None or notification.state is not NotificationState.PENDING:
                 return

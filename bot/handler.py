@@ -15,7 +15,7 @@ from typing import Any
 
 from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -569,8 +569,3 @@ class PerfBot(TeamsActivityHandler):
                 f"any time before then: type submit {measure.code}.",
             ),
         )
-
-
-def reference_from(data: dict[str, Any]) -> ConversationReference:
-    """A stored conversation reference back as botbuilder's object (for proactive sends)."""
-    return ConversationReference().deserialize(data)

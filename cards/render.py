@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from domain import returns as r
 from domain.numbers import Unit
 from domain.plausibility import Doubt
-from domain.ratings import Direction, KeyActionStatus, Polarity, Rating
+from domain.ratings import KeyActionStatus, Polarity, Rating
 from domain.returns import OpenReturn, Receipt
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -232,21 +232,21 @@ def return_card(
     return render("return.json.j2", doubt=doubt_view, **context)
 
 
-_ARROWS = {
-    Direction.IMPROVING: "↑ improving",
-    Direction.DECLINING: "↓ declining",
-    Direction.UNCHANGED: "→ unchanged",
-}
-
-
 def receipt_card(receipt: Receipt) -> dict[str, Any]:
     a = receipt.assessment
     headline = receipt.shown + (f"  {_rating(a.rating)}" if a.rating else "")
     facts = []
     if receipt.since_last_period:
-        facts.append(("Since last period", _ARROWS[receipt.since_last_period]))
+        facts.append(
+            (
+                "Since last period",
+                f"{receipt.since_last_period.arrow} {receipt.since_last_period.value}",
+            )
+        )
     if receipt.since_last_year:
-        facts.append(("Since last year", _ARROWS[receipt.since_last_year]))
+        facts.append(
+            ("Since last year", f"{receipt.since_last_year.arrow} {receipt.since_last_year.value}")
+        )
     if receipt.replaced:
         facts.append(("Version", f"{receipt.version}, replacing {receipt.replaced}"))
     return render(

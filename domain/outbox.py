@@ -186,6 +186,26 @@ async def claim(
     return ids
 
 
+async def renew(
+    session: AsyncSession, notification_id: int, worker: str, now: datetime, lease: timedelta
+) -> bool:
+    """Extend ``worker``'s claim on a row just before sending it; False if the row is no
+    longer pending or is no longer its own (its lease ran out and another dispatcher took
+    it). A batch can take longer than a lease; checking row by row keeps each send single."""
+    renewed = await session.execute(
+        update(Notification)
+        .where(
+            Notification.id == notification_id,
+            Notification.claimed_by == worker,
+            Notification.state == NotificationState.PENDING,
+        )
+        .values(claimed_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return bool(cast(CursorResult[Any], renewed).rowcount)
+
+
 async def still_wanted(
     session: AsyncSession, notification: Notification, today: date
 ) -> str | None:

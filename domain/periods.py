@@ -161,9 +161,6 @@ class Period:
     def same_period_last_year(self) -> Period:
         return Period(self.year - 1, self.frequency_order, self.index)
 
-    def contains(self, day: date) -> bool:
-        return self.start <= day <= self.end
-
 
 def periods_between(first: Period, last: Period) -> list[Period]:
     """Every period from ``first`` to ``last`` inclusive (both of one frequency)."""

@@ -72,13 +72,6 @@ class Rating(enum.Enum):
         self.symbol = symbol
         self.off_track = off_track
 
-    @classmethod
-    def from_word(cls, word: str) -> Rating:
-        for rating in cls:
-            if rating.word.lower() == word.strip().lower():
-                return rating
-        raise RatingError(f"'{word}' is not a rating")
-
     @property
     def is_worst(self) -> bool:
         """Action and Red go to the escalation owner at once."""
