@@ -11,11 +11,12 @@ from typing import Any
 from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.core.serializer_helper import serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.connector import PerfBotAuthentication
 from bot.delivery import Dispatcher
 from bot.handler import Clock, PerfBot, utc_now
 from bot.settings import Settings
@@ -32,10 +33,10 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 
 
 def _quicken_msrest() -> None:
-    """botbuilder's HTTP layer, msrest (archived upstream), builds a list of 999 retry codes
-    for every connector client by testing each against a 500-item *list*: about 7 ms of CPU,
-    three times per card submission, which capped PerfBot near 25 submissions a second. The
-    same codes in a frozenset give the same list in microseconds; behaviour is unchanged
+    """botbuilder's Teams client (used to look up a member the first time someone writes)
+    still sends through msrest's requests transport, which builds a list of 999 retry codes
+    for every client by testing each against a 500-item *list*: about 7 ms of CPU. The same
+    codes in a frozenset give the same list in microseconds; behaviour is unchanged
     (``safe_codes`` is only ever used for membership tests)."""
     from msrest.universal_http.requests import ClientRetryPolicy
 
@@ -44,16 +45,6 @@ def _quicken_msrest() -> None:
 
 
 _quicken_msrest()
-
-
-class _BotConfig:
-    """The attribute names botbuilder's configuration classes read."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.APP_ID = settings.app_id
-        self.APP_PASSWORD = settings.app_password.reveal()
-        self.APP_TYPE = settings.app_type
-        self.APP_TENANTID = settings.app_tenant_id
 
 
 def create_app(
@@ -85,9 +76,16 @@ def create_app(
             "MicrosoftAppId is not set: accepting unauthenticated requests on /api/messages. "
             "This is right for the local Agents Playground and wrong for a real tenant."
         )
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
+    authentication = PerfBotAuthentication(settings)
+    adapter = CloudAdapter(authentication)
     adapter.on_turn_error = _on_turn_error
     app[ADAPTER] = adapter
+
+    async def connector(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await authentication.close()
+
+    app.cleanup_ctx.append(connector)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     return app

@@ -410,21 +410,24 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _dispatch(settings: Settings, sessions: Any, now: datetime) -> int:
-    from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+    from botbuilder.integration.aiohttp import CloudAdapter
 
-    from bot.app import _BotConfig
+    from bot.connector import PerfBotAuthentication
     from bot.delivery import Dispatcher
 
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
-    dispatcher = Dispatcher(settings, sessions, adapter, lambda: now)
+    authentication = PerfBotAuthentication(settings)
+    dispatcher = Dispatcher(settings, sessions, CloudAdapter(authentication), lambda: now)
     total = 0
-    while True:
-        report = await dispatcher.run_once()
-        total += report.sent
-        for error in report.errors:
-            print(f"  {error}")
-        if not (report.sent or report.cancelled or report.failed):
-            break
+    try:
+        while True:
+            report = await dispatcher.run_once()
+            total += report.sent
+            for error in report.errors:
+                print(f"  {error}")
+            if not (report.sent or report.cancelled or report.failed):
+                break
+    finally:
+        await authentication.close()
     print(f"dispatch: {total} sent")
     return 0
 

@@ -29,7 +29,7 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,6 +39,7 @@ from domain import outbox, returns
 from domain.model import ConversationRef, Measure, Notification, NotificationState, Person
 from domain.periods import Period
 from domain.reporting import load_calendar
+from domain.workdays import WorkingCalendar
 
 log = logging.getLogger("perfbot.delivery")
 
@@ -143,6 +144,22 @@ def classify(error: BaseException) -> SendFailure:
     return SendFailure(int(status), code, retry_after)
 
 
+# Kinds whose sending depends on data that can change while they wait (a return submitted,
+# a snooze set), so they are checked against the database again just before each goes.
+CHECKED_AT_SEND = frozenset({"reminder", "chaser", "overdue"})
+
+
+@dataclass
+class _Job:
+    """A claimed row, with what sending it needs, read for the whole batch at once."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    person: Person | None
+    target: tuple[ConversationReference, str | None] | None
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -182,6 +199,7 @@ class Dispatcher:
         self.send_timeout = send_timeout
         self.worker = f"dispatcher-{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
+        self._refused: set[int] = set()  # people Teams refused (403/404) since this started
 
     async def run(self, poll: float = 1.0) -> None:
         """Send whatever is due, for ever; wake early when told that rows were queued."""
@@ -208,66 +226,91 @@ class Dispatcher:
         return max(10, min(200, int(per_second * self.settings.claim_lease / 3)))
 
     async def run_once(self) -> DeliveryReport:
+        """Claim a batch, read what it needs in a few queries, then send row by row."""
         report = DeliveryReport()
+        now = self.clock()
         async with self.sessions() as session:
-            ids = await outbox.claim(session, self.clock(), self.worker, self.batch, self.lease)
-        if not ids:
-            return report
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for notification_id in ids:
-            queue.put_nowait(notification_id)
+            ids = await outbox.claim(session, now, self.worker, self.batch, self.lease)
+            if not ids:
+                return report
+            calendar = await load_calendar(session)
+            jobs = await self._prepare(session, ids, now, calendar, report)
+        # Well inside the lease nobody else can take a row; past half of it, each row's claim
+        # is renewed (and checked) before it goes, so a slow batch never sends one twice.
+        renew_after = now + self.lease / 2
+        queue: asyncio.Queue[_Job] = asyncio.Queue()
+        for job in jobs:
+            queue.put_nowait(job)
 
         async def worker() -> None:
             while not queue.empty():
-                await self._deliver(queue.get_nowait(), report)
+                await self._deliver(queue.get_nowait(), report, calendar, renew_after)
 
-        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(ids)))))
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(jobs)))))
         return report
 
-    async def _deliver(self, notification_id: int, report: DeliveryReport) -> None:
-        now = self.clock()
-        async with self.sessions() as session:
-            if not await outbox.renew(session, notification_id, self.worker, now, self.lease):
-                return  # sent, cancelled, or taken by another dispatcher after our lease ran out
-            notification = await session.get(Notification, notification_id)
-            if notification is None or notification.state is not NotificationState.PENDING:
-                return
-            calendar = await load_calendar(session)
-            allowed = self.settings.send_window.next_allowed(now, calendar)
-            if allowed > now:  # quiet hours began since it was queued: keep it for the morning
-                await self._release(session, notification, allowed)
-                report.postponed += 1
-                return
-            why_not = await outbox.still_wanted(session, notification, returns.today_in_london(now))
-            if why_not:
-                notification.state = NotificationState.CANCELLED
-                notification.last_error = why_not
-                notification.claimed_until = None
-                await session.commit()
-                report.cancelled += 1
-                return
-            person = (
-                await session.get(Person, notification.person_id)
-                if notification.person_id
-                else None
+    async def _prepare(
+        self,
+        session: AsyncSession,
+        ids: list[int],
+        now: datetime,
+        calendar: WorkingCalendar,
+        report: DeliveryReport,
+    ) -> list[_Job]:
+        """The claimed rows with their people and where each goes, in four queries."""
+        rows = list(
+            await session.scalars(
+                select(Notification)
+                .where(
+                    Notification.id.in_(ids),
+                    Notification.claimed_by == self.worker,
+                    Notification.state == NotificationState.PENDING,
+                )
+                .order_by(Notification.id)
             )
-            if person is not None and person.unreachable_reason:
-                await self._fail(session, notification, f"unreachable: {person.unreachable_reason}")
-                report.failed += 1
-                return
-            target = await self._target(session, notification, person)
-            if target is None:
-                reason = "PerfBot has not been installed for them in Teams"
-                if person is not None:
-                    person.unreachable_reason = reason
-                    person.unreachable_since = now
-                await self._fail(session, notification, reason)
-                report.failed += 1
-                return
-            message = await self._message(session, notification, person, now)
-            await session.commit()  # no transaction held over the network
+        )
+        allowed = self.settings.send_window.next_allowed(now, calendar)
+        if allowed > now:  # quiet hours began since they were queued: keep them for the morning
+            for notification in rows:
+                notification.not_before = allowed
+                notification.claimed_until = None
+            await session.commit()
+            report.postponed += len(rows)
+            return []
+        wanted = {n.person_id for n in rows if n.person_id is not None}
+        people = {
+            p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(wanted)))
+        }
+        targets = await self._targets(session, rows, people)
+        await session.commit()
+        return [
+            _Job(n.id, n.kind, n.payload or {}, people.get(n.person_id or 0), targets.get(n.id))
+            for n in rows
+        ]
 
-        reference, tenant = target
+    async def _deliver(
+        self, job: _Job, report: DeliveryReport, calendar: WorkingCalendar, renew_after: datetime
+    ) -> None:
+        now = self.clock()
+        if now >= renew_after:
+            async with self.sessions() as session:
+                if not await outbox.renew(session, job.id, self.worker, now, self.lease):
+                    return  # sent, cancelled, or taken by another dispatcher after our lease ran out
+        person, target = job.person, job.target
+        if (
+            self.settings.send_window.next_allowed(now, calendar) > now
+            or job.kind in CHECKED_AT_SEND
+            or target is None
+            or target[0].conversation is None  # a chat opened for an earlier row may serve
+            or (person is not None and (person.unreachable_reason or person.id in self._refused))
+        ):
+            checked = await self._checked(job, report, calendar, now)
+            if checked is None:
+                return
+            message, (reference, tenant) = checked
+        else:  # a notice to a known chat: nothing it depends on can have changed meanwhile
+            message = _notice_activity(job.kind, job.payload, person)
+            reference, tenant = target
         try:
             await self.limiter.acquire(
                 tenant or "-", reference.conversation.id if reference.conversation else "-"
@@ -277,18 +320,72 @@ class Dispatcher:
             )
         except Exception as error:
             failure = classify(error)
-            await self._failed_send(notification_id, failure, report)
+            await self._failed_send(job.id, failure, report)
+            if failure.permanent and person is not None:
+                self._refused.add(person.id)
             return
         async with self.sessions() as session:
-            notification = await session.get(Notification, notification_id)
-            assert notification is not None
-            notification.state = NotificationState.SENT
-            notification.activity_id = activity_id
-            notification.sent_at = self.clock()
-            notification.claimed_until = None
-            notification.attempts += 1
+            await session.execute(
+                update(Notification)
+                .where(Notification.id == job.id)
+                .values(
+                    state=NotificationState.SENT,
+                    activity_id=activity_id,
+                    sent_at=self.clock(),
+                    claimed_until=None,
+                    attempts=Notification.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
             await session.commit()
         report.sent += 1
+
+    async def _checked(
+        self, job: _Job, report: DeliveryReport, calendar: WorkingCalendar, now: datetime
+    ) -> tuple[Activity, tuple[ConversationReference, str | None]] | None:
+        """The message and where it goes, with everything that can stop a row checked again
+        at send time from the database afresh: quiet hours, a return submitted or snoozed
+        since the row was queued, a person found unreachable; None when it is not to go."""
+        async with self.sessions() as session:
+            notification = await session.get(Notification, job.id)
+            if notification is None or notification.state is not NotificationState.PENDING:
+                return None
+            allowed = self.settings.send_window.next_allowed(now, calendar)
+            if allowed > now:
+                await self._release(session, notification, allowed)
+                report.postponed += 1
+                return None
+            why_not = await outbox.still_wanted(session, notification, returns.today_in_london(now))
+            if why_not:
+                notification.state = NotificationState.CANCELLED
+                notification.last_error = why_not
+                notification.claimed_until = None
+                await session.commit()
+                report.cancelled += 1
+                return None
+            person = (
+                await session.get(Person, notification.person_id)
+                if notification.person_id
+                else None
+            )
+            if person is not None and person.unreachable_reason:
+                await self._fail(session, notification, f"unreachable: {person.unreachable_reason}")
+                report.failed += 1
+                return None
+            target = (
+                await self._targets(session, [notification], {person.id: person} if person else {})
+            ).get(notification.id)
+            if target is None:
+                reason = "PerfBot has not been installed for them in Teams"
+                if person is not None:
+                    person.unreachable_reason = reason
+                    person.unreachable_since = now
+                await self._fail(session, notification, reason)
+                report.failed += 1
+                return None
+            message = await self._message(session, notification, person, now)
+            await session.commit()  # no transaction held over the network
+        return message, target
 
     async def _release(
         self, session: AsyncSession, notification: Notification, at: datetime
@@ -342,45 +439,62 @@ class Dispatcher:
             await self._release(session, notification, now + wait)
             report.retried += 1
 
-    async def _target(
-        self, session: AsyncSession, notification: Notification, person: Person | None
-    ) -> tuple[ConversationReference, str | None] | None:
-        """Where to send: the person's stored personal chat, a team channel by id, or (for
-        someone PerfBot has seen but never chatted with) a new 1:1 chat."""
-        if notification.conversation_id:
-            ref = await session.scalar(
-                select(ConversationRef).where(
-                    ConversationRef.conversation_id == notification.conversation_id
-                )
+    async def _targets(
+        self, session: AsyncSession, rows: list[Notification], people: dict[int, Person]
+    ) -> dict[int, tuple[ConversationReference, str | None]]:
+        """Where each row goes: the person's stored personal chat, a team channel by id, or
+        (for someone PerfBot has seen but never chatted with) a new 1:1 chat. Rows with
+        nowhere to go are left out."""
+        by_conversation: dict[str, ConversationRef] = {}
+        named = {n.conversation_id for n in rows if n.conversation_id}
+        if named:
+            found = await session.scalars(
+                select(ConversationRef).where(ConversationRef.conversation_id.in_(named))
             )
-        elif person is not None:
-            ref = await session.scalar(
+            by_conversation = {ref.conversation_id: ref for ref in found}
+        by_person: dict[int, ConversationRef] = {}
+        if people:
+            found = await session.scalars(
                 select(ConversationRef)
-                .where(ConversationRef.person_id == person.id, ConversationRef.scope == "personal")
+                .where(
+                    ConversationRef.person_id.in_(people), ConversationRef.scope == "personal"
+                )
                 .order_by(ConversationRef.updated_at.desc())
-                .limit(1)
             )
-        else:
-            ref = None
-        if ref is not None:
-            return ConversationReference().deserialize(ref.reference), ref.tenant_id
-        if person is None or not person.teams_user_id:
-            return None
-        # A 1:1 chat can be created for someone whose Teams id is known, in a tenant where
-        # PerfBot already talks to someone (for the service URL).
-        any_ref = await session.scalar(
-            select(ConversationRef).order_by(ConversationRef.updated_at.desc()).limit(1)
-        )
-        if any_ref is None:
-            return None
-        reference = ConversationReference(
-            service_url=any_ref.service_url,
-            channel_id="msteams",
-            bot=ChannelAccount(id=any_ref.bot_id),
-            user=ChannelAccount(id=person.teams_user_id),
-            conversation=None,
-        )
-        return reference, any_ref.tenant_id
+            for ref in found:
+                by_person.setdefault(ref.person_id or 0, ref)  # the newest chat of each
+        newest: ConversationRef | None = None
+        targets: dict[int, tuple[ConversationReference, str | None]] = {}
+        for notification in rows:
+            person = people.get(notification.person_id or 0)
+            if notification.conversation_id:
+                ref = by_conversation.get(notification.conversation_id)
+            else:
+                ref = by_person.get(person.id) if person is not None else None
+            if ref is not None:
+                targets[notification.id] = (_reference(ref.reference), ref.tenant_id)
+                continue
+            if person is None or not person.teams_user_id:
+                continue
+            # A 1:1 chat can be created for someone whose Teams id is known, in a tenant where
+            # PerfBot already talks to someone (for the service URL).
+            if newest is None:
+                newest = await session.scalar(
+                    select(ConversationRef).order_by(ConversationRef.updated_at.desc()).limit(1)
+                )
+                if newest is None:
+                    continue
+            targets[notification.id] = (
+                ConversationReference(
+                    service_url=newest.service_url,
+                    channel_id="msteams",
+                    bot=ChannelAccount(id=newest.bot_id),
+                    user=ChannelAccount(id=person.teams_user_id),
+                    conversation=None,
+                ),
+                newest.tenant_id,
+            )
+        return targets
 
     async def _send(
         self,
@@ -500,12 +614,20 @@ class Dispatcher:
             activity.text = text
             activity.summary = text
             return activity
-        title, body = _notice(kind, payload, person)
-        activity = MessageFactory.attachment(
-            cards.attachment(cards.notice_card(title, body, warning=kind != "delegated"))
-        )
-        activity.summary = title
-        return activity
+        return _notice_activity(kind, payload, person)
+
+
+def _reference(stored: dict[str, Any]) -> ConversationReference:
+    return ConversationReference().deserialize(stored)
+
+
+def _notice_activity(kind: str, payload: dict[str, Any], person: Person | None) -> Activity:
+    title, body = _notice(kind, payload, person)
+    activity = MessageFactory.attachment(
+        cards.attachment(cards.notice_card(title, body, warning=kind != "delegated"))
+    )
+    activity.summary = title
+    return activity
 
 
 def _notice(kind: str, payload: dict[str, Any], person: Person | None) -> tuple[str, str]:

@@ -39,6 +39,7 @@ class LoopbackConnector:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.extra_routes: list[web.RouteDef] = []  # a benchmark's own, e.g. its counts
         self.changed = asyncio.Event()
 
     def add_member(self, user_id: str, name: str, email: str, aad_object_id: str) -> None:
@@ -61,6 +62,7 @@ class LoopbackConnector:
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._send)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._update)
         app.router.add_get("/v3/conversations/{cid}/members/{mid}", self._member)
+        app.add_routes(self.extra_routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
