@@ -34,7 +34,7 @@ from domain.importing import import_workbook  # noqa: E402
 from domain.workbook import Sheet  # noqa: E402
 from tests.connector import LoopbackConnector  # noqa: E402
 
-NOW = "2026-11-23T10:00"  # October (2026/27 M7) is the period being returned
+NOW = "2026-11-04T10:00"  # October (2026/27 M7) is open and no reminder is due, so only submissions load the server
 OWNERS = 200
 PERFBOT = str(Path(sys.executable).parent / "perfbot")
 

@@ -193,7 +193,10 @@ class PerfBot(TeamsActivityHandler):
         }
         if person is not None and values["scope"] == "personal":
             values["person_id"] = person.id
-            await self._reachable_again(person.id, values["user_id"])
+            if person.unreachable_reason or (
+                values["user_id"] and person.teams_user_id != values["user_id"]
+            ):
+                await self._reachable_again(person.id, values["user_id"])
         async with self.sessions() as session:
             existing = await session.scalar(
                 select(ConversationRef).where(

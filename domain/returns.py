@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
 
 from domain import plausibility
 from domain.audit import record
@@ -179,10 +180,20 @@ async def find_person(
     return None
 
 
-async def measure_by_code(session: AsyncSession, code: str) -> Measure | None:
-    return await session.scalar(
-        select(Measure).where(Measure.code == code.strip().upper(), Measure.active)
-    )
+async def measure_by_code(
+    session: AsyncSession, code: str, people_roles: bool = True
+) -> Measure | None:
+    """The active measure with this code. Without ``people_roles`` the roles of its owner,
+    escalation owner and delegates are not read (two queries fewer, for the submit path,
+    which needs only who they are); touching them then raises rather than answer wrongly."""
+    query = select(Measure).where(Measure.code == code.strip().upper(), Measure.active)
+    if not people_roles:
+        query = query.options(
+            joinedload(Measure.owner).raiseload(Person.role_rows),
+            joinedload(Measure.escalation_owner).raiseload(Person.role_rows),
+            selectinload(Measure.delegates).raiseload(Person.role_rows),
+        )
+    return await session.scalar(query)
 
 
 async def _latest(session: AsyncSession, measure_id: int, period: str) -> Return | None:
@@ -342,7 +353,7 @@ async def _checked_target(
         )
         return Refused(message)
 
-    measure = await measure_by_code(session, code) if code else None
+    measure = await measure_by_code(session, code, people_roles=False) if code else None
     if measure is None:
         raise await refuse("unknown measure", f"There is no measure {code!r}. Nothing was saved.")
     try:
@@ -410,11 +421,12 @@ async def submit_return(
     assert person is not None
     measure, period = await _checked_target(session, person, cmd.code, cmd.period, now, "submit")
     key = cmd.idempotency_key()
-    earlier = await session.scalar(select(Return).where(Return.idempotency_key == key))
-    if earlier is not None:
-        return await _receipt(session, measure, period, earlier, None, scheme, duplicate=True)
-
     target = None if measure.data_only else await _target(session, measure.id, period.label)
+    earlier = await session.scalar(select(Return).where(Return.idempotency_key == key))
+    history = await _newest_by_period(session, measure.id, _labels_around(period))
+    if earlier is not None:
+        return _receipt(measure, period, earlier, None, scheme, target, history, duplicate=True)
+
     if measure.is_key_action:
         value, status, assessment = None, *_key_action_fields(cmd, measure, period, scheme)
     else:
@@ -422,10 +434,10 @@ async def submit_return(
         status = None
         probe = Return(value=value)
         assessment = rate(measure, period, target, probe, scheme)
-        await _plausible(session, cmd, measure, period, value)
+        _plausible(cmd, measure, period, value, history)
     _required_fields(cmd, measure, assessment)
 
-    previous = await _latest(session, measure.id, period.label)
+    previous = history.get(period.label)
     version = previous.version + 1 if previous else 1
     ret = Return(
         measure_id=measure.id,
@@ -463,7 +475,7 @@ async def submit_return(
     replaced = (
         shown_value(measure, previous) if previous and (previous.value or previous.status) else None
     )
-    return await _receipt(session, measure, period, ret, replaced, scheme)
+    return _receipt(measure, period, ret, replaced, scheme, target, history)
 
 
 def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:
@@ -515,21 +527,37 @@ def _required_fields(cmd: SubmitReturn, measure: Measure, assessment: Assessment
         raise FormProblems(errors, summary=summary or "Please complete the fields marked below.")
 
 
-async def _plausible(
-    session: AsyncSession, cmd: SubmitReturn, measure: Measure, period: Period, value: Decimal
+PLAUSIBILITY_PERIODS = 8  # how far back a new figure is compared with
+
+
+def _labels_around(period: Period) -> list[str]:
+    """The periods a submission reads: this one, the eight before it (plausibility and
+    direction of travel) and the same period last year."""
+    labels = [period.label]
+    current = period
+    for _ in range(PLAUSIBILITY_PERIODS):
+        current = current.previous()
+        labels.append(current.label)
+    last_year = period.same_period_last_year().label
+    if last_year not in labels:
+        labels.append(last_year)
+    return labels
+
+
+def _plausible(
+    cmd: SubmitReturn,
+    measure: Measure,
+    period: Period,
+    value: Decimal,
+    history: dict[str, Return],
 ) -> None:
     if cmd.confirmed.strip() and cmd.confirmed.strip() == cmd.actual.strip():
         return  # the person has already seen the query and confirmed this figure
-    labels = []
-    current = period
-    for _ in range(8):
-        current = current.previous()
-        labels.append(current.label)
-    newest = await _newest_by_period(session, measure.id, labels)
-    history = [r.value for r in newest.values() if r.value is not None]
+    earlier = [p for p in _labels_around(period)[1 : PLAUSIBILITY_PERIODS + 1] if p in history]
+    values = [history[p].value for p in earlier if history[p].value is not None]
     doubt = plausibility.check(
         value,
-        history,
+        values,
         cmd.actual.strip(),
         lambda d: format_exact(d, measure.unit, measure.decimals),
     )
@@ -580,19 +608,19 @@ async def _escalate_if_worst(
     )
 
 
-async def _receipt(
-    session: AsyncSession,
+def _receipt(
     measure: Measure,
     period: Period,
     ret: Return,
     replaced: str | None,
     scheme: Scheme,
+    target: Decimal | None,
+    history: dict[str, Return],
     duplicate: bool = False,
 ) -> Receipt:
-    target = None if measure.data_only else await _target(session, measure.id, period.label)
     assessment = rate(measure, period, target, ret, scheme)
-    before = await _latest(session, measure.id, period.previous().label)
-    last_year = await _latest(session, measure.id, period.same_period_last_year().label)
+    before = history.get(period.previous().label)
+    last_year = history.get(period.same_period_last_year().label)
     value = ret.value
     rating = assessment.rating
     if rating is not None and rating.is_worst and measure.escalation_owner:
