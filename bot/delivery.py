@@ -210,16 +210,16 @@ class Dispatcher:
         self.clock = clock
         self.limiter = limiter or RateLimiter(settings.tenant_limits, settings.conversation_limits)
         if concurrency is None:
-            # On SQLite, two or more senders at once stalled in testing when many sends
-            # failed together (the cause is not yet found); one never did, and comes close
-            # to Teams' 50 a second on its own.
+            # On SQLite one sender: more were no faster (one file, one writer), and when
+            # sends went through requests' worker threads, two or more once stalled when many
+            # failed together. One keeps well above Teams' 50 a second on its own.
             sqlite = getattr(sessions.kw.get("bind"), "dialect", None)
             concurrency = 1 if sqlite is not None and sqlite.name == "sqlite" else 8
         self.concurrency = concurrency
         self.send_timeout = send_timeout
         self.worker = f"dispatcher-{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
-        self._refused: set[int] = set()  # people Teams refused (403/404) since this started
+        self._refused: set[int] = set()  # people Teams refused (403/404) in this batch
 
     async def run(self, poll: float = 1.0) -> None:
         """Send whatever is due, for ever; wake early when told that rows were queued."""
@@ -255,6 +255,7 @@ class Dispatcher:
                 return report
             calendar = await load_calendar(session)
             jobs = await self._prepare(session, ids, now, calendar, report)
+        self._refused.clear()
         # Well inside the lease nobody else can take a row; past half of it, each row's claim
         # is renewed (and checked) before it goes, so a slow batch never sends one twice.
         renew_after = now + self.lease / 2
@@ -475,6 +476,7 @@ class Dispatcher:
             for ref in found:
                 by_person.setdefault(ref.person_id or 0, ref)  # the newest chat of each
         newest: ConversationRef | None = None
+        looked = False
         targets: dict[int, tuple[ConversationReference, str | None]] = {}
         for notification in rows:
             person = people.get(notification.person_id or 0)
@@ -489,12 +491,13 @@ class Dispatcher:
                 continue
             # A 1:1 chat can be created for someone whose Teams id is known, in a tenant where
             # PerfBot already talks to someone (for the service URL).
-            if newest is None:
+            if not looked:
                 newest = await session.scalar(
                     select(ConversationRef).order_by(ConversationRef.updated_at.desc()).limit(1)
                 )
-                if newest is None:
-                    continue
+                looked = True
+            if newest is None:
+                continue
             targets[notification.id] = (
                 ConversationReference(
                     service_url=newest.service_url,
