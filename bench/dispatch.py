@@ -170,7 +170,8 @@ async def scenario(name: str, n: int) -> dict:
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert child.stdout is not None and child.stdin is not None
+    assert child.stdout is not None
+    assert child.stdin is not None
     url = child.stdout.readline().strip()
     folder = tempfile.mkdtemp()
     database = f"sqlite+aiosqlite:///{folder}/bench.db"

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
@@ -25,7 +26,6 @@ from botframework.connector.auth import (
     ConnectorFactory,
     UserTokenClient,
 )
-from botbuilder.schema import Activity
 from msrest.exceptions import ClientRequestError
 from msrest.pipeline import AsyncHTTPPolicy, AsyncPipeline, Request, Response
 from msrest.pipeline.async_abc import AsyncHTTPSender

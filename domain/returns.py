@@ -553,8 +553,8 @@ def _plausible(
 ) -> None:
     if cmd.confirmed.strip() and cmd.confirmed.strip() == cmd.actual.strip():
         return  # the person has already seen the query and confirmed this figure
-    earlier = [p for p in _labels_around(period)[1 : PLAUSIBILITY_PERIODS + 1] if p in history]
-    values = [history[p].value for p in earlier if history[p].value is not None]
+    earlier = [history.get(p) for p in _labels_around(period)[1 : PLAUSIBILITY_PERIODS + 1]]
+    values = [r.value for r in earlier if r is not None and r.value is not None]
     doubt = plausibility.check(
         value,
         values,
