@@ -161,7 +161,7 @@ class Connection:
         )
 
 
-class _ReusingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
+class ReusingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
     """Hands out one client per service URL and audience, made by botbuilder's own factory
     the first time and then kept."""
 
@@ -194,11 +194,11 @@ class PerfBotAuthentication(ConfigurationBotFrameworkAuthentication):  # type: i
     ) -> AuthenticateRequestResult:
         result = await super().authenticate_request(activity, auth_header)
         if result.connector_factory is not None:
-            result.connector_factory = _ReusingConnectorFactory(result.connector_factory, self)
+            result.connector_factory = ReusingConnectorFactory(result.connector_factory, self)
         return result
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        return _ReusingConnectorFactory(super().create_connector_factory(claims_identity), self)
+        return ReusingConnectorFactory(super().create_connector_factory(claims_identity), self)
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
         # PerfBot does not sign users in, but botbuilder asks for one of these every turn.

@@ -19,6 +19,7 @@ class Call:
     conversation_id: str
     activity_id: str | None
     body: Any
+    authorization: str | None = None  # the bot's bearer token, when it sent one
 
 
 @dataclass
@@ -82,6 +83,7 @@ class LoopbackConnector:
                 request.match_info.get("cid", ""),
                 request.match_info.get("aid"),
                 body,
+                request.headers.get("Authorization"),
             )
         )
         self.changed.set()
