@@ -32,7 +32,6 @@ from msrest.pipeline.async_abc import AsyncHTTPSender
 from msrest.pipeline.universal import RawDeserializer
 from msrest.universal_http import ClientRequest
 from msrest.universal_http.async_abc import AsyncClientResponse
-from multidict import CIMultiDict
 
 from bot.settings import Settings
 
@@ -92,7 +91,7 @@ class _Answer(AsyncClientResponse):  # type: ignore[misc]
         super().__init__(request, self)
         self.status_code = status
         self.reason = reason or ""
-        self.headers = CIMultiDict(headers)
+        self.headers = headers  # aiohttp's, case-insensitive, still readable once released
         self._body = body
 
     def body(self) -> bytes:
