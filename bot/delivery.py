@@ -278,7 +278,8 @@ class Dispatcher:
         calendar: WorkingCalendar,
         report: DeliveryReport,
     ) -> list[_Job]:
-        """The claimed rows with their people and where each goes, in four queries."""
+        """The claimed rows with their people and where each goes, read for the whole batch
+        in a handful of queries."""
         rows = list(
             await session.scalars(
                 select(Notification)
@@ -395,7 +396,7 @@ class Dispatcher:
                 await self._fail(session, notification, reason)
                 report.failed += 1
                 return None
-            message = await self._message(session, notification, person, now)
+            message = await self._message(session, notification, person, now, calendar)
             await session.commit()  # no transaction held over the network
         return message, target
 
@@ -594,14 +595,15 @@ class Dispatcher:
         notification: Notification,
         person: Person | None,
         now: datetime,
+        calendar: WorkingCalendar,
     ) -> Activity:
-        """The message for a row, rendered fresh at send time from the current data."""
+        """The message for a row, rendered fresh at send time from the current data (the
+        working calendar is the batch's, read once)."""
         payload = notification.payload or {}
         kind = notification.kind
         if kind in ("reminder", "chaser") and payload.get("code"):
             measure = await session.scalar(select(Measure).where(Measure.code == payload["code"]))
             assert measure is not None  # still_wanted checked it
-            calendar = await load_calendar(session)
             period = Period.parse(payload["period"])
             item = await returns.open_return(
                 session,

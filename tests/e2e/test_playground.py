@@ -105,6 +105,15 @@ class Chat:
         ws_url = self.base.replace("http", "ws") + "/_ws_conversation/v1/conversations/stream"
         self.ws = await self.session.ws_connect(ws_url)
 
+    @classmethod
+    async def installed(cls, base: str, session: aiohttp.ClientSession) -> Chat:
+        """The personal chat, connected, after installing PerfBot in it as a user would."""
+        chat = cls(base, session)
+        await chat.connect()
+        response = await session.post(f"{base}/_debug/conversation/{chat.chat}/installation", json={})
+        assert response.status == 200
+        return chat
+
     async def expect(
         self, action: str, within: float = 20, showing: str | None = None
     ) -> dict[str, Any]:
@@ -154,13 +163,7 @@ def text_of(node: Any) -> str:
 
 async def test_an_owner_installs_lists_measures_submits_a_return_and_sees_the_receipt(teams, bot):
     async with aiohttp.ClientSession() as session:
-        chat = Chat(teams, session)
-        await chat.connect()
-
-        response = await session.post(
-            f"{teams}/_debug/conversation/{chat.chat}/installation", json={}
-        )
-        assert response.status == 200
+        chat = await Chat.installed(teams, session)
         welcome = card(await chat.expect("createMessage", showing="I'm PerfBot"))
         assert "Hello Amina Hussain, I'm PerfBot" in text_of(welcome)
 
@@ -209,12 +212,7 @@ async def test_an_owner_installs_lists_measures_submits_a_return_and_sees_the_re
 
 async def test_a_reminder_queued_by_perfbot_jobs_run_arrives_in_the_playground_chat(teams, bot):
     async with aiohttp.ClientSession() as session:
-        chat = Chat(teams, session)
-        await chat.connect()
-        response = await session.post(
-            f"{teams}/_debug/conversation/{chat.chat}/installation", json={}
-        )
-        assert response.status == 200
+        chat = await Chat.installed(teams, session)
         await chat.expect("createMessage", showing="I'm PerfBot")
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
