@@ -46,6 +46,7 @@ _env = Environment(
     undefined=StrictUndefined,
     autoescape=False,
     keep_trailing_newline=False,
+    auto_reload=False,  # templates ship with the code: no stat of the file on every render
 )
 _env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
 

@@ -3,13 +3,38 @@ every call when an app id is configured (Teams refuses a bot's call without it).
 
 from __future__ import annotations
 
-from botbuilder.schema import Activity
+import copy
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+    Mention,
+    ResourceResponse,
+)
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import ConnectorFactory
+from msrest.serialization import Serializer
 
-from bot.connector import PerfBotAuthentication, ReusingConnectorFactory
+from bot.connector import (
+    PerfBotAuthentication,
+    PlainDeserializer,
+    PlainSerializer,
+    ReusingConnectorFactory,
+    read_model,
+)
 from bot.delivery import classify
 from bot.settings import Settings
+from cards import render as cards
+from tests.cards.test_cards import HOSTILE, every_card
 from tests.connector import Fault, LoopbackConnector
 
 
@@ -93,3 +118,145 @@ async def test_a_throttled_send_says_when_to_try_again():
         await connector.stop()
     assert (failure.status, failure.code, failure.retry_after) == (429, "Throttled", 7.0)
     assert not failure.permanent
+
+
+# ---- the request bodies: written in one pass, always exactly as msrest writes them ----------
+
+
+def msrest_and_plain() -> tuple[Serializer, PlainSerializer]:
+    client = ConnectorClient(AppCredentials(None), base_url="http://127.0.0.1:9/")
+    models = client._serialize.dependencies
+    return Serializer(models), PlainSerializer(models)
+
+
+def plain_reader() -> PlainDeserializer:
+    client = ConnectorClient(AppCredentials(None), base_url="http://127.0.0.1:9/")
+    return PlainDeserializer(client._deserialize.dependencies)
+
+
+def as_sent(activity: Activity) -> Activity:
+    """The activity as botbuilder hands it to the connector on a proactive send."""
+    reference = ConversationReference(
+        activity_id="1:original",
+        user=ChannelAccount(id="29:owner", name="Owner", aad_object_id="aad-1"),
+        bot=ChannelAccount(id="28:perfbot", name="PerfBot"),
+        conversation=ConversationAccount(
+            id="a:chat-1", conversation_type="personal", tenant_id="tenant-1"
+        ),
+        channel_id="msteams",
+        service_url="http://127.0.0.1:9/",
+        locale="en-GB",
+    )
+    return TurnContext.apply_conversation_reference(activity, reference)
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=lambda t: t[:20])
+def test_every_card_the_bot_sends_is_written_exactly_as_msrest_writes_it(text):
+    msrest, plain = msrest_and_plain()
+    for name, card in every_card(text).items():
+        for activity in (
+            MessageFactory.attachment(cards.attachment(card)),  # a new card
+            Activity(type=ActivityTypes.message, id="1:card", attachments=[cards.attachment(card)]),
+            MessageFactory.text(text),
+        ):
+            sent = as_sent(activity)
+            expected = msrest.body(copy.deepcopy(sent), "Activity")
+            # The short way is taken (no fallback to msrest), and it writes the same JSON.
+            assert plain._model(sent, Activity) == expected, name
+            assert json.dumps(plain.body(sent, "Activity")) == json.dumps(expected), name
+
+
+def test_what_the_short_way_does_not_take_still_goes_through_msrest():
+    msrest, plain = msrest_and_plain()
+    odd = [
+        # a date, a mention entity, channel data with a Decimal, an attachment with loose keys
+        Activity(
+            type="message",
+            text="<at>Owner</at> HS-04 is overdue",
+            timestamp=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+            entities=[Mention(mentioned=ChannelAccount(id="29:owner"), text="<at>Owner</at>")],
+        ),
+        Activity(
+            type="message", channel_data={"notification": {"alert": True}, "n": Decimal("1.5")}
+        ),
+        Activity(
+            type="message", attachments=[{"ContentType": "text/plain", "content": "x", "extra": 1}]
+        ),
+        ConversationParameters(
+            is_group=False,
+            bot=ChannelAccount(id="28:perfbot"),
+            members=[ChannelAccount(id="29:owner")],
+            tenant_id="tenant-1",
+            channel_data={"tenant": {"id": "tenant-1"}},
+        ),
+    ]
+    for item in odd:
+        kind = type(item).__name__
+        ours = plain.body(copy.deepcopy(item), kind)
+        theirs = msrest.body(copy.deepcopy(item), kind)
+        assert json.dumps(ours, default=repr) == json.dumps(theirs, default=repr)
+
+
+TEAMS_SHAPES = [
+    {  # a personal message, as Teams sends it (client info entity, timestamps, tenant)
+        "type": "message",
+        "id": "1700000000000",
+        "timestamp": "2026-11-23T09:01:02.345Z",
+        "localTimestamp": "2026-11-23T09:01:02.345+00:00",
+        "localTimezone": "Europe/London",
+        "serviceUrl": "https://smba.trafficmanager.net/uk/",
+        "channelId": "msteams",
+        "from": {"id": "29:owner", "name": "Owner", "aadObjectId": "aad-1"},
+        "conversation": {"conversationType": "personal", "tenantId": "t-1", "id": "a:chat-1"},
+        "recipient": {"id": "28:perfbot", "name": "PerfBot"},
+        "textFormat": "plain",
+        "locale": "en-GB",
+        "text": "my measures",
+        "entities": [
+            {"type": "clientInfo", "locale": "en-GB", "country": "GB", "platform": "Android"}
+        ],
+        "channelData": {"tenant": {"id": "t-1"}},
+    },
+    {  # a card submit
+        "type": "message",
+        "id": "1700000000001",
+        "channelId": "msteams",
+        "serviceUrl": "https://smba.trafficmanager.net/uk/",
+        "from": {"id": "29:owner", "aadObjectId": "aad-1"},
+        "conversation": {"conversationType": "personal", "id": "a:chat-1", "tenantId": "t-1"},
+        "recipient": {"id": "28:perfbot"},
+        "replyToId": "1:card",
+        "value": {"verb": "submit_return", "code": "HS-04", "actual": "85%", "n": [1, 2.5, None]},
+        "channelData": {"source": {"name": "message"}, "legacy": {"replyToId": "x"}},
+    },
+    {  # installed in a team
+        "type": "conversationUpdate",
+        "membersAdded": [{"id": "28:perfbot"}, {"id": "29:owner", "aadObjectId": "aad-1"}],
+        "channelId": "msteams",
+        "serviceUrl": "https://smba.trafficmanager.net/uk/",
+        "from": {"id": "29:owner"},
+        "conversation": {"isGroup": True, "conversationType": "channel", "id": "19:general"},
+        "recipient": {"id": "28:perfbot"},
+        "channelData": {
+            "team": {"id": "19:team", "name": "Adults"},
+            "eventType": "teamMemberAdded",
+        },
+    },
+    {"type": "installationUpdate", "action": "remove", "channelId": "msteams", "Odd": 1},
+]
+
+
+@pytest.mark.parametrize("shape", TEAMS_SHAPES, ids=lambda s: s["type"])
+def test_incoming_activities_are_read_exactly_as_msrest_reads_them(shape):
+    ours = read_model(Activity, copy.deepcopy(shape))
+    assert ours == Activity().deserialize(copy.deepcopy(shape))
+    assert ours.from_property is None or isinstance(ours.from_property, ChannelAccount)
+    assert plain_reader()._model(copy.deepcopy(shape), Activity) == ours  # the short way
+
+
+def test_stored_references_and_answers_are_read_as_msrest_reads_them():
+    activity = read_model(Activity, copy.deepcopy(TEAMS_SHAPES[0]))
+    stored = TurnContext.get_conversation_reference(activity).serialize()
+    assert read_model(ConversationReference, stored) == ConversationReference().deserialize(stored)
+    answer = {"id": "1:sent"}
+    assert read_model(ResourceResponse, answer) == ResourceResponse().deserialize(answer)

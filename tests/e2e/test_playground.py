@@ -110,7 +110,9 @@ class Chat:
         """The personal chat, connected, after installing PerfBot in it as a user would."""
         chat = cls(base, session)
         await chat.connect()
-        response = await session.post(f"{base}/_debug/conversation/{chat.chat}/installation", json={})
+        response = await session.post(
+            f"{base}/_debug/conversation/{chat.chat}/installation", json={}
+        )
         assert response.status == 200
         return chat
 
