@@ -16,7 +16,7 @@ from botbuilder.schema import Activity
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.connector import PerfBotAuthentication
+from bot.connector import PerfBotAuthentication, read_model
 from bot.delivery import Dispatcher
 from bot.handler import Clock, PerfBot, utc_now
 from bot.settings import Settings
@@ -108,9 +108,11 @@ def _background(clock: Clock) -> Callable[[web.Application], AsyncIterator[None]
         log.info("scheduler and dispatcher started")
         yield
         scheduler.shutdown(wait=False)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Let the sends in flight finish and be marked sent, so a restart repeats none; a
+        # send that hangs is cut off after its own timeout.
+        dispatcher.stop()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, dispatcher.send_timeout + 1)
 
     return run
 
@@ -126,7 +128,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="the body is not valid JSON") from None
     if not isinstance(body, dict) or not body.get("type"):
         raise web.HTTPBadRequest(text="the body is not a Bot Framework activity")
-    activity = Activity().deserialize(body)
+    activity = read_model(Activity, body)
     adapter = request.app[ADAPTER]
     try:
         authenticated = await adapter.bot_framework_authentication.authenticate_request(

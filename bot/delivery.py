@@ -31,8 +31,9 @@ from botbuilder.schema import (
 )
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.connector import read_model
 from bot.settings import Settings
 from cards import render as cards
 from domain import outbox, returns
@@ -169,6 +170,42 @@ _MARK_SENT = (
 )
 
 
+class _SentMarks:
+    """Marks rows sent, as a group commit: the rows of senders that finish while a commit is
+    being written go together in the next one. Each sender still waits until its own row is
+    stored before it sends again, so after a crash no more rows can go twice than there are
+    senders, one in flight each, as before."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def mark(self, row: dict[str, Any]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                async with self.engine.begin() as connection:
+                    await connection.execute(_MARK_SENT, [row for row, _ in group])
+            except BaseException as error:
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
+            else:
+                for _, done in group:
+                    if not done.done():
+                        done.set_result(None)
+
+
 @dataclass
 class _Job:
     """A claimed row, with what sending it needs, read for the whole batch at once."""
@@ -209,31 +246,35 @@ class Dispatcher:
         self.adapter = adapter
         self.clock = clock
         self.limiter = limiter or RateLimiter(settings.tenant_limits, settings.conversation_limits)
-        if concurrency is None:
-            # On SQLite one sender: more were no faster (one file, one writer), and when
-            # sends went through requests' worker threads, two or more once stalled when many
-            # failed together. One keeps well above Teams' 50 a second on its own.
-            sqlite = getattr(sessions.kw.get("bind"), "dialect", None)
-            concurrency = 1 if sqlite is not None and sqlite.name == "sqlite" else 8
-        self.concurrency = concurrency
+        # Eight sends in flight: each waits on the network most of its time, and the rows
+        # they finish together are marked sent in one commit (see _SentMarks).
+        self.concurrency = concurrency or 8
         self.send_timeout = send_timeout
         self.worker = f"dispatcher-{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
         self._refused: set[int] = set()  # people Teams refused (403/404) in this batch
+        self._marks = _SentMarks(sessions.kw["bind"])
+        self._stopping = False
 
     async def run(self, poll: float = 1.0) -> None:
-        """Send whatever is due, for ever; wake early when told that rows were queued."""
-        while True:
+        """Send whatever is due until stopped; wake early when told that rows were queued."""
+        while not self._stopping:
             try:
                 report = await self.run_once()
                 busy = report.sent or report.retried or report.cancelled
             except Exception:
                 log.exception("the dispatcher failed; trying again shortly")
                 busy = False
-            if not busy:
+            if not busy and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), poll)
                 self.wake.clear()
+
+    def stop(self) -> None:
+        """Finish the sends in flight (and mark them sent), start no more, and let ``run``
+        return; the rest of the batch is released for the next start."""
+        self._stopping = True
+        self.wake.set()
 
     @property
     def lease(self) -> timedelta:
@@ -264,10 +305,15 @@ class Dispatcher:
             queue.put_nowait(job)
 
         async def worker() -> None:
-            while not queue.empty():
+            while not queue.empty() and not self._stopping:
                 await self._deliver(queue.get_nowait(), report, calendar, renew_after)
 
         await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(jobs)))))
+        if not queue.empty():  # stopped: the next start need not wait for the lease to end
+            async with self.sessions() as session:
+                await outbox.release(
+                    session, [queue.get_nowait().id for _ in range(queue.qsize())], self.worker
+                )
         return report
 
     async def _prepare(
@@ -346,11 +392,7 @@ class Dispatcher:
             if failure.permanent and person is not None:
                 self._refused.add(person.id)
             return
-        async with self.sessions() as session:
-            await session.execute(
-                _MARK_SENT, {"row": job.id, "activity": activity_id, "at": self.clock()}
-            )
-            await session.commit()
+        await self._marks.mark({"row": job.id, "activity": activity_id, "at": self.clock()})
         report.sent += 1
 
     async def _checked(
@@ -469,9 +511,7 @@ class Dispatcher:
         if people:
             found = await session.scalars(
                 select(ConversationRef)
-                .where(
-                    ConversationRef.person_id.in_(people), ConversationRef.scope == "personal"
-                )
+                .where(ConversationRef.person_id.in_(people), ConversationRef.scope == "personal")
                 .order_by(ConversationRef.updated_at.desc())
             )
             for ref in found:
@@ -634,7 +674,7 @@ class Dispatcher:
 
 
 def _reference(stored: dict[str, Any]) -> ConversationReference:
-    return ConversationReference().deserialize(stored)
+    return read_model(ConversationReference, stored)
 
 
 def _notice_activity(kind: str, payload: dict[str, Any], person: Person | None) -> Activity:

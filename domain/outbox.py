@@ -206,6 +206,21 @@ async def renew(
     return bool(cast(CursorResult[Any], renewed).rowcount)
 
 
+async def release(session: AsyncSession, ids: list[int], worker: str) -> None:
+    """Give back ``worker``'s claim on rows it will not send after all (it is stopping)."""
+    await session.execute(
+        update(Notification)
+        .where(
+            Notification.id.in_(ids),
+            Notification.claimed_by == worker,
+            Notification.state == NotificationState.PENDING,
+        )
+        .values(claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+
+
 async def still_wanted(
     session: AsyncSession, notification: Notification, today: date
 ) -> str | None:

@@ -37,6 +37,7 @@ class LoopbackConnector:
         self.members: dict[str, dict[str, Any]] = {}
         self.faults: list[Fault] = []
         self.delay = 0.0  # seconds to wait before answering a send (to test timeouts)
+        self.arrived = asyncio.Event()  # a send has reached it, answered or not yet
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -94,6 +95,7 @@ class LoopbackConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
+        self.arrived.set()
         if self.delay:
             await asyncio.sleep(self.delay)
         fault = self._record(request, body)
@@ -145,6 +147,7 @@ class LoopbackConnector:
 
     def clear(self) -> None:
         self.calls.clear()
+        self.arrived.clear()
 
 
 def card_text(card: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ timeouts, 403; quiet hours; a return submitted after queueing; a chat opened for
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -231,3 +232,29 @@ async def test_people_perfbot_cannot_reach_are_listed_not_retried(teams):
             )
         ).all()
     assert AMINA.email in unreachable
+
+
+async def test_a_dispatcher_told_to_stop_finishes_the_send_in_flight_and_releases_the_rest(teams):
+    await teams.install(AMINA)
+    await queue_chasers(teams)
+    teams.connector.clear()
+    teams.connector.delay = 0.3  # each send takes a while, so one is in flight when it stops
+    clock = Clock(MONDAY_NINE + timedelta(minutes=1))
+    first = dispatcher(teams, clock, concurrency=1)
+    running = asyncio.create_task(first.run())
+    await asyncio.wait_for(teams.connector.arrived.wait(), 5)
+    first.stop()  # with the first send on its way
+    await asyncio.wait_for(running, 5)  # it returns by itself: nothing is cut off mid-send
+    delivered = len(to(teams, AMINA))
+    mine = await rows(teams, AMINA.email)
+    sent = [n for n in mine if n.state is NotificationState.SENT]
+    waiting = [n for n in mine if n.state is NotificationState.PENDING]
+    assert delivered >= 1
+    assert len(sent) == delivered
+    assert all(n.activity_id for n in sent)
+    assert waiting, "the test needs rows left over when the dispatcher stops"
+    assert all(n.claimed_until is None for n in waiting)  # free for the next start at once
+    teams.connector.delay = 0
+    await dispatcher(teams, clock).run_once()
+    texts = [c.body["text"] for c in to(teams, AMINA)]
+    assert len(texts) == len(set(texts)) == len(mine)  # every chaser once, none twice
