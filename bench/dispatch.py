@@ -2,11 +2,17 @@
 real adapter, against a loopback Bot Connector that enforces Teams' limits (50 sends a second
 tenant-wide, 7 a second per conversation; a send over them earns a 429 with Retry-After: 1).
 
-Three runs, each in its own process (so peak memory is its own), on a SQLite file, with the
+Four runs, each in its own process (so peak memory is its own), on a SQLite file, with the
 connector in a process of its own too (as Microsoft's is not in the bot's):
   clean   no faults: achieved rate / 50 a second (target 0.9 or more), and no 429 earned
   faults  1% of sends answered 429 (Retry-After: 1) and 2% 503: nothing lost or duplicated
   open    limits lifted on both sides: the dispatcher's own ceiling (target 500 a second)
+  open2   the same with PERFBOT_DISPATCHERS=2: this process sends the first share and
+          `perfbot jobs run dispatch --shard 2/2 --until-stopped` (what `perfbot serve` starts)
+          the second, each with half of the tenant rate
+
+The rate is what the connector saw: messages delivered over the time from the first to the
+last (so a second process's start-up is not counted against it).
 
     python bench/dispatch.py [--n 5000]
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import resource
 import subprocess
@@ -43,6 +50,17 @@ from domain.reminders import SendWindow  # noqa: E402
 from tests.connector import LoopbackConnector  # noqa: E402
 
 QUEUED = datetime(2026, 1, 1, tzinfo=UTC)
+# What `perfbot serve` starts for each dispatcher after the first (see bot/app.py).
+SHARD_COMMAND = [
+    sys.executable,
+    "-m",
+    "bot.cli",
+    "jobs",
+    "run",
+    "dispatch",
+    "--until-stopped",
+    "--shard",
+]
 
 
 class EnforcingConnector(LoopbackConnector):
@@ -58,6 +76,8 @@ class EnforcingConnector(LoopbackConnector):
         self.violations = 0
         self.injected = Counter()
         self.delivered: Counter[str] = Counter()
+        self.first: float | None = None  # when the first and the last message arrived
+        self.last = 0.0
         self.rng = random.Random(7)
 
     async def _send(self, request: web.Request) -> web.Response:
@@ -88,6 +108,8 @@ class EnforcingConnector(LoopbackConnector):
                 self.injected["503"] += 1
                 return web.json_response({}, status=503)
         self.delivered[conversation] += 1
+        self.last = time.monotonic()
+        self.first = self.first or self.last
         return web.json_response({"id": f"activity-{len(self.delivered)}"})
 
 
@@ -152,6 +174,7 @@ async def serve_connector(name: str) -> None:
                 "delivered": connector.delivered,
                 "violations": connector.violations,
                 "injected": connector.injected,
+                "window": connector.last - (connector.first or connector.last),
             }
         )
 
@@ -163,9 +186,10 @@ async def serve_connector(name: str) -> None:
 
 
 async def scenario(name: str, n: int) -> dict:
-    enforce = name != "open"
+    enforce = name in ("clean", "faults")
+    shards = 2 if name == "open2" else 1
     child = subprocess.Popen(
-        [sys.executable, __file__, "--connector", name],
+        [sys.executable, __file__, "--connector", name if enforce else "open"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -188,7 +212,25 @@ async def scenario(name: str, n: int) -> dict:
     sessions = db.session_factory(engine)
     authentication = PerfBotAuthentication(settings)
     adapter = CloudAdapter(authentication)
-    dispatcher = Dispatcher(settings, sessions, adapter, lambda: datetime.now(UTC))
+    dispatcher = Dispatcher(
+        settings, sessions, adapter, lambda: datetime.now(UTC), shard=(0, shards)
+    )
+    others = [
+        subprocess.Popen(
+            [*SHARD_COMMAND, f"{k + 1}/{shards}"],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "PERFBOT_DATABASE_URL": database,
+                "PERFBOT_SEND_HOURS": "always",
+                "PERFBOT_TENANT_RATE": "1000000/1",
+                "PERFBOT_CONVERSATION_RATES": "1000000/1",
+                "PERFBOT_CLAIM_LEASE_SECONDS": "120",
+                "PERFBOT_DISPATCHERS": str(shards),
+            },
+        )
+        for k in range(1, shards)
+    ]
     began = time.perf_counter()
     cpu = time.process_time()
     while True:
@@ -205,6 +247,11 @@ async def scenario(name: str, n: int) -> dict:
             await asyncio.sleep(0.2)  # retries wait for their time
     seconds = time.perf_counter() - began
     cpu = time.process_time() - cpu
+    for other in others:
+        other.terminate()
+        _, _, usage = os.wait4(other.pid, 0)
+        other.returncode = 0
+        cpu += usage.ru_utime + usage.ru_stime
     async with sessions() as session:
         sent = await session.scalar(
             select(func.count())
@@ -221,7 +268,7 @@ async def scenario(name: str, n: int) -> dict:
     expected = {f"a:chat-{i}" for i in range(n)}
     return {
         "run": name,
-        "rate": len(delivered) / seconds,
+        "rate": len(delivered) / (stats["window"] or seconds),
         "seconds": seconds,
         "cpu_ms": cpu / n * 1000,
         "lost": len(expected - set(delivered)),
@@ -236,7 +283,7 @@ async def scenario(name: str, n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000)
-    parser.add_argument("--scenario", choices=("clean", "faults", "open"))
+    parser.add_argument("--scenario", choices=("clean", "faults", "open", "open2"))
     parser.add_argument("--connector", choices=("clean", "faults", "open"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.connector:
@@ -246,7 +293,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(scenario(args.scenario, args.n))))
         return
     print(f"{args.n:,} notifications to {args.n:,} people through the dispatcher (SQLite)")
-    for name in ("clean", "faults", "open"):
+    for name in ("clean", "faults", "open", "open2"):
         out = subprocess.run(
             [sys.executable, __file__, "--scenario", name, "--n", str(args.n)],
             capture_output=True,
@@ -263,7 +310,7 @@ def main() -> None:
             line += f"  rate / 50 permitted = {r['rate'] / 50:.2f} (target 0.9)"
         if name == "faults":
             line += f"  injected {r['injected']}"
-        if name == "open":
+        if name.startswith("open"):
             line += f"  ceiling vs 500/s target = {r['rate'] / 500:.2f}"
         print(line)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -52,10 +53,13 @@ def create_app(
     engine: AsyncEngine | None = None,
     clock: Clock = utc_now,
     background: bool = False,
+    shard_command: Sequence[str] = (),
 ) -> web.Application:
     """The one factory. Pass an engine to share one (tests); otherwise one is made and closed.
     The clock is injectable so that tests and operators can run PerfBot at a given time.
-    With ``background`` the scheduler and the dispatcher run too (as `perfbot serve` does)."""
+    With ``background`` the scheduler and the dispatcher run too (as `perfbot serve` does);
+    with PERFBOT_DISPATCHERS above 1, ``shard_command`` (given ``--shard K/N``) runs each other
+    dispatcher in a process of its own."""
     app = web.Application(middlewares=[_no_stack_traces])
     app[SETTINGS] = settings
 
@@ -70,7 +74,7 @@ def create_app(
 
     app.cleanup_ctx.append(database)
     if background:
-        app.cleanup_ctx.append(_background(clock))
+        app.cleanup_ctx.append(_background(clock, list(shard_command)))
     if not settings.authenticated:
         log.warning(
             "MicrosoftAppId is not set: accepting unauthenticated requests on /api/messages. "
@@ -91,13 +95,24 @@ def create_app(
     return app
 
 
-def _background(clock: Clock) -> Callable[[web.Application], AsyncIterator[None]]:
+def _background(
+    clock: Clock, shard_command: list[str]
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def run(app: web.Application) -> AsyncIterator[None]:
         from scheduler.timetable import build_scheduler
 
         settings = app[SETTINGS]
-        dispatcher = Dispatcher(settings, app[SESSIONS], app[ADAPTER], clock)
+        shards = settings.dispatchers if shard_command else 1
+        dispatcher = Dispatcher(settings, app[SESSIONS], app[ADAPTER], clock, shard=(0, shards))
         app[DISPATCHER] = dispatcher
+        stopping = asyncio.Event()
+        others = [
+            asyncio.create_task(
+                _keep_running([*shard_command, "--shard", f"{k + 1}/{shards}"], stopping),
+                name=f"dispatcher {k + 1}/{shards}",
+            )
+            for k in range(1, shards)
+        ]
 
         async def queued() -> None:
             dispatcher.wake.set()
@@ -111,10 +126,46 @@ def _background(clock: Clock) -> Callable[[web.Application], AsyncIterator[None]
         # Let the sends in flight finish and be marked sent, so a restart repeats none; a
         # send that hangs is cut off after its own timeout.
         dispatcher.stop()
+        stopping.set()
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(task, dispatcher.send_timeout + 1)
+        await asyncio.gather(*others)
 
     return run
+
+
+async def _keep_running(command: list[str], stopping: asyncio.Event) -> None:
+    """One more dispatcher, in a process of its own, started again if it ends by itself (a
+    little later each time it ends soon after starting), and stopped as gently as the
+    server's own when the server stops."""
+    pause = 1.0
+    while not stopping.is_set():
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.DEVNULL)
+        ended = asyncio.ensure_future(process.wait())
+        told = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait({ended, told}, return_when=asyncio.FIRST_COMPLETED)
+        told.cancel()
+        if not stopping.is_set():
+            pause = 1.0 if time.monotonic() - started > 60 else min(pause * 2, 60.0)
+            log.warning(
+                "a dispatcher process ended (exit %s); starting it again in %.0f s",
+                process.returncode,
+                pause,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), pause)
+            continue
+        if process.returncode is None:
+            process.terminate()  # it finishes its sends in flight, then exits
+            try:
+                await asyncio.wait_for(asyncio.shield(ended), STOP_SECONDS)
+            except TimeoutError:
+                process.kill()
+        await ended
+
+
+STOP_SECONDS = 20.0  # a dispatcher's sends in flight end within their own timeout (15 s)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:

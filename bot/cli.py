@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
 import socket
 import sys
 import traceback
@@ -17,7 +19,7 @@ from typing import Any, NoReturn
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bot.settings import ENVIRONMENT, Settings, SettingsError
+from bot.settings import ENVIRONMENT, MAX_DISPATCHERS, Settings, SettingsError
 from domain import db
 from domain.dates import LONDON, parse_moment
 from domain.importing import ImportRejected, import_workbook
@@ -127,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     runner.add_argument("name", choices=("reminders", "chasers", "dispatch"))
     runner.add_argument(
         "--now", metavar="WHEN", help="as if at this moment, e.g. 2025-07-14T09:00 (London time)"
+    )
+    runner.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="dispatch only: send the K-th of N dispatchers' share (what `perfbot serve` runs "
+        "when PERFBOT_DISPATCHERS is N)",
+    )
+    runner.add_argument(
+        "--until-stopped",
+        action="store_true",
+        help="dispatch only: keep sending as rows fall due, until stopped (Ctrl+C, SIGTERM) "
+        "or the process that started it ends",
     )
     runner.set_defaults(run=cmd_jobs_run)
 
@@ -324,7 +338,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(f"--now: {error}") from None
         clock = lambda: fixed  # noqa: E731 - a clock that stands still
         log.warning("the clock is fixed at %s (--now)", fixed.isoformat())
-    app = create_app(settings, clock=clock, background=True)
+    # With PERFBOT_DISPATCHERS=N the server sends the first share itself and keeps a process
+    # running for each other share, on the same clock.
+    shard_command = [sys.executable, "-m", "bot.cli", "jobs", "run", "dispatch", "--until-stopped"]
+    if args.now:
+        shard_command += ["--now", args.now]
+    app = create_app(settings, clock=clock, background=True, shard_command=shard_command)
     print(
         f"PerfBot is listening on http://{args.host}:{args.port}/api/messages "
         f"(health: http://{args.host}:{args.port}/healthz); press Ctrl+C to stop.",
@@ -359,10 +378,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _moment(text: str | None) -> datetime:
     if not text:
         return datetime.now(UTC)
@@ -390,12 +405,20 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     from scheduler.timetable import run_job
 
     now = _moment(args.now)
+    shard = _shard(args.shard)
+    if args.name != "dispatch" and (args.shard or args.until_stopped):
+        raise CommandError("--shard and --until-stopped are for `perfbot jobs run dispatch` only")
 
     async def work(engine: Any) -> int:
         await _require_current_schema(engine)
         sessions = db.session_factory(engine)
         if args.name == "dispatch":
-            return await _dispatch(settings, sessions, now)
+            from bot.handler import utc_now
+
+            clock = (lambda: now) if args.now else utc_now
+            if args.until_stopped:
+                return await _dispatch_until_stopped(settings, sessions, clock, shard)
+            return await _dispatch(settings, sessions, clock, shard)
         result = await run_job(args.name, sessions, settings.timetable, now)
         print(
             f"{args.name} at {now.astimezone(LONDON):%a %d %b %Y %H:%M}: {len(result.queued)} queued"
@@ -409,14 +432,58 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, work)
 
 
-async def _dispatch(settings: Settings, sessions: Any, now: datetime) -> int:
+def _shard(text: str | None) -> tuple[int, int]:
+    """``2/3`` -> (1, 3): the second of three dispatchers, counted from 0 inside."""
+    if not text:
+        return (0, 1)
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n) <= MAX_DISPATCHERS):
+        raise CommandError(
+            f"--shard '{text}' is not like 2/3 (the second of three dispatchers, "
+            f"at most {MAX_DISPATCHERS})"
+        )
+    return (int(k) - 1, int(n))
+
+
+def _dispatcher(settings: Settings, sessions: Any, clock: Any, shard: tuple[int, int]) -> Any:
     from botbuilder.integration.aiohttp import CloudAdapter
 
     from bot.connector import PerfBotAuthentication
     from bot.delivery import Dispatcher
 
-    authentication = PerfBotAuthentication(settings)
-    dispatcher = Dispatcher(settings, sessions, CloudAdapter(authentication), lambda: now)
+    adapter = CloudAdapter(PerfBotAuthentication(settings))
+    return Dispatcher(settings, sessions, adapter, clock, shard=shard)
+
+
+async def _dispatch_until_stopped(
+    settings: Settings, sessions: Any, clock: Any, shard: tuple[int, int]
+) -> int:
+    """Send as rows fall due until told to stop, or until the process that started this one
+    (`perfbot serve`) is gone: a dispatcher is never left running on its own."""
+    dispatcher = _dispatcher(settings, sessions, clock, shard)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, dispatcher.stop)
+    parent = os.getppid()
+
+    async def orphaned() -> None:
+        while os.getppid() == parent:  # noqa: ASYNC110 - no event marks a parent's end
+            await asyncio.sleep(1)
+        log.warning("the process that started this dispatcher has ended; stopping")
+        dispatcher.stop()
+
+    watch = asyncio.create_task(orphaned())
+    try:
+        await dispatcher.run()
+    finally:
+        watch.cancel()
+        await dispatcher.adapter.bot_framework_authentication.close()
+    return 0
+
+
+async def _dispatch(settings: Settings, sessions: Any, clock: Any, shard: tuple[int, int]) -> int:
+    dispatcher = _dispatcher(settings, sessions, clock, shard)
+    authentication = dispatcher.adapter.bot_framework_authentication
     total = 0
     try:
         while True:
@@ -457,3 +524,7 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _run(settings, work)
+
+
+if __name__ == "__main__":  # `python -m bot.cli`, as `perfbot serve` starts its dispatchers
+    sys.exit(main())

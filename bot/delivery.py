@@ -10,6 +10,7 @@ ConversationNotFound is permanent: the person is marked unreachable and nobody r
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import random
@@ -56,16 +57,17 @@ class RateLimiter:
 
     def __init__(
         self,
-        tenant: list[tuple[int, float]],
-        conversation: list[tuple[int, float]],
+        tenant: list[tuple[float, float]],
+        conversation: list[tuple[float, float]],
         clock: Callable[[], float] = time.monotonic,
         margin: float = 1.03,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         # A little slack on each window so jitter between here and Teams never adds up to
         # one send too many in Teams' own count.
-        self.tenant = [(n, p * margin) for n, p in tenant]
-        self.conversation = [(n, p * margin) for n, p in conversation]
+        # A share of a limit (one of several dispatchers) is rounded down to whole sends.
+        self.tenant = [(max(1, int(n)), p * margin) for n, p in tenant]
+        self.conversation = [(max(1, int(n)), p * margin) for n, p in conversation]
         # Tenant sends are spaced evenly rather than let through in bursts: a burst leaves
         # here inside the window but can arrive bunched.
         self.gap = max((p / n for n, p in self.tenant), default=0.0)
@@ -81,9 +83,9 @@ class RateLimiter:
             sent.popleft()
         wait = 0.0
         for limit, period in windows:
-            inside = [t for t in sent if t > now - period]
-            if len(inside) >= limit:
-                wait = max(wait, inside[len(inside) - limit] + period - now)
+            first = bisect.bisect_right(sent, now - period)  # send times are in order
+            if len(sent) - first >= limit:
+                wait = max(wait, sent[len(sent) - limit] + period - now)
         return wait
 
     async def acquire(self, tenant: str, conversation: str) -> None:
@@ -240,12 +242,19 @@ class Dispatcher:
         limiter: RateLimiter | None = None,
         concurrency: int | None = None,
         send_timeout: float = 15.0,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.adapter = adapter
         self.clock = clock
-        self.limiter = limiter or RateLimiter(settings.tenant_limits, settings.conversation_limits)
+        # One of several dispatchers takes its share of the people (see outbox.shard_of), so
+        # each conversation's limits are counted whole here, and its share of the tenant rate.
+        self.shard = shard
+        self.limiter = limiter or RateLimiter(
+            [(count / shard[1], period) for count, period in settings.tenant_limits],
+            settings.conversation_limits,
+        )
         # Eight sends in flight: each waits on the network most of its time, and the rows
         # they finish together are marked sent in one commit (see _SentMarks).
         self.concurrency = concurrency or 8
@@ -283,7 +292,7 @@ class Dispatcher:
     @property
     def batch(self) -> int:
         """As many rows as can surely be sent within a third of the lease at the tenant rate."""
-        per_second = min(n / p for n, p in self.settings.tenant_limits)
+        per_second = min(n / p for n, p in self.limiter.tenant)
         return max(10, min(200, int(per_second * self.settings.claim_lease / 3)))
 
     async def run_once(self) -> DeliveryReport:
@@ -291,7 +300,7 @@ class Dispatcher:
         report = DeliveryReport()
         now = self.clock()
         async with self.sessions() as session:
-            ids = await outbox.claim(session, now, self.worker, self.batch, self.lease)
+            ids = await outbox.claim(session, now, self.worker, self.batch, self.lease, self.shard)
             if not ids:
                 return report
             calendar = await load_calendar(session)

@@ -54,6 +54,7 @@ ENVIRONMENT = {
     "PERFBOT_TENANT_RATE": "sends allowed per tenant, as count/seconds (default 50/1)",
     "PERFBOT_CONVERSATION_RATES": "sends allowed per conversation (default 7/1,8/2,60/30,1800/3600)",
     "PERFBOT_CLAIM_LEASE_SECONDS": "how long a dispatcher holds rows it took before another may (default 120)",
+    "PERFBOT_DISPATCHERS": "dispatcher processes `perfbot serve` runs, each for its share of the people and of the tenant rate (default 1)",
 }
 
 
@@ -75,6 +76,15 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(env: Mapping[str, str], name: str, default: int, most: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise SettingsError(f"{name} '{text}' must be a whole number from 1 to {most}")
+    return int(text)
+
+
 def _rates(text: str, name: str) -> list[tuple[int, float]]:
     """``7/1,8/2`` -> [(7, 1.0), (8, 2.0)]: so many sends per so many seconds."""
     out = []
@@ -89,6 +99,9 @@ def _rates(text: str, name: str) -> list[tuple[int, float]]:
         if out[-1][0] < 1 or out[-1][1] <= 0:
             raise SettingsError(f"{name} '{text}' needs counts of 1 or more over positive seconds")
     return out
+
+
+MAX_DISPATCHERS = 8
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,7 @@ class Settings:
         default_factory=lambda: [(7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0)]
     )
     claim_lease: float = 120.0
+    dispatchers: int = 1
 
     @property
     def timetable(self) -> Timetable:
@@ -169,6 +183,7 @@ class Settings:
                 env.get("PERFBOT_TENANT_RATE", "") or "50/1", "PERFBOT_TENANT_RATE"
             ),
             claim_lease=_seconds(env, "PERFBOT_CLAIM_LEASE_SECONDS", 120.0),
+            dispatchers=_count(env, "PERFBOT_DISPATCHERS", 1, MAX_DISPATCHERS),
             conversation_limits=_rates(
                 env.get("PERFBOT_CONVERSATION_RATES", "") or "7/1,8/2,60/30,1800/3600",
                 "PERFBOT_CONVERSATION_RATES",

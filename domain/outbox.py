@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ColumnElement
 
 from domain.model import (
     Escalation,
@@ -155,10 +156,26 @@ def _recipients(measure: Measure, step: Step) -> list[Person]:
     return list(people.values())
 
 
+def shard_of(shards: int) -> ColumnElement[int]:
+    """Which of ``shards`` dispatchers a row belongs to: a person's messages always to the
+    same one (so each conversation's rate is counted in one place), messages to a channel
+    (and to nobody in particular) to the first."""
+    return case(
+        (Notification.conversation_id.is_(None), func.coalesce(Notification.person_id, 0) % shards),
+        else_=0,
+    )
+
+
 async def claim(
-    session: AsyncSession, now: datetime, worker: str, limit: int, lease: timedelta
+    session: AsyncSession,
+    now: datetime,
+    worker: str,
+    limit: int,
+    lease: timedelta,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[int]:
-    """Take up to ``limit`` due rows for ``worker`` until ``now + lease``; their ids."""
+    """Take up to ``limit`` due rows for ``worker`` until ``now + lease``; their ids. With
+    ``shard`` (k, n), only the rows of the k-th of n dispatchers (counted from 0)."""
     due = (
         select(Notification.id)
         .where(
@@ -169,6 +186,9 @@ async def claim(
         .order_by(Notification.not_before, Notification.id)
         .limit(limit)
     )
+    which, shards = shard
+    if shards > 1:
+        due = due.where(shard_of(shards) == which)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     claimed = await session.execute(

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot.app import ADAPTER, SESSIONS
 from bot.delivery import Dispatcher
 from bot.settings import Settings
+from domain import outbox
 from domain.model import ConversationRef, Notification, NotificationState, Person
 from domain.outbox import CHASER_KINDS, Timetable, sweep
 from tests.bot.conftest import AMINA, GARETH, Teams
@@ -258,3 +259,24 @@ async def test_a_dispatcher_told_to_stop_finishes_the_send_in_flight_and_release
     await dispatcher(teams, clock).run_once()
     texts = [c.body["text"] for c in to(teams, AMINA)]
     assert len(texts) == len(set(texts)) == len(mine)  # every chaser once, none twice
+
+
+async def test_two_dispatchers_split_the_people_and_the_tenant_rate_between_them(teams):
+    await queue_chasers(teams)
+    sessions = teams.client.app[SESSIONS]
+    taken = {}
+    for k in (0, 1):
+        async with sessions() as session:
+            taken[k] = await outbox.claim(
+                session, MONDAY_NINE, f"shard-{k}", 1000, timedelta(minutes=2), (k, 2)
+            )
+    async with sessions() as session:
+        due = {n.id: n.person_id for n in await session.scalars(select(Notification))}
+    assert taken[0]
+    assert taken[1]
+    assert not set(taken[0]) & set(taken[1])  # no row for both
+    assert set(taken[0]) | set(taken[1]) == set(due)  # and none for neither
+    people = [{due[i] for i in taken[k]} for k in (0, 1)]
+    assert not people[0] & people[1]  # each person's chat is counted by one of them only
+    half = dispatcher(teams, Clock(MONDAY_NINE), shard=(1, 2))
+    assert [n for n, _ in half.limiter.tenant] == [25]  # of Teams' 50 a second

@@ -94,13 +94,14 @@ async def states(url: str) -> Counter[str]:
     return Counter({state.value: count for state, count in rows})
 
 
-async def serve(url: str, folder: Path, name: str) -> asyncio.subprocess.Process:
+async def serve(url: str, folder: Path, name: str, **settings: str) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
     env.update(
         PERFBOT_DATABASE_URL=url,
         PERFBOT_SEND_HOURS="always",
         PERFBOT_CLAIM_LEASE_SECONDS="5",
         PERFBOT_TENANT_RATE="400/1",
+        **settings,
     )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -197,3 +198,46 @@ async def test_two_servers_on_one_postgresql_deliver_each_notification_exactly_o
     assert set(received) == {f"a:chat-{n}" for n in range(PEOPLE)}
     assert max(received.values()) == 1  # exactly once between them
     assert all("Traceback" not in log for log in logs)
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+async def test_a_server_with_two_dispatchers_shares_the_sends_and_stops_both(tmp_path):
+    connector = LoopbackConnector()
+    await connector.start()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'perfbot.db'}"
+    await prepare(url, connector)
+    try:
+        server = await serve(url, tmp_path, "server", PERFBOT_DISPATCHERS="2")
+
+        async def all_sent() -> bool:
+            return (await states(url))["sent"] == PEOPLE
+
+        await until(all_sent, 180)
+        [helper] = children(server.pid)  # the second dispatcher, in a process of its own
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), 60)
+        log = (tmp_path / "server.log").read_text()
+    finally:
+        await connector.stop()
+    received = delivered(connector)
+    assert set(received) == {f"a:chat-{n}" for n in range(PEOPLE)}
+    assert max(received.values()) == 1  # exactly once between them
+    engine = db.create_engine(url)
+    async with db.session_factory(engine)() as session:
+        workers = await session.scalar(select(func.count(func.distinct(Notification.claimed_by))))
+    await engine.dispose()
+    assert workers == 2  # both sent their share
+    assert server.returncode == 0
+    assert not running(helper), "the second dispatcher outlived the server"
+    assert "Traceback" not in log, log

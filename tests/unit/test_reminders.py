@@ -173,3 +173,13 @@ def test_the_tenant_gets_50_a_second_evenly_spaced():
     assert most_in(times, 1.0) <= 50
     assert min(b - a for a, b in itertools.pairwise(times)) >= 0.02 - 1e-9
     assert times[-1] == pytest.approx(199 * 0.02)  # and no slower than that
+
+
+def test_three_dispatchers_each_keep_to_a_whole_third_of_the_tenant_rate():
+    from bot.delivery import RateLimiter
+
+    clock = FakeTime()
+    # What each of three dispatchers is given: a third of Teams' 50 a second.
+    limiter = RateLimiter([(50 / 3, 1.0)], [(7, 1.0)], clock=clock, sleep=clock.sleep, margin=1.0)
+    times = sends(limiter, clock, [f"a:{n}" for n in range(100)])
+    assert most_in(times, 1.0) == 16  # three of them: 48, never over 50
