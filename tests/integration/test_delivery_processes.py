@@ -217,8 +217,8 @@ async def test_a_server_with_two_dispatchers_shares_the_sends_and_stops_both(tmp
     await connector.start()
     url = f"sqlite+aiosqlite:///{tmp_path / 'perfbot.db'}"
     await prepare(url, connector)
+    server = await serve(url, tmp_path, "server", PERFBOT_DISPATCHERS="2")
     try:
-        server = await serve(url, tmp_path, "server", PERFBOT_DISPATCHERS="2")
 
         async def all_sent() -> bool:
             return (await states(url))["sent"] == PEOPLE
@@ -229,6 +229,9 @@ async def test_a_server_with_two_dispatchers_shares_the_sends_and_stops_both(tmp
         await asyncio.wait_for(server.wait(), 60)
         log = (tmp_path / "server.log").read_text()
     finally:
+        if server.returncode is None:  # a failed assertion: its dispatcher follows it
+            server.kill()
+            await server.wait()
         await connector.stop()
     received = delivered(connector)
     assert set(received) == {f"a:chat-{n}" for n in range(PEOPLE)}
