@@ -196,12 +196,15 @@ class _SentMarks:
             try:
                 async with self.engine.begin() as connection:
                     await connection.execute(_MARK_SENT, [row for row, _ in group])
-            except BaseException as error:
+            except Exception as error:
                 for _, done in group:
                     if not done.done():
                         done.set_exception(error)
-                if not isinstance(error, Exception):
-                    raise
+            except BaseException:  # cancelled (shutting down): nobody is left to write
+                for _, done in group + self._waiting:
+                    done.cancel()
+                self._waiting = []
+                raise
             else:
                 for _, done in group:
                     if not done.done():

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.app import ADAPTER, SESSIONS
-from bot.delivery import Dispatcher
+from bot.delivery import Dispatcher, _SentMarks
 from bot.settings import Settings
 from domain import outbox
 from domain.model import ConversationRef, Notification, NotificationState, Person
@@ -280,3 +280,34 @@ async def test_two_dispatchers_split_the_people_and_the_tenant_rate_between_them
     assert not people[0] & people[1]  # each person's chat is counted by one of them only
     half = dispatcher(teams, Clock(MONDAY_NINE), shard=(1, 2))
     assert [n for n, _ in half.limiter.tenant] == [25]  # of Teams' 50 a second
+
+
+async def test_sends_that_finish_together_are_marked_sent_in_one_commit_each_waiting_for_its_own(
+    teams,
+):
+    await queue_chasers(teams)
+    sessions = teams.client.app[SESSIONS]
+    async with sessions() as session:
+        ids = list(await session.scalars(select(Notification.id).limit(8)))
+    engine = sessions.kw["bind"]
+    commits = []
+
+    def counted(connection):
+        commits.append(connection)
+
+    event.listen(engine.sync_engine, "commit", counted)
+    try:
+        marks = _SentMarks(engine)
+        await asyncio.gather(
+            *(marks.mark({"row": i, "activity": f"activity-{i}", "at": MONDAY_NINE}) for i in ids)
+        )
+    finally:
+        event.remove(engine.sync_engine, "commit", counted)
+    async with sessions() as session:
+        marked = {
+            n.id: (n.state, n.activity_id)
+            for n in await session.scalars(select(Notification).where(Notification.id.in_(ids)))
+        }
+    assert marked == {i: (NotificationState.SENT, f"activity-{i}") for i in ids}
+    assert len(ids) == 8
+    assert len(commits) == 1  # eight rows, one commit
