@@ -473,11 +473,14 @@ async def _dispatch_until_stopped(
         dispatcher.stop()
 
     watch = asyncio.create_task(orphaned())
+    which = f"{shard[0] + 1}/{shard[1]}"
+    log.info("dispatcher %s sending as messages fall due; Ctrl+C to stop", which)
     try:
         await dispatcher.run()
     finally:
         watch.cancel()
         await dispatcher.adapter.bot_framework_authentication.close()
+    log.info("dispatcher %s stopped", which)
     return 0
 
 
