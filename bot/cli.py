@@ -142,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="dispatch only: keep sending as rows fall due, until stopped (Ctrl+C, SIGTERM) "
         "or the process that started it ends",
     )
+    runner.add_argument(
+        "--parent",
+        type=int,
+        metavar="PID",
+        help="with --until-stopped: the process whose end stops it (`perfbot serve` gives its "
+        "own, so that a server killed before its dispatcher has started is still noticed)",
+    )
     runner.set_defaults(run=cmd_jobs_run)
 
     people = commands.add_parser(
@@ -341,6 +348,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # With PERFBOT_DISPATCHERS=N the server sends the first share itself and keeps a process
     # running for each other share, on the same clock.
     shard_command = [sys.executable, "-m", "bot.cli", "jobs", "run", "dispatch", "--until-stopped"]
+    shard_command += ["--parent", str(os.getpid())]
     if args.now:
         shard_command += ["--now", args.now]
     app = create_app(settings, clock=clock, background=True, shard_command=shard_command)
@@ -408,6 +416,8 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     shard = _shard(args.shard)
     if args.name != "dispatch" and (args.shard or args.until_stopped):
         raise CommandError("--shard and --until-stopped are for `perfbot jobs run dispatch` only")
+    if args.parent and not args.until_stopped:
+        raise CommandError("--parent goes with --until-stopped")
 
     async def work(engine: Any) -> int:
         await _require_current_schema(engine)
@@ -417,7 +427,9 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
 
             clock = (lambda: now) if args.now else utc_now
             if args.until_stopped:
-                return await _dispatch_until_stopped(settings, sessions, clock, shard)
+                return await _dispatch_until_stopped(
+                    settings, sessions, clock, shard, args.parent or os.getppid()
+                )
             return await _dispatch(settings, sessions, clock, shard)
         result = await run_job(args.name, sessions, settings.timetable, now)
         print(
@@ -456,7 +468,7 @@ def _dispatcher(settings: Settings, sessions: Any, clock: Any, shard: tuple[int,
 
 
 async def _dispatch_until_stopped(
-    settings: Settings, sessions: Any, clock: Any, shard: tuple[int, int]
+    settings: Settings, sessions: Any, clock: Any, shard: tuple[int, int], parent: int
 ) -> int:
     """Send as rows fall due until told to stop, or until the process that started this one
     (`perfbot serve`) is gone: a dispatcher is never left running on its own."""
@@ -464,7 +476,6 @@ async def _dispatch_until_stopped(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, dispatcher.stop)
-    parent = os.getppid()
 
     async def orphaned() -> None:
         while os.getppid() == parent:  # noqa: ASYNC110 - no event marks a parent's end

@@ -155,6 +155,14 @@ def test_a_dry_run_checks_without_writing(council, tmp_path):
             {},
             ["the folder no/such/folder does not exist"],
         ),
+        (["jobs", "run", "dispatch", "--shard", "3/2"], {}, ["--shard '3/2' is not like 2/3"]),
+        (
+            ["jobs", "run", "reminders", "--shard", "1/2"],
+            {},
+            ["are for `perfbot jobs run dispatch`"],
+        ),
+        (["jobs", "run", "dispatch", "--parent", "1"], {}, ["--parent goes with --until-stopped"]),
+        (["export"], {"PERFBOT_DISPATCHERS": "0"}, ["PERFBOT_DISPATCHERS '0' must be a whole"]),
         (["import", "missing.xlsx"], {}, ["missing.xlsx does not exist"]),
         (["import", "notes.txt"], {}, ["is not an .xlsx workbook or a folder of CSV files"]),
         (
@@ -245,3 +253,26 @@ def test_serve_answers_health_checks_on_a_real_port(council):
         _, stderr = server.communicate(timeout=10)
     assert "MicrosoftAppId is not set" in stderr
     assert "Traceback" not in stderr
+
+
+def test_a_dispatcher_whose_server_is_already_gone_stops_at_once(council):
+    # `perfbot serve` names itself as the parent of its extra dispatchers: if it is killed
+    # while one is still starting, the dispatcher still sees that it has gone.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    started = time.monotonic()
+    result = run(
+        council,
+        "jobs",
+        "run",
+        "dispatch",
+        "--until-stopped",
+        "--shard",
+        "2/2",
+        "--parent",
+        str(gone.pid),
+        env={"PERFBOT_DISPATCHERS": "2"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "has ended; stopping" in result.stderr
+    assert time.monotonic() - started < 30

@@ -94,6 +94,21 @@ async def states(url: str) -> Counter[str]:
     return Counter({state.value: count for state, count in rows})
 
 
+STARTED: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture(autouse=True)
+async def no_server_left_running():
+    """A test that fails midway still leaves no `perfbot serve` behind (its extra
+    dispatchers follow it by themselves)."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 async def serve(url: str, folder: Path, name: str, **settings: str) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
     env.update(
@@ -107,7 +122,7 @@ async def serve(url: str, folder: Path, name: str, **settings: str) -> asyncio.s
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with (folder / f"{name}.log").open("w") as log:  # the child keeps its own copy of the file
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             PERFBOT,
             "serve",
             "--port",
@@ -117,6 +132,8 @@ async def serve(url: str, folder: Path, name: str, **settings: str) -> asyncio.s
             stdout=asyncio.subprocess.DEVNULL,
             stderr=log,
         )
+    STARTED.append(process)
+    return process
 
 
 async def until(condition, seconds: float) -> None:
@@ -217,8 +234,8 @@ async def test_a_server_with_two_dispatchers_shares_the_sends_and_stops_both(tmp
     await connector.start()
     url = f"sqlite+aiosqlite:///{tmp_path / 'perfbot.db'}"
     await prepare(url, connector)
-    server = await serve(url, tmp_path, "server", PERFBOT_DISPATCHERS="2")
     try:
+        server = await serve(url, tmp_path, "server", PERFBOT_DISPATCHERS="2")
 
         async def all_sent() -> bool:
             return (await states(url))["sent"] == PEOPLE
@@ -229,9 +246,6 @@ async def test_a_server_with_two_dispatchers_shares_the_sends_and_stops_both(tmp
         await asyncio.wait_for(server.wait(), 60)
         log = (tmp_path / "server.log").read_text()
     finally:
-        if server.returncode is None:  # a failed assertion: its dispatcher follows it
-            server.kill()
-            await server.wait()
         await connector.stop()
     received = delivered(connector)
     assert set(received) == {f"a:chat-{n}" for n in range(PEOPLE)}
