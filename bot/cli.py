@@ -146,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--parent",
         type=int,
         metavar="PID",
-        help="with --until-stopped: the process whose end stops it (`perfbot serve` gives its "
-        "own, so that a server killed before its dispatcher has started is still noticed)",
+        help="with --until-stopped: the pid of the process that starts it, which `perfbot "
+        "serve` gives as its own; it stops once that is no longer its parent (even if the "
+        "server was killed before the dispatcher had started)",
     )
     runner.set_defaults(run=cmd_jobs_run)
 
