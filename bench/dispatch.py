@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from botbuilder.integration.aiohttp import CloudAdapter  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from bot.cli import dispatcher_command  # noqa: E402
 from bot.connector import PerfBotAuthentication  # noqa: E402
 from bot.delivery import Dispatcher  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -50,17 +51,6 @@ from domain.reminders import SendWindow  # noqa: E402
 from tests.connector import LoopbackConnector  # noqa: E402
 
 QUEUED = datetime(2026, 1, 1, tzinfo=UTC)
-# What `perfbot serve` starts for each dispatcher after the first (see bot/app.py).
-SHARD_COMMAND = [
-    sys.executable,
-    "-m",
-    "bot.cli",
-    "jobs",
-    "run",
-    "dispatch",
-    "--until-stopped",
-    "--shard",
-]
 
 
 class EnforcingConnector(LoopbackConnector):
@@ -217,7 +207,7 @@ async def scenario(name: str, n: int) -> dict:
     )
     others = [
         subprocess.Popen(
-            [*SHARD_COMMAND, f"{k + 1}/{shards}"],
+            [*dispatcher_command(), "--shard", f"{k + 1}/{shards}"],  # as `perfbot serve` does
             cwd=ROOT,
             env={
                 **os.environ,

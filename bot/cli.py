@@ -348,11 +348,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log.warning("the clock is fixed at %s (--now)", fixed.isoformat())
     # With PERFBOT_DISPATCHERS=N the server sends the first share itself and keeps a process
     # running for each other share, on the same clock.
-    shard_command = [sys.executable, "-m", "bot.cli", "jobs", "run", "dispatch", "--until-stopped"]
-    shard_command += ["--parent", str(os.getpid())]
-    if args.now:
-        shard_command += ["--now", args.now]
-    app = create_app(settings, clock=clock, background=True, shard_command=shard_command)
+    app = create_app(
+        settings,
+        clock=clock,
+        background=True,
+        shard_command=dispatcher_command(parent=os.getpid(), now=args.now),
+    )
     print(
         f"PerfBot is listening on http://{args.host}:{args.port}/api/messages "
         f"(health: http://{args.host}:{args.port}/healthz); press Ctrl+C to stop.",
@@ -385,6 +386,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if playground is not None:
             local_teams.stop(playground)
     return 0
+
+
+def dispatcher_command(parent: int | None = None, now: str | None = None) -> list[str]:
+    """How `perfbot serve` starts each dispatcher after the first; ``--shard K/N`` follows."""
+    command = [sys.executable, "-m", "bot.cli", "jobs", "run", "dispatch", "--until-stopped"]
+    if parent is not None:
+        command += ["--parent", str(parent)]
+    if now:
+        command += ["--now", now]
+    return command
 
 
 def _moment(text: str | None) -> datetime:

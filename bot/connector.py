@@ -185,9 +185,22 @@ class _Models:
     """The plain models of a client, and each one's attributes by REST key."""
 
     def __init__(self, dependencies: dict[str, Any]) -> None:
+        self.dependencies = dependencies
         self.by_name = {name: m for name, m in dependencies.items() if _plain_model(m)}
         self.known = set(self.by_name.values())
         self._keys: dict[type, dict[str, tuple[str, str]]] = {}
+
+    def named(self, kind: str) -> tuple[type[Model], bool] | None:
+        """The plain model a type names, and whether it is a list of them; None for a basic
+        type (``str``, ``object``, a date). _Unusual for an enum type, a model that is not
+        plain, or a dict of models: msrest's own way for those."""
+        inner = kind.strip("[]{}")
+        model = self.by_name.get(inner)
+        if model is None and inner not in self.dependencies:
+            return None
+        if model is None or kind.startswith("{"):
+            raise _Unusual
+        return model, kind.startswith("[")
 
     def keys(self, model: type[Model]) -> dict[str, tuple[str, str]]:
         """REST key -> (attribute, type)."""
@@ -250,16 +263,14 @@ class PlainSerializer(Serializer):  # type: ignore[misc]
             return value
         if kind == "object" and _plain_json(value):
             return value
-        inner = kind.strip("[]{}")
-        model = self._plain.by_name.get(inner)
-        if model is not None or inner in self.dependencies:
-            if model is None or kind.startswith("{"):
-                raise _Unusual  # an enum type, a model that is not plain, a dict of models
-            if kind.startswith("["):
-                if type(value) is not list or any(item is None for item in value):
-                    raise _Unusual
-                return [self._model(item, model) for item in value]
-            return self._model(value, model)
+        named = self._plain.named(kind)
+        if named is not None:
+            model, many = named
+            if not many:
+                return self._model(value, model)
+            if type(value) is not list or any(item is None for item in value):
+                raise _Unusual
+            return [self._model(item, model) for item in value]
         try:  # a basic value: msrest's body does not read these back, only writes them
             return self.serialize_data(value, kind)
         except Exception as error:
@@ -305,17 +316,15 @@ class PlainDeserializer(Deserializer):  # type: ignore[misc]
             if kind == "str" and type(raw) is str:
                 values[attr] = raw
                 continue
-            inner = kind.strip("[]{}")
-            inner_model = self._plain.by_name.get(inner)
-            if inner_model is not None or inner in self.dependencies:
-                if inner_model is None or kind.startswith("{"):
-                    raise _Unusual
-                if kind.startswith("["):
-                    if type(raw) is not list:
-                        raise _Unusual
-                    values[attr] = [self._model(item, inner_model) for item in raw]
+            named = self._plain.named(kind)
+            if named is not None:
+                inner, many = named
+                if not many:
+                    values[attr] = self._model(raw, inner)
+                elif type(raw) is list:
+                    values[attr] = [self._model(item, inner) for item in raw]
                 else:
-                    values[attr] = self._model(raw, inner_model)
+                    raise _Unusual
                 continue
             try:
                 values[attr] = self.deserialize_data(raw, kind)
