@@ -2,9 +2,16 @@
 
 N submissions (default 2,000) at C concurrent (default 50) are posted as Teams card submits
 to `perfbot serve` running in its own process on a real port, with a loopback Bot Connector
-(this process) taking the receipts. The same client then drives a bare aiohttp handler that
-does nothing, in its own process, as the baseline measured in the same run. SQLite always;
-PostgreSQL too when --postgres or PERFBOT_TEST_POSTGRES_URL gives one.
+(this process) taking the receipts. The same client first drives, in a process of its own
+each and in the same run:
+
+- a bare aiohttp handler that does nothing: the baseline the ratios are taken against;
+- the floor: PerfBot's own application (the same endpoint, middleware, CloudAdapter and
+  connector client) with a bot that does only what no submission can skip, replacing the
+  submitted card with a receipt through the Bot Connector, and no database at all. No
+  version of PerfBot can be faster than this on the same machine.
+
+SQLite always; PostgreSQL too when --postgres or PERFBOT_TEST_POSTGRES_URL gives one.
 
     python bench/submit.py [--n 2000] [--concurrency 50] [--postgres URL]
 """
@@ -47,6 +54,88 @@ app = web.Application()
 app.router.add_post("/api/messages", nothing)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
+
+
+def serve_floor(port: int, processes: int, reuse_port: bool) -> None:
+    """The floor's server: `create_app` as `perfbot serve` makes it, whose bot answers every
+    message by replacing the card it came from with a receipt rendered once at start. With
+    more than one process, each listens on the same port (SO_REUSEPORT) and the kernel shares
+    the connections among them."""
+    from decimal import Decimal
+
+    from aiohttp import web
+    from botbuilder.core import ActivityHandler, TurnContext
+    from botbuilder.schema import Activity, ActivityTypes
+
+    from bot.app import BOT, create_app
+    from bot.settings import Settings
+    from cards import render as cards
+    from domain.model import Measure
+    from domain.numbers import Unit
+    from domain.periods import Period
+    from domain.ratings import Assessment, Direction, Rating
+    from domain.returns import Receipt
+
+    measure = Measure(code="BM-0001", title="Bench measure 1", unit=Unit.PERCENT, decimals=1)
+    receipt = Receipt(
+        measure,
+        Period.parse("2026/27 M7"),
+        "81.5%",
+        Assessment(Rating.GOOD, Decimal("0.019"), "81.5% is 1.9% above the target of 80.0%."),
+        Direction.IMPROVING,
+        Direction.IMPROVING,
+        1,
+        None,
+        "Nothing more is needed for now.",
+    )
+    receipt_card = cards.attachment(cards.receipt_card(receipt))
+
+    class Floor(ActivityHandler):
+        async def on_message_activity(self, turn_context: TurnContext) -> None:
+            await turn_context.update_activity(
+                Activity(
+                    type=ActivityTypes.message,
+                    id=turn_context.activity.reply_to_id,
+                    attachments=[receipt_card],
+                )
+            )
+
+    app = create_app(Settings.from_env({"PERFBOT_DATABASE_URL": "sqlite:///:memory:"}))
+
+    async def floor_bot(app: web.Application) -> None:
+        app[BOT] = Floor()  # type: ignore[assignment]  # the messaging endpoint calls on_turn only
+
+    app.on_startup.append(floor_bot)  # after create_app's own start-up, which made the real bot
+    others = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--serve-floor", str(port), "--reuse-port"],
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(processes - 1)
+    ]
+
+    async def others_ready(app: web.Application) -> None:
+        if reuse_port:
+            print("ready", flush=True)  # to the first process, which listens only after this
+        for other in others:
+            assert other.stdout is not None
+            other.stdout.readline()
+
+    async def stop_others(app: web.Application) -> None:
+        for other in others:
+            other.terminate()
+            other.wait()  # so that their CPU is counted in this process's
+
+    app.on_startup.append(others_ready)
+    app.on_cleanup.append(stop_others)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        print=None,
+        access_log=None,
+        reuse_port=reuse_port or processes > 1,
+    )
 
 
 def free_port() -> int:
@@ -195,6 +284,21 @@ async def bench_backend(
     name: str, url: str, n: int, concurrency: int, baseline_rate: float
 ) -> None:
     await prepare(url, n)
+    command = [PERFBOT, "serve", "--port", "{port}", "--now", NOW]
+    if os.environ.get("BENCH_PROFILE"):
+        command = [sys.executable, os.environ["BENCH_PROFILE"], "{port}"]
+    await bench_server(name, command, {"PERFBOT_DATABASE_URL": url}, n, concurrency, baseline_rate)
+
+
+async def bench_server(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    n: int,
+    concurrency: int,
+    baseline_rate: float,
+) -> None:
+    """Drive the server that `command` starts (``{port}`` in it is filled in) and print a row."""
     connector = LoopbackConnector()
     for owner in range(OWNERS):
         connector.add_member(
@@ -202,14 +306,11 @@ async def bench_backend(
         )
     await connector.start()
     port = free_port()
-    env = {**os.environ, "PERFBOT_DATABASE_URL": url}
-    env.pop("MicrosoftAppId", None)
-    command = [PERFBOT, "serve", "--port", str(port), "--now", NOW]
-    if os.environ.get("BENCH_PROFILE"):
-        command = [sys.executable, os.environ["BENCH_PROFILE"], str(port)]
+    environment = {**os.environ, **env}
+    environment.pop("MicrosoftAppId", None)
     server = subprocess.Popen(
-        command,
-        env=env,
+        [part.format(port=port) for part in command],
+        env=environment,
         stdout=None if os.environ.get("BENCH_PROFILE") else subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -232,13 +333,22 @@ async def bench_backend(
     )
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--postgres", default=os.environ.get("PERFBOT_TEST_POSTGRES_URL", ""))
+    parser.add_argument("--serve-floor", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-processes", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_floor:
+        serve_floor(args.serve_floor, args.floor_processes, args.reuse_port)
+    else:
+        asyncio.run(run(args))
 
+
+async def run(args: argparse.Namespace) -> None:
     port = free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE, str(port)])
     try:
@@ -254,6 +364,18 @@ async def main() -> None:
         f"{'bare':<10} {baseline:8.0f}/s  p50 {percentile(latencies, 50) * 1000:6.1f} ms  "
         f"p99 {percentile(latencies, 99) * 1000:6.1f} ms  (an aiohttp handler that does nothing)"
     )
+    print(
+        f"targets: p99 under 100 ms, and at least {baseline / 3:.0f}/s (a third of the bare handler)"
+    )
+    for processes in (1, 2):
+        await bench_server(
+            f"floor x{processes}",
+            [sys.executable, __file__, "--serve-floor", "{port}", f"--floor-processes={processes}"],
+            {},
+            args.n,
+            args.concurrency,
+            baseline,
+        )
     with tempfile.TemporaryDirectory() as folder:
         await bench_backend(
             "sqlite", f"sqlite+aiosqlite:///{folder}/bench.db", args.n, args.concurrency, baseline
@@ -285,4 +407,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
