@@ -338,6 +338,7 @@ class PlainDeserializer(Deserializer):  # type: ignore[misc]
 
 _SCHEMA = {name: kind for name, kind in vars(botbuilder.schema).items() if isinstance(kind, type)}
 _READ = PlainDeserializer(_SCHEMA)
+_WRITE = PlainSerializer(_SCHEMA)
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -346,6 +347,12 @@ def read_model(model: type[ModelT], data: dict[str, Any]) -> ModelT:
     """``model().deserialize(data)``, the same object, read in one pass where it can be."""
     made: ModelT = _READ(model.__name__, data)
     return made
+
+
+def write_model(value: Model) -> dict[str, Any]:
+    """``value.serialize()``, the same JSON, written in one pass where it can be."""
+    written: dict[str, Any] = _WRITE.body(value, type(value).__name__)
+    return written
 
 
 def _plain_json(value: Any) -> bool:

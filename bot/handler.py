@@ -21,6 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.connector import write_model
 from bot.settings import Settings
 from cards import render as cards
 from domain import returns
@@ -33,6 +34,7 @@ log = logging.getLogger("perfbot.bot")
 
 Clock = Callable[[], datetime]
 SUBMIT_ATTEMPTS = 3
+STORED_CONVERSATIONS = 50_000  # conversations whose stored reference this process remembers
 
 
 def utc_now() -> datetime:
@@ -80,6 +82,10 @@ class PerfBot(TeamsActivityHandler):
         self.settings = settings
         self.sessions = sessions
         self.clock = clock
+        # What this process last stored (or found stored) for each conversation, so that an
+        # ordinary message, which nearly always comes from where the last one did, needs no
+        # database round to say so. Installs always go to the database.
+        self._stored: dict[str, dict[str, Any]] = {}
         self.commands: dict[
             str, Callable[[TurnContext, AsyncSession, Person, Command], Awaitable[None]]
         ] = {
@@ -135,7 +141,7 @@ class PerfBot(TeamsActivityHandler):
         async with self.sessions() as session:
             person = await self._identify(ctx, session) if personal else None
             await session.commit()
-        created = await self._remember(ctx, person)
+        created = await self._remember(ctx, person, fresh=True)
         if not created:
             return  # both installationUpdate and conversationUpdate arrive: welcome once
         if not personal:
@@ -161,6 +167,7 @@ class PerfBot(TeamsActivityHandler):
         )
 
     async def _uninstalled(self, ctx: TurnContext) -> None:
+        self._stored.pop(ctx.activity.conversation.id, None)
         async with self.sessions() as session, session.begin():
             await session.execute(
                 delete(ConversationRef).where(
@@ -169,12 +176,13 @@ class PerfBot(TeamsActivityHandler):
             )
         log.info("removed the conversation reference for %s", ctx.activity.conversation.id)
 
-    async def _remember(self, ctx: TurnContext, person: Person | None) -> bool:
-        """Store or refresh where this conversation can be reached; True if it is new."""
+    async def _remember(self, ctx: TurnContext, person: Person | None, fresh: bool = False) -> bool:
+        """Store or refresh where this conversation can be reached; True if it is new. Unless
+        ``fresh``, what this process stored a moment ago for it is taken as still stored."""
         activity = ctx.activity
         reference = TurnContext.get_conversation_reference(activity)
         reference.activity_id = None  # where to reach them, not the message they last sent
-        data = reference.serialize()
+        data = write_model(reference)
         channel_data = activity.channel_data or {}
         tenant = (channel_data.get("tenant") or {}).get("id") or getattr(
             activity.conversation, "tenant_id", None
@@ -197,6 +205,11 @@ class PerfBot(TeamsActivityHandler):
                 values["user_id"] and person.teams_user_id != values["user_id"]
             ):
                 await self._reachable_again(person.id, values["user_id"])
+        conversation_id = activity.conversation.id
+        if not fresh and self._stored.get(conversation_id) == values:
+            return False
+        if len(self._stored) >= STORED_CONVERSATIONS:
+            self._stored.clear()
         async with self.sessions() as session:
             existing = await session.scalar(
                 select(ConversationRef).where(
@@ -210,6 +223,7 @@ class PerfBot(TeamsActivityHandler):
                         setattr(existing, key, value)
                     existing.updated_at = self.clock()
                     await session.commit()
+                self._stored[conversation_id] = values
                 return False
             session.add(
                 ConversationRef(
@@ -221,6 +235,7 @@ class PerfBot(TeamsActivityHandler):
             except IntegrityError:
                 await session.rollback()  # the other install event stored it a moment ago
                 return False
+        self._stored[conversation_id] = values
         log.info("stored the conversation reference for %s", activity.conversation.id)
         return True
 

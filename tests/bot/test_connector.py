@@ -30,6 +30,7 @@ from bot.connector import (
     PlainSerializer,
     ReusingConnectorFactory,
     read_model,
+    write_model,
 )
 from bot.delivery import classify
 from bot.settings import Settings
@@ -256,7 +257,10 @@ def test_incoming_activities_are_read_exactly_as_msrest_reads_them(shape):
 
 def test_stored_references_and_answers_are_read_as_msrest_reads_them():
     activity = read_model(Activity, copy.deepcopy(TEAMS_SHAPES[0]))
-    stored = TurnContext.get_conversation_reference(activity).serialize()
+    reference = TurnContext.get_conversation_reference(activity)
+    stored = reference.serialize()
+    assert write_model(reference) == stored
+    assert msrest_and_plain()[1]._model(reference, ConversationReference) == stored  # short way
     assert read_model(ConversationReference, stored) == ConversationReference().deserialize(stored)
     answer = {"id": "1:sent"}
     assert read_model(ResourceResponse, answer) == ResourceResponse().deserialize(answer)

@@ -106,6 +106,30 @@ async def test_a_changed_service_url_is_updated_and_uninstall_removes_the_refere
     assert await count(teams, ConversationRef) == 0
 
 
+async def test_a_reinstall_is_stored_again_when_another_server_handled_the_uninstall(
+    teams, aiohttp_client, council_engine
+):
+    """Each server remembers which references it has stored; an install always checks the
+    database, so a reference removed through another server is never taken as still there."""
+    from bot.app import create_app
+    from bot.settings import Settings
+
+    other = await aiohttp_client(create_app(Settings(), engine=council_engine, clock=lambda: NOW))
+    await teams.install(AMINA)
+    assert await teams.say(AMINA, "help") == 201
+    removed = await other.post(
+        "/api/messages", json=teams.activity(AMINA, "installationUpdate", action="remove")
+    )
+    assert removed.status in (200, 201)
+    assert await count(teams, ConversationRef) == 0
+    teams.connector.clear()
+    await teams.install(AMINA)
+    assert await teams.say(AMINA, "help") == 201
+    assert await count(teams, ConversationRef) == 1
+    welcome, _help = teams.connector.cards()
+    assert "Hello Amina Hussain, I'm PerfBot" in card_text(welcome)
+
+
 async def test_someone_perfbot_does_not_know_gets_a_polite_answer_and_the_team_is_told_once(teams):
     assert await teams.say(STRANGER, "my measures") == 201
     assert await teams.say(STRANGER, "hello?") == 201
