@@ -34,7 +34,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.connector import read_model
+from bot.connector import read_model, write_model
 from bot.settings import Settings
 from cards import render as cards
 from domain import outbox, returns
@@ -632,7 +632,7 @@ class Dispatcher:
                     bot_id=turn_context.activity.recipient.id
                     if turn_context.activity.recipient
                     else None,
-                    reference=reference.serialize(),
+                    reference=write_model(reference),
                     updated_at=self.clock(),
                 )
             )
