@@ -44,11 +44,11 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from bot.cli import dispatcher_command  # noqa: E402
 from bot.connector import PerfBotAuthentication  # noqa: E402
 from bot.delivery import Dispatcher  # noqa: E402
+from bot.loopback import LoopbackConnector  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from domain import db  # noqa: E402
 from domain.model import ConversationRef, Notification, NotificationState, Person  # noqa: E402
 from domain.reminders import SendWindow  # noqa: E402
-from tests.connector import LoopbackConnector  # noqa: E402
 
 QUEUED = datetime(2026, 1, 1, tzinfo=UTC)
 

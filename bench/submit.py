@@ -36,10 +36,10 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.loopback import LoopbackConnector  # noqa: E402
 from domain import db  # noqa: E402
 from domain.importing import import_workbook  # noqa: E402
 from domain.workbook import Sheet  # noqa: E402
-from tests.connector import LoopbackConnector  # noqa: E402
 
 NOW = "2026-11-04T10:00"  # October (2026/27 M7) is open and no reminder is due, so only submissions load the server
 OWNERS = 200

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -19,9 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.connector import PerfBotAuthentication, read_model
 from bot.delivery import Dispatcher
-from bot.handler import Clock, PerfBot, utc_now
+from bot.references import References
 from bot.settings import Settings
+from bot.supervision import keep_running
+from bot.teams.bot import Clock, PerfBot, utc_now
 from domain import db
+from domain.uow import UnitOfWork
 
 log = logging.getLogger("perfbot")
 
@@ -30,6 +32,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", PerfBot)
+REFERENCES = web.AppKey("references", References)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 
 
@@ -42,7 +45,8 @@ def _quicken_msrest() -> None:
     from msrest.universal_http.requests import ClientRetryPolicy
 
     if not isinstance(ClientRetryPolicy.safe_codes, frozenset):
-        ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
+        # msrest declares a list; every use of it is ``in``, which a frozenset answers the same.
+        ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)  # type: ignore[assignment]
 
 
 _quicken_msrest()
@@ -67,7 +71,8 @@ def create_app(
         own = engine is None
         app[ENGINE] = engine if engine is not None else db.create_engine(settings.database_url)
         app[SESSIONS] = db.session_factory(app[ENGINE])
-        app[BOT] = PerfBot(settings, app[SESSIONS], clock)
+        app[REFERENCES] = References(UnitOfWork(app[SESSIONS]), clock)
+        app[BOT] = PerfBot(settings, app[SESSIONS], clock, app[REFERENCES])
         yield
         if own:
             await app[ENGINE].dispose()
@@ -99,16 +104,24 @@ def _background(
     clock: Clock, shard_command: list[str]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def run(app: web.Application) -> AsyncIterator[None]:
+        from scheduler.jobs import JobContext
         from scheduler.timetable import build_scheduler
 
         settings = app[SETTINGS]
         shards = settings.dispatchers if shard_command else 1
-        dispatcher = Dispatcher(settings, app[SESSIONS], app[ADAPTER], clock, shard=(0, shards))
+        dispatcher = Dispatcher(
+            settings,
+            app[SESSIONS],
+            app[ADAPTER],
+            clock,
+            shard=(0, shards),
+            references=app[REFERENCES],
+        )
         app[DISPATCHER] = dispatcher
         stopping = asyncio.Event()
         others = [
             asyncio.create_task(
-                _keep_running([*shard_command, "--shard", f"{k + 1}/{shards}"], stopping),
+                keep_running([*shard_command, "--shard", f"{k + 1}/{shards}"], stopping),
                 name=f"dispatcher {k + 1}/{shards}",
             )
             for k in range(1, shards)
@@ -117,7 +130,8 @@ def _background(
         async def queued() -> None:
             dispatcher.wake.set()
 
-        scheduler = build_scheduler(app[SESSIONS], settings.timetable, clock, queued)
+        context = JobContext(UnitOfWork(app[SESSIONS]), settings.timetable, settings.policy)
+        scheduler = build_scheduler(context, clock, queued)
         scheduler.start()  # needs the running loop, which cleanup_ctx has
         task = asyncio.create_task(dispatcher.run(), name="dispatcher")
         log.info("scheduler and dispatcher started")
@@ -132,40 +146,6 @@ def _background(
         await asyncio.gather(*others)
 
     return run
-
-
-async def _keep_running(command: list[str], stopping: asyncio.Event) -> None:
-    """One more dispatcher, in a process of its own, started again if it ends by itself (a
-    little later each time it ends soon after starting), and stopped as gently as the
-    server's own when the server stops."""
-    pause = 1.0
-    while not stopping.is_set():
-        started = time.monotonic()
-        process = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.DEVNULL)
-        ended = asyncio.ensure_future(process.wait())
-        told = asyncio.ensure_future(stopping.wait())
-        await asyncio.wait({ended, told}, return_when=asyncio.FIRST_COMPLETED)
-        told.cancel()
-        if not stopping.is_set():
-            pause = 1.0 if time.monotonic() - started > 60 else min(pause * 2, 60.0)
-            log.warning(
-                "a dispatcher process ended (exit %s); starting it again in %.0f s",
-                process.returncode,
-                pause,
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), pause)
-            continue
-        if process.returncode is None:
-            process.terminate()  # it finishes its sends in flight, then exits
-            try:
-                await asyncio.wait_for(asyncio.shield(ended), STOP_SECONDS)
-            except TimeoutError:
-                process.kill()
-        await ended
-
-
-STOP_SECONDS = 20.0  # a dispatcher's sends in flight end within their own timeout (15 s)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -219,7 +199,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def _no_stack_traces(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _no_stack_traces(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException:

@@ -29,6 +29,7 @@ from domain.periods import Period, PeriodError
 from domain.ratings import RatingError
 from domain.reporting import EXPORT_COLUMNS, performance
 from domain.workbook import WorkbookError, read_sheets, write_table
+from scheduler.jobs import JOBS
 
 log = logging.getLogger("perfbot")
 
@@ -36,6 +37,9 @@ log = logging.getLogger("perfbot")
 # On SIGTERM, requests in flight get this long to finish. Teams retries a request that gets
 # no answer, and the outbox keeps what was not sent, so a short wait loses nothing.
 SHUTDOWN_SECONDS = 5.0
+
+# Not a scheduled job (it runs all the time beside the server), but can be run by name too.
+DISPATCH = "dispatch"
 
 
 class CommandError(Exception):
@@ -125,8 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = job_commands.add_parser("list", help="each job and its next run")
     listing.add_argument("--now", metavar="WHEN", help="as if at this moment (London time)")
     listing.set_defaults(run=cmd_jobs_list)
-    runner = job_commands.add_parser("run", help="run one job now: reminders, chasers or dispatch")
-    runner.add_argument("name", choices=("reminders", "chasers", "dispatch"))
+    runner = job_commands.add_parser(
+        "run", help=f"run one job now: {', '.join(JOBS)} or {DISPATCH} (send what is due)"
+    )
+    runner.add_argument("name", choices=(*JOBS, DISPATCH))
     runner.add_argument(
         "--now", metavar="WHEN", help="as if at this moment, e.g. 2025-07-14T09:00 (London time)"
     )
@@ -331,7 +337,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from bot.app import create_app
-    from bot.handler import utc_now
+    from bot.teams.bot import utc_now
 
     async def schema_ok(engine: Any) -> int:
         await _require_current_schema(engine)
@@ -390,7 +396,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def dispatcher_command(parent: int | None = None, now: str | None = None) -> list[str]:
     """How `perfbot serve` starts each dispatcher after the first; ``--shard K/N`` follows."""
-    command = [sys.executable, "-m", "bot.cli", "jobs", "run", "dispatch", "--until-stopped"]
+    command = [sys.executable, "-m", "bot.cli", "jobs", "run", DISPATCH, "--until-stopped"]
     if parent is not None:
         command += ["--parent", str(parent)]
     if now:
@@ -408,25 +414,26 @@ def _moment(text: str | None) -> datetime:
 
 
 def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
-    from scheduler.timetable import JOBS
 
     now = _moment(args.now)
     for job in JOBS.values():
         upcoming = job.trigger.get_next_fire_time(None, now)
         print(f"{job.name:<10} next {upcoming:%a %d %b %Y %H:%M %Z}  {job.description}")
     print(
-        f"{'dispatch':<10} continuously while `perfbot serve` runs  sends due notifications "
+        f"{DISPATCH:<10} continuously while `perfbot serve` runs  sends due notifications "
         f"({'any time' if settings.send_window.always else 'working days, in the send window'})"
     )
     return 0
 
 
 def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.uow import UnitOfWork
+    from scheduler.jobs import JobContext
     from scheduler.timetable import run_job
 
     now = _moment(args.now)
     shard = _shard(args.shard)
-    if args.name != "dispatch" and (args.shard or args.until_stopped):
+    if args.name != DISPATCH and (args.shard or args.until_stopped):
         raise CommandError("--shard and --until-stopped are for `perfbot jobs run dispatch` only")
     if args.parent and not args.until_stopped:
         raise CommandError("--parent goes with --until-stopped")
@@ -434,8 +441,8 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     async def work(engine: Any) -> int:
         await _require_current_schema(engine)
         sessions = db.session_factory(engine)
-        if args.name == "dispatch":
-            from bot.handler import utc_now
+        if args.name == DISPATCH:
+            from bot.teams.bot import utc_now
 
             clock = (lambda: now) if args.now else utc_now
             if args.until_stopped:
@@ -443,7 +450,8 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
                     settings, sessions, clock, shard, args.parent or os.getppid()
                 )
             return await _dispatch(settings, sessions, clock, shard)
-        result = await run_job(args.name, sessions, settings.timetable, now)
+        context = JobContext(UnitOfWork(sessions), settings.timetable, settings.policy)
+        result = await run_job(args.name, context, now)
         print(
             f"{args.name} at {now.astimezone(LONDON):%a %d %b %Y %H:%M}: {len(result.queued)} queued"
         )

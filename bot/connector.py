@@ -28,8 +28,8 @@ from botframework.connector.auth import (
     UserTokenClient,
 )
 from msrest.exceptions import ClientRequestError
-from msrest.pipeline import AsyncHTTPPolicy, AsyncPipeline, Request, Response
-from msrest.pipeline.async_abc import AsyncHTTPSender
+from msrest.pipeline import Request, Response
+from msrest.pipeline.async_abc import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline
 from msrest.pipeline.universal import RawDeserializer
 from msrest.serialization import Deserializer, Model, Serializer
 from msrest.universal_http import ClientRequest
@@ -48,7 +48,12 @@ class BotConfig:
         self.APP_TENANTID = settings.app_tenant_id
 
 
-class _AiohttpSender(AsyncHTTPSender):  # type: ignore[misc]
+# msrest's pipeline types are generic in the request and response types; these are its own.
+_Request = Request[ClientRequest]
+_Response = Response[ClientRequest, AsyncClientResponse]
+
+
+class _AiohttpSender(AsyncHTTPSender[ClientRequest, AsyncClientResponse]):
     """msrest's pipeline transport, on a shared aiohttp session (msrest's own aiohttp sender
     drops the headers and body, so it cannot be used as it is)."""
 
@@ -64,7 +69,7 @@ class _AiohttpSender(AsyncHTTPSender):  # type: ignore[misc]
     def build_context(self) -> None:
         return None
 
-    async def send(self, request: Request, **config: Any) -> Response:
+    async def send(self, request: _Request, **config: Any) -> _Response:
         http = request.http_request
         try:
             async with self.connection.session().request(
@@ -77,7 +82,7 @@ class _AiohttpSender(AsyncHTTPSender):  # type: ignore[misc]
         return Response(request, response)
 
 
-class _Answer(AsyncClientResponse):  # type: ignore[misc]
+class _Answer(AsyncClientResponse):
     """A Bot Connector answer, read whole. It is its own ``internal_response``, so that an
     error raised by botbuilder carries something with ``status_code``, ``headers``,
     ``text()`` and ``json()`` that can be read without awaiting."""
@@ -103,14 +108,14 @@ class _Answer(AsyncClientResponse):  # type: ignore[misc]
         return json.loads(self._body or b"null")
 
     def raise_for_status(self) -> None:
-        if self.status_code >= 400:
+        if self.status_code is not None and self.status_code >= 400:
             raise ClientRequestError(f"{self.status_code} {self.reason}".strip())
 
     def stream_download(self, chunk_size: Any = None, callback: Any = None) -> Any:
         raise NotImplementedError("the Bot Connector's answers are small and read whole")
 
 
-class _Bearer(AsyncHTTPPolicy):  # type: ignore[misc]
+class _Bearer(AsyncHTTPPolicy[ClientRequest, AsyncClientResponse]):
     """The app's token on every call, as botbuilder's credentials put it on a requests
     session; none without an app id (local, unauthenticated use)."""
 
@@ -118,13 +123,14 @@ class _Bearer(AsyncHTTPPolicy):  # type: ignore[misc]
         super().__init__()
         self.credentials = credentials
 
-    async def send(self, request: Request, **kwargs: Any) -> Response:
+    async def send(self, request: _Request, **kwargs: Any) -> _Response:
         app_id = getattr(self.credentials, "microsoft_app_id", None)
         if app_id and app_id != AuthenticationConstants.ANONYMOUS_SKILL_APP_ID:
             # MSAL answers from its cache; when the token is due it asks Entra over the
             # network, synchronously, so keep that off the event loop.
             token = await asyncio.to_thread(self.credentials.get_access_token)
             request.http_request.headers["Authorization"] = f"Bearer {token}"
+        assert self.next is not None  # the pipeline links every policy to the next
         return await self.next.send(request, **kwargs)
 
 
@@ -149,7 +155,9 @@ class Connection:
             await self._session.close()
             self._session = None
 
-    def pipeline(self, client: ConnectorClient) -> AsyncPipeline:
+    def pipeline(
+        self, client: ConnectorClient
+    ) -> AsyncPipeline[ClientRequest, AsyncClientResponse]:
         config = client.config
         return AsyncPipeline(
             [
@@ -211,7 +219,7 @@ class _Models:
         return keys
 
 
-class PlainSerializer(Serializer):  # type: ignore[misc]
+class PlainSerializer(Serializer):
     """msrest's serializer, with a short way for the request bodies botbuilder sends.
 
     For a body msrest first reads the whole activity back into models (turning the card
@@ -277,7 +285,7 @@ class PlainSerializer(Serializer):  # type: ignore[misc]
             raise _Unusual from error
 
 
-class PlainDeserializer(Deserializer):  # type: ignore[misc]
+class PlainDeserializer(Deserializer):
     """msrest's deserializer, with a short way for JSON that fits plain models: each REST key
     to its attribute (a model's recursively), every other value through msrest's own
     ``deserialize_data``, and keys the model does not know kept as ``additional_properties``,
@@ -368,7 +376,7 @@ def _plain_json(value: Any) -> bool:
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
-class ReusingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
+class ReusingConnectorFactory(ConnectorFactory):  # type: ignore[misc]  # botbuilder is untyped
     """Hands out one client per service URL and audience, made by botbuilder's own factory
     the first time and then kept."""
 
@@ -391,7 +399,7 @@ class ReusingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
         return client
 
 
-class PerfBotAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
+class PerfBotAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]  # botbuilder is untyped
     """botbuilder's authentication from MicrosoftAppId and friends (requests are checked
     exactly as before), with connector and user-token clients kept between turns."""
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from domain.db import DEFAULT_DATABASE_URL, database_url
 from domain.outbox import Timetable
+from domain.policy import Policy
 from domain.ratings import RatingError, Scheme
 from domain.reminders import Cadence, SendWindow, TimetableError
 
@@ -124,6 +125,10 @@ class Settings:
     @property
     def timetable(self) -> Timetable:
         return Timetable(self.cadence, self.send_window)
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(self.default_scheme, self.cadence)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,45 +1,32 @@
-"""Render PerfBot's Adaptive Cards from templates, and read what people submit from them.
+"""Render PerfBot's Adaptive Cards from templates (what people submit from them is read by
+cards/actions.py, which owns the verbs and input ids the templates are given).
 
-Cards own both directions: the input ids below are used by the templates and by
-``parse_submission``. Every template value goes through ``tojson`` and every render is
-parsed back with ``json.loads``, so a broken card fails a test rather than a Teams client.
+Every template value goes through ``tojson`` and every render is parsed back with
+``json.loads``, so a broken card fails a test rather than a Teams client.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from domain import returns as r
+from cards.actions import INPUTS, MAX_TEXT, Verb, ids
+from domain.dates import long_day
 from domain.numbers import Unit
 from domain.plausibility import Doubt
 from domain.ratings import KeyActionStatus, Polarity, Rating
-from domain.returns import OpenReturn, Receipt
+from domain.views import WAITING, OpenReturn, Receipt, shown_value
+
+__all__ = ["INPUTS", "MAX_TEXT", "ids"]  # the card inputs, for callers that render and read
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MAX_CARD_BYTES = 28 * 1024
-MAX_TEXT = 4_000  # longest commentary, action or reason accepted from a card (keeps cards < 28 KB)
-
-
-class ids:
-    """The input ids of every card, shared by the templates and the parser."""
-
-    ACTUAL = r.ACTUAL
-    COMMENTARY = r.COMMENTARY
-    ACTION = r.ACTION
-    ACTION_DUE = r.ACTION_DUE
-    STATUS = r.STATUS
-    REASON = r.REASON
-
-
-INPUTS = (ids.ACTUAL, ids.COMMENTARY, ids.ACTION, ids.ACTION_DUE, ids.STATUS, ids.REASON)
-VERBS = ("submit_return", "not_available", "open_return", "my_measures")
 
 _env = Environment(
     loader=PackageLoader("cards", "templates"),
@@ -56,7 +43,7 @@ class CardTooLarge(ValueError):
 
 
 def render(template: str, **context: Any) -> dict[str, Any]:
-    text = _env.get_template(template).render(ids=ids, max_text=MAX_TEXT, **context)
+    text = _env.get_template(template).render(ids=ids, verbs=Verb, max_text=MAX_TEXT, **context)
     card: dict[str, Any] = json.loads(text)
     size = len(json.dumps(card, ensure_ascii=False).encode())
     if size > MAX_CARD_BYTES:
@@ -66,55 +53,6 @@ def render(template: str, **context: Any) -> dict[str, Any]:
 
 def attachment(card: dict[str, Any]) -> dict[str, Any]:
     return {"contentType": CONTENT_TYPE, "content": card}
-
-
-# ---- reading submissions --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What a card sent: its verb, the measure and period it names, and the typed fields."""
-
-    verb: str
-    code: str
-    period: str
-    fields: dict[str, str] = field(default_factory=dict)
-    confirmed: str = ""
-    use_suggestion: str = ""
-    too_long: tuple[str, ...] = ()
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return ""  # objects, lists and booleans are not what our cards send
-
-
-def parse_submission(value: Any) -> Submission | None:
-    """Read an ``Action.Submit`` value; None if it is not one of PerfBot's cards."""
-    if not isinstance(value, Mapping):
-        return None
-    verb = _text(value.get("verb"))
-    if verb not in VERBS:
-        return None
-    fields = {}
-    too_long = []
-    for name in INPUTS:
-        text = _text(value.get(name)).strip()
-        if len(text) > MAX_TEXT:
-            too_long.append(name)
-        fields[name] = text
-    return Submission(
-        verb=verb,
-        code=_text(value.get("code")).strip()[:64],
-        period=_text(value.get("period")).strip()[:32],
-        fields=fields,
-        confirmed=_text(value.get("confirmed")).strip()[:64],
-        use_suggestion=_text(value.get("use_suggestion")).strip()[:64],
-        too_long=tuple(too_long),
-    )
 
 
 # ---- views ----------------------------------------------------------------------------
@@ -128,10 +66,6 @@ _RATING_COLOURS = {
     Rating.ACTION: "Attention",
     Rating.RED: "Attention",
 }
-
-
-def _day(d: date) -> str:
-    return f"{d:%A} {d.day} {d:%B %Y}"
 
 
 def _rating(rating: Rating | None) -> str:
@@ -154,7 +88,7 @@ def _unit_words(unit: Unit, polarity: Polarity) -> str:
 
 def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
     m = item.measure
-    due = _day(item.deadline)
+    due = long_day(item.deadline)
     if item.state == "overdue":
         due += f" (overdue by {(today - item.deadline).days} days)"
     facts = [
@@ -166,14 +100,14 @@ def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
     ]
     if m.is_key_action:
         if m.due_date:
-            facts.append(("Complete by", _day(m.due_date)))
+            facts.append(("Complete by", long_day(m.due_date)))
     else:
         facts.append(
             ("Target", item.target_shown or ("none: data only" if m.data_only else "none set"))
         )
         facts.append(("Unit", _unit_words(m.unit, m.polarity)))
-    if item.latest is not None and item.state not in ("due", "overdue", "not available"):
-        facts.append(("Already sent", f"{r.shown_value(m, item.latest)}: a new figure replaces it"))
+    if item.latest is not None and item.state not in WAITING:
+        facts.append(("Already sent", f"{shown_value(m, item.latest)}: a new figure replaces it"))
     if item.state == "not available" and item.latest is not None:
         facts.append(("Not available", item.latest.not_available_reason or ""))
     history = [
@@ -279,16 +213,14 @@ def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dic
     for item in items:
         line = f"{item.period.label} · due {item.deadline:%a %d %b} · {_STATE_WORDS.get(item.state, item.state)}"
         if item.latest is not None and item.assessment.rating:
-            line += (
-                f" · {r.shown_value(item.measure, item.latest)} {_rating(item.assessment.rating)}"
-            )
+            line += f" · {shown_value(item.measure, item.latest)} {_rating(item.assessment.rating)}"
         colour = (
             "Attention"
             if item.state == "overdue"
             else (_RATING_COLOURS.get(item.assessment.rating) if item.assessment.rating else None)
         )
         action = None
-        if item.state in ("due", "overdue", "not available"):
+        if item.state in WAITING:
             action = f"Submit {item.measure.code}"
         elif item.state in ("submitted", "returned"):
             action = f"Correct {item.measure.code}"
@@ -302,7 +234,7 @@ def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dic
                 "action": action,
             }
         )
-    due = sum(1 for i in items if i.state in ("due", "overdue", "not available"))
+    due = sum(1 for i in items if i.state in WAITING)
     heading = (
         f"{name}: {len(items)} measure{'s' if len(items) != 1 else ''}, {due} waiting for a figure"
     )
@@ -338,30 +270,23 @@ def status_card(heading: str, items: Sequence[OpenReturn]) -> dict[str, Any]:
     return render("status.json.j2", heading=heading, summary=summary, services=services)
 
 
-COMMANDS = [
-    ("my measures", "what you own or deputise for, and what is due"),
-    ("submit HS-04", "the return card for a measure"),
-    ("status", "your service's returns and ratings (escalation owners and leadership)"),
-    ("snooze HS-04 until 2025-07-18", "no reminders until then (never past the deadline)"),
-    ("delegate HS-04 to name@council.gov.uk", "let someone else send a measure's return"),
-    ("help", "this list"),
-]
-
-
-def help_card(intro: str = "", note: str = "", contact: str = "") -> dict[str, Any]:
+def help_card(
+    commands: Sequence[tuple[str, str]], intro: str = "", note: str = "", contact: str = ""
+) -> dict[str, Any]:
+    """The typed commands (as given: the bot's commands table) with what each does."""
     footer = "Commands work in any mix of upper and lower case."
     if contact:
         footer += f" Questions about your measures: {contact}."
-    return render("help.json.j2", intro=intro, note=note, commands=COMMANDS, footer=footer)
+    return render("help.json.j2", intro=intro, note=note, commands=list(commands), footer=footer)
 
 
-def welcome_card(name: str, contact: str) -> dict[str, Any]:
+def welcome_card(commands: Sequence[tuple[str, str]], name: str, contact: str) -> dict[str, Any]:
     intro = (
         f"Hello {name}, I'm PerfBot. Before each return is due I'll send you a card to fill in "
         "here, tell you at once how your figure rates against target, and chase politely if it "
         "is late. Nothing goes out at night, at weekends or on bank holidays."
     )
-    return help_card(intro=intro, contact=contact)
+    return help_card(commands, intro=intro, contact=contact)
 
 
 def notice_card(title: str, message: str, *, warning: bool = False) -> dict[str, Any]:

@@ -47,6 +47,12 @@ def parse_moment(text: str, zone: ZoneInfo = LONDON) -> datetime:
     return moment.astimezone(UTC)
 
 
+def long_day(day: date, *, year: bool = True) -> str:
+    """A day as PerfBot writes it to people: "Friday 20 November 2026" (or without the year)."""
+    text = f"{day:%A} {day.day} {day:%B}"
+    return f"{text} {day:%Y}" if year else text
+
+
 def parse_yes_no(text: str) -> bool:
     word = text.strip().lower()
     if word in ("yes", "y", "true", "1"):

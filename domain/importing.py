@@ -36,6 +36,7 @@ from domain.model import (
 from domain.numbers import Unit, check_range, parse_figure, quantize
 from domain.periods import Frequency, Period
 from domain.ratings import KeyActionStatus, Polarity, Scheme, Tolerance
+from domain.reporting import latest_returns
 from domain.workbook import SHEETS, Sheet
 
 T = TypeVar("T")
@@ -731,9 +732,7 @@ class _Writer:
     async def write_actuals(self, rows: list[_ActualRow]) -> None:
         if not rows:
             return
-        latest: dict[tuple[int, str], Return] = {}
-        for ret in (await self.session.scalars(select(Return).order_by(Return.version))).all():
-            latest[(ret.measure_id, ret.period)] = ret
+        latest = await latest_returns(self.session)
         for row in rows:
             measure = self.measures[row.code]
             current = latest.get((measure.id, row.period.label))

@@ -14,25 +14,17 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
-from domain.model import (
-    Escalation,
-    Measure,
-    Notification,
-    NotificationState,
-    Person,
-    Return,
-    Snooze,
-)
+from domain.model import Escalation, Measure, Notification, NotificationState, Person, Snooze
+from domain.notifications import Kind, insert_ignoring_duplicates, queue
 from domain.reminders import Cadence, SendWindow, Step, due_step, local_moment
 from domain.reporting import latest_returns, load_calendar
-from domain.returns import current_period, deadline_of
+from domain.views import current_period, deadline_of, has_figure
 
-REMINDER_KINDS = {"reminder"}
-CHASER_KINDS = {"chaser", "overdue"}
+REMINDER_KINDS = frozenset({Kind.REMINDER})
+CHASER_KINDS = frozenset({Kind.CHASER, Kind.OVERDUE})
 SWEEP_HOUR = 9  # reminders and chasers go at 09:00 London time (DESIGN.md "Cycle")
 
 
@@ -53,15 +45,8 @@ class SweepResult:
         self.skipped[why] = self.skipped.get(why, 0) + 1
 
 
-def _insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING, which both databases speak: a duplicate is no error."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(**values).on_conflict_do_nothing()
-
-
 async def sweep(
-    session: AsyncSession, now: datetime, timetable: Timetable, kinds: set[str]
+    session: AsyncSession, now: datetime, timetable: Timetable, kinds: frozenset[Kind] | set[Kind]
 ) -> SweepResult:
     """Queue today's step for every open return: reminders to the owner and delegates before
     the deadline, chasers after it, and at +5 working days an overdue escalation to the
@@ -82,18 +67,12 @@ async def sweep(
     for measure in measures:
         period = current_period(measure, today)
         deadline = deadline_of(measure, period, calendar)
-        cadence = timetable.cadence
-        if measure.reminder_days:
-            cadence = Cadence(
-                Cadence.days(measure.reminder_days, "reminder_days"),
-                cadence.chasers,
-                cadence.escalate_after,
-            )
-        step = due_step(deadline, today, calendar, cadence, kinds)
+        cadence = timetable.cadence.for_measure(measure.reminder_days)
+        step = due_step(deadline, today, calendar, cadence, {str(k) for k in kinds})
         if step is None:
             continue
         ret = latest.get((measure.id, period.label))
-        if ret is not None and (ret.value is not None or ret.status):
+        if has_figure(ret):
             result.skip("already submitted")
             continue
         recipients = _recipients(measure, step)
@@ -103,36 +82,28 @@ async def sweep(
         nine = local_moment(today, time(SWEEP_HOUR), timetable.window.zone)
         send_at = timetable.window.next_allowed(max(now, nine), calendar)
         for person in recipients:
-            if step.kind != "overdue" and (measure.id, period.label, person.id) in snoozes:
+            if step.kind != Kind.OVERDUE and (measure.id, period.label, person.id) in snoozes:
                 result.skip("snoozed")
                 continue
-            key = f"{step.kind}:{measure.code}:{period.label}:{step.label}:{person.id}"
-            inserted = await session.execute(
-                _insert_ignoring_duplicates(
-                    session,
-                    Notification,
-                    {
-                        "reason_key": key,
-                        "kind": step.kind,
-                        "person_id": person.id,
-                        "payload": {
-                            "code": measure.code,
-                            "period": period.label,
-                            "step": step.label,
-                            "deadline": deadline.isoformat(),
-                        },
-                        "not_before": send_at,
-                        "state": NotificationState.PENDING.value,
-                        "attempts": 0,
-                        "created_at": now,
-                    },
-                )
+            key = await queue(
+                session,
+                Kind(step.kind),
+                f"{measure.code}:{period.label}:{step.label}:{person.id}",
+                person_id=person.id,
+                payload={
+                    "code": measure.code,
+                    "period": period.label,
+                    "step": step.label,
+                    "deadline": deadline.isoformat(),
+                },
+                not_before=send_at,
+                now=now,
             )
-            if cast(CursorResult[Any], inserted).rowcount:  # 0 when the key was queued before
+            if key is not None:  # None when the same step was queued before
                 result.queued.append(key)
-        if step.kind == "overdue":
+        if step.kind == Kind.OVERDUE:
             await session.execute(
-                _insert_ignoring_duplicates(
+                insert_ignoring_duplicates(
                     session,
                     Escalation,
                     {
@@ -149,7 +120,7 @@ async def sweep(
 
 
 def _recipients(measure: Measure, step: Step) -> list[Person]:
-    if step.kind == "overdue":
+    if step.kind == Kind.OVERDUE:
         return [measure.escalation_owner] if measure.escalation_owner else []
     people = {measure.owner.id: measure.owner}
     people.update({d.id: d for d in measure.delegates})
@@ -201,9 +172,7 @@ async def claim(
         .returning(Notification.id)
         .execution_options(synchronize_session=False)
     )
-    ids = sorted(claimed.scalars().all())
-    await session.commit()
-    return ids
+    return sorted(claimed.scalars().all())
 
 
 async def renew(
@@ -222,7 +191,6 @@ async def renew(
         .values(claimed_until=now + lease)
         .execution_options(synchronize_session=False)
     )
-    await session.commit()
     return bool(cast(CursorResult[Any], renewed).rowcount)
 
 
@@ -238,30 +206,46 @@ async def release(session: AsyncSession, ids: list[int], worker: str) -> None:
         .values(claimed_until=None)
         .execution_options(synchronize_session=False)
     )
-    await session.commit()
+
+
+def postpone(notification: Notification, until: datetime) -> None:
+    """Not now (quiet hours, or a retry after a wait): back in the outbox until then."""
+    notification.not_before = until
+    notification.claimed_until = None
+
+
+def cancel(notification: Notification, why: str) -> None:
+    """No longer to go (the return arrived, a snooze was set): kept, with why."""
+    notification.state = NotificationState.CANCELLED
+    notification.last_error = why
+    notification.claimed_until = None
+
+
+def give_up(notification: Notification, why: str) -> None:
+    """It cannot be sent (the person cannot be reached, or every attempt failed): kept as
+    failed, with why, so that it is reported, never silently lost."""
+    notification.state = NotificationState.FAILED
+    notification.last_error = why
+    notification.claimed_until = None
 
 
 async def still_wanted(
     session: AsyncSession, notification: Notification, today: date
 ) -> str | None:
-    """Checked again at send time: why a queued message should no longer go (None if it
-    should). A return submitted, or a snooze set, after the row was queued cancels it."""
+    """Checked again at send time, for the kinds whose message depends on data that can
+    change while they wait: why a queued message about a return should no longer go (None if
+    it should). A return submitted, or a snooze set, after the row was queued cancels it."""
     payload = notification.payload or {}
     code, period = payload.get("code"), payload.get("period")
-    if notification.kind not in ("reminder", "chaser", "overdue") or not code or not period:
+    if not code or not period:
         return None
     measure = await session.scalar(select(Measure).where(Measure.code == code))
     if measure is None or not measure.active:
         return "the measure is no longer active"
-    ret = await session.scalar(
-        select(Return)
-        .where(Return.measure_id == measure.id, Return.period == period)
-        .order_by(Return.version.desc())
-        .limit(1)
-    )
-    if ret is not None and (ret.value is not None or ret.status):
+    ret = (await latest_returns(session, [measure.id], [period])).get((measure.id, period))
+    if has_figure(ret):
         return "the return has been submitted"
-    if notification.kind != "overdue" and notification.person_id is not None:
+    if notification.kind != Kind.OVERDUE and notification.person_id is not None:
         snoozed = await session.scalar(
             select(Snooze.until).where(
                 and_(

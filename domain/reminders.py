@@ -44,6 +44,14 @@ class Cadence:
             )
         return days
 
+    def for_measure(self, reminder_days: str | None) -> Cadence:
+        """This cadence with a measure's own reminder days (its ``reminder_days``), if set."""
+        if not reminder_days:
+            return self
+        return Cadence(
+            Cadence.days(reminder_days, "reminder_days"), self.chasers, self.escalate_after
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -75,6 +83,17 @@ def steps(deadline: date, calendar: WorkingCalendar, cadence: Cadence) -> list[S
         )
     )
     return sorted(out, key=lambda s: (s.day, s.kind != "overdue"))
+
+
+def next_ask(
+    deadline: date, today: date, calendar: WorkingCalendar, cadence: Cadence
+) -> date | None:
+    """The next day, after today, on which PerfBot will remind or chase the owner about a
+    return due on ``deadline``; None once the last chaser has gone."""
+    for step in steps(deadline, calendar, cadence):
+        if step.kind != "overdue" and step.day > today:
+            return step.day
+    return None
 
 
 def due_step(

@@ -75,12 +75,17 @@ async def load_calendar(session: AsyncSession) -> WorkingCalendar:
 
 
 async def latest_returns(
-    session: AsyncSession, measure_ids: list[int] | None = None
+    session: AsyncSession,
+    measure_ids: list[int] | None = None,
+    periods: list[str] | None = None,
 ) -> dict[tuple[int, str], Return]:
-    """The newest version of every return, by (measure id, period label)."""
+    """The newest version of every return (of these measures, for these periods), by
+    (measure id, period label). The one place "the newest return" is worked out."""
     query = select(Return).order_by(Return.measure_id, Return.period, Return.version)
     if measure_ids is not None:
         query = query.where(Return.measure_id.in_(measure_ids))
+    if periods is not None:
+        query = query.where(Return.period.in_(periods))
     latest: dict[tuple[int, str], Return] = {}
     for ret in (await session.scalars(query)).all():
         latest[(ret.measure_id, ret.period)] = ret

@@ -1,68 +1,63 @@
-"""Use cases for returns: what a person owns, submitting a figure or a key action's progress,
-"not available yet", snoozing, delegating, and the status of a service. One transaction each;
-no Teams here."""
+"""Use cases for returns: submitting a figure or a key action's progress, "not available
+yet", snoozing and delegating. Each runs inside one transaction (domain/uow.py); no Teams here.
+
+A card's use case answers with an outcome: the return stored, a refusal (its audit record is
+kept), or the card's problems with what is needed to show the card again. A typed command's
+use case raises Refused, having written nothing."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from domain import plausibility
 from domain.audit import record
-from domain.dates import LONDON, parse_day
+from domain.dates import long_day, parse_day
 from domain.model import (
     Delegate,
     Escalation,
     Measure,
-    Notification,
-    NotificationState,
     PeriodLock,
     Person,
     Return,
     ReturnState,
     Role,
     Snooze,
-    Target,
 )
-from domain.numbers import (
-    FigureError,
-    check_range,
-    format_exact,
-    format_figure,
-    parse_figure,
-    quantize,
-)
+from domain.notifications import Kind, queue
+from domain.numbers import FigureError, check_range, format_exact, parse_figure, quantize
 from domain.periods import Period, PeriodError
-from domain.ratings import (
-    Assessment,
-    Direction,
-    KeyActionStatus,
-    Rating,
-    RatingError,
-    Scheme,
-    direction,
-)
+from domain.policy import Policy
+from domain.ratings import Assessment, KeyActionStatus, RatingError, direction
+from domain.reminders import next_ask
 from domain.reporting import load_calendar, rate
-from domain.workdays import WorkingCalendar
+from domain.views import (
+    OpenReturn,
+    Receipt,
+    Refused,
+    build_open_return,
+    can_submit,
+    current_period,
+    deadline_of,
+    has_figure,
+    history_labels,
+    measure_by_code,
+    newest_by_period,
+    shown_value,
+    targets_of,
+    today_in_london,
+)
 
-HISTORY_PERIODS = 4
-REMINDER_OFFSETS = (-5, -1, 0)  # working days from the deadline (DESIGN.md "Cycle")
-CHASER_OFFSETS = (1, 3)
+__all__ = ["Refused"]  # raised by the typed commands' use cases; defined with the views
 
-
-class Refused(Exception):
-    """A request PerfBot will not carry out; the message says why, for the person."""
-
-
-# Input fields of a return, as the cards name them; errors are keyed by these.
+# Input fields of a return, as the cards name them; problems are keyed by these.
 ACTUAL, COMMENTARY, ACTION, ACTION_DUE, STATUS, REASON = (
     "actual",
     "commentary",
@@ -86,247 +81,60 @@ class FormProblems(Exception):
 
 
 @dataclass(frozen=True)
-class HistoryPoint:
-    period: Period
-    shown: str
-    rating: Rating | None
+class Refusal:
+    """The card's request was refused (and audited); nothing else was stored."""
+
+    message: str
 
 
 @dataclass(frozen=True)
-class OpenReturn:
-    """A measure's return for its current period, as its owner sees it."""
+class Rejected:
+    """The card has problems: show it again with them. Nothing was stored."""
 
+    open_return: OpenReturn
+    problems: FormProblems
+
+
+@dataclass(frozen=True)
+class NotedNotAvailable:
     measure: Measure
     period: Period
-    deadline: date
-    state: str  # due, overdue, submitted, approved, returned, not available
-    latest: Return | None
-    target: Decimal | None
-    assessment: Assessment
-    history: list[HistoryPoint]
+    reason: str
     next_ask: date | None
 
-    @property
-    def target_shown(self) -> str | None:
-        m = self.measure
-        return None if self.target is None else format_figure(self.target, m.unit, m.decimals)
+
+@dataclass(frozen=True)
+class Snoozed:
+    measure: Measure
+    period: Period
+    until: date
+    capped: bool  # brought forward to the deadline
 
 
 @dataclass(frozen=True)
-class Receipt:
-    """What a stored return says back to the person who sent it."""
-
+class Delegated:
     measure: Measure
-    period: Period
-    shown: str
-    assessment: Assessment
-    since_last_period: Direction | None
-    since_last_year: Direction | None
-    version: int
-    replaced: str | None
-    next_steps: str
-    duplicate: bool = False
-
-
-def today_in_london(now: datetime) -> date:
-    return now.astimezone(LONDON).date()
-
-
-def current_period(measure: Measure, today: date) -> Period:
-    """The period a measure is being asked for: the latest one that has ended."""
-    return Period.containing(today, measure.frequency).previous()
-
-
-def deadline_of(measure: Measure, period: Period, calendar: WorkingCalendar) -> date:
-    return calendar.deadline(period, measure.deadline_working_days)
-
-
-def next_ask(deadline: date, today: date, calendar: WorkingCalendar) -> date | None:
-    """The next working day PerfBot will remind or chase about a return, after today."""
-    for offset in (*REMINDER_OFFSETS, *CHASER_OFFSETS):
-        day = calendar.add_working_days(deadline, offset) if offset else deadline
-        if day > today:
-            return day
-    return None
-
-
-def can_submit(person: Person, measure: Measure) -> bool:
-    """The owner, a delegate or an admin may send a measure's return."""
-    return (
-        measure.owner_id == person.id
-        or any(d.id == person.id for d in measure.delegates)
-        or person.has_role(Role.ADMIN)
-    )
-
-
-async def people_by_role(session: AsyncSession, role: Role) -> list[Person]:
-    people = (await session.scalars(select(Person).order_by(Person.name))).all()
-    return [p for p in people if p.has_role(role)]
-
-
-async def find_person(
-    session: AsyncSession, aad_object_id: str | None, email: str | None
-) -> Person | None:
-    """Match a Teams user: by Entra object id, else by email or UPN (remembering the id)."""
-    if aad_object_id:
-        person = await session.scalar(select(Person).where(Person.aad_object_id == aad_object_id))
-        if person:
-            return person
-    if email:
-        person = await session.scalar(select(Person).where(Person.email == email.strip().lower()))
-        if person and aad_object_id and person.aad_object_id != aad_object_id:
-            person.aad_object_id = aad_object_id
-        return person
-    return None
-
-
-async def measure_by_code(
-    session: AsyncSession, code: str, people_roles: bool = True
-) -> Measure | None:
-    """The active measure with this code. Without ``people_roles`` the roles of its owner,
-    escalation owner and delegates are not read (two queries fewer, for the submit path,
-    which needs only who they are); touching them then raises rather than answer wrongly."""
-    query = select(Measure).where(Measure.code == code.strip().upper(), Measure.active)
-    if not people_roles:
-        query = query.options(
-            joinedload(Measure.owner).raiseload(Person.role_rows),
-            joinedload(Measure.escalation_owner).raiseload(Person.role_rows),
-            selectinload(Measure.delegates).raiseload(Person.role_rows),
-        )
-    return await session.scalar(query)
-
-
-async def _latest(session: AsyncSession, measure_id: int, period: str) -> Return | None:
-    return await session.scalar(
-        select(Return)
-        .where(Return.measure_id == measure_id, Return.period == period)
-        .order_by(Return.version.desc())
-        .limit(1)
-    )
-
-
-async def _newest_by_period(
-    session: AsyncSession, measure_id: int, labels: list[str]
-) -> dict[str, Return]:
-    """The newest version of a measure's return for each of these periods that has one."""
-    rows = (
-        await session.scalars(
-            select(Return)
-            .where(Return.measure_id == measure_id, Return.period.in_(labels))
-            .order_by(Return.version)
-        )
-    ).all()
-    return {r.period: r for r in rows}
-
-
-async def _target(session: AsyncSession, measure_id: int, period: str) -> Decimal | None:
-    return await session.scalar(
-        select(Target.value).where(Target.measure_id == measure_id, Target.period == period)
-    )
-
-
-def shown_value(measure: Measure, ret: Return | None) -> str:
-    """A return's figure (or key action status) as the council prints it."""
-    if ret is None:
-        return "—"
-    if measure.is_key_action:
-        return ret.status or "not available"
-    if ret.value is None:
-        return "not available"
-    return format_figure(ret.value, measure.unit, measure.decimals)
-
-
-async def open_return(
-    session: AsyncSession,
-    measure: Measure,
-    today: date,
-    scheme: Scheme,
-    calendar: WorkingCalendar,
-    period: Period | None = None,
-) -> OpenReturn:
-    """The current (or given) period's return for ``measure``, with the last four periods."""
-    period = period or current_period(measure, today)
-    periods = [period]
-    for _ in range(HISTORY_PERIODS):
-        periods.append(periods[-1].previous())
-    labels = [p.label for p in periods]
-    latest = await _newest_by_period(session, measure.id, labels)
-    targets = dict(
-        (
-            await session.execute(
-                select(Target.period, Target.value).where(
-                    Target.measure_id == measure.id, Target.period.in_(labels)
-                )
-            )
-        ).all()
-    )
-    history = []
-    for p in reversed(periods[1:]):
-        ret = latest.get(p.label)
-        assessment = rate(measure, p, targets.get(p.label), ret, scheme)
-        history.append(HistoryPoint(p, shown_value(measure, ret), assessment.rating))
-    ret = latest.get(period.label)
-    deadline = deadline_of(measure, period, calendar)
-    if ret is not None and ret.not_available_reason and ret.value is None and ret.status is None:
-        state = "not available"
-    elif ret is not None:
-        state = ret.state.value
-    else:
-        state = "overdue" if today > deadline else "due"
-    target = None if measure.data_only else targets.get(period.label)
-    return OpenReturn(
-        measure,
-        period,
-        deadline,
-        state,
-        ret,
-        target,
-        rate(measure, period, target, ret, scheme),
-        history,
-        next_ask(deadline, today, calendar)
-        if state in ("due", "overdue", "not available")
-        else None,
-    )
-
-
-async def my_returns(
-    session: AsyncSession, person: Person, today: date, scheme: Scheme
-) -> list[OpenReturn]:
-    """Every active measure and key action ``person`` owns or deputises for."""
-    delegated = select(Delegate.measure_id).where(Delegate.person_id == person.id)
-    measures = (
-        await session.scalars(
-            select(Measure)
-            .where(Measure.active, or_(Measure.owner_id == person.id, Measure.id.in_(delegated)))
-            .order_by(Measure.code)
-        )
-    ).all()
-    calendar = await load_calendar(session)
-    return [await open_return(session, m, today, scheme, calendar) for m in measures]
-
-
-async def service_status(
-    session: AsyncSession, person: Person, today: date, scheme: Scheme
-) -> list[OpenReturn]:
-    """For escalation owners: their measures and their service's; for leadership and admins:
-    every measure."""
-    query = select(Measure).where(Measure.active).order_by(Measure.code)
-    if not (person.has_role(Role.LEADERSHIP) or person.has_role(Role.ADMIN)):
-        if not person.has_role(Role.ESCALATION_OWNER):
-            raise Refused(
-                "status is for escalation owners and the Leadership Team. "
-                "Type my measures to see your own returns."
-            )
-        query = query.where(
-            or_(Measure.escalation_owner_id == person.id, Measure.service_id == person.service_id)
-        )
-    measures = (await session.scalars(query)).all()
-    calendar = await load_calendar(session)
-    return [await open_return(session, m, today, scheme, calendar) for m in measures]
+    delegate: Person
+    new: bool
 
 
 async def _is_locked(session: AsyncSession, period: Period) -> bool:
     return await session.get(PeriodLock, period.label) is not None
+
+
+async def _measure_for_card(session: AsyncSession, code: str) -> Measure | None:
+    """The active measure with this code, without the roles of its owner, escalation owner
+    and delegates (two queries fewer: a card needs only who they are); touching those roles
+    then raises rather than answer wrongly."""
+    return await session.scalar(
+        select(Measure)
+        .where(Measure.code == code.strip().upper(), Measure.active)
+        .options(
+            joinedload(Measure.owner).raiseload(Person.role_rows),
+            joinedload(Measure.escalation_owner).raiseload(Person.role_rows),
+            selectinload(Measure.delegates).raiseload(Person.role_rows),
+        )
+    )
 
 
 async def _checked_target(
@@ -338,10 +146,9 @@ async def _checked_target(
     action: str,
 ) -> tuple[Measure, Period]:
     """The measure and period a card names, re-checked on the server: the card's hidden data
-    is never trusted. A mismatch is refused and audited."""
+    is never trusted. A mismatch is refused and audited (the caller keeps that record)."""
 
-    async def refuse(reason: str, message: str) -> Refused:
-        # The caller commits this audit record and nothing else: a refusal stores no return.
+    def refuse(reason: str, message: str) -> Refused:
         record(
             session,
             person.email,
@@ -353,23 +160,21 @@ async def _checked_target(
         )
         return Refused(message)
 
-    measure = await measure_by_code(session, code, people_roles=False) if code else None
+    measure = await _measure_for_card(session, code) if code else None
     if measure is None:
-        raise await refuse("unknown measure", f"There is no measure {code!r}. Nothing was saved.")
+        raise refuse("unknown measure", f"There is no measure {code!r}. Nothing was saved.")
     try:
         period = Period.parse(period_label)
     except PeriodError:
-        raise await refuse(
-            "bad period", "That card names no valid period. Nothing was saved."
-        ) from None
+        raise refuse("bad period", "That card names no valid period. Nothing was saved.") from None
     today = today_in_london(now)
     if period.frequency is not measure.frequency or period.end >= today:
-        raise await refuse(
+        raise refuse(
             "period not reportable",
             f"{measure.code} cannot take a return for {period.label}. Nothing was saved.",
         )
     if not can_submit(person, measure):
-        raise await refuse(
+        raise refuse(
             "not owner or delegate",
             f"Only the owner of {measure.code} ({measure.owner.name}), a delegate or the performance "
             "team can send its return. Nothing was saved.",
@@ -396,6 +201,7 @@ class SubmitReturn:
     status: str = ""
     confirmed: str = ""
     card_id: str = ""  # the card's activity id: a double-click or retry sends the same one
+    too_long: tuple[str, ...] = ()  # fields the card sent over the length allowed
 
     def idempotency_key(self) -> str:
         fields = [
@@ -412,30 +218,59 @@ class SubmitReturn:
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:40]
 
 
+SUBMIT_ATTEMPTS = 3  # a version stored by a concurrent request at the same moment: look again
+
+
 async def submit_return(
-    session: AsyncSession, cmd: SubmitReturn, now: datetime, scheme: Scheme
-) -> Receipt:
-    """Validate, store, rate. Raises Refused or FormProblems, storing nothing (but the audit
-    record of a refusal)."""
+    session: AsyncSession, cmd: SubmitReturn, now: datetime, policy: Policy, max_text: int
+) -> Receipt | Refusal | Rejected:
+    """Validate, store, rate. A refusal stores only its audit record, problems nothing.
+
+    Run it with ``uow.run(..., attempts=SUBMIT_ATTEMPTS)``: when another request stores a
+    version of the same return at the same moment (the same card twice, or another
+    correction), the unique version fails and a second look finds the first by its
+    idempotency key (and answers with its receipt) or takes the next version."""
     person = await session.get(Person, cmd.person_id)
     assert person is not None
-    measure, period = await _checked_target(session, person, cmd.code, cmd.period, now, "submit")
-    key = cmd.idempotency_key()
-    target = None if measure.data_only else await _target(session, measure.id, period.label)
-    earlier = await session.scalar(select(Return).where(Return.idempotency_key == key))
-    history = await _newest_by_period(session, measure.id, _labels_around(period))
-    if earlier is not None:
-        return _receipt(measure, period, earlier, None, scheme, target, history, duplicate=True)
-
-    if measure.is_key_action:
-        value, status, assessment = None, *_key_action_fields(cmd, measure, period, scheme)
-    else:
-        value = _figure(cmd, measure)
-        status = None
-        probe = Return(value=value)
-        assessment = rate(measure, period, target, probe, scheme)
-        _plausible(cmd, measure, period, value, history)
-    _required_fields(cmd, measure, assessment)
+    try:
+        measure, period = await _checked_target(
+            session, person, cmd.code, cmd.period, now, "submit"
+        )
+    except Refused as refusal:
+        return Refusal(str(refusal))
+    # The submission reads this period, the eight before it and the same period last year:
+    # plausibility, direction of travel and, if the card must come back, its history.
+    labels = _labels_around(period)
+    history = await newest_by_period(session, measure.id, labels)
+    targets = await targets_of(session, measure.id, history_labels(period))
+    target = None if measure.data_only else targets.get(period.label)
+    try:
+        if cmd.too_long:
+            raise FormProblems(
+                {
+                    name: f"This is over {max_text:,} characters: please shorten it."
+                    for name in cmd.too_long
+                }
+            )
+        earlier = await session.scalar(
+            select(Return).where(Return.idempotency_key == cmd.idempotency_key())
+        )
+        if earlier is not None:
+            return _receipt(measure, period, earlier, None, policy, target, history, duplicate=True)
+        if measure.is_key_action:
+            value, status, assessment = None, *_key_action_fields(cmd, measure, period, policy)
+        else:
+            value = _figure(cmd, measure)
+            status = None
+            assessment = rate(measure, period, target, Return(value=value), policy.scheme)
+            _plausible(cmd, measure, period, value, history)
+        _required_fields(cmd, measure, assessment)
+    except FormProblems as problems:
+        calendar = await load_calendar(session)
+        item = build_open_return(
+            measure, period, today_in_london(now), policy, calendar, history, targets
+        )
+        return Rejected(item, problems)
 
     previous = history.get(period.label)
     version = previous.version + 1 if previous else 1
@@ -452,7 +287,7 @@ async def submit_return(
         submitted_by_id=person.id,
         submitted_at=now,
         source="teams",
-        idempotency_key=key,
+        idempotency_key=cmd.idempotency_key(),
     )
     session.add(ret)
     record(
@@ -472,10 +307,8 @@ async def submit_return(
     )
     await _escalate_if_worst(session, measure, period, assessment, now)
     await session.flush()
-    replaced = (
-        shown_value(measure, previous) if previous and (previous.value or previous.status) else None
-    )
-    return _receipt(measure, period, ret, replaced, scheme, target, history)
+    replaced = shown_value(measure, previous) if has_figure(previous) else None
+    return _receipt(measure, period, ret, replaced, policy, target, history)
 
 
 def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:
@@ -491,7 +324,7 @@ def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:
 
 
 def _key_action_fields(
-    cmd: SubmitReturn, measure: Measure, period: Period, scheme: Scheme
+    cmd: SubmitReturn, measure: Measure, period: Period, policy: Policy
 ) -> tuple[KeyActionStatus, Assessment]:
     if not cmd.status.strip():
         raise FormProblems({STATUS: "Choose a status: complete, on track, some risk or unlikely."})
@@ -499,8 +332,7 @@ def _key_action_fields(
         status = KeyActionStatus.parse(cmd.status)
     except RatingError as error:
         raise FormProblems({STATUS: str(error)[0].upper() + str(error)[1:]}) from None
-    probe = Return(status=status.value)
-    return status, rate(measure, period, None, probe, scheme)
+    return status, rate(measure, period, None, Return(status=status.value), policy.scheme)
 
 
 def _required_fields(cmd: SubmitReturn, measure: Measure, assessment: Assessment) -> None:
@@ -531,8 +363,8 @@ PLAUSIBILITY_PERIODS = 8  # how far back a new figure is compared with
 
 
 def _labels_around(period: Period) -> list[str]:
-    """The periods a submission reads: this one, the eight before it (plausibility and
-    direction of travel) and the same period last year."""
+    """The periods a submission reads: this one, the eight before it (plausibility, direction
+    of travel and the card's history) and the same period last year."""
     labels = [period.label]
     current = period
     for _ in range(PLAUSIBILITY_PERIODS):
@@ -590,21 +422,18 @@ async def _escalate_if_worst(
             raised_at=now,
         )
     )
-    session.add(
-        Notification(
-            reason_key=f"escalation:{measure.code}:{period.label}:off-track",
-            kind="escalation",
-            person_id=measure.escalation_owner_id,
-            payload={
-                "code": measure.code,
-                "period": period.label,
-                "rating": rating.word,
-                "explanation": assessment.explanation,
-            },
-            not_before=now,
-            state=NotificationState.PENDING,
-            created_at=now,
-        )
+    await queue(
+        session,
+        Kind.ESCALATION,
+        f"{measure.code}:{period.label}:off-track",
+        person_id=measure.escalation_owner_id,
+        payload={
+            "code": measure.code,
+            "period": period.label,
+            "rating": rating.word,
+            "explanation": assessment.explanation,
+        },
+        now=now,
     )
 
 
@@ -613,12 +442,12 @@ def _receipt(
     period: Period,
     ret: Return,
     replaced: str | None,
-    scheme: Scheme,
+    policy: Policy,
     target: Decimal | None,
     history: dict[str, Return],
     duplicate: bool = False,
 ) -> Receipt:
-    assessment = rate(measure, period, target, ret, scheme)
+    assessment = rate(measure, period, target, ret, policy.scheme)
     before = history.get(period.previous().label)
     last_year = history.get(period.same_period_last_year().label)
     value = ret.value
@@ -651,17 +480,44 @@ def _receipt(
 
 
 async def not_available(
-    session: AsyncSession, person: Person, code: str, period_label: str, reason: str, now: datetime
-) -> tuple[Measure, Period, date | None]:
-    """Record why a figure is not available yet; returns when PerfBot will ask again."""
-    measure, period = await _checked_target(
-        session, person, code, period_label, now, "not available"
-    )
-    if not reason.strip():
-        raise FormProblems({REASON: "Say why the figure is not available yet."})
-    previous = await _latest(session, measure.id, period.label)
-    if previous is not None and (previous.value is not None or previous.status):
-        raise Refused(
+    session: AsyncSession,
+    person: Person,
+    code: str,
+    period_label: str,
+    reason: str,
+    now: datetime,
+    policy: Policy,
+    max_text: int,
+) -> NotedNotAvailable | Refusal | Rejected:
+    """Record why a figure is not available yet, and when PerfBot will ask again."""
+    try:
+        measure, period = await _checked_target(
+            session, person, code, period_label, now, "not available"
+        )
+    except Refused as refusal:
+        return Refusal(str(refusal))
+    calendar = await load_calendar(session)
+    today = today_in_london(now)
+    if len(reason.strip()) > max_text or not reason.strip():
+        message = (
+            f"This is over {max_text:,} characters: please shorten it."
+            if reason.strip()
+            else "Say why the figure is not available yet."
+        )
+        labels = history_labels(period)
+        item = build_open_return(
+            measure,
+            period,
+            today,
+            policy,
+            calendar,
+            await newest_by_period(session, measure.id, labels),
+            await targets_of(session, measure.id, labels),
+        )
+        return Rejected(item, FormProblems({REASON: message}))
+    previous = (await newest_by_period(session, measure.id, [period.label])).get(period.label)
+    if has_figure(previous):
+        return Refusal(
             f"{measure.code} {period.label} already has a figure ({shown_value(measure, previous)}). "
             "Send a correction instead."
         )
@@ -687,16 +543,15 @@ async def not_available(
             {"reason": reason.strip()},
             now,
         )
-    calendar = await load_calendar(session)
-    today = today_in_london(now)
-    return measure, period, next_ask(deadline_of(measure, period, calendar), today, calendar)
+    cadence = policy.cadence.for_measure(measure.reminder_days)
+    ask = next_ask(deadline_of(measure, period, calendar), today, calendar, cadence)
+    return NotedNotAvailable(measure, period, reason.strip(), ask)
 
 
 async def snooze(
     session: AsyncSession, person: Person, code: str, until_text: str, now: datetime
-) -> tuple[Measure, Period, date, bool]:
-    """No reminders for a return until a day; never past its deadline. Returns the measure,
-    period, the day kept and whether it was brought forward to the deadline."""
+) -> Snoozed:
+    """No reminders for a return until a day; never past its deadline."""
     measure = await measure_by_code(session, code)
     if measure is None:
         raise Refused(
@@ -718,8 +573,8 @@ async def snooze(
     deadline = deadline_of(measure, period, calendar)
     if deadline < today:
         raise Refused(
-            f"{measure.code}'s return for {period.label} was due on {deadline:%A} {deadline.day} "
-            f"{deadline:%B %Y}, so it can't be snoozed now. Send it with submit {measure.code}."
+            f"{measure.code}'s return for {period.label} was due on {long_day(deadline)}, "
+            f"so it can't be snoozed now. Send it with submit {measure.code}."
         )
     capped = until > deadline
     if capped:
@@ -752,13 +607,13 @@ async def snooze(
         {"until": until.isoformat()},
         now,
     )
-    return measure, period, until, capped
+    return Snoozed(measure, period, until, capped)
 
 
 async def delegate(
     session: AsyncSession, person: Person, code: str, email: str, now: datetime
-) -> tuple[Measure, Person, bool]:
-    """The owner (or an admin) adds a delegate; returns whether they were new."""
+) -> Delegated:
+    """The owner (or an admin) adds a delegate, who is told."""
     measure = await measure_by_code(session, code)
     if measure is None:
         raise Refused(
@@ -777,7 +632,7 @@ async def delegate(
     if target.id == measure.owner_id:
         raise Refused(f"{target.name} already owns {measure.code}.")
     if any(d.id == target.id for d in measure.delegates):
-        return measure, target, False
+        return Delegated(measure, target, False)
     session.add(Delegate(measure_id=measure.id, person_id=target.id))
     record(
         session,
@@ -788,35 +643,14 @@ async def delegate(
         {"delegates": [None, target.email]},
         now,
     )
-    session.add(
-        Notification(
-            reason_key=f"delegated:{measure.code}:{target.email}:{now.date().isoformat()}",
-            kind="delegated",
-            person_id=target.id,
-            payload={"code": measure.code, "by": person.name},
-            not_before=now,
-            state=NotificationState.PENDING,
-            created_at=now,
-        )
+    await queue(
+        session,
+        Kind.DELEGATED,
+        f"{measure.code}:{target.email}:{now.date().isoformat()}",
+        person_id=target.id,
+        payload={"code": measure.code, "by": person.name},
+        now=now,
     )
     await session.flush()
     await session.refresh(measure, ["delegates"])
-    return measure, target, True
-
-
-def unknown_person_notification(
-    admins: Sequence[Person], user_key: str, name: str, email: str | None, now: datetime
-) -> list[Notification]:
-    """Tell the performance team, once per person, that someone unknown tried PerfBot."""
-    return [
-        Notification(
-            reason_key=f"unknown-user:{user_key}:{admin.id}",
-            kind="unknown-user",
-            person_id=admin.id,
-            payload={"name": name, "email": email},
-            not_before=now,
-            state=NotificationState.PENDING,
-            created_at=now,
-        )
-        for admin in admins
-    ]
+    return Delegated(measure, target, True)

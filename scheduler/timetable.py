@@ -1,66 +1,25 @@
-"""The timetable: every scheduled job, its time, and what it runs. All of it is here.
-
-Jobs call domain use cases and are idempotent: a sweep only queues notification rows with
-unique reason keys, so running one twice, late, or on two servers sends nothing twice. The
-dispatcher that sends the rows runs continuously beside the scheduler (bot/delivery.py).
-"""
+"""The scheduler for `perfbot serve`: every job of scheduler/jobs.py at its time, and once
+just after start-up to catch up on what was missed while the server was down."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import outbox
 from domain.dates import LONDON
+from scheduler.jobs import JOBS, JobContext, JobResult
 
 log = logging.getLogger("perfbot.scheduler")
 STARTUP_DELAY = timedelta(seconds=3)
 
 
-@dataclass(frozen=True)
-class Job:
-    name: str
-    description: str
-    trigger: CronTrigger
-    kinds: frozenset[str]
-
-
-JOBS = {
-    job.name: job
-    for job in (
-        Job(
-            "reminders",
-            "reminders 5 and 1 working days before the deadline and on the day, to owners and delegates",
-            CronTrigger(day_of_week="mon-fri", hour=9, minute=0, timezone=LONDON),
-            frozenset(outbox.REMINDER_KINDS),
-        ),
-        Job(
-            "chasers",
-            "chasers 1 and 3 working days overdue; at 5, the overdue escalation to the escalation owner",
-            CronTrigger(day_of_week="mon-fri", hour=9, minute=0, timezone=LONDON),
-            frozenset(outbox.CHASER_KINDS),
-        ),
-    )
-}
-
-
-async def run_job(
-    name: str,
-    sessions: async_sessionmaker[AsyncSession],
-    timetable: outbox.Timetable,
-    now: datetime,
-) -> outbox.SweepResult:
-    """Run one job now (or as if at ``now``), in one transaction."""
-    job = JOBS[name]
-    async with sessions() as session, session.begin():
-        result = await outbox.sweep(session, now, timetable, set(job.kinds))
+async def run_job(name: str, context: JobContext, now: datetime) -> JobResult:
+    """Run one job now (or as if at ``now``)."""
+    result = await JOBS[name].run(context, now)
     log.info(
         "%s at %s: %d queued, skipped %s", name, now.isoformat(), len(result.queued), result.skipped
     )
@@ -68,19 +27,18 @@ async def run_job(
 
 
 def build_scheduler(
-    sessions: async_sessionmaker[AsyncSession],
-    timetable: outbox.Timetable,
+    context: JobContext,
     clock: Callable[[], datetime],
     queued: Callable[[], Awaitable[None]],
 ) -> AsyncIOScheduler:
-    """The scheduler for `perfbot serve`. Weekend and bank-holiday runs queue nothing (the
-    sweep checks the council's calendar). A run missed while the server was down is run once
-    when it starts again (coalesced), not once per missed day."""
+    """Weekend and bank-holiday runs queue nothing (the sweeps check the council's calendar).
+    A run missed while the server was down is run once when it starts again (coalesced), not
+    once per missed day."""
     scheduler = AsyncIOScheduler(timezone=LONDON)
 
     async def run(name: str) -> None:
         try:
-            result = await run_job(name, sessions, timetable, clock())
+            result = await run_job(name, context, clock())
         except asyncio.CancelledError:
             log.info("the %s job was stopped by the server shutting down", name)
             return

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -14,10 +16,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain import db
+from domain.importing import import_workbook
+from domain.workbook import read_sheets
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample" / "council"
 POSTGRES_URL = os.environ.get("PERFBOT_TEST_POSTGRES_URL", "")
+
+# Monday 23 November 2026, 10:00 in London: monthly October returns (2026/27 M7) were due on
+# Friday 20 November; quarterly Q2 returns are in.
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 async def _admin(url: str) -> asyncpg.Connection:
@@ -88,3 +96,41 @@ def sample_copy(tmp_path: Path) -> Path:
     target = tmp_path / "council"
     shutil.copytree(SAMPLE, target)
     return target
+
+
+async def _load_sample(url: str) -> None:
+    engine = db.create_engine(url)
+    await db.upgrade(engine)
+    async with db.session_factory(engine)() as session, session.begin():
+        await import_workbook(session, read_sheets(SAMPLE), now=NOW)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sample_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample council in a SQLite file, made once and copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "perfbot.db"
+    asyncio.run(_load_sample(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def council_engine(
+    request: pytest.FixtureRequest, sample_template: Path, tmp_path: Path
+) -> AsyncIterator[AsyncEngine]:
+    if request.param == "sqlite":
+        shutil.copy(sample_template, tmp_path / "perfbot.db")
+        engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'perfbot.db'}")
+        yield engine
+        await engine.dispose()
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PERFBOT_TEST_POSTGRES_URL is not set, so the PostgreSQL variant is skipped")
+    url, name = await fresh_postgres_database()
+    await _load_sample(url)
+    engine = db.create_engine(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await drop_postgres_database(name)

@@ -3,14 +3,10 @@ sample council, a fixed clock, and a loopback Bot Connector that records what th
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,16 +14,10 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
+from bot.loopback import LoopbackConnector
 from bot.settings import Settings
-from domain import db
-from domain.importing import import_workbook
-from domain.workbook import read_sheets
-from tests.conftest import POSTGRES_URL, SAMPLE, drop_postgres_database, fresh_postgres_database
-from tests.connector import LoopbackConnector
+from tests.conftest import NOW
 
-# Monday 23 November 2026, 10:00 in London: monthly October returns (2026/27 M7) were due on
-# Friday 20 November; quarterly Q2 returns are in.
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 TENANT = "tenant-1"
 BOT_ID = "28:perfbot"
 
@@ -47,44 +37,6 @@ GARETH = User("29:gareth", "Gareth Jones", "gareth.jones@kingsmere.gov.uk", "aad
 JANET = User("29:janet", "Janet O'Brien", "janet.obrien@kingsmere.gov.uk", "aad-janet")
 HELEN = User("29:helen", "Helen Ashworth", "helen.ashworth@kingsmere.gov.uk", "aad-helen")
 STRANGER = User("29:stranger", "Sam Stranger", "sam.stranger@kingsmere.gov.uk", "aad-sam")
-
-
-async def _load_sample(url: str) -> None:
-    engine = db.create_engine(url)
-    await db.upgrade(engine)
-    async with db.session_factory(engine)() as session, session.begin():
-        await import_workbook(session, read_sheets(SAMPLE), now=NOW)
-    await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def sample_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample council in a SQLite file, made once and copied for each test."""
-    path = tmp_path_factory.mktemp("template") / "perfbot.db"
-    asyncio.run(_load_sample(f"sqlite+aiosqlite:///{path}"))
-    return path
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def council_engine(
-    request: pytest.FixtureRequest, sample_template: Path, tmp_path: Path
-) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        shutil.copy(sample_template, tmp_path / "perfbot.db")
-        engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'perfbot.db'}")
-        yield engine
-        await engine.dispose()
-        return
-    if not POSTGRES_URL:
-        pytest.skip("PERFBOT_TEST_POSTGRES_URL is not set, so the PostgreSQL variant is skipped")
-    url, name = await fresh_postgres_database()
-    await _load_sample(url)
-    engine = db.create_engine(url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        await drop_postgres_database(name)
 
 
 @pytest.fixture

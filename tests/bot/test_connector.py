@@ -33,10 +33,10 @@ from bot.connector import (
     write_model,
 )
 from bot.delivery import classify
+from bot.loopback import Fault, LoopbackConnector
 from bot.settings import Settings
 from cards import render as cards
 from tests.cards.test_cards import HOSTILE, every_card
-from tests.connector import Fault, LoopbackConnector
 
 
 class AppCredentials:

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from bot.app import create_app
+from bot.loopback import card_text, elements
+from bot.settings import Settings
 from domain.model import (
     AuditEntry,
     ConversationRef,
@@ -19,8 +22,7 @@ from domain.model import (
     Return,
     Snooze,
 )
-from tests.bot.conftest import AMINA, GARETH, HELEN, JANET, LUCY, MARK, NOW, STRANGER
-from tests.connector import card_text
+from tests.bot.conftest import AMINA, GARETH, HELEN, JANET, LUCY, MARK, NOW, STRANGER, Teams
 
 
 async def stored_returns(teams, code: str, period: str) -> list[Return]:
@@ -332,20 +334,7 @@ async def test_an_invalid_figure_keeps_what_was_typed_marks_the_problem_and_stor
 
 
 def _inputs(card: dict) -> list[dict]:
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if str(node.get("type", "")).startswith("Input."):
-                found.append(node)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(card)
-    return found
+    return [node for node in elements(card) if str(node.get("type", "")).startswith("Input.")]
 
 
 async def test_commentary_is_required_and_an_off_track_figure_needs_an_action_and_a_date(teams):
@@ -580,3 +569,21 @@ async def test_installing_in_a_team_stores_the_channel_and_says_what_will_be_pos
     async with teams.client.app[SESSIONS]() as session:
         ref = await session.scalar(select(ConversationRef))
     assert (ref.scope, ref.team_id, ref.person_id) == ("channel", team["id"], None)
+
+
+async def test_i_will_ask_you_again_follows_the_councils_own_reminder_days(
+    aiohttp_client, council_engine, connector
+):
+    # Thursday 5 November 2026: October's returns (2026/27 M7) are due on Friday 20 November.
+    settings = Settings.from_env({"PERFBOT_REMINDER_DAYS": "10,2"})
+    now = datetime(2026, 11, 5, 10, 0, tzinfo=UTC)
+    app = create_app(settings, engine=council_engine, clock=lambda: now)
+    teams = Teams(await aiohttp_client(app), connector)
+    teams.now = now
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    show = next(a for a in card["actions"] if a["type"] == "Action.ShowCard")
+    na = show["card"]["actions"][0]["data"]
+    await teams.submit(AMINA, card_id, {**na, **values(reason="The report runs late.")})
+    notice = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    # Ten working days before the deadline, not the five of PerfBot's defaults.
+    assert "I'll ask you again on Friday 6 November" in notice

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import event, select
 
 from bot.app import ADAPTER, SESSIONS
-from bot.delivery import Dispatcher, _SentMarks
+from bot.delivery.dispatcher import Dispatcher, _SentMarks
+from bot.loopback import Fault, card_text
 from bot.settings import Settings
 from domain import outbox
 from domain.model import ConversationRef, Notification, NotificationState, Person
 from domain.outbox import CHASER_KINDS, Timetable, sweep
 from tests.bot.conftest import AMINA, GARETH, Teams
-from tests.connector import Fault, card_text
 
 MONDAY_NINE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # GMT: 09:00 in London too
 

@@ -16,13 +16,16 @@ from typing import Any
 import jsonschema
 import pytest
 
+from bot.loopback import elements
+from bot.teams.commands import help_lines
 from cards import render as cards
+from cards.actions import parse_action
 from domain.model import Measure, MeasureKind, Person, Return, ReturnState, Service
 from domain.numbers import Unit
 from domain.periods import Frequency, Period
 from domain.plausibility import Doubt
 from domain.ratings import Assessment, Direction, Polarity, Rating
-from domain.returns import HistoryPoint, OpenReturn, Receipt
+from domain.views import HistoryPoint, OpenReturn, Receipt
 
 SCHEMA = json.loads((Path(__file__).parent / "adaptive-card-1.5.0.schema.json").read_text())
 VALIDATOR = jsonschema.Draft6Validator(SCHEMA)
@@ -117,8 +120,8 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         "receipt": cards.receipt_card(receipt),
         "my measures": cards.my_measures_card(text[:200], [item, overdue] * 3, TODAY),
         "status": cards.status_card(text[:200], [item, overdue] * 3),
-        "help": cards.help_card(note=text, contact=text[:200]),
-        "welcome": cards.welcome_card(text[:200], text[:200]),
+        "help": cards.help_card(help_lines(), note=text, contact=text[:200]),
+        "welcome": cards.welcome_card(help_lines(), text[:200], text[:200]),
         "notice": cards.notice_card(text[:200], text, warning=True),
     }
 
@@ -160,19 +163,7 @@ ALLOWED_ON_MOBILE = {
 def test_cards_use_only_version_1_2_elements_and_action_submit(name):
     card = every_card("plain")[name]
     assert card["version"] == "1.2"
-    types = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "type" in node:
-                types.add(node["type"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
+    types = {node["type"] for node in elements(card) if "type" in node}
     assert types <= ALLOWED_ON_MOBILE, types - ALLOWED_ON_MOBILE
     assert "Action.Execute" not in json.dumps(card)
 
@@ -182,7 +173,7 @@ def test_the_parser_reads_what_the_return_card_sends():
     submit = next(a for a in card["actions"] if a["title"] == "Submit")
     # Teams merges the inputs (all strings) into the action's data.
     sent = {**submit["data"], "actual": " 85% ", "commentary": "ok", "action": "", "action_due": ""}
-    parsed = cards.parse_submission(sent)
+    parsed = parse_action(sent)
     assert parsed is not None
     assert (parsed.verb, parsed.code, parsed.period) == ("submit_return", "HS-04", "2026/27 Q2")
     assert parsed.fields["actual"] == "85%"
@@ -194,11 +185,11 @@ def test_the_parser_reads_what_the_return_card_sends():
     [None, "text", ["list"], {"verb": "format_disk"}, {"no": "verb"}, {"verb": ["submit_return"]}],
 )
 def test_anything_that_is_not_one_of_our_cards_is_not_read(value):
-    assert cards.parse_submission(value) is None
+    assert parse_action(value) is None
 
 
 def test_non_string_inputs_are_not_trusted():
-    parsed = cards.parse_submission(
+    parsed = parse_action(
         {
             "verb": "submit_return",
             "code": {"$ne": 1},
@@ -217,8 +208,6 @@ def test_non_string_inputs_are_not_trusted():
 
 
 def test_overlong_text_is_flagged_not_silently_cut():
-    parsed = cards.parse_submission(
-        {"verb": "submit_return", "commentary": "x" * (cards.MAX_TEXT + 1)}
-    )
+    parsed = parse_action({"verb": "submit_return", "commentary": "x" * (cards.MAX_TEXT + 1)})
     assert parsed is not None
     assert parsed.too_long == ("commentary",)

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.loopback import LoopbackConnector
 from domain import db
 from domain.importing import import_workbook
 from domain.model import ConversationRef, Notification, NotificationState
 from domain.workbook import Sheet
 from tests.conftest import POSTGRES_URL, drop_postgres_database, fresh_postgres_database
-from tests.connector import LoopbackConnector
 
 PERFBOT = str(Path(sys.executable).parent / "perfbot")
 PEOPLE = 1000

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,6 +149,17 @@ class LoopbackConnector:
     def clear(self) -> None:
         self.calls.clear()
         self.arrived.clear()
+
+
+def elements(card: Any) -> Iterator[dict[str, Any]]:
+    """Every object in a card, the card itself first, depth first (for assertions)."""
+    if isinstance(card, dict):
+        yield card
+        for value in card.values():
+            yield from elements(value)
+    elif isinstance(card, list):
+        for item in card:
+            yield from elements(item)
 
 
 def card_text(card: dict[str, Any]) -> str:

@@ -5,24 +5,22 @@ Teams facts (DESIGN.md): about 50 sends a second per tenant; per conversation 7 
 8 per 2 s, 60 per 30 s, 1,800 an hour. A 429 carries Retry-After; 412, 502, 503, 504 and
 timeouts are worth retrying with backoff; a 403 (blocked, uninstalled, disabled) or a 404
 ConversationNotFound is permanent: the person is marked unreachable and nobody retries.
+Each change to a row is a use case of domain/outbox.py in a transaction of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
 import random
-import time
 import uuid
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
     Activity,
@@ -31,130 +29,27 @@ from botbuilder.schema import (
     ConversationReference,
 )
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.connector import read_model, write_model
+from bot.connector import read_model
+from bot.delivery.failures import RETRYABLE, SendFailure, classify
+from bot.delivery.limiter import RateLimiter
+from bot.delivery.messages import Reading, message_for
+from bot.references import References
 from bot.settings import Settings
-from cards import render as cards
-from domain import outbox, returns
-from domain.model import ConversationRef, Measure, Notification, NotificationState, Person
-from domain.periods import Period
+from domain import outbox
+from domain.model import ConversationRef, Notification, NotificationState, Person
+from domain.people import mark_unreachable
 from domain.reporting import load_calendar
+from domain.uow import UnitOfWork
+from domain.views import today_in_london
 from domain.workdays import WorkingCalendar
 
 log = logging.getLogger("perfbot.delivery")
 
-RETRYABLE = {408, 412, 429, 500, 502, 503, 504}
-PERMANENT = {403, 404}
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(minutes=10)
 REFUSED = "Teams answered"
-
-
-class RateLimiter:
-    """Sliding windows per key: a send waits until every window for its keys has room."""
-
-    def __init__(
-        self,
-        tenant: list[tuple[float, float]],
-        conversation: list[tuple[float, float]],
-        clock: Callable[[], float] = time.monotonic,
-        margin: float = 1.03,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        # A little slack on each window so jitter between here and Teams never adds up to
-        # one send too many in Teams' own count.
-        # A share of a limit (one of several dispatchers) is rounded down to whole sends.
-        self.tenant = [(max(1, int(n)), p * margin) for n, p in tenant]
-        self.conversation = [(max(1, int(n)), p * margin) for n, p in conversation]
-        # Tenant sends are spaced evenly rather than let through in bursts: a burst leaves
-        # here inside the window but can arrive bunched.
-        self.gap = max((p / n for n, p in self.tenant), default=0.0)
-        self._slot: dict[str, float] = {}  # each tenant's last timetabled send
-        self.clock = clock
-        self.sleep = sleep
-        self._sent: dict[str, deque[float]] = {}
-
-    def _delay(self, key: str, windows: list[tuple[int, float]], now: float) -> float:
-        sent = self._sent.setdefault(key, deque())
-        longest = max((p for _, p in windows), default=0)
-        while sent and sent[0] <= now - longest:
-            sent.popleft()
-        wait = 0.0
-        for limit, period in windows:
-            first = bisect.bisect_right(sent, now - period)  # send times are in order
-            if len(sent) - first >= limit:
-                wait = max(wait, sent[len(sent) - limit] + period - now)
-        return wait
-
-    async def acquire(self, tenant: str, conversation: str) -> None:
-        while True:
-            now = self.clock()
-            slot = self._slot.get(tenant)
-            wait = max(
-                slot + self.gap - now if slot is not None else 0.0,
-                self._delay(f"tenant:{tenant}", self.tenant, now),
-                self._delay(f"conversation:{conversation}", self.conversation, now),
-            )
-            if wait <= 0:
-                self._sent[f"tenant:{tenant}"].append(now)
-                self._sent[f"conversation:{conversation}"].append(now)
-                # The even spacing keeps to its timetable: a wake-up a little late is not
-                # carried into the next gap (it would add up to a few percent of the rate);
-                # after a pause longer than a gap the timetable starts again from now.
-                due = slot + self.gap if slot is not None else now
-                self._slot[tenant] = due if now - due < self.gap else now
-                return
-            await self.sleep(wait)
-
-
-@dataclass(frozen=True)
-class SendFailure(Exception):
-    status: int | None
-    code: str
-    retry_after: float | None = None
-
-    @property
-    def permanent(self) -> bool:
-        return self.status in PERMANENT
-
-    def __str__(self) -> str:
-        return f"{self.status or 'no answer'} {self.code}".strip()
-
-
-def classify(error: BaseException) -> SendFailure:
-    """What a failed send means, from botbuilder's exception (which carries the HTTP response)."""
-    if isinstance(error, SendFailure):
-        return error
-    if isinstance(error, asyncio.TimeoutError | TimeoutError):
-        return SendFailure(None, "timeout")
-    response = getattr(error, "response", None)
-    status = getattr(response, "status_code", None) or getattr(response, "status", None)
-    if status is None:
-        return SendFailure(None, type(error).__name__)
-    headers = getattr(response, "headers", {}) or {}
-    retry_after = None
-    try:
-        retry_after = float(headers.get("Retry-After")) if headers.get("Retry-After") else None
-    except ValueError:
-        retry_after = None
-    code = ""
-    inner = getattr(getattr(error, "error", None), "error", None)
-    if inner is not None and getattr(inner, "code", None):
-        code = str(inner.code)
-    else:
-        try:
-            body = response.json()
-            code = str((body.get("error") or {}).get("code") or body.get("message") or "")[:120]
-        except Exception:  # a body that is not JSON says nothing more
-            code = ""
-    return SendFailure(int(status), code, retry_after)
-
-
-# Kinds whose sending depends on data that can change while they wait (a return submitted,
-# a snooze set), so they are checked against the database again just before each goes.
-CHECKED_AT_SEND = frozenset({"reminder", "chaser", "overdue"})
 
 
 # Built once: constructing the statement anew for each send cost as much as running it.
@@ -246,11 +141,13 @@ class Dispatcher:
         concurrency: int | None = None,
         send_timeout: float = 15.0,
         shard: tuple[int, int] = (0, 1),
+        references: References | None = None,
     ) -> None:
         self.settings = settings
-        self.sessions = sessions
+        self.uow = UnitOfWork(sessions)
         self.adapter = adapter
         self.clock = clock
+        self.references = references or References(self.uow, clock)
         # One of several dispatchers takes its share of the people (see outbox.shard_of), so
         # each conversation's limits are counted whole here, and its share of the tenant rate.
         self.shard = shard
@@ -302,10 +199,11 @@ class Dispatcher:
         """Claim a batch, read what it needs in a few queries, then send row by row."""
         report = DeliveryReport()
         now = self.clock()
-        async with self.sessions() as session:
+        async with self.uow() as session:
             ids = await outbox.claim(session, now, self.worker, self.batch, self.lease, self.shard)
-            if not ids:
-                return report
+        if not ids:
+            return report
+        async with self.uow() as session:
             calendar = await load_calendar(session)
             jobs = await self._prepare(session, ids, now, calendar, report)
         self._refused.clear()
@@ -322,7 +220,7 @@ class Dispatcher:
 
         await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(jobs)))))
         if not queue.empty():  # stopped: the next start need not wait for the lease to end
-            async with self.sessions() as session:
+            async with self.uow() as session:
                 await outbox.release(
                     session, [queue.get_nowait().id for _ in range(queue.qsize())], self.worker
                 )
@@ -352,9 +250,7 @@ class Dispatcher:
         allowed = self.settings.send_window.next_allowed(now, calendar)
         if allowed > now:  # quiet hours began since they were queued: keep them for the morning
             for notification in rows:
-                notification.not_before = allowed
-                notification.claimed_until = None
-            await session.commit()
+                outbox.postpone(notification, allowed)
             report.postponed += len(rows)
             return []
         wanted = {n.person_id for n in rows if n.person_id is not None}
@@ -362,7 +258,6 @@ class Dispatcher:
             p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(wanted)))
         }
         targets = await self._targets(session, rows, people)
-        await session.commit()
         return [
             _Job(n.id, n.kind, n.payload or {}, people.get(n.person_id or 0), targets.get(n.id))
             for n in rows
@@ -373,13 +268,13 @@ class Dispatcher:
     ) -> None:
         now = self.clock()
         if now >= renew_after:
-            async with self.sessions() as session:
+            async with self.uow() as session:
                 if not await outbox.renew(session, job.id, self.worker, now, self.lease):
                     return  # sent, cancelled, or taken by another dispatcher after our lease ran out
         person, target = job.person, job.target
         if (
             self.settings.send_window.next_allowed(now, calendar) > now
-            or job.kind in CHECKED_AT_SEND
+            or message_for(job.kind).checked_at_send
             or target is None
             or target[0].conversation is None  # a chat opened for an earlier row may serve
             or (person is not None and (person.unreachable_reason or person.id in self._refused))
@@ -389,7 +284,8 @@ class Dispatcher:
                 return
             message, (reference, tenant) = checked
         else:  # a notice to a known chat: nothing it depends on can have changed meanwhile
-            message = _notice_activity(job.kind, job.payload, person)
+            reading = Reading(None, now, self.settings.policy, calendar)
+            message = await message_for(job.kind).build(reading, job.payload, person)
             reference, tenant = target
         try:
             await self.limiter.acquire(
@@ -413,21 +309,23 @@ class Dispatcher:
         """The message and where it goes, with everything that can stop a row checked again
         at send time from the database afresh: quiet hours, a return submitted or snoozed
         since the row was queued, a person found unreachable; None when it is not to go."""
-        async with self.sessions() as session:
+        async with self.uow() as session:
             notification = await session.get(Notification, job.id)
             if notification is None or notification.state is not NotificationState.PENDING:
                 return None
             allowed = self.settings.send_window.next_allowed(now, calendar)
             if allowed > now:
-                await self._release(session, notification, allowed)
+                outbox.postpone(notification, allowed)
                 report.postponed += 1
                 return None
-            why_not = await outbox.still_wanted(session, notification, returns.today_in_london(now))
+            spec = message_for(notification.kind)
+            why_not = (
+                await outbox.still_wanted(session, notification, today_in_london(now))
+                if spec.checked_at_send
+                else None
+            )
             if why_not:
-                notification.state = NotificationState.CANCELLED
-                notification.last_error = why_not
-                notification.claimed_until = None
-                await session.commit()
+                outbox.cancel(notification, why_not)
                 report.cancelled += 1
                 return None
             person = (
@@ -436,7 +334,7 @@ class Dispatcher:
                 else None
             )
             if person is not None and person.unreachable_reason:
-                await self._fail(session, notification, f"unreachable: {person.unreachable_reason}")
+                self._give_up(notification, f"unreachable: {person.unreachable_reason}")
                 report.failed += 1
                 return None
             target = (
@@ -444,58 +342,38 @@ class Dispatcher:
             ).get(notification.id)
             if target is None:
                 reason = "PerfBot has not been installed for them in Teams"
-                if person is not None:
-                    person.unreachable_reason = reason
-                    person.unreachable_since = now
-                await self._fail(session, notification, reason)
+                await mark_unreachable(session, notification.person_id, reason, now)
+                self._give_up(notification, reason)
                 report.failed += 1
                 return None
-            message = await self._message(session, notification, person, now, calendar)
-            await session.commit()  # no transaction held over the network
-        return message, target
+            reading = Reading(session, now, self.settings.policy, calendar)
+            message = await spec.build(reading, notification.payload or {}, person)
+        return message, target  # the transaction ended: none is held over the network
 
-    async def _release(
-        self, session: AsyncSession, notification: Notification, at: datetime
-    ) -> None:
-        notification.not_before = at
-        notification.claimed_until = None
-        await session.commit()
-
-    async def _fail(self, session: AsyncSession, notification: Notification, reason: str) -> None:
-        notification.state = NotificationState.FAILED
-        notification.last_error = reason
-        notification.claimed_until = None
-        await session.commit()
+    def _give_up(self, notification: Notification, reason: str) -> None:
+        outbox.give_up(notification, reason)
         log.warning("gave up on %s: %s", notification.reason_key, reason)
 
     async def _failed_send(
         self, notification_id: int, failure: SendFailure, report: DeliveryReport
     ) -> None:
         now = self.clock()
-        async with self.sessions() as session:
+        report.errors.append(str(failure))
+        async with self.uow() as session:
             notification = await session.get(Notification, notification_id)
             assert notification is not None
             notification.attempts += 1
             notification.last_error = str(failure)
-            report.errors.append(str(failure))
             if failure.permanent:
-                person = (
-                    await session.get(Person, notification.person_id)
-                    if notification.person_id
-                    else None
-                )
-                if person is not None:
-                    person.unreachable_reason = f"{REFUSED} {failure}"
-                    person.unreachable_since = now
-                await self._fail(session, notification, f"{REFUSED} {failure}")
+                why = f"{REFUSED} {failure}"
+                await mark_unreachable(session, notification.person_id, why, now)
+                self._give_up(notification, why)
                 report.failed += 1
                 return
             if notification.attempts >= MAX_ATTEMPTS or (
                 failure.status is not None and failure.status not in RETRYABLE
             ):
-                await self._fail(
-                    session, notification, f"{failure} after {notification.attempts} attempts"
-                )
+                self._give_up(notification, f"{failure} after {notification.attempts} attempts")
                 report.failed += 1
                 return
             if failure.retry_after is not None:
@@ -503,7 +381,7 @@ class Dispatcher:
             else:
                 base = min(2**notification.attempts, MAX_BACKOFF.total_seconds())
                 wait = timedelta(seconds=base * random.uniform(0.5, 1.0))
-            await self._release(session, notification, now + wait)
+            outbox.postpone(notification, now + wait)
             report.retried += 1
 
     async def _targets(
@@ -518,7 +396,7 @@ class Dispatcher:
             found = await session.scalars(
                 select(ConversationRef).where(ConversationRef.conversation_id.in_(named))
             )
-            by_conversation = {ref.conversation_id: ref for ref in found}
+            by_conversation = {chat.conversation_id: chat for chat in found}
         by_person: dict[int, ConversationRef] = {}
         if people:
             found = await session.scalars(
@@ -526,13 +404,14 @@ class Dispatcher:
                 .where(ConversationRef.person_id.in_(people), ConversationRef.scope == "personal")
                 .order_by(ConversationRef.updated_at.desc())
             )
-            for ref in found:
-                by_person.setdefault(ref.person_id or 0, ref)  # the newest chat of each
+            for chat in found:
+                by_person.setdefault(chat.person_id or 0, chat)  # the newest chat of each
         newest: ConversationRef | None = None
         looked = False
         targets: dict[int, tuple[ConversationReference, str | None]] = {}
         for notification in rows:
             person = people.get(notification.person_id or 0)
+            ref: ConversationRef | None
             if notification.conversation_id:
                 ref = by_conversation.get(notification.conversation_id)
             else:
@@ -602,7 +481,7 @@ class Dispatcher:
         )
 
         async def created(turn_context: TurnContext) -> None:
-            await self._remember_created(turn_context, person)
+            await self.references.remember_created(turn_context.activity, person)
             await callback(turn_context)
 
         await self.adapter.create_conversation(
@@ -610,118 +489,6 @@ class Dispatcher:
         )
         return outcome()
 
-    async def _remember_created(self, turn_context: TurnContext, person: Person | None) -> None:
-        reference = TurnContext.get_conversation_reference(turn_context.activity)
-        reference.activity_id = None
-        async with self.sessions() as session:
-            known = await session.scalar(
-                select(ConversationRef.id).where(
-                    ConversationRef.conversation_id == turn_context.activity.conversation.id
-                )
-            )
-            if known is not None:  # Teams gives back the existing 1:1 chat
-                return
-            session.add(
-                ConversationRef(
-                    conversation_id=turn_context.activity.conversation.id,
-                    scope="personal",
-                    person_id=person.id if person else None,
-                    tenant_id=(turn_context.activity.conversation.tenant_id or None),
-                    user_id=person.teams_user_id if person else None,
-                    service_url=turn_context.activity.service_url,
-                    bot_id=turn_context.activity.recipient.id
-                    if turn_context.activity.recipient
-                    else None,
-                    reference=write_model(reference),
-                    updated_at=self.clock(),
-                )
-            )
-            try:
-                await session.commit()
-            except IntegrityError:  # another send opened it a moment ago
-                await session.rollback()
-
-    async def _message(
-        self,
-        session: AsyncSession,
-        notification: Notification,
-        person: Person | None,
-        now: datetime,
-        calendar: WorkingCalendar,
-    ) -> Activity:
-        """The message for a row, rendered fresh at send time from the current data (the
-        working calendar is the batch's, read once)."""
-        payload = notification.payload or {}
-        kind = notification.kind
-        if kind in ("reminder", "chaser") and payload.get("code"):
-            measure = await session.scalar(select(Measure).where(Measure.code == payload["code"]))
-            assert measure is not None  # still_wanted checked it
-            period = Period.parse(payload["period"])
-            item = await returns.open_return(
-                session,
-                measure,
-                returns.today_in_london(now),
-                self.settings.default_scheme,
-                calendar,
-                period,
-            )
-            due = f"{item.deadline:%A} {item.deadline.day} {item.deadline:%B}"
-            if kind == "reminder":
-                text = (
-                    f"Reminder: {measure.code} {measure.title} for {period.label} is due "
-                    f"{'today' if payload.get('step') == 'T' else 'on ' + due}. The card below takes the figure."
-                )
-            else:
-                text = (
-                    f"{measure.code} {measure.title} for {period.label} was due on {due} and hasn't "
-                    "arrived yet. Please send it today, or choose Not available yet and say why."
-                )
-            activity = MessageFactory.attachment(
-                cards.attachment(cards.return_card(item, returns.today_in_london(now)))
-            )
-            activity.text = text
-            activity.summary = text
-            return activity
-        return _notice_activity(kind, payload, person)
-
 
 def _reference(stored: dict[str, Any]) -> ConversationReference:
     return read_model(ConversationReference, stored)
-
-
-def _notice_activity(kind: str, payload: dict[str, Any], person: Person | None) -> Activity:
-    title, body = _notice(kind, payload, person)
-    activity = MessageFactory.attachment(
-        cards.attachment(cards.notice_card(title, body, warning=kind != "delegated"))
-    )
-    activity.summary = title
-    return activity
-
-
-def _notice(kind: str, payload: dict[str, Any], person: Person | None) -> tuple[str, str]:
-    code, period = payload.get("code", ""), payload.get("period", "")
-    if kind == "overdue":
-        return (
-            f"Overdue: {code} for {period}",
-            f"The return for {code} ({period}) was due on {payload.get('deadline', '')} and has not "
-            "been received after two chasers. Please follow it up with the measure's owner.",
-        )
-    if kind == "escalation":
-        return (
-            f"Escalation: {code} for {period} is rated {payload.get('rating', '')}",
-            f"{payload.get('explanation', '')} The owner's commentary and action are in PerfBot; "
-            "please agree the remedial action with them.",
-        )
-    if kind == "delegated":
-        return (
-            f"You can now send {code}'s returns",
-            f"{payload.get('by', 'The owner')} has made you a delegate for {code}. You'll get its "
-            f"reminders too; type submit {code} when the figure is ready.",
-        )
-    if kind == "unknown-user":
-        return (
-            "Someone not in the staff list tried PerfBot",
-            f"{payload.get('name') or 'Someone'} {('(' + payload['email'] + ') ') if payload.get('email') else ''}"
-            "messaged PerfBot but is not in the people sheet. Add them if they should report.",
-        )
-    return ("PerfBot", str(payload.get("text", "")))

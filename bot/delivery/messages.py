@@ -1,0 +1,154 @@
+"""What each kind of queued message says: one table from kind to its message builder, and
+whether the row is checked against the database again just before it goes (kinds whose
+sending depends on data that can change while they wait: a return submitted, a snooze set).
+
+To add a kind of proactive message: a ``Kind`` (domain/notifications.py), the use case that
+queues it, and one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botbuilder.core import MessageFactory
+from botbuilder.schema import Activity
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cards import render as cards
+from domain import views
+from domain.dates import long_day
+from domain.model import Measure, Person
+from domain.notifications import Kind
+from domain.periods import Period
+from domain.policy import Policy
+from domain.workdays import WorkingCalendar
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a builder may read: the database (for the kinds checked at send time, whose
+    messages show current data), the moment, the council's policy and working calendar."""
+
+    session: AsyncSession | None
+    now: datetime
+    policy: Policy
+    calendar: WorkingCalendar
+
+
+Builder = Callable[[Reading, dict[str, Any], Person | None], Awaitable[Activity]]
+
+
+@dataclass(frozen=True)
+class Message:
+    build: Builder
+    checked_at_send: bool = False
+
+
+def _notice(title: str, body: str, *, warning: bool = True) -> Activity:
+    activity = MessageFactory.attachment(
+        cards.attachment(cards.notice_card(title, body, warning=warning))
+    )
+    activity.summary = title
+    return activity
+
+
+async def _return_card(reading: Reading, payload: dict[str, Any], text: str) -> Activity:
+    """The message and the return card for the return a reminder or chaser is about,
+    rendered at send time from the current data."""
+    session = reading.session
+    assert session is not None  # checked at send time, so built with the database at hand
+    measure = await session.scalar(select(Measure).where(Measure.code == payload["code"]))
+    assert measure is not None  # still_wanted checked it
+    today = views.today_in_london(reading.now)
+    item = await views.open_return(
+        session, measure, today, reading.policy, reading.calendar, Period.parse(payload["period"])
+    )
+    text = text.format(
+        title=f"{measure.code} {measure.title} for {item.period.label}",
+        due=long_day(item.deadline, year=False),
+    )
+    activity = MessageFactory.attachment(cards.attachment(cards.return_card(item, today)))
+    activity.text = text
+    activity.summary = text
+    return activity
+
+
+async def reminder(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    when = "today" if payload.get("step") == "T" else "on {due}"
+    return await _return_card(
+        reading, payload, f"Reminder: {{title}} is due {when}. The card below takes the figure."
+    )
+
+
+async def chaser(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    return await _return_card(
+        reading,
+        payload,
+        "{title} was due on {due} and hasn't arrived yet. Please send it today, or choose Not "
+        "available yet and say why.",
+    )
+
+
+async def overdue(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    code, period = payload.get("code", ""), payload.get("period", "")
+    return _notice(
+        f"Overdue: {code} for {period}",
+        f"The return for {code} ({period}) was due on {payload.get('deadline', '')} and has not "
+        "been received after two chasers. Please follow it up with the measure's owner.",
+    )
+
+
+async def escalation(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    code, period = payload.get("code", ""), payload.get("period", "")
+    return _notice(
+        f"Escalation: {code} for {period} is rated {payload.get('rating', '')}",
+        f"{payload.get('explanation', '')} The owner's commentary and action are in PerfBot; "
+        "please agree the remedial action with them.",
+    )
+
+
+async def delegated(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    code = payload.get("code", "")
+    return _notice(
+        f"You can now send {code}'s returns",
+        f"{payload.get('by', 'The owner')} has made you a delegate for {code}. You'll get its "
+        f"reminders too; type submit {code} when the figure is ready.",
+        warning=False,
+    )
+
+
+async def unknown_user(
+    reading: Reading, payload: dict[str, Any], person: Person | None
+) -> Activity:
+    email = f"({payload['email']}) " if payload.get("email") else ""
+    return _notice(
+        "Someone not in the staff list tried PerfBot",
+        f"{payload.get('name') or 'Someone'} {email}messaged PerfBot but is not in the people "
+        "sheet. Add them if they should report.",
+    )
+
+
+async def plain(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """A row of a kind this PerfBot does not know (queued by a newer one): its text."""
+    return _notice("PerfBot", str(payload.get("text", "")))
+
+
+MESSAGES: dict[Kind, Message] = {
+    Kind.REMINDER: Message(reminder, checked_at_send=True),
+    Kind.CHASER: Message(chaser, checked_at_send=True),
+    Kind.OVERDUE: Message(overdue, checked_at_send=True),
+    Kind.ESCALATION: Message(escalation),
+    Kind.DELEGATED: Message(delegated),
+    Kind.UNKNOWN_USER: Message(unknown_user),
+}
+UNKNOWN_KIND = Message(plain)
+
+
+def message_for(kind: str) -> Message:
+    try:
+        return MESSAGES[Kind(kind)]
+    except ValueError:
+        return UNKNOWN_KIND

@@ -1,0 +1,103 @@
+"""Where PerfBot can reach people proactively: the conversation reference of each chat it is
+in, stored from installs and messages (the Teams handler) and from chats it opens itself (the
+dispatcher), through the one use case in domain/conversations.py."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import Activity
+
+from bot.connector import write_model
+from domain import conversations, people
+from domain.model import Person
+from domain.uow import UnitOfWork
+
+log = logging.getLogger("perfbot.bot")
+
+STORED_CONVERSATIONS = 50_000  # conversations whose stored reference this process remembers
+
+
+def _reference(activity: Activity) -> dict[str, Any]:
+    reference = TurnContext.get_conversation_reference(activity)
+    reference.activity_id = None  # where to reach them, not the message they last sent
+    return write_model(reference)
+
+
+class References:
+    """Stores conversation references, remembering what this process last stored (or found
+    stored) for each conversation, so that an ordinary message, which nearly always comes
+    from where the last one did, needs no database round to say so. Installs always go to
+    the database (another server may have handled an uninstall in between)."""
+
+    def __init__(self, uow: UnitOfWork, clock: Callable[[], datetime]) -> None:
+        self.uow = uow
+        self.clock = clock
+        self._stored: dict[str, dict[str, Any]] = {}
+
+    async def remember(
+        self, activity: Activity, person: Person | None, fresh: bool = False
+    ) -> bool:
+        """Store or refresh where this conversation can be reached; True if it is new. Unless
+        ``fresh``, what this process stored a moment ago for it is taken as still stored.
+        Someone who talks to PerfBot in their personal chat is reachable again."""
+        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        sender = activity.from_property
+        values: dict[str, Any] = {
+            "scope": activity.conversation.conversation_type or "personal",
+            "tenant_id": (channel_data.get("tenant") or {}).get("id")
+            or getattr(activity.conversation, "tenant_id", None),
+            "user_id": sender.id if sender else None,
+            "aad_object_id": sender.aad_object_id if sender else None,
+            "team_id": (channel_data.get("team") or {}).get("id"),
+            "service_url": activity.service_url,
+            "bot_id": activity.recipient.id if activity.recipient else None,
+            "reference": _reference(activity),
+        }
+        if person is not None and values["scope"] == "personal":
+            values["person_id"] = person.id
+            if person.unreachable_reason or (
+                values["user_id"] and person.teams_user_id != values["user_id"]
+            ):
+                user_id = values["user_id"]
+                await self.uow.run(lambda tx: people.reachable_again(tx, person.id, user_id))
+        conversation_id = activity.conversation.id
+        if not fresh and self._stored.get(conversation_id) == values:
+            return False
+        if len(self._stored) >= STORED_CONVERSATIONS:
+            self._stored.clear()
+        now = self.clock()
+        created = await self.uow.run(
+            lambda tx: conversations.store(tx, conversation_id, values, now)
+        )
+        self._stored[conversation_id] = values
+        if created:
+            log.info("stored the conversation reference for %s", conversation_id)
+        return created
+
+    async def remember_created(self, activity: Activity, person: Person | None) -> None:
+        """A 1:1 chat PerfBot has just opened to message someone (Teams gives back the
+        existing chat if there is one, which is then left as it is)."""
+        values: dict[str, Any] = {
+            "scope": "personal",
+            "person_id": person.id if person else None,
+            "tenant_id": activity.conversation.tenant_id or None,
+            "user_id": person.teams_user_id if person else None,
+            "service_url": activity.service_url,
+            "bot_id": activity.recipient.id if activity.recipient else None,
+            "reference": _reference(activity),
+        }
+        now = self.clock()
+        conversation_id = activity.conversation.id
+        await self.uow.run(
+            lambda tx: conversations.store(tx, conversation_id, values, now, refresh=False)
+        )
+
+    async def forget(self, conversation_id: str) -> None:
+        self._stored.pop(conversation_id, None)
+        await self.uow.run(lambda tx: conversations.forget(tx, conversation_id))
+        log.info("removed the conversation reference for %s", conversation_id)

@@ -1,0 +1,106 @@
+"""What PerfBot does when a card's button is pressed: one table from verb to handler. Each
+handler takes the turn and the typed action its parser (cards/actions.py) made."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.teams import commands
+from bot.teams.turn import Turn
+from cards import render as cards
+from cards.actions import (
+    MAX_TEXT,
+    NotAvailableForm,
+    OpenReturnCard,
+    ReturnForm,
+    ShowMeasures,
+    Verb,
+    ids,
+)
+from domain import returns
+from domain.dates import long_day
+from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
+
+# Any: each handler takes the action type of its own verb (checked by the table's test).
+CardActionHandler = Callable[[Turn, Any], Awaitable[None]]
+
+
+async def _show_problems(turn: Turn, rejected: Rejected, typed: dict[str, str]) -> None:
+    """Send the card back with what the person typed and what is wrong; nothing stored."""
+    problems = rejected.problems
+    card = cards.return_card(
+        rejected.open_return, turn.today, typed, problems.errors, str(problems), problems.doubt
+    )
+    await turn.replace_card(card)
+
+
+async def submit_return(turn: Turn, form: ReturnForm) -> None:
+    typed = dict(form.fields)
+    confirmed = form.confirmed
+    if form.use_suggestion:
+        typed[ids.ACTUAL] = confirmed = form.use_suggestion
+    command = SubmitReturn(
+        person_id=turn.person.id,
+        code=form.code,
+        period=form.period,
+        actual=typed[ids.ACTUAL],
+        commentary=typed[ids.COMMENTARY],
+        action=typed[ids.ACTION],
+        action_due=typed[ids.ACTION_DUE],
+        status=typed[ids.STATUS],
+        confirmed=confirmed,
+        card_id=turn.ctx.activity.reply_to_id or turn.ctx.activity.id or "",
+        too_long=form.too_long,
+    )
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: returns.submit_return(tx, command, now, turn.policy, MAX_TEXT),
+        attempts=SUBMIT_ATTEMPTS,
+    )
+    if isinstance(outcome, Refusal):
+        await turn.say(outcome.message)
+    elif isinstance(outcome, Rejected):
+        await _show_problems(turn, outcome, typed)
+    else:
+        await turn.replace_card(cards.receipt_card(outcome))
+
+
+async def not_available(turn: Turn, form: NotAvailableForm) -> None:
+    now = turn.now
+    async with turn.uow() as tx:
+        outcome = await returns.not_available(
+            tx, turn.person, form.code, form.period, form.reason, now, turn.policy, MAX_TEXT
+        )
+    if isinstance(outcome, Refusal):
+        await turn.say(outcome.message)
+        return
+    if isinstance(outcome, Rejected):
+        await _show_problems(turn, outcome, form.fields)
+        return
+    ask = outcome.next_ask
+    when = f"on {long_day(ask, year=False)}" if ask else "when the figure is next due"
+    code = outcome.measure.code
+    await turn.replace_card(
+        cards.notice_card(
+            f"Noted: {code} for {outcome.period.label} is not available yet",
+            f"Reason: {outcome.reason}. I'll ask you again {when}. You can send the figure "
+            f"any time before then: type submit {code}.",
+        )
+    )
+
+
+async def open_return(turn: Turn, action: OpenReturnCard) -> None:
+    await commands.send_return_card(turn, action.code, action.period or None)
+
+
+async def my_measures(turn: Turn, action: ShowMeasures) -> None:
+    await commands.my_measures(turn, ())
+
+
+CARD_ACTIONS: dict[Verb, CardActionHandler] = {
+    Verb.SUBMIT_RETURN: submit_return,
+    Verb.NOT_AVAILABLE: not_available,
+    Verb.OPEN_RETURN: open_return,
+    Verb.MY_MEASURES: my_measures,
+}

@@ -1,0 +1,181 @@
+"""What people can type in their personal chat: one table of commands, each with its
+pattern, its handler and its line on the help card (which is drawn from the table)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.teams.turn import Turn
+from cards import render as cards
+from domain import returns, views
+from domain.dates import long_day
+from domain.periods import Period, PeriodError
+
+CommandHandler = Callable[[Turn, tuple[str, ...]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    pattern: re.Pattern[str]  # matched against the whole message, in any case
+    handler: CommandHandler
+    usage: str  # as the help card shows it
+    help: str  # what it does, on the help card
+
+
+async def show_help(turn: Turn, args: tuple[str, ...]) -> None:
+    await turn.send_card(cards.help_card(help_lines(), contact=await turn.contact()))
+
+
+async def my_measures(turn: Turn, args: tuple[str, ...]) -> None:
+    async with turn.uow() as tx:
+        items = await views.my_returns(tx, turn.person, turn.today, turn.policy)
+    await turn.send_card(cards.my_measures_card(turn.person.name, items, turn.today))
+
+
+async def send_return_card(turn: Turn, code: str, period_text: str | None) -> None:
+    """The return card for a measure, for its current period unless one is named (a period
+    that cannot be read means the current one)."""
+    period = None
+    if period_text:
+        try:
+            period = Period.parse(period_text)
+        except PeriodError:
+            period = None
+    item = await turn.attempt(
+        lambda tx: views.return_card_for(tx, turn.person, code, period, turn.today, turn.policy)
+    )
+    if item is not None:
+        await turn.send_card(cards.return_card(item, turn.today))
+
+
+async def submit(turn: Turn, args: tuple[str, ...]) -> None:
+    await send_return_card(turn, args[0], None)
+
+
+async def status(turn: Turn, args: tuple[str, ...]) -> None:
+    items = await turn.attempt(
+        lambda tx: views.service_status(tx, turn.person, turn.today, turn.policy)
+    )
+    if items is not None:
+        await turn.send_card(cards.status_card(f"Status for {turn.person.name}", items))
+
+
+async def snooze(turn: Turn, args: tuple[str, ...]) -> None:
+    code, until = args
+    done = await turn.attempt(lambda tx: returns.snooze(tx, turn.person, code, until, turn.now))
+    if done is None:
+        return
+    which = f"{done.measure.code} ({done.period.label})"
+    if done.capped:
+        await turn.say(
+            f"I can't snooze past the deadline, so reminders for {which} will start again on the "
+            f"deadline, {long_day(done.until)}."
+        )
+    else:
+        await turn.say(f"OK: no reminders for {which} until {long_day(done.until)}.")
+
+
+async def delegate(turn: Turn, args: tuple[str, ...]) -> None:
+    code, email = args
+    done = await turn.attempt(lambda tx: returns.delegate(tx, turn.person, code, email, turn.now))
+    if done is None:
+        return
+    measure, who = done.measure, done.delegate
+    if done.new:
+        await turn.say(
+            f"{who.name} can now send {measure.code}'s returns; they'll get the reminders "
+            f"too. {measure.owner.name} stays accountable as owner."
+        )
+    else:
+        await turn.say(f"{who.name} is already a delegate for {measure.code}.")
+
+
+async def unknown(turn: Turn, text: str) -> None:
+    """Anything PerfBot does not understand gets the help card, never silence."""
+    said = text[:80] + ("…" if len(text) > 80 else "")
+    note = f"I didn't understand \u201c{said}\u201d." if said else ""
+    await turn.send_card(cards.help_card(help_lines(), note=note, contact=await turn.contact()))
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text, re.IGNORECASE)
+
+
+COMMANDS: list[Command] = [
+    Command(
+        "my measures",
+        _pattern(r"^(?:my\s+measures?|measures|my\s+returns?|list)$"),
+        my_measures,
+        "my measures",
+        "what you own or deputise for, and what is due",
+    ),
+    Command(
+        "submit",
+        _pattern(r"^(?:submit|return|send)\s+(\S+)$"),
+        submit,
+        "submit HS-04",
+        "the return card for a measure",
+    ),
+    Command(
+        "status",
+        _pattern(r"^status$"),
+        status,
+        "status",
+        "your service's returns and ratings (escalation owners and leadership)",
+    ),
+    Command(
+        "snooze",
+        _pattern(r"^snooze\s+(\S+)\s+(?:until|till|to)\s+(.+)$"),
+        snooze,
+        "snooze HS-04 until 2025-07-18",
+        "no reminders until then (never past the deadline)",
+    ),
+    Command(
+        "delegate",
+        _pattern(r"^delegate\s+(\S+)\s+to\s+(\S+)$"),
+        delegate,
+        "delegate HS-04 to name@council.gov.uk",
+        "let someone else send a measure's return",
+    ),
+    Command(
+        "help",
+        _pattern(r"^(?:help|\?|hi|hello|hey|start|menu)$"),
+        show_help,
+        "help",
+        "this list",
+    ),
+]
+
+
+def help_lines() -> list[tuple[str, str]]:
+    return [(command.usage, command.help) for command in COMMANDS]
+
+
+def clean(text: str) -> str:
+    """A message as a command is read: mentions removed, white space folded."""
+    text = re.sub(r"<at>.*?</at>", " ", text or "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def match(text: str) -> tuple[Command, tuple[str, ...]] | None:
+    """The command a message is, with its arguments (keeping their case: an email, a date;
+    codes are upper-cased by the domain); None if it is none of them."""
+    said = clean(text).rstrip(".!")
+    for command in COMMANDS:
+        found = command.pattern.match(said)
+        if found:
+            return command, tuple(a.strip() for a in found.groups())
+    return None
+
+
+async def dispatch(turn: Turn, text: str) -> None:
+    """Run what a person typed."""
+    found = match(text)
+    if found is None:
+        await unknown(turn, clean(text))
+        return
+    command, args = found
+    await command.handler(turn, args)

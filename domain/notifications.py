@@ -1,0 +1,69 @@
+"""The kinds of proactive message, and the one way to queue one: an outbox row whose reason
+key is unique, inserted in the transaction of the change that causes it (DESIGN.md "How it
+fits together"). Queueing the same reason twice, or from two servers, stores one row."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
+
+from domain.model import Notification, NotificationState
+
+
+class Kind(enum.StrEnum):
+    """What a queued message is for; its message is built by bot/delivery/messages.py."""
+
+    REMINDER = "reminder"  # before the deadline, to the owner and delegates
+    CHASER = "chaser"  # after the deadline
+    OVERDUE = "overdue"  # badly overdue, to the escalation owner
+    ESCALATION = "escalation"  # rated Action (or Red), to the escalation owner
+    DELEGATED = "delegated"  # to someone just made a delegate
+    UNKNOWN_USER = "unknown-user"  # to the performance team: someone not in the staff list
+
+
+def insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING, which both databases speak: a duplicate is no error."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).values(**values).on_conflict_do_nothing()
+
+
+async def queue(
+    session: AsyncSession,
+    kind: Kind,
+    reason: str,
+    *,
+    payload: dict[str, Any],
+    now: datetime,
+    person_id: int | None = None,
+    conversation_id: str | None = None,
+    not_before: datetime | None = None,
+) -> str | None:
+    """Queue a message of ``kind`` for ``reason`` (the rest of its reason key), to a person or
+    a conversation, to go at ``not_before`` (default now). Returns the reason key if the row
+    is new, None if a message was queued for the same reason before."""
+    key = f"{kind.value}:{reason}"
+    inserted = await session.execute(
+        insert_ignoring_duplicates(
+            session,
+            Notification,
+            {
+                "reason_key": key,
+                "kind": kind.value,
+                "person_id": person_id,
+                "conversation_id": conversation_id,
+                "payload": payload,
+                "not_before": not_before or now,
+                "state": NotificationState.PENDING.value,
+                "attempts": 0,
+                "created_at": now,
+            },
+        )
+    )
+    return key if cast(CursorResult[Any], inserted).rowcount else None

@@ -1,0 +1,15 @@
+"""The council's own choices that the use cases apply: its default rating scheme and its
+reminder cadence (every number in DESIGN.md "Cycle and rules" is configurable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.ratings import Scheme
+from domain.reminders import Cadence
+
+
+@dataclass(frozen=True)
+class Policy:
+    scheme: Scheme = Scheme.STRONG_GOOD_REVIEW_ACTION
+    cadence: Cadence = field(default_factory=Cadence)

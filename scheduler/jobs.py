@@ -1,0 +1,75 @@
+"""The scheduled jobs: one table, each job a callable with its trigger and description. The
+scheduler (timetable.py), `perfbot jobs list` and `perfbot jobs run` all read this table.
+
+Jobs call domain use cases and are idempotent: a sweep only queues notification rows with
+unique reason keys, so running one twice, late, or on two servers sends nothing twice. The
+dispatcher that sends the rows runs continuously beside the scheduler (bot/delivery/).
+To add a job: a function here taking (JobContext, now) and one entry in JOBS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from domain import outbox
+from domain.dates import LONDON
+from domain.policy import Policy
+from domain.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job may use: the unit of work and the council's settings."""
+
+    uow: UnitOfWork
+    timetable: outbox.Timetable
+    policy: Policy
+
+
+# What a job reports: the reason keys it queued and why it passed others over.
+JobResult = outbox.SweepResult
+JobRun = Callable[[JobContext, datetime], Awaitable[JobResult]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    description: str
+    trigger: BaseTrigger
+    run: JobRun
+
+
+async def reminders(context: JobContext, now: datetime) -> JobResult:
+    async with context.uow() as tx:
+        return await outbox.sweep(tx, now, context.timetable, outbox.REMINDER_KINDS)
+
+
+async def chasers(context: JobContext, now: datetime) -> JobResult:
+    async with context.uow() as tx:
+        return await outbox.sweep(tx, now, context.timetable, outbox.CHASER_KINDS)
+
+
+WORKING_DAYS_AT_NINE = CronTrigger(day_of_week="mon-fri", hour=9, minute=0, timezone=LONDON)
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job(
+            "reminders",
+            "reminders 5 and 1 working days before the deadline and on the day, to owners and delegates",
+            WORKING_DAYS_AT_NINE,
+            reminders,
+        ),
+        Job(
+            "chasers",
+            "chasers 1 and 3 working days overdue; at 5, the overdue escalation to the escalation owner",
+            WORKING_DAYS_AT_NINE,
+            chasers,
+        ),
+    )
+}

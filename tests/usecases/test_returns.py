@@ -1,0 +1,210 @@
+"""Submitting a return, "not available yet", snoozing and delegating, as use cases: what is
+stored, what is refused and audited, what is queued, and what comes back to be shown."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from domain import returns, views
+from domain.model import AuditEntry, Escalation, Measure, Notification, Return
+from domain.notifications import Kind
+from domain.policy import Policy
+from domain.reminders import Cadence
+from domain.returns import Refusal, Rejected, SubmitReturn
+from domain.views import Receipt, Refused
+from tests.conftest import NOW
+
+AMINA = "amina.hussain@kingsmere.gov.uk"
+GARETH = "gareth.jones@kingsmere.gov.uk"
+LUCY = "lucy.price@kingsmere.gov.uk"
+POLICY = Policy()
+MAX_TEXT = 4_000
+
+
+async def count(uow, model, *where) -> int:
+    async with uow() as tx:
+        return await tx.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+async def versions(uow, code: str, period: str) -> list[Return]:
+    async with uow() as tx:
+        query = (
+            select(Return)
+            .join(Measure)
+            .where(Measure.code == code, Return.period == period)
+            .order_by(Return.version)
+        )
+        return list(await tx.scalars(query))
+
+
+def submit(who, **fields: str) -> SubmitReturn:
+    typed = {"code": "RB-01", "period": "2026/27 M7", "commentary": "On profile.", **fields}
+    return SubmitReturn(person_id=who.id, card_id="card-1", **typed)
+
+
+async def run_submit(uow, command: SubmitReturn, now: datetime = NOW):
+    return await uow.run(
+        lambda tx: returns.submit_return(tx, command, now, POLICY, MAX_TEXT),
+        attempts=returns.SUBMIT_ATTEMPTS,
+    )
+
+
+async def test_a_figure_is_stored_rated_and_answered_with_its_receipt(uow, person):
+    amina = await person(AMINA)
+    receipt = await run_submit(uow, submit(amina, actual="66.5%"))
+    assert isinstance(receipt, Receipt)
+    assert receipt.shown == "66.5%"
+    assert receipt.assessment.rating is not None
+    [stored] = await versions(uow, "RB-01", "2026/27 M7")
+    assert (str(stored.value), stored.commentary, stored.version) == ("66.5", "On profile.", 1)
+    assert await count(uow, AuditEntry, AuditEntry.action == "submit") == 1
+
+
+async def test_the_same_card_twice_stores_one_return_and_a_correction_adds_a_version(uow, person):
+    amina = await person(AMINA)
+    first = await run_submit(uow, submit(amina, actual="66.5"))
+    again = await run_submit(uow, submit(amina, actual="66.5"))
+    assert isinstance(again, Receipt)
+    assert again.duplicate
+    assert not first.duplicate
+    corrected = await run_submit(uow, replace(submit(amina, actual="67.0"), card_id="card-2"))
+    assert isinstance(corrected, Receipt)
+    assert (corrected.version, corrected.replaced) == (2, "66.5%")
+    assert [str(r.value) for r in await versions(uow, "RB-01", "2026/27 M7")] == ["66.5", "67.0"]
+
+
+async def test_someone_elses_measure_is_refused_and_only_the_refusal_is_kept(uow, person):
+    gareth = await person(GARETH)
+    outcome = await run_submit(uow, submit(gareth, actual="66.5"))
+    assert isinstance(outcome, Refusal)
+    assert "Only the owner of RB-01 (Amina Hussain)" in outcome.message
+    assert await versions(uow, "RB-01", "2026/27 M7") == []
+    assert await count(uow, AuditEntry, AuditEntry.action == "refused") == 1
+
+
+async def test_problems_store_nothing_and_bring_back_the_card_with_its_history(uow, person):
+    amina = await person(AMINA)
+    outcome = await run_submit(uow, submit(amina, actual="66.5", commentary=""))
+    assert isinstance(outcome, Rejected)
+    assert "commentary" in outcome.problems.errors
+    item = outcome.open_return
+    assert (item.measure.code, item.period.label, item.state) == ("RB-01", "2026/27 M7", "overdue")
+    assert [p.period.label for p in item.history] == [
+        "2026/27 M3",
+        "2026/27 M4",
+        "2026/27 M5",
+        "2026/27 M6",
+    ]
+    assert all(p.shown != "—" for p in item.history)  # the sample council has sent those
+    assert item.target is not None
+    assert await versions(uow, "RB-01", "2026/27 M7") == []
+    assert await count(uow, AuditEntry) == await count(
+        uow, AuditEntry, AuditEntry.actor == "import"
+    )
+
+
+async def test_an_over_long_field_is_a_problem_not_a_stored_return(uow, person):
+    amina = await person(AMINA)
+    command = replace(submit(amina, actual="66.5", commentary="x" * 5000), too_long=("commentary",))
+    outcome = await run_submit(uow, command)
+    assert isinstance(outcome, Rejected)
+    assert outcome.problems.errors == {
+        "commentary": "This is over 4,000 characters: please shorten it."
+    }
+    assert await versions(uow, "RB-01", "2026/27 M7") == []
+
+
+async def test_an_action_rating_raises_one_escalation_and_queues_one_message(uow, person):
+    amina = await person(AMINA)
+    typed = {"actual": "55", "action": "Recovery plan.", "action_due": "2027-01-31"}
+    await run_submit(uow, submit(amina, **typed))
+    await run_submit(uow, replace(submit(amina, **{**typed, "actual": "54"}), card_id="card-2"))
+    assert await count(uow, Escalation) == 1
+    async with uow() as tx:
+        [queued] = list(await tx.scalars(select(Notification)))
+    assert (queued.kind, queued.reason_key) == (
+        Kind.ESCALATION,
+        "escalation:RB-01:2026/27 M7:off-track",
+    )
+    assert queued.payload["rating"] == "Action"
+
+
+async def test_not_available_asks_again_on_the_councils_own_reminder_days(uow, person):
+    amina = await person(AMINA)
+    # Thursday 5 November 2026: October's returns are due on Friday 20 November.
+    now = datetime(2026, 11, 5, 10, 0, tzinfo=UTC)
+
+    async def noted(policy: Policy):
+        async with uow() as tx:
+            return await returns.not_available(
+                tx, amina, "RB-01", "2026/27 M7", "Report runs late.", now, policy, MAX_TEXT
+            )
+
+    assert (await noted(Policy())).next_ask == date(2026, 11, 13)  # 5 working days before
+    council = Policy(cadence=Cadence(reminders=(10, 2)))
+    assert (await noted(council)).next_ask == date(2026, 11, 6)  # 10 working days before
+    async with uow() as tx:
+        measure = await views.measure_by_code(tx, "RB-01")
+        assert measure is not None
+        measure.reminder_days = "2"  # the measure's own days win over the council's
+    assert (await noted(council)).next_ask == date(2026, 11, 18)
+    assert len(await versions(uow, "RB-01", "2026/27 M7")) == 1  # the same reason, stored once
+
+
+async def test_not_available_needs_a_reason_and_brings_the_card_back(uow, person):
+    amina = await person(AMINA)
+    async with uow() as tx:
+        outcome = await returns.not_available(
+            tx, amina, "RB-01", "2026/27 M7", "  ", NOW, POLICY, MAX_TEXT
+        )
+    assert isinstance(outcome, Rejected)
+    assert outcome.problems.errors == {"reason": "Say why the figure is not available yet."}
+    assert outcome.open_return.measure.code == "RB-01"
+    assert await versions(uow, "RB-01", "2026/27 M7") == []
+
+
+async def test_a_snooze_never_passes_the_deadline_and_a_refusal_writes_nothing(uow, person):
+    gareth = await person(GARETH)
+    now = datetime(2026, 11, 5, 10, 0, tzinfo=UTC)
+    async with uow() as tx:
+        done = await returns.snooze(tx, gareth, "RB-03", "2026-12-01", now)
+    assert (done.until, done.capped) == (date(2026, 11, 20), True)
+    before = await count(uow, AuditEntry)
+
+    async def someone_elses() -> None:
+        async with uow() as tx:
+            await returns.snooze(tx, gareth, "RB-01", "2026-11-12", now)
+
+    with pytest.raises(Refused, match="not the owner or a delegate of RB-01"):
+        await someone_elses()
+    assert await count(uow, AuditEntry) == before
+
+
+async def test_a_new_delegate_is_told_once(uow, person):
+    amina = await person(AMINA)
+    for _ in range(2):
+        async with uow() as tx:
+            done = await returns.delegate(tx, amina, "RB-02", LUCY, NOW)
+    assert not done.new
+    async with uow() as tx:
+        [told] = list(await tx.scalars(select(Notification)))
+    assert told.kind == Kind.DELEGATED
+    assert told.payload == {"code": "RB-02", "by": "Amina Hussain"}
+
+
+async def test_status_is_refused_to_an_owner_and_covers_a_service_for_its_head(uow, person):
+    amina, mark = await person(AMINA), await person("mark.taylor@kingsmere.gov.uk")
+
+    async def status_of(who):
+        async with uow() as tx:
+            return await views.service_status(tx, who, NOW.date(), POLICY)
+
+    with pytest.raises(Refused, match="status is for escalation owners"):
+        await status_of(amina)
+    items = await status_of(mark)
+    assert {i.measure.service.name for i in items} == {"Revenues and Benefits"}
+    assert "RB-01" in {i.measure.code for i in items}
