@@ -118,6 +118,7 @@ def _background(
             references=app[REFERENCES],
         )
         app[DISPATCHER] = dispatcher
+        app[REFERENCES].queued_again = dispatcher.wake.set  # someone installed: send at once
         stopping = asyncio.Event()
         others = [
             asyncio.create_task(

@@ -34,9 +34,17 @@ class References:
     from where the last one did, needs no database round to say so. Installs always go to
     the database (another server may have handled an uninstall in between)."""
 
-    def __init__(self, uow: UnitOfWork, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        clock: Callable[[], datetime],
+        queued_again: Callable[[], None] = lambda: None,
+    ) -> None:
         self.uow = uow
         self.clock = clock
+        # Told when someone reachable again has messages queued for them again (the server
+        # wakes its dispatcher).
+        self.queued_again = queued_again
         self._stored: dict[str, dict[str, Any]] = {}
 
     async def remember(
@@ -63,8 +71,13 @@ class References:
             if person.unreachable_reason or (
                 values["user_id"] and person.teams_user_id != values["user_id"]
             ):
-                user_id = values["user_id"]
-                await self.uow.run(lambda tx: people.reachable_again(tx, person.id, user_id))
+                user_id, now = values["user_id"], self.clock()
+                again = await self.uow.run(
+                    lambda tx: people.reachable_again(tx, person.id, user_id, now)
+                )
+                if again:
+                    log.info("queued %d messages again for %s", len(again), person.email)
+                    self.queued_again()
         conversation_id = activity.conversation.id
         if not fresh and self._stored.get(conversation_id) == values:
             return False

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
+from domain.dates import parse_day
 from domain.db import DEFAULT_DATABASE_URL, database_url
 from domain.outbox import Timetable
 from domain.policy import Policy
@@ -55,6 +57,7 @@ ENVIRONMENT = {
     "PERFBOT_TENANT_RATE": "sends allowed per tenant, as count/seconds (default 50/1)",
     "PERFBOT_CONVERSATION_RATES": "sends allowed per conversation (default 7/1,8/2,60/30,1800/3600)",
     "PERFBOT_CLAIM_LEASE_SECONDS": "how long a dispatcher holds rows it took before another may (default 120)",
+    "PERFBOT_OPEN_FROM": "a date: periods that ended before it are never asked for (default: each measure's first target or return)",
     "PERFBOT_DISPATCHERS": "dispatcher processes `perfbot serve` runs, each for its share of the people and of the tenant rate (default 1)",
 }
 
@@ -121,14 +124,15 @@ class Settings:
     )
     claim_lease: float = 120.0
     dispatchers: int = 1
-
-    @property
-    def timetable(self) -> Timetable:
-        return Timetable(self.cadence, self.send_window)
+    open_from: date | None = None
 
     @property
     def policy(self) -> Policy:
-        return Policy(self.default_scheme, self.cadence)
+        return Policy(self.default_scheme, self.cadence, self.open_from)
+
+    @property
+    def timetable(self) -> Timetable:
+        return Timetable(self.cadence, self.send_window, self.open_from)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -180,7 +184,14 @@ class Settings:
             )
         except TimetableError as error:
             raise SettingsError(str(error)) from None
+        open_from = None
+        if env.get("PERFBOT_OPEN_FROM", "").strip():
+            try:
+                open_from = parse_day(env["PERFBOT_OPEN_FROM"])
+            except ValueError as error:
+                raise SettingsError(f"PERFBOT_OPEN_FROM: {error}") from None
         return cls(
+            open_from=open_from,
             database_url=url,
             send_window=window,
             cadence=cadence,

@@ -21,7 +21,7 @@ from domain.dates import long_day
 from domain.numbers import Unit
 from domain.plausibility import Doubt
 from domain.ratings import KeyActionStatus, Polarity, Rating
-from domain.views import WAITING, OpenReturn, Receipt, shown_value
+from domain.views import OVERDUE, WAITING, OpenReturn, Receipt, shown_value
 
 __all__ = ["INPUTS", "MAX_TEXT", "ids"]  # the card inputs, for callers that render and read
 
@@ -86,11 +86,17 @@ def _unit_words(unit: Unit, polarity: Polarity) -> str:
     return f"{_UNIT_WORDS[unit]}, {better}"
 
 
+def _overdue(item: OpenReturn) -> str:
+    days = item.overdue_days
+    text = f"overdue by {days} working day{'s' if days != 1 else ''}"
+    return text + (", escalated" if item.state == "escalated" else "")
+
+
 def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
     m = item.measure
     due = long_day(item.deadline)
-    if item.state == "overdue":
-        due += f" (overdue by {(today - item.deadline).days} days)"
+    if item.state in OVERDUE:
+        due += f" ({_overdue(item)})"
     facts = [
         (
             "Period",
@@ -195,12 +201,14 @@ def receipt_card(receipt: Receipt) -> dict[str, Any]:
         facts=facts,
         next_steps=receipt.next_steps,
         duplicate=receipt.duplicate,
+        waiting=list(receipt.waiting),
     )
 
 
 _STATE_WORDS = {
     "due": "due",
     "overdue": "OVERDUE",
+    "escalated": "OVERDUE, escalated",
     "submitted": "sent",
     "approved": "approved",
     "returned": "returned for revision",
@@ -210,18 +218,29 @@ _STATE_WORDS = {
 
 def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dict[str, Any]:
     views = []
+    open_count: dict[str, int] = {}
     for item in items:
-        line = f"{item.period.label} · due {item.deadline:%a %d %b} · {_STATE_WORDS.get(item.state, item.state)}"
+        if item.state in WAITING:
+            open_count[item.measure.code] = open_count.get(item.measure.code, 0) + 1
+    for item in items:
+        state = (
+            "OVERDUE" + _overdue(item).removeprefix("overdue")
+            if item.state in OVERDUE
+            else _STATE_WORDS.get(item.state, item.state)
+        )
+        line = f"{item.period.label} · due {item.deadline:%a %d %b} · {state}"
         if item.latest is not None and item.assessment.rating:
             line += f" · {shown_value(item.measure, item.latest)} {_rating(item.assessment.rating)}"
         colour = (
             "Attention"
-            if item.state == "overdue"
+            if item.state in OVERDUE
             else (_RATING_COLOURS.get(item.assessment.rating) if item.assessment.rating else None)
         )
         action = None
         if item.state in WAITING:
             action = f"Submit {item.measure.code}"
+            if open_count[item.measure.code] > 1:  # several periods open: say which
+                action += f" for {item.period.label}"
         elif item.state in ("submitted", "returned"):
             action = f"Correct {item.measure.code}"
         views.append(
@@ -234,9 +253,11 @@ def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dic
                 "action": action,
             }
         )
-    due = sum(1 for i in items if i.state in WAITING)
+    due = sum(open_count.values())
+    measures = len({i.measure.code for i in items})
     heading = (
-        f"{name}: {len(items)} measure{'s' if len(items) != 1 else ''}, {due} waiting for a figure"
+        f"{name}: {measures} measure{'s' if measures != 1 else ''}, "
+        f"{due} return{'s' if due != 1 else ''} waiting for a figure"
     )
     return render(
         "my_measures.json.j2",
@@ -253,7 +274,7 @@ def status_card(heading: str, items: Sequence[OpenReturn]) -> dict[str, Any]:
     services = []
     for name, group in sorted(by_service.items()):
         received = sum(1 for i in group if i.state in ("submitted", "approved"))
-        overdue = sum(1 for i in group if i.state == "overdue")
+        overdue = sum(1 for i in group if i.state in OVERDUE)
         off = sum(1 for i in group if i.assessment.off_track)
         summary = f"{received} of {len(group)} received, {overdue} overdue, {off} off track"
         facts = []
@@ -264,7 +285,7 @@ def status_card(heading: str, items: Sequence[OpenReturn]) -> dict[str, Any]:
             facts.append((i.measure.code, value))
         services.append({"name": name, "summary": summary, "facts": facts})
     received = sum(1 for i in items if i.state in ("submitted", "approved"))
-    overdue = sum(1 for i in items if i.state == "overdue")
+    overdue = sum(1 for i in items if i.state in OVERDUE)
     off = sum(1 for i in items if i.assessment.off_track)
     summary = f"{received} of {len(items)} returns received · {overdue} overdue · {off} off track"
     return render("status.json.j2", heading=heading, summary=summary, services=services)

@@ -25,6 +25,7 @@ class Kind(enum.StrEnum):
     ESCALATION = "escalation"  # rated Action (or Red), to the escalation owner
     DELEGATED = "delegated"  # to someone just made a delegate
     UNKNOWN_USER = "unknown-user"  # to the performance team: someone not in the staff list
+    UNREACHABLE = "unreachable"  # to the performance team, daily: who PerfBot cannot reach
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Insert:

@@ -19,9 +19,10 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from domain.model import Escalation, Measure, Notification, NotificationState, Person, Snooze
 from domain.notifications import Kind, insert_ignoring_duplicates, queue
+from domain.periods import Period
 from domain.reminders import Cadence, SendWindow, Step, due_step, local_moment
 from domain.reporting import latest_returns, load_calendar
-from domain.views import current_period, deadline_of, has_figure
+from domain.views import deadline_of, has_figure, open_periods, records
 
 REMINDER_KINDS = frozenset({Kind.REMINDER})
 CHASER_KINDS = frozenset({Kind.CHASER, Kind.OVERDUE})
@@ -34,6 +35,7 @@ class Timetable:
 
     cadence: Cadence = field(default_factory=Cadence)
     window: SendWindow = field(default_factory=SendWindow)
+    open_from: date | None = None  # see Policy.open_from
 
 
 @dataclass
@@ -48,10 +50,11 @@ class SweepResult:
 async def sweep(
     session: AsyncSession, now: datetime, timetable: Timetable, kinds: frozenset[Kind] | set[Kind]
 ) -> SweepResult:
-    """Queue today's step for every open return: reminders to the owner and delegates before
-    the deadline, chasers after it, and at +5 working days an overdue escalation to the
-    escalation owner. Submitted returns get nothing; snoozed people get nothing until the
-    snooze ends. Nothing is queued on a weekend or bank holiday."""
+    """Queue today's step for every open return (every period of every measure still
+    waiting for its figure, however many periods have followed): reminders to the owner and
+    delegates before the deadline, chasers after it, and at +5 working days an overdue
+    escalation to the escalation owner. Submitted returns get nothing; snoozed people get
+    nothing until the snooze ends. Nothing is queued on a weekend or bank holiday."""
     result = SweepResult()
     calendar = await load_calendar(session)
     today = now.astimezone(timetable.window.zone).date()
@@ -59,64 +62,77 @@ async def sweep(
         result.skip("not a working day")
         return result
     measures = (await session.scalars(select(Measure).where(Measure.active))).all()
-    latest = await latest_returns(session, [m.id for m in measures])
+    read = await records(session, measures)
     snoozes = {
         (s.measure_id, s.period, s.person_id): s.until
         for s in (await session.scalars(select(Snooze).where(Snooze.until > today))).all()
     }
+    steps = {str(k) for k in kinds}
+    nine = local_moment(today, time(SWEEP_HOUR), timetable.window.zone)
+    send_at = timetable.window.next_allowed(max(now, nine), calendar)
     for measure in measures:
-        period = current_period(measure, today)
-        deadline = deadline_of(measure, period, calendar)
         cadence = timetable.cadence.for_measure(measure.reminder_days)
-        step = due_step(deadline, today, calendar, cadence, {str(k) for k in kinds})
-        if step is None:
-            continue
-        ret = latest.get((measure.id, period.label))
-        if has_figure(ret):
-            result.skip("already submitted")
-            continue
-        recipients = _recipients(measure, step)
-        if not recipients:
-            result.skip("no escalation owner")
-            continue
-        nine = local_moment(today, time(SWEEP_HOUR), timetable.window.zone)
-        send_at = timetable.window.next_allowed(max(now, nine), calendar)
-        for person in recipients:
-            if step.kind != Kind.OVERDUE and (measure.id, period.label, person.id) in snoozes:
-                result.skip("snoozed")
-                continue
-            key = await queue(
-                session,
-                Kind(step.kind),
-                f"{measure.code}:{period.label}:{step.label}:{person.id}",
-                person_id=person.id,
-                payload={
-                    "code": measure.code,
-                    "period": period.label,
-                    "step": step.label,
-                    "deadline": deadline.isoformat(),
-                },
-                not_before=send_at,
-                now=now,
-            )
-            if key is not None:  # None when the same step was queued before
-                result.queued.append(key)
-        if step.kind == Kind.OVERDUE:
-            await session.execute(
-                insert_ignoring_duplicates(
-                    session,
-                    Escalation,
-                    {
-                        "measure_id": measure.id,
-                        "period": period.label,
-                        "reason": "overdue",
-                        "escalation_owner_id": measure.escalation_owner_id,
-                        "raised_at": now,
-                        "deep_dive_requested": False,
-                    },
+        for period in open_periods(measure, read[measure.id], today, timetable.open_from):
+            deadline = deadline_of(measure, period, calendar)
+            step = due_step(deadline, today, calendar, cadence, steps)
+            if step is not None:
+                await _queue_step(
+                    session, measure, period, deadline, step, snoozes, now, send_at, result
                 )
-            )
     return result
+
+
+async def _queue_step(
+    session: AsyncSession,
+    measure: Measure,
+    period: Period,
+    deadline: date,
+    step: Step,
+    snoozes: dict[tuple[int, str, int], date],
+    now: datetime,
+    send_at: datetime,
+    result: SweepResult,
+) -> None:
+    """Queue the message an open return is owed today, to each of its recipients."""
+    recipients = _recipients(measure, step)
+    if not recipients:
+        result.skip("no escalation owner")
+        return
+    for person in recipients:
+        if step.kind != Kind.OVERDUE and (measure.id, period.label, person.id) in snoozes:
+            result.skip("snoozed")
+            continue
+        key = await queue(
+            session,
+            Kind(step.kind),
+            f"{measure.code}:{period.label}:{step.label}:{person.id}",
+            person_id=person.id,
+            payload={
+                "code": measure.code,
+                "period": period.label,
+                "step": step.label,
+                "deadline": deadline.isoformat(),
+            },
+            not_before=send_at,
+            now=now,
+        )
+        if key is not None:  # None when the same step was queued before
+            result.queued.append(key)
+    if step.kind == Kind.OVERDUE:
+        await session.execute(
+            insert_ignoring_duplicates(
+                session,
+                Escalation,
+                {
+                    "measure_id": measure.id,
+                    "period": period.label,
+                    "reason": "overdue",
+                    "escalation_owner_id": measure.escalation_owner_id,
+                    "raised_at": now,
+                    "deep_dive_requested": False,
+                },
+            )
+        )
 
 
 def _recipients(measure: Measure, step: Step) -> list[Person]:

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.model import Person, Role
+from domain.model import ConversationRef, Notification, NotificationState, Person, Role
 from domain.notifications import Kind, queue
+
+# Why a message could not reach someone (Notification.last_error), as the dispatcher records
+# it; a message that failed for one of these is queued again when they can be reached.
+NOT_INSTALLED = "PerfBot has not been installed for them in Teams"
+UNREACHABLE = "unreachable: "  # they were already known to be unreachable
+REFUSED = "Teams answered"  # a 403 or 404: blocked, uninstalled, or the chat is gone
 
 
 async def find_person(
@@ -56,15 +62,43 @@ async def unknown_person_tried(
     return admins
 
 
-async def reachable_again(session: AsyncSession, person_id: int, teams_user_id: str | None) -> None:
-    """Someone who installs PerfBot or talks to it can be messaged (again)."""
+async def reachable_again(
+    session: AsyncSession, person_id: int, teams_user_id: str | None, now: datetime
+) -> list[str]:
+    """Someone who installs PerfBot or talks to it can be messaged (again): every message
+    still wanted that failed because they could not be reached is queued again, once (the
+    same row, so nothing can go twice). Returns the reason keys queued again."""
     person = await session.get(Person, person_id)
     if person is None:
-        return
+        return []
     if teams_user_id and person.teams_user_id != teams_user_id:
         person.teams_user_id = teams_user_id
     person.unreachable_reason = None
     person.unreachable_since = None
+    failed = await session.scalars(
+        select(Notification).where(
+            Notification.person_id == person_id,
+            Notification.state == NotificationState.FAILED,
+            or_(
+                Notification.last_error == NOT_INSTALLED,
+                Notification.last_error.startswith(UNREACHABLE),
+                Notification.last_error.startswith(REFUSED),
+            ),
+        )
+    )
+    today = now.date()
+    again = []
+    for notification in failed:
+        deadline = (notification.payload or {}).get("deadline")
+        if notification.kind == Kind.REMINDER and deadline and deadline < today.isoformat():
+            continue  # a reminder of a deadline now past: the chasers speak for it
+        notification.state = NotificationState.PENDING
+        notification.not_before = now
+        notification.claimed_until = None
+        notification.attempts = 0
+        notification.last_error = None
+        again.append(notification.reason_key)
+    return again
 
 
 async def mark_unreachable(
@@ -76,3 +110,64 @@ async def mark_unreachable(
     if person is not None:
         person.unreachable_reason = reason
         person.unreachable_since = now
+
+
+async def why_unreachable(session: AsyncSession, person: Person) -> str | None:
+    """Why PerfBot cannot message this person now (None if it can): Teams refused it, or
+    they have no chat with PerfBot and it cannot open one (they have never been seen in
+    Teams: PerfBot is not installed for them)."""
+    if person.unreachable_reason:
+        return person.unreachable_reason
+    if person.teams_user_id:
+        return None  # a 1:1 chat can be opened for someone Teams has shown PerfBot
+    chat = await session.scalar(
+        select(ConversationRef.id)
+        .where(ConversationRef.person_id == person.id, ConversationRef.scope == "personal")
+        .limit(1)
+    )
+    return None if chat is not None else NOT_INSTALLED
+
+
+async def unreachable_report(session: AsyncSession, now: datetime) -> list[Person]:
+    """Tell the performance team, once a day, who PerfBot cannot reach and for what: the
+    messages that are waiting for them. Returns the people reported (none: nothing sent)."""
+    unreachable = list(
+        await session.scalars(
+            select(Person).where(Person.unreachable_reason.is_not(None)).order_by(Person.name)
+        )
+    )
+    if not unreachable:
+        return []
+    waiting: dict[int, list[str]] = {p.id: [] for p in unreachable}
+    for person_id, kind, payload in await session.execute(
+        select(Notification.person_id, Notification.kind, Notification.payload)
+        .where(
+            Notification.person_id.in_(waiting),
+            Notification.state == NotificationState.FAILED,
+        )
+        .order_by(Notification.created_at)
+    ):
+        what = " ".join(str(x) for x in (kind, payload.get("code"), payload.get("period")) if x)
+        if what not in waiting[person_id]:
+            waiting[person_id].append(what)
+    report = [
+        {
+            "name": p.name,
+            "email": p.email,
+            "why": p.unreachable_reason,
+            "since": p.unreachable_since.date().isoformat() if p.unreachable_since else "",
+            "waiting": waiting[p.id][:10],
+            "more": max(0, len(waiting[p.id]) - 10),
+        }
+        for p in unreachable
+    ]
+    for admin in await performance_team(session):
+        await queue(
+            session,
+            Kind.UNREACHABLE,
+            f"{now.date().isoformat()}:{admin.id}",
+            person_id=admin.id,
+            payload={"people": report},
+            now=now,
+        )
+    return unreachable

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -24,6 +24,8 @@ from domain.model import (
     Delegate,
     Escalation,
     Measure,
+    Notification,
+    NotificationState,
     PeriodLock,
     Person,
     Return,
@@ -33,6 +35,7 @@ from domain.model import (
 )
 from domain.notifications import Kind, queue
 from domain.numbers import FigureError, check_range, format_exact, parse_figure, quantize
+from domain.people import performance_team, why_unreachable
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
 from domain.ratings import Assessment, KeyActionStatus, RatingError, direction
@@ -41,6 +44,7 @@ from domain.reporting import load_calendar, rate
 from domain.views import (
     OpenReturn,
     Receipt,
+    Record,
     Refused,
     build_open_return,
     can_submit,
@@ -50,6 +54,8 @@ from domain.views import (
     history_labels,
     measure_by_code,
     newest_by_period,
+    open_periods,
+    records,
     shown_value,
     targets_of,
     today_in_london,
@@ -238,11 +244,11 @@ async def submit_return(
         )
     except Refused as refusal:
         return Refusal(str(refusal))
-    # The submission reads this period, the eight before it and the same period last year:
-    # plausibility, direction of travel and, if the card must come back, its history.
-    labels = _labels_around(period)
-    history = await newest_by_period(session, measure.id, labels)
-    targets = await targets_of(session, measure.id, history_labels(period))
+    # Every period of the measure, in two queries: the eight before this one and the same
+    # period last year (plausibility, direction of travel, the card's history if it must
+    # come back), and the others still open (the receipt says what is still waiting).
+    history = await newest_by_period(session, measure.id)
+    targets = await targets_of(session, measure.id)
     target = None if measure.data_only else targets.get(period.label)
     try:
         if cmd.too_long:
@@ -256,7 +262,10 @@ async def submit_return(
             select(Return).where(Return.idempotency_key == cmd.idempotency_key())
         )
         if earlier is not None:
-            return _receipt(measure, period, earlier, None, policy, target, history, duplicate=True)
+            steps = await _escalation_steps(session, measure, period)
+            return _receipt(
+                measure, period, earlier, None, policy, target, history, steps, duplicate=True
+            )
         if measure.is_key_action:
             value, status, assessment = None, *_key_action_fields(cmd, measure, period, policy)
         else:
@@ -305,10 +314,16 @@ async def submit_return(
         },
         now,
     )
-    await _escalate_if_worst(session, measure, period, assessment, now)
+    await _escalate_if_worst(session, measure, period, assessment, ret, person, now)
     await session.flush()
     replaced = shown_value(measure, previous) if has_figure(previous) else None
-    return _receipt(measure, period, ret, replaced, policy, target, history)
+    steps = await _escalation_steps(session, measure, period)
+    receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
+    history[period.label] = ret
+    waiting = open_periods(
+        measure, Record(history, targets), today_in_london(now), policy.open_from
+    )
+    return replace(receipt, waiting=tuple(p.label for p in waiting))
 
 
 def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:
@@ -398,11 +413,20 @@ def _plausible(
 
 
 async def _escalate_if_worst(
-    session: AsyncSession, measure: Measure, period: Period, assessment: Assessment, now: datetime
+    session: AsyncSession,
+    measure: Measure,
+    period: Period,
+    assessment: Assessment,
+    ret: Return,
+    submitter: Person,
+    now: datetime,
 ) -> None:
-    """Action (or Red) goes to the escalation owner at once (DESIGN.md "Cycle")."""
+    """Action (or Red) goes to the escalation owner at once, with the owner's own words
+    (DESIGN.md "Cycle"). If PerfBot cannot reach them yet, it waits for them (it is sent
+    when they install PerfBot) and the performance team is sent it meanwhile."""
     rating = assessment.rating
-    if rating is None or not rating.is_worst or measure.escalation_owner_id is None:
+    escalation_owner = measure.escalation_owner
+    if rating is None or not rating.is_worst or escalation_owner is None:
         return
     existing = await session.scalar(
         select(Escalation).where(
@@ -418,22 +442,77 @@ async def _escalate_if_worst(
             measure_id=measure.id,
             period=period.label,
             reason="off-track",
-            escalation_owner_id=measure.escalation_owner_id,
+            escalation_owner_id=escalation_owner.id,
             raised_at=now,
         )
     )
+    payload = {
+        "code": measure.code,
+        "title": measure.title,
+        "period": period.label,
+        "rating": rating.word,
+        "explanation": assessment.explanation,
+        "owner": measure.owner.name,
+        "sent_by": submitter.name,
+        "commentary": ret.commentary or "",
+        "action": ret.remedial_action or "",
+        "action_due": ret.action_due.isoformat() if ret.action_due else "",
+    }
+    reason = f"{measure.code}:{period.label}:off-track"
     await queue(
-        session,
-        Kind.ESCALATION,
-        f"{measure.code}:{period.label}:off-track",
-        person_id=measure.escalation_owner_id,
-        payload={
-            "code": measure.code,
-            "period": period.label,
-            "rating": rating.word,
-            "explanation": assessment.explanation,
-        },
-        now=now,
+        session, Kind.ESCALATION, reason, person_id=escalation_owner.id, payload=payload, now=now
+    )
+    why = await why_unreachable(session, escalation_owner)
+    if why is None:
+        return
+    for admin in await performance_team(session):
+        if admin.id == escalation_owner.id:
+            continue
+        await queue(
+            session,
+            Kind.ESCALATION,
+            f"{reason}:via:{admin.id}",
+            person_id=admin.id,
+            payload={**payload, "for": escalation_owner.name, "why": why},
+            now=now,
+        )
+
+
+async def _escalation_steps(session: AsyncSession, measure: Measure, period: Period) -> str | None:
+    """What the receipt can truly say of the escalation of this return: whom it has been
+    queued for (or sent to), read from the outbox; None if there is none."""
+    reason = f"{Kind.ESCALATION.value}:{measure.code}:{period.label}:off-track"
+    rows = list(
+        await session.scalars(
+            select(Notification).where(
+                or_(
+                    Notification.reason_key == reason,
+                    Notification.reason_key.startswith(f"{reason}:via:"),
+                )
+            )
+        )
+    )
+    mine = next((n for n in rows if n.reason_key == reason), None)
+    if mine is None or measure.escalation_owner is None:
+        return None
+    who = measure.escalation_owner.name
+    rating = (mine.payload or {}).get("rating", "")
+    instead = [n for n in rows if n is not mine]
+    if not instead:
+        done = "has been sent" if mine.state is NotificationState.SENT else "is being sent"
+        return (
+            f"Because it is rated {rating}, {who} {done} an escalation with your commentary "
+            "and action."
+        )
+    why = (instead[0].payload or {}).get("why", "they have not installed PerfBot")
+    told = [
+        p.name for p in await performance_team(session) if p.id in {n.person_id for n in instead}
+    ]
+    return (
+        f"Because it is rated {rating}, it is escalated to {who}, but PerfBot cannot reach "
+        f"{who} yet ({why}), so the performance team "
+        f"({', '.join(told)}) has been sent it instead. {who} will get it as soon as they "
+        "install PerfBot."
     )
 
 
@@ -445,18 +524,15 @@ def _receipt(
     policy: Policy,
     target: Decimal | None,
     history: dict[str, Return],
+    escalation: str | None,
     duplicate: bool = False,
 ) -> Receipt:
     assessment = rate(measure, period, target, ret, policy.scheme)
     before = history.get(period.previous().label)
     last_year = history.get(period.same_period_last_year().label)
     value = ret.value
-    rating = assessment.rating
-    if rating is not None and rating.is_worst and measure.escalation_owner:
-        steps = (
-            f"Because it is rated {rating.word}, {measure.escalation_owner.name} has been sent an "
-            "escalation with your commentary and action."
-        )
+    if escalation is not None:
+        steps = escalation
     elif assessment.off_track:
         steps = "It is off track: your action and date are recorded and will be followed up next period."
     else:
@@ -549,7 +625,12 @@ async def not_available(
 
 
 async def snooze(
-    session: AsyncSession, person: Person, code: str, until_text: str, now: datetime
+    session: AsyncSession,
+    person: Person,
+    code: str,
+    until_text: str,
+    now: datetime,
+    policy: Policy,
 ) -> Snoozed:
     """No reminders for a return until a day; never past its deadline."""
     measure = await measure_by_code(session, code)
@@ -569,7 +650,12 @@ async def snooze(
     if until <= today:
         raise Refused(f"{until:%d %B %Y} is not in the future: choose a later day.")
     calendar = await load_calendar(session)
-    period = current_period(measure, today)
+    # The open return whose reminders are still to come (an overdue one is chased, not
+    # reminded, so it cannot be snoozed); with none open, the latest period's.
+    [read] = (await records(session, [measure])).values()
+    waiting = open_periods(measure, read, today, policy.open_from)
+    coming = [p for p in waiting if deadline_of(measure, p, calendar) >= today]
+    period = coming[0] if coming else waiting[0] if waiting else current_period(measure, today)
     deadline = deadline_of(measure, period, calendar)
     if deadline < today:
         raise Refused(

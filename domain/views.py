@@ -4,17 +4,19 @@ stored return. Reads only; the use cases that change things are in domain/return
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.dates import LONDON
-from domain.model import Delegate, Measure, Person, Return, Role, Target
+from domain.model import AuditEntry, Delegate, Escalation, Measure, Person, Return, Role, Target
 from domain.numbers import format_figure
-from domain.periods import Period
+from domain.periods import Period, PeriodError, periods_between
 from domain.policy import Policy
 from domain.ratings import Assessment, Direction, Rating
 from domain.reminders import next_ask
@@ -24,8 +26,10 @@ from domain.workdays import WorkingCalendar
 HISTORY_PERIODS = 4
 
 # The states of a return as people see them; "not available" is a return with a reason but
-# no figure yet. The first three are still waiting for a figure.
-WAITING = ("due", "overdue", "not available")
+# no figure yet (PerfBot still asks again for it), "escalated" an overdue return that has gone
+# to the escalation owner. These are still waiting for a figure: they are the open returns.
+WAITING = ("due", "overdue", "escalated", "not available")
+OVERDUE = ("overdue", "escalated")
 
 
 class Refused(Exception):
@@ -46,12 +50,13 @@ class OpenReturn:
     measure: Measure
     period: Period
     deadline: date
-    state: str  # due, overdue, submitted, approved, returned, not available
+    state: str  # due, overdue, escalated, not available, submitted, approved, returned
     latest: Return | None
     target: Decimal | None
     assessment: Assessment
     history: list[HistoryPoint]
     next_ask: date | None
+    overdue_days: int = 0  # working days past the deadline, while it is waiting for a figure
 
     @property
     def target_shown(self) -> str | None:
@@ -73,6 +78,7 @@ class Receipt:
     replaced: str | None
     next_steps: str
     duplicate: bool = False
+    waiting: tuple[str, ...] = ()  # the measure's other periods still waiting for a figure
 
 
 def today_in_london(now: datetime) -> date:
@@ -80,8 +86,98 @@ def today_in_london(now: datetime) -> date:
 
 
 def current_period(measure: Measure, today: date) -> Period:
-    """The period a measure is being asked for: the latest one that has ended."""
+    """The latest period of a measure that has ended: the newest it can be asked for."""
     return Period.containing(today, measure.frequency).previous()
+
+
+@lru_cache(maxsize=4096)
+def _period(label: str) -> Period | None:
+    try:
+        return Period.parse(label)
+    except PeriodError:
+        return None
+
+
+@dataclass(frozen=True)
+class Record:
+    """What has been read of one measure: the newest return and the target of each period
+    (by label), the periods escalated as overdue, and the day it was set up."""
+
+    returns: dict[str, Return]
+    targets: dict[str, Decimal]
+    escalated: frozenset[str] = frozenset()
+    created: date | None = None
+
+
+def first_period(
+    measure: Measure, record: Record, today: date, open_from: date | None = None
+) -> Period:
+    """The first period a measure is asked for: that of its first target or return, else the
+    one it was set up in; never one that ended before the council's ``open_from``."""
+    labels = [*record.targets, *record.returns]
+    periods = [
+        p for p in map(_period, labels) if p is not None and p.frequency is measure.frequency
+    ]
+    if periods:
+        first = min(periods)
+    elif record.created is not None:
+        first = Period.containing(record.created, measure.frequency)
+    else:
+        first = current_period(measure, today)
+    if open_from is not None:
+        first = max(first, Period.containing(open_from, measure.frequency))
+    return first
+
+
+def open_periods(
+    measure: Measure, record: Record, today: date, open_from: date | None = None
+) -> list[Period]:
+    """The open returns of a measure (DESIGN.md "Open returns"): every period from its first
+    up to the latest that has ended with no figure yet, oldest first. An overdue return
+    stays open however many periods follow it, until its figure arrives."""
+    last = current_period(measure, today)
+    first = first_period(measure, record, today, open_from)
+    if first > last:
+        return []
+    return [p for p in periods_between(first, last) if not has_figure(record.returns.get(p.label))]
+
+
+async def records(session: AsyncSession, measures: Sequence[Measure]) -> dict[int, Record]:
+    """What ``open_periods`` and the cards need of these measures, in four queries."""
+    ids = [m.id for m in measures]
+    if not ids:
+        return {}
+    newest = await latest_returns(session, ids)
+    targets: dict[int, dict[str, Decimal]] = {i: {} for i in ids}
+    for measure_id, label, value in await session.execute(
+        select(Target.measure_id, Target.period, Target.value).where(Target.measure_id.in_(ids))
+    ):
+        targets[measure_id][label] = value
+    escalated: dict[int, set[str]] = {i: set() for i in ids}
+    for measure_id, label in await session.execute(
+        select(Escalation.measure_id, Escalation.period).where(
+            Escalation.measure_id.in_(ids), Escalation.reason == "overdue"
+        )
+    ):
+        escalated[measure_id].add(label)
+    codes = {m.code: m.id for m in measures}
+    created: dict[int, date] = {}
+    for code, at in await session.execute(
+        select(AuditEntry.key, func.min(AuditEntry.at))
+        .where(
+            AuditEntry.entity == "measure",
+            AuditEntry.action == "create",
+            AuditEntry.key.in_(codes),
+        )
+        .group_by(AuditEntry.key)
+    ):
+        created[codes[code]] = today_in_london(at) if isinstance(at, datetime) else at
+    by_measure: dict[int, dict[str, Return]] = {i: {} for i in ids}
+    for (measure_id, label), ret in newest.items():
+        by_measure[measure_id][label] = ret
+    return {
+        i: Record(by_measure[i], targets[i], frozenset(escalated[i]), created.get(i)) for i in ids
+    }
 
 
 def deadline_of(measure: Measure, period: Period, calendar: WorkingCalendar) -> date:
@@ -129,8 +225,9 @@ def build_open_return(
     calendar: WorkingCalendar,
     returns: dict[str, Return],
     targets: dict[str, Decimal],
+    escalated: bool = False,
 ) -> OpenReturn:
-    """The open return from what has been read: the newest return and the target of (at
+    """A period's return from what has been read: the newest return and the target of (at
     least) this period and the four before it, by period label."""
     history = []
     for label in reversed(history_labels(period)[1:]):
@@ -147,12 +244,15 @@ def build_open_return(
     deadline = deadline_of(measure, period, calendar)
     if ret is not None and ret.not_available_reason and not has_figure(ret):
         state = "not available"
-    elif ret is not None:
+    elif ret is not None and has_figure(ret):
         state = ret.state.value
+    elif today > deadline:
+        state = "escalated" if escalated else "overdue"
     else:
-        state = "overdue" if today > deadline else "due"
+        state = "due"
     target = None if measure.data_only else targets.get(period.label)
     cadence = policy.cadence.for_measure(measure.reminder_days)
+    waiting = state in WAITING
     return OpenReturn(
         measure,
         period,
@@ -162,26 +262,47 @@ def build_open_return(
         target,
         rate(measure, period, target, ret, policy.scheme),
         history,
-        next_ask(deadline, today, calendar, cadence) if state in WAITING else None,
+        next_ask(deadline, today, calendar, cadence) if waiting else None,
+        calendar.working_days_between(deadline, today) if waiting and today > deadline else 0,
     )
+
+
+def returns_of(
+    measure: Measure, record: Record, today: date, policy: Policy, calendar: WorkingCalendar
+) -> list[OpenReturn]:
+    """A measure's open returns, oldest first; when none is open, its latest period's."""
+    periods = open_periods(measure, record, today, policy.open_from)
+    periods = periods or [current_period(measure, today)]
+    return [
+        build_open_return(
+            measure,
+            p,
+            today,
+            policy,
+            calendar,
+            record.returns,
+            record.targets,
+            p.label in record.escalated,
+        )
+        for p in periods
+    ]
 
 
 async def targets_of(
-    session: AsyncSession, measure_id: int, labels: list[str]
+    session: AsyncSession, measure_id: int, labels: list[str] | None = None
 ) -> dict[str, Decimal]:
-    """A measure's targets for these periods, by period label."""
-    rows = await session.execute(
-        select(Target.period, Target.value).where(
-            Target.measure_id == measure_id, Target.period.in_(labels)
-        )
-    )
-    return {label: value for label, value in rows}
+    """A measure's targets for these periods (or all of them), by period label."""
+    query = select(Target.period, Target.value).where(Target.measure_id == measure_id)
+    if labels is not None:
+        query = query.where(Target.period.in_(labels))
+    return {label: value for label, value in await session.execute(query)}
 
 
 async def newest_by_period(
-    session: AsyncSession, measure_id: int, labels: list[str]
+    session: AsyncSession, measure_id: int, labels: list[str] | None = None
 ) -> dict[str, Return]:
-    """The newest version of a measure's return for each of these periods that has one."""
+    """The newest version of a measure's return for each of these periods (or every
+    period) that has one."""
     newest = await latest_returns(session, [measure_id], labels)
     return {label: ret for (_, label), ret in newest.items()}
 
@@ -194,12 +315,24 @@ async def open_return(
     calendar: WorkingCalendar,
     period: Period | None = None,
 ) -> OpenReturn:
-    """The current (or given) period's return for ``measure``, with the last four periods."""
-    period = period or current_period(measure, today)
+    """A period's return for ``measure`` with the four periods before it; without a period,
+    its oldest open return (an overdue one first), or its latest if none is open."""
+    if period is None:
+        [record] = (await records(session, [measure])).values()
+        return returns_of(measure, record, today, policy, calendar)[0]
     labels = history_labels(period)
     returns = await newest_by_period(session, measure.id, labels)
     targets = await targets_of(session, measure.id, labels)
-    return build_open_return(measure, period, today, policy, calendar, returns, targets)
+    escalated = await session.scalar(
+        select(Escalation.id).where(
+            Escalation.measure_id == measure.id,
+            Escalation.period == period.label,
+            Escalation.reason == "overdue",
+        )
+    )
+    return build_open_return(
+        measure, period, today, policy, calendar, returns, targets, escalated is not None
+    )
 
 
 async def measure_by_code(session: AsyncSession, code: str) -> Measure | None:
@@ -234,7 +367,8 @@ async def return_card_for(
 async def my_returns(
     session: AsyncSession, person: Person, today: date, policy: Policy
 ) -> list[OpenReturn]:
-    """Every active measure and key action ``person`` owns or deputises for."""
+    """Every open return of the measures and key actions ``person`` owns or deputises for
+    (and the latest return of those with none open), by measure, oldest first."""
     delegated = select(Delegate.measure_id).where(Delegate.person_id == person.id)
     measures = (
         await session.scalars(
@@ -243,15 +377,22 @@ async def my_returns(
             .order_by(Measure.code)
         )
     ).all()
+    return await _returns_of_all(session, measures, today, policy)
+
+
+async def _returns_of_all(
+    session: AsyncSession, measures: Sequence[Measure], today: date, policy: Policy
+) -> list[OpenReturn]:
     calendar = await load_calendar(session)
-    return [await open_return(session, m, today, policy, calendar) for m in measures]
+    read = await records(session, measures)
+    return [item for m in measures for item in returns_of(m, read[m.id], today, policy, calendar)]
 
 
 async def service_status(
     session: AsyncSession, person: Person, today: date, policy: Policy
 ) -> list[OpenReturn]:
-    """For escalation owners: their measures and their service's; for leadership and admins:
-    every measure."""
+    """Every open return (and the latest of each measure with none open): for escalation
+    owners, of their measures and their service's; for leadership and admins, of all."""
     query = select(Measure).where(Measure.active).order_by(Measure.code)
     if not (person.has_role(Role.LEADERSHIP) or person.has_role(Role.ADMIN)):
         if not person.has_role(Role.ESCALATION_OWNER):
@@ -262,6 +403,4 @@ async def service_status(
         query = query.where(
             or_(Measure.escalation_owner_id == person.id, Measure.service_id == person.service_id)
         )
-    measures = (await session.scalars(query)).all()
-    calendar = await load_calendar(session)
-    return [await open_return(session, m, today, policy, calendar) for m in measures]
+    return await _returns_of_all(session, (await session.scalars(query)).all(), today, policy)

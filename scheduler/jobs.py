@@ -16,9 +16,11 @@ from datetime import datetime
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from domain import outbox
+from domain import outbox, people
 from domain.dates import LONDON
+from domain.notifications import Kind
 from domain.policy import Policy
+from domain.reporting import load_calendar
 from domain.uow import UnitOfWork
 
 
@@ -54,6 +56,21 @@ async def chasers(context: JobContext, now: datetime) -> JobResult:
         return await outbox.sweep(tx, now, context.timetable, outbox.CHASER_KINDS)
 
 
+async def unreachable(context: JobContext, now: datetime) -> JobResult:
+    result = JobResult()
+    async with context.uow() as tx:
+        calendar = await load_calendar(tx)
+        if not calendar.is_working_day(now.astimezone(LONDON).date()):
+            result.skip("not a working day")
+            return result
+        reported = await people.unreachable_report(tx, now)
+    if reported:
+        result.queued.append(f"{Kind.UNREACHABLE.value}:{now.date().isoformat()}")
+    else:
+        result.skip("everyone can be reached")
+    return result
+
+
 WORKING_DAYS_AT_NINE = CronTrigger(day_of_week="mon-fri", hour=9, minute=0, timezone=LONDON)
 
 JOBS: dict[str, Job] = {
@@ -70,6 +87,12 @@ JOBS: dict[str, Job] = {
             "chasers 1 and 3 working days overdue; at 5, the overdue escalation to the escalation owner",
             WORKING_DAYS_AT_NINE,
             chasers,
+        ),
+        Job(
+            "unreachable",
+            "the performance team hears who PerfBot cannot reach (not installed, blocked), for what, and how to fix it",
+            CronTrigger(day_of_week="mon-fri", hour=9, minute=30, timezone=LONDON),
+            unreachable,
         ),
     )
 }

@@ -39,7 +39,7 @@ from bot.references import References
 from bot.settings import Settings
 from domain import outbox
 from domain.model import ConversationRef, Notification, NotificationState, Person
-from domain.people import mark_unreachable
+from domain.people import NOT_INSTALLED, REFUSED, UNREACHABLE, mark_unreachable
 from domain.reporting import load_calendar
 from domain.uow import UnitOfWork
 from domain.views import today_in_london
@@ -49,7 +49,6 @@ log = logging.getLogger("perfbot.delivery")
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(minutes=10)
-REFUSED = "Teams answered"
 
 
 # Built once: constructing the statement anew for each send cost as much as running it.
@@ -334,16 +333,15 @@ class Dispatcher:
                 else None
             )
             if person is not None and person.unreachable_reason:
-                self._give_up(notification, f"unreachable: {person.unreachable_reason}")
+                self._give_up(notification, f"{UNREACHABLE}{person.unreachable_reason}")
                 report.failed += 1
                 return None
             target = (
                 await self._targets(session, [notification], {person.id: person} if person else {})
             ).get(notification.id)
             if target is None:
-                reason = "PerfBot has not been installed for them in Teams"
-                await mark_unreachable(session, notification.person_id, reason, now)
-                self._give_up(notification, reason)
+                await mark_unreachable(session, notification.person_id, NOT_INSTALLED, now)
+                self._give_up(notification, NOT_INSTALLED)
                 report.failed += 1
                 return None
             reading = Reading(session, now, self.settings.policy, calendar)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from botbuilder.core import MessageFactory
@@ -103,11 +103,28 @@ async def overdue(reading: Reading, payload: dict[str, Any], person: Person | No
 
 async def escalation(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
     code, period = payload.get("code", ""), payload.get("period", "")
-    return _notice(
-        f"Escalation: {code} for {period} is rated {payload.get('rating', '')}",
-        f"{payload.get('explanation', '')} The owner's commentary and action are in PerfBot; "
-        "please agree the remedial action with them.",
-    )
+    title = f"Escalation: {code} for {period} is rated {payload.get('rating', '')}"
+    lines = [f"{code} {payload.get('title', '')}".strip() + f", {period}."]
+    lines.append(str(payload.get("explanation", "")))
+    owner, sent_by = payload.get("owner"), payload.get("sent_by")
+    if owner:
+        by = f" (sent by {sent_by})" if sent_by and sent_by != owner else ""
+        lines.append(f"Owner: {owner}{by}.")
+    if payload.get("commentary"):
+        lines.append(f"Their commentary: {payload['commentary']}")
+    if payload.get("action"):
+        due = payload.get("action_due")
+        when = f" (by {long_day(date.fromisoformat(due))})" if due else ""
+        lines.append(f"Their action{when}: {payload['action']}")
+    lines.append("Please agree the remedial action with them.")
+    if payload.get("for"):  # a copy for the performance team: the escalation owner is unreachable
+        title = f"For {payload['for']}: {title}"
+        lines.insert(
+            0,
+            f"PerfBot cannot reach {payload['for']} yet ({payload.get('why', 'not installed')}); "
+            "they will get this as soon as they install PerfBot. Meanwhile, please pass it on.",
+        )
+    return _notice(title, "\n\n".join(line for line in lines if line))
 
 
 async def delegated(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
@@ -131,6 +148,31 @@ async def unknown_user(
     )
 
 
+SETUP_POLICY = (
+    "To fix it: ask them to open Teams, search Apps for PerfBot and add it; or have your Teams "
+    "administrator add PerfBot to an app setup policy (Teams admin centre, Teams apps, Setup "
+    "policies, Installed apps), which installs it for everyone the policy covers. Once they "
+    "have it, PerfBot sends them what is waiting at once."
+)
+
+
+async def unreachable(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    people = payload.get("people") or []
+    lines = []
+    for who in people:
+        since = f" since {long_day(date.fromisoformat(who['since']))}" if who.get("since") else ""
+        waiting = ", ".join(who.get("waiting") or [])
+        if who.get("more"):
+            waiting += f" and {who['more']} more"
+        line = f"{who['name']} ({who['email']}): {who['why']}{since}."
+        lines.append(line + (f" Waiting for them: {waiting}." if waiting else ""))
+    count = len(people)
+    return _notice(
+        f"PerfBot cannot reach {count} {'person' if count == 1 else 'people'}",
+        "\n\n".join([*lines, SETUP_POLICY]),
+    )
+
+
 async def plain(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
     """A row of a kind this PerfBot does not know (queued by a newer one): its text."""
     return _notice("PerfBot", str(payload.get("text", "")))
@@ -143,6 +185,7 @@ MESSAGES: dict[Kind, Message] = {
     Kind.ESCALATION: Message(escalation),
     Kind.DELEGATED: Message(delegated),
     Kind.UNKNOWN_USER: Message(unknown_user),
+    Kind.UNREACHABLE: Message(unreachable),
 }
 UNKNOWN_KIND = Message(plain)
 

@@ -65,7 +65,9 @@ async def status(turn: Turn, args: tuple[str, ...]) -> None:
 
 async def snooze(turn: Turn, args: tuple[str, ...]) -> None:
     code, until = args
-    done = await turn.attempt(lambda tx: returns.snooze(tx, turn.person, code, until, turn.now))
+    done = await turn.attempt(
+        lambda tx: returns.snooze(tx, turn.person, code, until, turn.now, turn.policy)
+    )
     if done is None:
         return
     which = f"{done.measure.code} ({done.period.label})"

@@ -150,9 +150,9 @@ async def test_my_measures_lists_what_is_owned_with_period_deadline_and_state(te
     assert await teams.say(AMINA, "  My   MEASURES ") == 201
     [card] = teams.connector.cards()
     text = card_text(card)
-    assert "Amina Hussain: 3 measures, 2 waiting for a figure" in text
+    assert "Amina Hussain: 3 measures, 2 returns waiting for a figure" in text
     assert "RB-01 · Council tax collected in year" in text
-    assert "2026/27 M7 · due Fri 20 Nov · OVERDUE" in text
+    assert "2026/27 M7 · due Fri 20 Nov · OVERDUE by 1 working day" in text
     assert "RB-06" in text
     assert "2026/27 Q2 · due" in text
     assert "sent" in text
@@ -172,7 +172,7 @@ async def test_the_return_card_shows_the_measure_target_and_last_four_periods(te
     text = card_text(card)
     assert "RB-01 · Council tax collected in year" in text
     assert "2026/27 M7 (01 Oct 2026 to 31 Oct 2026)" in text
-    assert "Friday 20 November 2026 (overdue by 3 days)" in text
+    assert "Friday 20 November 2026 (overdue by 1 working day)" in text
     assert "66.3%" in text  # the profiled target for October (68% of 97.5%)
     assert "a percentage, higher is better" in text
     for period in ("2026/27 M3", "2026/27 M4", "2026/27 M5", "2026/27 M6"):
@@ -369,6 +369,7 @@ async def test_commentary_is_required_and_an_off_track_figure_needs_an_action_an
 
 
 async def test_an_action_rating_is_escalated_to_the_escalation_owner_at_once(teams):
+    await teams.install(MARK)
     card_id, card = await open_card(teams, AMINA, "RB-01")
     typed = values(
         actual="55", commentary="System outage.", action="Recovery plan.", action_due="2027-01-31"
@@ -376,7 +377,7 @@ async def test_an_action_rating_is_escalated_to_the_escalation_owner_at_once(tea
     await teams.submit(AMINA, card_id, {**data(card), **typed})
     receipt = card_text(teams.connector.cards(teams.connector.updates())[-1])
     assert "🚩 Action" in receipt
-    assert "Mark Taylor has been sent an escalation" in receipt
+    assert "Mark Taylor is being sent an escalation with your commentary and action." in receipt
     assert await count(teams, Escalation) == 1
     assert (
         await count(
@@ -587,3 +588,17 @@ async def test_i_will_ask_you_again_follows_the_councils_own_reminder_days(
     notice = card_text(teams.connector.cards(teams.connector.updates())[-1])
     # Ten working days before the deadline, not the five of PerfBot's defaults.
     assert "I'll ask you again on Friday 6 November" in notice
+
+
+async def test_the_receipt_says_when_the_escalation_owner_cannot_be_reached_and_who_was_told(
+    teams,
+):
+    card_id, card = await open_card(teams, AMINA, "RB-01")  # Mark has not installed PerfBot
+    typed = values(actual="55", commentary="Outage.", action="Plan.", action_due="2027-01-31")
+    await teams.submit(AMINA, card_id, {**data(card), **typed})
+    receipt = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    assert "it is escalated to Mark Taylor, but PerfBot cannot reach Mark Taylor yet" in receipt
+    assert "the performance team (Corporate Performance Team, Rachel Singh) has been sent it" in (
+        receipt
+    )
+    assert "has been sent an escalation" not in receipt

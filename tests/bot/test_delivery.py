@@ -311,3 +311,30 @@ async def test_sends_that_finish_together_are_marked_sent_in_one_commit_each_wai
     assert marked == {i: (NotificationState.SENT, f"activity-{i}") for i in ids}
     assert len(ids) == 8
     assert len(commits) == 1  # eight rows, one commit
+
+
+async def test_someone_who_installs_late_gets_what_was_waiting_for_them_once(teams):
+    # The catch-up after a late start: Amina's chasers go before she has installed PerfBot.
+    keys = [k for k in await queue_chasers(teams) if k.endswith(":" + str(await _id(teams, AMINA)))]
+    assert keys
+    clock = Clock(MONDAY_NINE)
+    await dispatcher(teams, clock).run_once()
+    assert not to(teams, AMINA)
+    mine = await rows(teams, AMINA.email)
+    assert {n.state for n in mine} == {NotificationState.FAILED}
+    # A minute later she installs: what failed for want of an install is queued again, once.
+    teams.now = clock.now = MONDAY_NINE + timedelta(minutes=1)
+    await teams.install(AMINA)
+    assert {n.state for n in await rows(teams, AMINA.email)} == {NotificationState.PENDING}
+    await teams.install(AMINA)  # installing again queues nothing twice
+    teams.connector.clear()
+    await dispatcher(teams, clock).run_once()
+    await dispatcher(teams, clock).run_once()
+    chasers = [c for c in to(teams, AMINA) if "hasn't arrived yet" in (c.body.get("text") or "")]
+    assert len(chasers) == len(keys)
+    assert {n.state for n in await rows(teams, AMINA.email)} == {NotificationState.SENT}
+
+
+async def _id(teams: Teams, user) -> int:
+    async with teams.client.app[SESSIONS]() as session:
+        return await session.scalar(select(Person.id).where(Person.email == user.email))

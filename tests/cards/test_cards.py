@@ -105,8 +105,10 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         2,
         text[:100],
         text,
+        waiting=("2026/27 Q3", "2026/27 Q4"),
     )
-    overdue = replace(item, state="overdue", latest=None)
+    overdue = replace(item, state="overdue", latest=None, overdue_days=12)
+    escalated = replace(item, state="escalated", latest=None, overdue_days=30)
     return {
         "return": cards.return_card(item, TODAY),
         "return with problems": cards.return_card(item, TODAY, typed, errors, text[:300]),
@@ -118,8 +120,8 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
             open_return(text, MeasureKind.KEY_ACTION), TODAY, typed, errors, text[:300]
         ),
         "receipt": cards.receipt_card(receipt),
-        "my measures": cards.my_measures_card(text[:200], [item, overdue] * 3, TODAY),
-        "status": cards.status_card(text[:200], [item, overdue] * 3),
+        "my measures": cards.my_measures_card(text[:200], [item, overdue, escalated] * 3, TODAY),
+        "status": cards.status_card(text[:200], [item, overdue, escalated] * 3),
         "help": cards.help_card(help_lines(), note=text, contact=text[:200]),
         "welcome": cards.welcome_card(help_lines(), text[:200], text[:200]),
         "notice": cards.notice_card(text[:200], text, warning=True),

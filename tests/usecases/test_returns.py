@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from domain import returns, views
-from domain.model import AuditEntry, Escalation, Measure, Notification, Return
+from domain import conversations, people, returns, views
+from domain.model import AuditEntry, Escalation, Measure, Notification, Person, Return
 from domain.notifications import Kind
 from domain.policy import Policy
 from domain.reminders import Cadence
@@ -118,11 +118,31 @@ async def test_an_over_long_field_is_a_problem_not_a_stored_return(uow, person):
     assert await versions(uow, "RB-01", "2026/27 M7") == []
 
 
-async def test_an_action_rating_raises_one_escalation_and_queues_one_message(uow, person):
+ACTION = {"actual": "55", "action": "Recovery plan.", "action_due": "2027-01-31"}
+
+
+async def reachable(uow, email: str) -> None:
+    """As if they had installed PerfBot: a personal chat stored for them."""
+    async with uow() as tx:
+        who = await tx.scalar(select(Person).where(Person.email == email))
+        await conversations.store(
+            tx,
+            f"a:{email}",
+            {
+                "scope": "personal",
+                "person_id": who.id,
+                "service_url": "http://teams",
+                "reference": {},
+            },
+            NOW,
+        )
+
+
+async def test_an_action_rating_raises_one_escalation_with_the_owners_own_words(uow, person):
+    await reachable(uow, "mark.taylor@kingsmere.gov.uk")
     amina = await person(AMINA)
-    typed = {"actual": "55", "action": "Recovery plan.", "action_due": "2027-01-31"}
-    await run_submit(uow, submit(amina, **typed))
-    await run_submit(uow, replace(submit(amina, **{**typed, "actual": "54"}), card_id="card-2"))
+    receipt = await run_submit(uow, submit(amina, **ACTION))
+    again = await run_submit(uow, replace(submit(amina, **{**ACTION, "actual": "54"}), card_id="2"))
     assert await count(uow, Escalation) == 1
     async with uow() as tx:
         [queued] = list(await tx.scalars(select(Notification)))
@@ -131,6 +151,39 @@ async def test_an_action_rating_raises_one_escalation_and_queues_one_message(uow
         "escalation:RB-01:2026/27 M7:off-track",
     )
     assert queued.payload["rating"] == "Action"
+    assert queued.payload["commentary"] == "On profile."
+    assert (queued.payload["action"], queued.payload["action_due"]) == (
+        "Recovery plan.",
+        "2027-01-31",
+    )
+    said = "Because it is rated Action, Mark Taylor is being sent an escalation with your commentary and action."
+    assert receipt.next_steps == again.next_steps == said
+
+
+async def test_an_unreachable_escalation_owner_is_said_and_the_performance_team_told(uow, person):
+    amina = await person(AMINA)
+    receipt = await run_submit(uow, submit(amina, **ACTION))
+    async with uow() as tx:
+        rows = {n.reason_key: n for n in await tx.scalars(select(Notification))}
+        admins = {p.id: p.name for p in await people.performance_team(tx)}
+    mine = rows.pop("escalation:RB-01:2026/27 M7:off-track")
+    assert mine.person_id is not None  # waits for Mark, who gets it when he installs
+    assert {n.person_id for n in rows.values()} == set(admins)
+    assert all(n.payload["for"] == "Mark Taylor" for n in rows.values())
+    assert "PerfBot cannot reach Mark Taylor yet (PerfBot has not been installed for them" in (
+        receipt.next_steps
+    )
+    for name in admins.values():
+        assert name in receipt.next_steps
+    assert receipt.next_steps.endswith("Mark Taylor will get it as soon as they install PerfBot.")
+
+
+async def test_the_receipt_names_the_periods_still_waiting(uow, person):
+    amina = await person(AMINA)
+    december = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # October and November are both open
+    receipt = await run_submit(uow, submit(amina, actual="66.5", period="2026/27 M7"), december)
+    assert isinstance(receipt, Receipt)
+    assert receipt.waiting == ("2026/27 M8",)
 
 
 async def test_not_available_asks_again_on_the_councils_own_reminder_days(uow, person):
@@ -171,13 +224,13 @@ async def test_a_snooze_never_passes_the_deadline_and_a_refusal_writes_nothing(u
     gareth = await person(GARETH)
     now = datetime(2026, 11, 5, 10, 0, tzinfo=UTC)
     async with uow() as tx:
-        done = await returns.snooze(tx, gareth, "RB-03", "2026-12-01", now)
+        done = await returns.snooze(tx, gareth, "RB-03", "2026-12-01", now, POLICY)
     assert (done.until, done.capped) == (date(2026, 11, 20), True)
     before = await count(uow, AuditEntry)
 
     async def someone_elses() -> None:
         async with uow() as tx:
-            await returns.snooze(tx, gareth, "RB-01", "2026-11-12", now)
+            await returns.snooze(tx, gareth, "RB-01", "2026-11-12", now, POLICY)
 
     with pytest.raises(Refused, match="not the owner or a delegate of RB-01"):
         await someone_elses()
