@@ -40,7 +40,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-## sample: regenerate sample/council from sample/generate.py
+## sample: regenerate sample/council (the tests' fixture, as of 23 November 2026) from sample/generate.py
 sample: $(STAMP)
 	$(BIN)/python -m sample.generate
 

@@ -9,10 +9,10 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
-from importlib import resources
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -21,13 +21,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.settings import ENVIRONMENT, MAX_DISPATCHERS, Settings, SettingsError
 from domain import db
-from domain.dates import LONDON, parse_moment
+from domain.dates import LONDON, long_day, parse_day, parse_moment
 from domain.importing import ImportRejected, import_workbook
 from domain.model import Measure
 from domain.numbers import FigureError
 from domain.periods import Period, PeriodError
 from domain.ratings import RatingError
-from domain.reporting import EXPORT_COLUMNS, performance
+from domain.reminders import last_working_morning
+from domain.reporting import EXPORT_COLUMNS, load_calendar, performance
 from domain.workbook import WorkbookError, read_sheets, write_table
 from scheduler.jobs import JOBS
 
@@ -133,8 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help=f"run one job now: {', '.join(JOBS)} or {DISPATCH} (send what is due)"
     )
     runner.add_argument("name", choices=(*JOBS, DISPATCH))
-    runner.add_argument(
+    when = runner.add_mutually_exclusive_group()
+    when.add_argument(
         "--now", metavar="WHEN", help="as if at this moment, e.g. 2025-07-14T09:00 (London time)"
+    )
+    when.add_argument(
+        "--last-morning",
+        action="store_true",
+        help="as at 09:00 on the last working day (today's if it is one): what PerfBot sent, "
+        "or would have sent, that morning",
     )
     runner.add_argument(
         "--shard",
@@ -173,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     load = sample_commands.add_parser("load", help="import the sample council into the database")
     load.add_argument(
         "--if-empty", action="store_true", help="only if the database has no measures yet"
+    )
+    load.add_argument(
+        "--as-of",
+        metavar="DAY",
+        help="the day its history runs up to, e.g. 2026-12-01 (default: today)",
     )
     load.set_defaults(run=cmd_sample_load)
     return parser
@@ -286,11 +299,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, lambda engine: _import(engine, args.path, args.dry_run, str(args.path)))
 
 
-def sample_folder() -> Path:
-    return Path(str(resources.files("sample") / "council"))
-
-
 def cmd_sample_load(args: argparse.Namespace, settings: Settings) -> int:
+    from sample import generate
+
+    day = _day(args.as_of, "--as-of") if args.as_of else datetime.now(LONDON).date()
+
     async def work(engine: Any) -> int:
         await _require_current_schema(engine)
         if args.if_empty:
@@ -301,11 +314,23 @@ def cmd_sample_load(args: argparse.Namespace, settings: Settings) -> int:
                     f"The database already has {count} measures; the sample council was not loaded."
                 )
                 return 0
-        return await _import(
-            engine, sample_folder(), False, "the sample council (Kingsmere Borough Council)"
-        )
+        with tempfile.TemporaryDirectory() as folder:
+            generate.write(Path(folder), generate.build(day, demo=True))
+            return await _import(
+                engine,
+                Path(folder),
+                False,
+                f"the sample council (Kingsmere Borough Council) as of {long_day(day)}",
+            )
 
     return _run(settings, work)
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return parse_day(text)
+    except ValueError as error:
+        raise CommandError(f"{option}: {error}") from None
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
@@ -432,6 +457,8 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     from scheduler.timetable import run_job
 
     now = _moment(args.now)
+    if args.last_morning and args.name == DISPATCH:
+        raise CommandError("--last-morning is for the scheduled jobs, not dispatch")
     shard = _shard(args.shard)
     if args.name != DISPATCH and (args.shard or args.until_stopped):
         raise CommandError("--shard and --until-stopped are for `perfbot jobs run dispatch` only")
@@ -439,8 +466,13 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError("--parent goes with --until-stopped")
 
     async def work(engine: Any) -> int:
+        nonlocal now
         await _require_current_schema(engine)
         sessions = db.session_factory(engine)
+        if args.last_morning:
+            async with sessions() as session:
+                calendar = await load_calendar(session)
+            now = last_working_morning(datetime.now(UTC), calendar)
         if args.name == DISPATCH:
             from bot.teams.bot import utc_now
 

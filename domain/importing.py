@@ -384,7 +384,8 @@ def _read_measures(
             "tolerance": None,
             "data_only": data_only,
             "allow_negative": bool(row.parse("allow_negative", parse_yes_no)),
-            "deadline_working_days": row.parse("deadline_working_days", _whole_number(0, 60)),
+            # Up to half a year of working days: an annual return can be due in the autumn.
+            "deadline_working_days": row.parse("deadline_working_days", _whole_number(0, 130)),
             "due_date": row.parse("due_date", parse_day),
             "benchmark_england": row.parse("benchmark_england", parse_figure),
             "benchmark_neighbours": row.parse("benchmark_neighbours", parse_figure),

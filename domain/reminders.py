@@ -164,6 +164,16 @@ class SendWindow:
         return opening.astimezone(moment.tzinfo)
 
 
+def last_working_morning(
+    now: datetime, calendar: WorkingCalendar, at: time = time(9, 0), zone: ZoneInfo = LONDON
+) -> datetime:
+    """09:00 (London) on the last working day up to today: today's if today is one."""
+    day = now.astimezone(zone).date()
+    while not calendar.is_working_day(day):
+        day = date.fromordinal(day.toordinal() - 1)
+    return local_moment(day, at, zone)
+
+
 def local_moment(day: date, at: time, zone: ZoneInfo) -> datetime:
     """A wall-clock time on a day in a zone (09:00 is 09:00 in GMT and in BST)."""
     return datetime.combine(day, at, tzinfo=zone)

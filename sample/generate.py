@@ -1,13 +1,20 @@
 """Make the sample council: Kingsmere Borough Council, six services, 41 measures and key
-actions, three years of history with some off-track periods. Deterministic: the same files
-every run. ``python -m sample.generate`` rewrites ``sample/council/``."""
+actions, three years of history with some off-track periods, as of a given day.
+
+``build(as_of, demo=True)`` is what `perfbot sample load` imports: the history runs up to
+the day it is loaded, so that on any day of the year Amina Hussain (the Playground's user)
+has a return overdue (RB-02), one due on the next working day whose reminder was owed on
+the last working morning (RB-06), and the last month's council tax collection (RB-01).
+``build()`` is the same council as of Monday 23 November 2026 without those touches: the
+fixture the tests' hand-worked cases use, committed in ``sample/council/`` (``python -m
+sample.generate`` rewrites it). Deterministic: the same day gives the same council."""
 
 from __future__ import annotations
 
 import csv
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -17,9 +24,10 @@ from domain.workdays import WorkingCalendar
 
 OUT = Path(__file__).parent / "council"
 DOMAIN = "kingsmere.gov.uk"
-FIRST_YEAR = 2023  # 2023/24, 2024/25 and 2025/26 complete ...
-CURRENT_YEAR = 2026  # ... and 2026/27 up to September
-REPORTED_TO = date(2026, 9, 30)
+# The fixture's day. The measures below are written for it: their targets run from 2023/24
+# to 2026/27 and their troubles name its periods; another day moves them by whole years.
+FIXTURE_DAY = date(2026, 11, 23)
+SPEC_YEAR = 2026
 SEED = 20260401
 
 # email local part, name, service, roles, manager
@@ -880,26 +888,48 @@ def _round(value: float, decimals: int) -> Decimal:
     return Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
-def periods_of(spec: Spec, last: date) -> list[Period]:
+@dataclass(frozen=True)
+class Years:
+    """The financial years of a council as of a day: three complete ones and the current."""
+
+    current: int  # the year the current financial year starts in
+
+    @classmethod
+    def of(cls, day: date) -> Years:
+        return cls(day.year if day.month >= 4 else day.year - 1)
+
+    @property
+    def first(self) -> int:
+        return self.current - 3
+
+    def shift(self, label: str) -> str:
+        """A period the measures below name for the fixture's year, moved to this one's."""
+        period = Period.parse(label)
+        return replace(period, year=period.year + self.current - SPEC_YEAR).label
+
+
+def periods_of(spec: Spec, years: Years, last: date) -> list[Period]:
     frequency = Frequency.parse(spec.frequency)
-    first = Period.containing(date(FIRST_YEAR, 4, 1), frequency)
-    final = Period.containing(date(CURRENT_YEAR + 1, 3, 31), frequency)
+    first = Period.containing(date(years.first, 4, 1), frequency)
+    final = Period.containing(date(years.current + 1, 3, 31), frequency)
     return [p for p in periods_between(first, final) if p.end <= last or last == date.max]
 
 
-def target_for(spec: Spec, period: Period) -> float:
-    annual = spec.targets[period.year - FIRST_YEAR]
+def target_for(spec: Spec, period: Period, years: Years) -> float:
+    annual = spec.targets[period.year - years.first]
     if spec.profile == "cumulative":
         return annual * COLLECTION_PROFILE[period.index - 1]
     return annual
 
 
-def actual_for(spec: Spec, period: Period, target: float, rng: random.Random) -> float:
+def actual_for(
+    spec: Spec, period: Period, target: float, rng: random.Random, trouble: dict[str, float]
+) -> float:
     better = 1 if spec.polarity == "higher" else -1
     shift = rng.gauss(0.004, spec.noise) * better
     if spec.profile == "seasonal" and period.start.month in (11, 12, 1, 2):
         shift -= 0.03 * better
-    shift += spec.trouble.get(period.label, 0) * better
+    shift += trouble.get(period.label, 0) * better
     if spec.code == "HC-06":  # a zero target: a count of repeat victims, usually none
         return float(rng.choice([0, 0, 0, 0, 1, 1, 2, 3]))
     value = target * (1 + shift)
@@ -915,9 +945,47 @@ def submission_time(period: Period, calendar: WorkingCalendar, rng: random.Rando
     return moment
 
 
-def build() -> dict[str, list[list[str]]]:
+def closure_days(years: Years) -> list[date]:
+    """The council's Christmas closure: the working days from 24 to 31 December."""
+    plain = WorkingCalendar()
+    days = []
+    for year in range(years.first, years.current + 1):
+        day = date(year, 12, 24)
+        while day < date(year + 1, 1, 1):
+            if plain.is_working_day(day):
+                days.append(day)
+            day += timedelta(days=1)
+    return days
+
+
+def last_working_day(day: date, calendar: WorkingCalendar) -> date:
+    while not calendar.is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def _due_date(text: str, years: Years) -> str:
+    """A key action's due date, written for the fixture's year, moved to this one's."""
+    if not text:
+        return ""
+    day = date.fromisoformat(text)
+    return day.replace(year=day.year + years.current - SPEC_YEAR).isoformat()
+
+
+def build(as_of: date = FIXTURE_DAY, demo: bool = False) -> dict[str, list[list[str]]]:
     rng = random.Random(SEED)
-    calendar = WorkingCalendar()
+    years = Years.of(as_of)
+    # Monthly figures are in up to the month before last: last month's is open.
+    reported_to = Period.containing(as_of, Frequency.MONTHLY).previous().previous().end
+    closures = closure_days(years)
+    calendar = WorkingCalendar()  # submission times, as the fixture has always had them
+    council = WorkingCalendar(closures)  # the council's own, for the demo's deadline
+    # The demo's touches for Amina: RB-06's last quarter open and due on the working day
+    # after the last working morning (whose reminder is then owed), and RB-02's month
+    # before last missing, so overdue.
+    rb06_open = Period.containing(as_of, Frequency.QUARTERLY).previous()
+    rb06_due = council.add_working_days(last_working_day(as_of, council), 1)
+    rb02_missing = Period.containing(as_of, Frequency.MONTHLY).previous().previous()
     people = [["email", "name", "service", "role", "manager_email"]]
     for local, name, service, roles, manager in PEOPLE:
         people.append([email(local), name, service, roles, email(manager) if manager else ""])
@@ -947,6 +1015,17 @@ def build() -> dict[str, list[list[str]]]:
     actuals = [["code", "period", "actual", "commentary", "submitted_by", "submitted_at"]]
     for spec in MEASURES:
         key_action = spec.kind == "key action"
+        trouble = {years.shift(label): shift for label, shift in spec.trouble.items()}
+        missing = {years.shift(label) for label in spec.missing}
+        # The demo's open returns are left out only at the end, so that the random figures of
+        # every other return are the same with and without them.
+        left_open: set[str] = set()
+        deadline_days = 15
+        if demo and spec.code == "RB-06":
+            left_open.add(rb06_open.label)
+            deadline_days = council.working_days_between(rb06_open.end, rb06_due)
+        if demo and spec.code == "RB-02":
+            left_open.add(rb02_missing.label)
         measures.append(
             [
                 spec.code,
@@ -964,14 +1043,15 @@ def build() -> dict[str, list[list[str]]]:
                 spec.scheme,
                 spec.tolerance,
                 "yes" if spec.data_only else "no",
-                "15",
-                spec.due_date,
+                str(deadline_days),
+                _due_date(spec.due_date, years),
             ]
         )
         if key_action:
             history = KEY_ACTION_HISTORY[spec.code]
-            reported = periods_of(spec, REPORTED_TO)
-            for period, status in zip(reported[-len(history) :], history, strict=True):
+            reported = periods_of(spec, years, reported_to)
+            shown = min(len(history), len(reported))  # early in a year, fewer quarters are in
+            for period, status in zip(reported[-shown:], history[-shown:], strict=True):
                 submitter = rng.choice([spec.owner, *filter(None, spec.delegates.split(";"))])
                 at = submission_time(period, calendar, rng)
                 actuals.append(
@@ -985,13 +1065,13 @@ def build() -> dict[str, list[list[str]]]:
                     ]
                 )
             continue
-        for period in periods_of(spec, date.max):
-            target = target_for(spec, period)
+        for period in periods_of(spec, years, date.max):
+            target = target_for(spec, period, years)
             if not spec.data_only:
                 targets.append([spec.code, period.label, str(_round(target, spec.decimals))])
-            if period.end > REPORTED_TO or period.label in spec.missing:
+            if period.end > reported_to or period.label in missing:
                 continue
-            value = _round(actual_for(spec, period, target, rng), spec.decimals)
+            value = _round(actual_for(spec, period, target, rng, trouble), spec.decimals)
             off = (
                 not spec.data_only
                 and target != 0
@@ -1012,6 +1092,8 @@ def build() -> dict[str, list[list[str]]]:
                 commentary = rng.choice(ON_TRACK)
             submitter = rng.choice([spec.owner, *filter(None, spec.delegates.split(";"))])
             at = submission_time(period, calendar, rng)
+            if period.label in left_open:
+                continue
             actuals.append(
                 [
                     spec.code,
@@ -1023,21 +1105,15 @@ def build() -> dict[str, list[list[str]]]:
                 ]
             )
 
-    closures = [["date", "description"]]
-    for year in range(FIRST_YEAR, CURRENT_YEAR + 1):
-        day = date(year, 12, 24)
-        while day < date(year + 1, 1, 1):
-            if calendar.is_working_day(day):
-                closures.append(
-                    [day.isoformat(), "Council offices closed between Christmas and New Year"]
-                )
-            day += timedelta(days=1)
+    closed = [["date", "description"]]
+    for day in closures:
+        closed.append([day.isoformat(), "Council offices closed between Christmas and New Year"])
     return {
         "people": people,
         "measures": measures,
         "targets": targets,
         "actuals": actuals,
-        "calendar": closures,
+        "calendar": closed,
     }
 
 
@@ -1049,10 +1125,17 @@ def render(table: list[list[str]]) -> str:
     return out.getvalue()
 
 
-def main(out: Path = OUT) -> int:
+def write(out: Path, tables: dict[str, list[list[str]]]) -> None:
+    """The council as a folder of CSV files, as `perfbot import` reads them."""
     out.mkdir(parents=True, exist_ok=True)
-    for name, table in build().items():
+    for name, table in tables.items():
         (out / f"{name}.csv").write_text(render(table), encoding="utf-8")
+
+
+def main(out: Path = OUT) -> int:
+    tables = build()
+    write(out, tables)
+    for name, table in tables.items():
         print(f"wrote {out / f'{name}.csv'}: {len(table) - 1} rows")
     return 0
 

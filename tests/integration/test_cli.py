@@ -48,11 +48,13 @@ def fails_clearly(result: subprocess.CompletedProcess[str], *phrases: str) -> No
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample council loaded once, as `make run` does, into a perfbot.db to copy."""
+    """The sample council loaded once, as `make run` does (as of the fixture's day, so that
+    the test does not depend on today's), into a perfbot.db to copy."""
     folder = tmp_path_factory.mktemp("prepared")
     assert run(folder, "db", "upgrade").returncode == 0
-    loaded = run(folder, "sample", "load", "--if-empty")
+    loaded = run(folder, "sample", "load", "--if-empty", "--as-of", "2026-11-23")
     assert loaded.returncode == 0, loaded.stderr
+    assert "as of Monday 23 November 2026" in loaded.stdout
     assert "measures: 41 new" in loaded.stdout
     return folder / "perfbot.db"
 
@@ -96,10 +98,26 @@ def test_db_upgrade_twice_reports_the_schema_is_current(council):
     assert run(council, "db", "status").returncode == 0
 
 
-def test_importing_the_same_folder_again_changes_nothing(council):
-    result = run(council, "import", str(Path(__file__).parents[2] / "sample" / "council"))
+def test_importing_the_same_folder_again_changes_nothing(tmp_path):
+    fixture = str(Path(__file__).parents[2] / "sample" / "council")
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    first = run(tmp_path, "import", fixture)
+    assert "measures: 41 new" in first.stdout
+    result = run(tmp_path, "import", fixture)
     assert result.returncode == 0
     assert "nothing to change" in result.stdout
+
+
+def test_a_bad_sample_day_is_one_sentence_and_loads_nothing(tmp_path):
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    result = run(tmp_path, "sample", "load", "--as-of", "31/02/2026")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "perfbot: --as-of: '31/02/2026' is not a date: write it as 2025-07-18 or 18/07/2025"
+    )
+    # Nothing was loaded, so loading "if empty" still loads it.
+    loaded = run(tmp_path, "sample", "load", "--if-empty", "--as-of", "2026-11-23")
+    assert "measures: 41 new" in loaded.stdout
 
 
 def test_a_broken_folder_lists_its_problems_and_imports_nothing(council, tmp_path):
