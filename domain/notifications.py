@@ -25,6 +25,7 @@ class Kind(enum.StrEnum):
     ESCALATION = "escalation"  # rated Action (or Red), to the escalation owner
     DELEGATED = "delegated"  # to someone just made a delegate
     UNKNOWN_USER = "unknown-user"  # to the performance team: someone not in the staff list
+    REPLY = "reply"  # an answer Teams would not take during the turn, sent to its chat later
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Insert:

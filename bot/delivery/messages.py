@@ -131,6 +131,14 @@ async def unknown_user(
     )
 
 
+async def reply(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """A reply Teams would not take during the turn (it was throttling): the same card or
+    text, sent when it will."""
+    if isinstance(payload.get("card"), dict):
+        return MessageFactory.attachment(cards.attachment(payload["card"]))
+    return MessageFactory.text(str(payload.get("text", "")))
+
+
 async def plain(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
     """A row of a kind this PerfBot does not know (queued by a newer one): its text."""
     return _notice("PerfBot", str(payload.get("text", "")))
@@ -143,6 +151,7 @@ MESSAGES: dict[Kind, Message] = {
     Kind.ESCALATION: Message(escalation),
     Kind.DELEGATED: Message(delegated),
     Kind.UNKNOWN_USER: Message(unknown_user),
+    Kind.REPLY: Message(reply),
 }
 UNKNOWN_KIND = Message(plain)
 
