@@ -22,6 +22,7 @@ from bot.references import References
 from bot.settings import Settings
 from bot.supervision import keep_running
 from bot.teams.bot import Clock, PerfBot, utc_now
+from bot.teams.replies import Replies, ReplyRetry
 from domain import db
 from domain.uow import UnitOfWork
 
@@ -58,9 +59,11 @@ def create_app(
     clock: Clock = utc_now,
     background: bool = False,
     shard_command: Sequence[str] = (),
+    reply_retry: ReplyRetry | None = None,
 ) -> web.Application:
     """The one factory. Pass an engine to share one (tests); otherwise one is made and closed.
-    The clock is injectable so that tests and operators can run PerfBot at a given time.
+    The clock is injectable so that tests and operators can run PerfBot at a given time, and
+    so is how long a turn keeps trying its replies (``reply_retry``, bot/teams/replies.py).
     With ``background`` the scheduler and the dispatcher run too (as `perfbot serve` does);
     with PERFBOT_DISPATCHERS above 1, ``shard_command`` (given ``--shard K/N``) runs each other
     dispatcher in a process of its own."""
@@ -72,7 +75,7 @@ def create_app(
         app[ENGINE] = engine if engine is not None else db.create_engine(settings.database_url)
         app[SESSIONS] = db.session_factory(app[ENGINE])
         app[REFERENCES] = References(UnitOfWork(app[SESSIONS]), clock)
-        app[BOT] = PerfBot(settings, app[SESSIONS], clock, app[REFERENCES])
+        app[BOT] = PerfBot(settings, app[SESSIONS], clock, app[REFERENCES], reply_retry)
         yield
         if own:
             await app[ENGINE].dispose()
@@ -216,7 +219,7 @@ async def _no_stack_traces(
 
 async def _on_turn_error(context: TurnContext, error: Exception) -> None:
     log.error("error while handling a %s activity", context.activity.type, exc_info=error)
-    await context.send_activity(
+    await Replies.of(context).say(
         "Sorry, something went wrong on PerfBot's side and nothing was saved. "
         "Please try again in a minute; if it keeps happening, tell the performance team."
     )

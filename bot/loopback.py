@@ -21,6 +21,7 @@ class Call:
     activity_id: str | None
     body: Any
     authorization: str | None = None  # the bot's bearer token, when it sent one
+    status: int = 200  # what it was answered: a fault's status, if one was given
 
 
 @dataclass
@@ -91,6 +92,7 @@ class LoopbackConnector:
         self.changed.set()
         if self.faults:
             fault = self.faults.pop(0)
+            self.calls[-1].status = fault.status
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
         return None
 
@@ -131,6 +133,10 @@ class LoopbackConnector:
 
     def sent(self) -> list[Call]:
         return [c for c in self.calls if c.method == "POST" and "/activities" in c.path]
+
+    def delivered(self) -> list[Call]:
+        """The sends (posts) it took: those not answered with a fault."""
+        return [c for c in self.sent() if c.status < 400]
 
     def updates(self) -> list[Call]:
         return [c for c in self.calls if c.method == "PUT"]

@@ -28,6 +28,27 @@ def _reference(activity: Activity) -> dict[str, Any]:
     return write_model(reference)
 
 
+def reference_values(activity: Activity, person: Person | None) -> dict[str, Any]:
+    """What is stored of the conversation ``activity`` came from: where to reach it, and
+    (in a personal chat) whose it is."""
+    channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    sender = activity.from_property
+    values: dict[str, Any] = {
+        "scope": activity.conversation.conversation_type or "personal",
+        "tenant_id": (channel_data.get("tenant") or {}).get("id")
+        or getattr(activity.conversation, "tenant_id", None),
+        "user_id": sender.id if sender else None,
+        "aad_object_id": sender.aad_object_id if sender else None,
+        "team_id": (channel_data.get("team") or {}).get("id"),
+        "service_url": activity.service_url,
+        "bot_id": activity.recipient.id if activity.recipient else None,
+        "reference": _reference(activity),
+    }
+    if person is not None and values["scope"] == "personal":
+        values["person_id"] = person.id
+    return values
+
+
 class References:
     """Stores conversation references, remembering what this process last stored (or found
     stored) for each conversation, so that an ordinary message, which nearly always comes
@@ -53,31 +74,20 @@ class References:
         """Store or refresh where this conversation can be reached; True if it is new. Unless
         ``fresh``, what this process stored a moment ago for it is taken as still stored.
         Someone who talks to PerfBot in their personal chat is reachable again."""
-        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-        sender = activity.from_property
-        values: dict[str, Any] = {
-            "scope": activity.conversation.conversation_type or "personal",
-            "tenant_id": (channel_data.get("tenant") or {}).get("id")
-            or getattr(activity.conversation, "tenant_id", None),
-            "user_id": sender.id if sender else None,
-            "aad_object_id": sender.aad_object_id if sender else None,
-            "team_id": (channel_data.get("team") or {}).get("id"),
-            "service_url": activity.service_url,
-            "bot_id": activity.recipient.id if activity.recipient else None,
-            "reference": _reference(activity),
-        }
-        if person is not None and values["scope"] == "personal":
-            values["person_id"] = person.id
-            if person.unreachable_reason or (
-                values["user_id"] and person.teams_user_id != values["user_id"]
-            ):
-                user_id, now = values["user_id"], self.clock()
-                again = await self.uow.run(
-                    lambda tx: people.reachable_again(tx, person.id, user_id, now)
-                )
-                if again:
-                    log.info("queued %d messages again for %s", len(again), person.email)
-                    self.queued_again()
+        values = reference_values(activity, person)
+        user_id = values["user_id"]
+        if (
+            person is not None
+            and "person_id" in values
+            and (person.unreachable_reason or (user_id and person.teams_user_id != user_id))
+        ):
+            now = self.clock()
+            again = await self.uow.run(
+                lambda tx: people.reachable_again(tx, person.id, user_id, now)
+            )
+            if again:
+                log.info("queued %d messages again for %s", len(again), person.email)
+                self.queued_again()
         conversation_id = activity.conversation.id
         if not fresh and self._stored.get(conversation_id) == values:
             return False

@@ -1,5 +1,6 @@
 """Conversation references: where PerfBot can reach a person (or a team channel)
-proactively. The one place they are stored, for the Teams handler and the dispatcher alike."""
+proactively. The one place they are stored, for the Teams handler and the dispatcher alike;
+and a reply queued for one when Teams would not take it during the turn."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.model import ConversationRef
-from domain.notifications import insert_ignoring_duplicates
+from domain.notifications import Kind, insert_ignoring_duplicates, queue
 
 
 async def store(
@@ -48,4 +49,33 @@ async def forget(session: AsyncSession, conversation_id: str) -> None:
     """PerfBot was uninstalled there: it can no longer reach that conversation."""
     await session.execute(
         delete(ConversationRef).where(ConversationRef.conversation_id == conversation_id)
+    )
+
+
+async def reply_later(
+    session: AsyncSession,
+    conversation_id: str,
+    values: dict[str, Any],
+    reason: str,
+    payload: dict[str, Any],
+    now: datetime,
+    not_before: datetime | None = None,
+) -> str | None:
+    """A reply Teams would not take while the person waited: queued for the dispatcher, to
+    the same conversation (stored first if it was not: someone PerfBot does not know yet)
+    and to its person if known. ``reason`` names the incoming activity and the reply, so
+    an activity Teams posts twice queues it once. The reason key if new, else None."""
+    await store(session, conversation_id, values, now, refresh=False)
+    person_id = await session.scalar(
+        select(ConversationRef.person_id).where(ConversationRef.conversation_id == conversation_id)
+    )
+    return await queue(
+        session,
+        Kind.REPLY,
+        reason,
+        payload=payload,
+        now=now,
+        person_id=person_id,
+        conversation_id=conversation_id,
+        not_before=not_before,
     )

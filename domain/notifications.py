@@ -26,6 +26,7 @@ class Kind(enum.StrEnum):
     DELEGATED = "delegated"  # to someone just made a delegate
     UNKNOWN_USER = "unknown-user"  # to the performance team: someone not in the staff list
     UNREACHABLE = "unreachable"  # to the performance team, daily: who PerfBot cannot reach
+    REPLY = "reply"  # an answer Teams would not take during the turn, sent to its chat later
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Insert:

@@ -173,6 +173,14 @@ async def unreachable(reading: Reading, payload: dict[str, Any], person: Person 
     )
 
 
+async def reply(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """A reply Teams would not take during the turn (it was throttling): the same card or
+    text, sent when it will."""
+    if isinstance(payload.get("card"), dict):
+        return MessageFactory.attachment(cards.attachment(payload["card"]))
+    return MessageFactory.text(str(payload.get("text", "")))
+
+
 async def plain(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
     """A row of a kind this PerfBot does not know (queued by a newer one): its text."""
     return _notice("PerfBot", str(payload.get("text", "")))
@@ -186,6 +194,7 @@ MESSAGES: dict[Kind, Message] = {
     Kind.DELEGATED: Message(delegated),
     Kind.UNKNOWN_USER: Message(unknown_user),
     Kind.UNREACHABLE: Message(unreachable),
+    Kind.REPLY: Message(reply),
 }
 UNKNOWN_KIND = Message(plain)
 

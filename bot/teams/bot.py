@@ -16,6 +16,7 @@ from bot.references import References
 from bot.settings import Settings
 from bot.teams import commands
 from bot.teams.card_actions import CARD_ACTIONS
+from bot.teams.replies import Replies, ReplyRetry
 from bot.teams.turn import BotServices, Turn, contact_line, send_card
 from cards import render as cards
 from cards.actions import parse_action
@@ -45,9 +46,18 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock = utc_now,
         references: References | None = None,
+        reply_retry: ReplyRetry | None = None,
     ) -> None:
         uow = UnitOfWork(sessions)
-        self.services = BotServices(settings, uow, clock, references or References(uow, clock))
+        self.services = BotServices(
+            settings, uow, clock, references or References(uow, clock), reply_retry or ReplyRetry()
+        )
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        """Every turn replies through its ``Replies``, whose time starts now."""
+        services = self.services
+        Replies.start(turn_context, services.uow, services.clock, services.reply_retry)
+        await super().on_turn(turn_context)
 
     # ---- installs ------------------------------------------------------------------------
 
@@ -128,7 +138,7 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             )
         )
         contact = ", ".join(f"{a.name} ({a.email})" for a in admins[:2]) or "the performance team"
-        await ctx.send_activity(
+        await Replies.of(ctx).say(
             f"Hello{' ' + sender.name if sender.name else ''}. I'm PerfBot, the council's "
             "performance reporting assistant, but I can't find you in the list of measure "
             f"owners, so I can't show you any measures yet. If you should be on it, please "

@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from botbuilder.core import MessageFactory, TurnContext
-from botbuilder.schema import Activity, ActivityTypes
+from botbuilder.core import TurnContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.references import References
 from bot.settings import Settings
-from cards import render as cards
+from bot.teams.replies import Replies, ReplyRetry
 from domain import people
 from domain.model import Person
 from domain.policy import Policy
 from domain.uow import UnitOfWork
 from domain.views import Refused, today_in_london
 
-log = logging.getLogger("perfbot.bot")
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class BotServices:
-    """What every turn may use: the settings, the unit of work, the clock, the references."""
+    """What every turn may use: the settings, the unit of work, the clock, the references,
+    and how long its replies are tried."""
 
     settings: Settings
     uow: UnitOfWork
     clock: Callable[[], datetime]
     references: References
+    reply_retry: ReplyRetry = field(default_factory=ReplyRetry)
 
     @property
     def policy(self) -> Policy:
@@ -47,7 +46,8 @@ async def contact_line(uow: UnitOfWork) -> str:
 
 
 async def send_card(ctx: TurnContext, card: dict[str, Any]) -> None:
-    await ctx.send_activity(MessageFactory.attachment(cards.attachment(card)))
+    """A card in reply, through the turn's replies (bot/teams/replies.py)."""
+    await Replies.of(ctx).send_card(card)
 
 
 @dataclass
@@ -88,22 +88,12 @@ class Turn:
         return await contact_line(self.uow)
 
     async def say(self, text: str) -> None:
-        await self.ctx.send_activity(text)
+        await Replies.of(self.ctx).say(text)
 
     async def send_card(self, card: dict[str, Any]) -> None:
-        await send_card(self.ctx, card)
+        await Replies.of(self.ctx).send_card(card)
 
     async def replace_card(self, card: dict[str, Any]) -> None:
         """Replace the card that was submitted, so it cannot be submitted twice; if Teams
         will not update it, send the new card instead."""
-        reply_to = self.ctx.activity.reply_to_id
-        if reply_to:
-            activity = Activity(
-                type=ActivityTypes.message, id=reply_to, attachments=[cards.attachment(card)]
-            )
-            try:
-                await self.ctx.update_activity(activity)
-                return
-            except Exception as error:  # an old or deleted card: say it afresh
-                log.warning("could not update card %s: %s", reply_to, error)
-        await self.send_card(card)
+        await Replies.of(self.ctx).replace_card(card)

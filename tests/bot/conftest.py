@@ -92,13 +92,18 @@ class Teams:
         # the card's data in `value`, and the card's activity id in `replyToId`.
         return await self.post(self.activity(user, replyToId=card_id, value=value))
 
-    async def install(self, user: User) -> None:
-        base = {"membersAdded": [{"id": BOT_ID}, {"id": user.teams_id, "aadObjectId": user.aad}]}
-        assert await self.post(self.activity(user, "installationUpdate", action="add")) in (
-            200,
-            201,
+    def install_events(self, user: User, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The two activities Teams sends when someone installs PerfBot, in either order:
+        installationUpdate (add) and conversationUpdate (the bot and the person added)."""
+        members = [{"id": BOT_ID}, {"id": user.teams_id, "aadObjectId": user.aad}]
+        return (
+            self.activity(user, "installationUpdate", action="add", **extra),
+            self.activity(user, "conversationUpdate", membersAdded=members, **extra),
         )
-        assert await self.post(self.activity(user, "conversationUpdate", **base)) in (200, 201)
+
+    async def install(self, user: User) -> None:
+        for event in self.install_events(user):
+            assert await self.post(event) in (200, 201)
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@ and every kind of bad input answered clearly with nothing stored."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.app import create_app
@@ -22,7 +24,18 @@ from domain.model import (
     Return,
     Snooze,
 )
-from tests.bot.conftest import AMINA, GARETH, HELEN, JANET, LUCY, MARK, NOW, STRANGER, Teams
+from tests.bot.conftest import (
+    AMINA,
+    GARETH,
+    HELEN,
+    JANET,
+    LUCY,
+    MARK,
+    NOW,
+    STRANGER,
+    Teams,
+    unique,
+)
 
 
 async def stored_returns(teams, code: str, period: str) -> list[Return]:
@@ -130,6 +143,63 @@ async def test_a_reinstall_is_stored_again_when_another_server_handled_the_unins
     assert await count(teams, ConversationRef) == 1
     welcome, _help = teams.connector.cards()
     assert "Hello Amina Hussain, I'm PerfBot" in card_text(welcome)
+
+
+def welcomes_in(teams, conversation_id: str) -> list[str]:
+    """What a person saw in one chat on installing: welcome cards and unknown-person answers."""
+    calls = [c for c in teams.connector.sent() if c.conversation_id == conversation_id]
+    cards = [card_text(c) for c in teams.connector.cards(calls)]
+    texts = [c.body.get("text") or "" for c in calls]
+    return [t for t in cards + texts if "I'm PerfBot" in t]
+
+
+async def test_the_two_install_events_arriving_at_the_same_moment_welcome_once(teams):
+    """Teams sends installationUpdate and conversationUpdate for one install, in no set order
+    and often together; whichever stores the reference welcomes, the other stays quiet."""
+    people = [AMINA, MARK, LUCY, GARETH, JANET, HELEN, STRANGER]
+    for round_ in range(3):
+        chats = {}
+        for user in people:
+            chats[user] = f"a:personal-{user.teams_id}-{unique()}"
+        events = []
+        for n, user in enumerate(people):
+            installation, added = teams.install_events(user, conversation_id=chats[user])
+            events += [installation, added] if (n + round_) % 2 else [added, installation]
+        statuses = await asyncio.gather(*(teams.post(event) for event in events))
+        assert set(statuses) <= {200, 201}
+        for user in people:
+            [welcome] = welcomes_in(teams, chats[user])
+            expected = "I can't find you" if user is STRANGER else f"Hello {user.name}, I'm"
+            assert expected in welcome
+    assert "Sorry, something went wrong" not in "".join(teams.connector.texts())
+
+
+@pytest.mark.parametrize(
+    "council_engine", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_two_servers_each_given_one_install_event_at_the_same_moment_welcome_once(
+    teams, aiohttp_client, council_engine
+):
+    """Behind a load balancer the two install events can reach two servers at once; the
+    database decides which of them stored the reference, and only that one welcomes."""
+    url = council_engine.url.render_as_string(hide_password=False)
+    other = Teams(
+        await aiohttp_client(create_app(Settings(database_url=url), clock=lambda: teams.now)),
+        teams.connector,
+    )
+    people = [AMINA, MARK, LUCY, GARETH, JANET, HELEN, STRANGER]
+    for round_ in range(3):
+        for n, user in enumerate(people):
+            chat = f"a:personal-{user.teams_id}-{unique()}"
+            installation, added = teams.install_events(user, conversation_id=chat)
+            first, second = (teams, other) if (n + round_) % 2 else (other, teams)
+            statuses = await asyncio.gather(first.post(installation), second.post(added))
+            assert set(statuses) <= {200, 201}
+            [welcome] = welcomes_in(teams, chat)
+            expected = "I can't find you" if user is STRANGER else f"Hello {user.name}, I'm"
+            assert expected in welcome
+    assert await count(teams, ConversationRef) == 3 * len(people)
+    assert "Sorry, something went wrong" not in "".join(teams.connector.texts())
 
 
 async def test_someone_perfbot_does_not_know_gets_a_polite_answer_and_the_team_is_told_once(teams):
@@ -529,8 +599,6 @@ async def test_a_card_that_is_not_perfbots_gets_a_clear_answer(teams):
 
 
 async def test_a_double_click_arriving_at_the_same_moment_stores_one_return(teams):
-    import asyncio
-
     card_id, card = await open_card(teams, AMINA, "RB-01")
     submit = {**data(card), **values(actual="66.5", commentary="On profile.")}
     statuses = await asyncio.gather(*(teams.submit(AMINA, card_id, submit) for _ in range(4)))
