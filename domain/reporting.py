@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.model import ClosureDay, Measure, Return, Target
+from domain.model import ClosureDay, Deadline, Measure, Return, Target
 from domain.numbers import quantize
 from domain.periods import Period
 from domain.ratings import (
@@ -22,7 +22,7 @@ from domain.ratings import (
     assess_key_action,
     direction,
 )
-from domain.workdays import WorkingCalendar
+from domain.workdays import PublishedDeadline, WorkingCalendar
 
 EXPORT_COLUMNS = (
     "code",
@@ -69,9 +69,28 @@ class PerformanceRow:
 
 
 async def load_calendar(session: AsyncSession) -> WorkingCalendar:
-    """The working calendar with the council's own closure days."""
+    """The working calendar with the council's own closure days and published deadlines."""
     days = (await session.scalars(select(ClosureDay.day))).all()
-    return WorkingCalendar(days)
+    return WorkingCalendar(days, await published_deadlines(session))
+
+
+async def published_deadlines(session: AsyncSession) -> list[PublishedDeadline]:
+    """Every deadline of the council's timetable, in period order, each period's frequency
+    row before its measures' own rows."""
+    rows = await session.execute(
+        select(
+            Deadline.period,
+            Deadline.due_date,
+            Measure.code,
+            Deadline.review_date,
+            Deadline.review,
+        ).outerjoin(Measure, Deadline.measure_id == Measure.id)
+    )
+    deadlines = [
+        PublishedDeadline(Period.parse(period), due, code, review_date, review)
+        for period, due, code, review_date, review in rows
+    ]
+    return sorted(deadlines, key=lambda d: (d.period, d.code or ""))
 
 
 async def latest_returns(
