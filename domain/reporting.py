@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +36,9 @@ EXPORT_COLUMNS = (
     "rating",
     "direction",
 )
+
+# The deadlines sheet, as `perfbot export --deadlines` writes it and `perfbot import` reads it.
+DEADLINE_COLUMNS = ("frequency", "code", "period", "due_date", "review_date", "review")
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,18 @@ async def published_deadlines(session: AsyncSession) -> list[PublishedDeadline]:
         for period, due, code, review_date, review in rows
     ]
     return sorted(deadlines, key=lambda d: (d.period, d.code or ""))
+
+
+def deadline_values(deadline: PublishedDeadline) -> tuple[str | date | None, ...]:
+    """One deadline as a row of the deadlines sheet (DEADLINE_COLUMNS)."""
+    return (
+        None if deadline.code else deadline.period.frequency.value,
+        deadline.code,
+        deadline.period.label,
+        deadline.due,
+        deadline.review_date,
+        deadline.review,
+    )
 
 
 async def latest_returns(

@@ -3,6 +3,7 @@ PostgreSQL): imported as the deadlines sheet, used for every deadline, exported 
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.importing import ImportRejected, ImportSummary, import_workbook
 from domain.model import AuditEntry, Deadline, Measure
 from domain.periods import Period
-from domain.reporting import load_calendar
+from domain.reporting import DEADLINE_COLUMNS, deadline_values, load_calendar, published_deadlines
 from domain.views import deadline_of
-from domain.workbook import read_sheets
+from domain.workbook import read_sheets, write_table
 
 NOW = datetime(2023, 6, 1, 9, 0, tzinfo=UTC)
 CMT = "Corporate Management Team"
@@ -92,6 +93,15 @@ async def count(sessions: async_sessionmaker[AsyncSession], model: type) -> int:
         return await session.scalar(select(func.count()).select_from(model)) or 0
 
 
+async def exported(
+    sessions: async_sessionmaker[AsyncSession], path: Path, file_format: str
+) -> Path:
+    async with sessions() as session:
+        rows = [deadline_values(d) for d in await published_deadlines(session)]
+    write_table(path, DEADLINE_COLUMNS, rows, file_format, sheet_name="deadlines")
+    return path
+
+
 async def test_derbyshires_timetable_sets_every_quarterly_and_annual_deadline(sessions, tmp_path):
     await derbyshire(sessions, tmp_path)
     due = await deadlines_by_code(
@@ -160,6 +170,53 @@ async def test_a_changed_due_date_updates_the_deadline_and_is_audited(sessions, 
     assert due == {
         ("HS-05", "2023/24 Q1"): date(2023, 7, 21),
         ("HS-04", "2023/24 Q2"): date(2023, 10, 12),
+    }
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+async def test_the_exported_deadlines_sheet_imports_back_to_no_change(
+    sessions, tmp_path, file_format
+):
+    await derbyshire(sessions, tmp_path)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    path = folder / "deadlines.csv" if file_format == "csv" else folder / "deadlines.xlsx"
+    await exported(sessions, path, file_format)
+    audited = await count(sessions, AuditEntry)
+
+    summary = await load(sessions, folder if file_format == "csv" else path)
+    assert not summary.changed
+    assert summary.unchanged["deadlines"] == 6
+    assert await count(sessions, AuditEntry) == audited
+    if file_format == "csv":
+        # Exactly the import's columns, in period order, each period's frequency row first.
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            assert list(csv.reader(file)) == [
+                list(DEADLINE_COLUMNS),
+                ["quarterly", "", "2023/24 Q1", "2023-07-20", "2023-07-25", CMT],
+                ["quarterly", "", "2023/24 Q2", "2023-10-19", "2023-10-24", CMT],
+                ["", "HS-04", "2023/24 Q2", "2023-10-12", "", ""],
+                ["quarterly", "", "2023/24 Q3", "2024-01-19", "2024-01-30", CMT],
+                ["quarterly", "", "2023/24 Q4", "2024-05-09", "2024-05-21", CMT],
+                ["annual", "", "2023/24", "2024-05-09", "2024-05-21", CMT],
+            ]
+
+
+async def test_the_exported_sheet_sets_up_another_database_the_same(sessions, tmp_path):
+    await derbyshire(sessions, tmp_path)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    await exported(sessions, folder / "deadlines.csv", "csv")
+    async with sessions() as session, session.begin():
+        await session.execute(Deadline.__table__.delete())
+    assert await count(sessions, Deadline) == 0
+
+    summary = await load(sessions, folder)
+    assert summary.created["deadlines"] == 6
+    due = await deadlines_by_code(sessions, ("HS-04", "2023/24 Q2"), ("CS-01", "2023/24"))
+    assert due == {
+        ("HS-04", "2023/24 Q2"): date(2023, 10, 12),
+        ("CS-01", "2023/24"): date(2024, 5, 9),
     }
 
 
