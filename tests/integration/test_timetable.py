@@ -17,6 +17,7 @@ from domain.dates import LONDON
 from domain.importing import import_workbook
 from domain.model import Measure, Notification, Person, Return, ReturnState
 from domain.outbox import CHASER_KINDS, REMINDER_KINDS, Timetable, sweep
+from domain.periods import Period
 from domain.policy import Policy
 from domain.reporting import load_calendar
 from domain.workbook import Sheet
@@ -218,6 +219,27 @@ async def test_reminders_chasers_and_the_return_card_follow_the_published_deadli
     async with sessions() as session, session.begin():
         await import_workbook(session, sheets, now=datetime(2025, 9, 1, tzinfo=UTC))
 
+    # The return card an owner sees says the same: due on the 9th, overdue after it (read
+    # before the sweeps below escalate it).
+    q2 = Period.parse("2025/26 Q2")
+    async with sessions() as session:
+        measure = await session.scalar(select(Measure).where(Measure.code == "TQ-01"))
+        calendar = await load_calendar(session)
+        before = await views.open_return(
+            session, measure, date(2025, 10, 8), Policy(), calendar, q2
+        )
+        after = await views.open_return(
+            session, measure, date(2025, 10, 13), Policy(), calendar, q2
+        )
+    assert (before.deadline, before.state, before.next_ask) == (
+        date(2025, 10, 9),
+        "due",
+        date(2025, 10, 9),
+    )
+    assert "Thursday 9 October 2025" in str(return_card(before, date(2025, 10, 8)))
+    assert (after.deadline, after.state) == (date(2025, 10, 9), "overdue")
+    assert "Thursday 9 October 2025 (overdue by" in str(return_card(after, date(2025, 10, 13)))
+
     queued = await run_every_morning(sessions, date(2025, 9, 29), date(2025, 10, 31))
 
     assert queued_steps(queued, "TQ-01", "2025/26 Q2") == {
@@ -240,21 +262,5 @@ async def test_reminders_chasers_and_the_return_card_follow_the_published_deadli
         reminder = await session.scalar(
             select(Notification).where(Notification.reason_key.like("reminder:TQ-01:%:T-1:%"))
         )
-        assert reminder is not None
-        assert reminder.payload["deadline"] == "2025-10-09"
-
-        # The return card an owner sees says the same: due on the 9th, overdue after it.
-        measure = await session.scalar(select(Measure).where(Measure.code == "TQ-01"))
-        calendar = await load_calendar(session)
-        before = await views.open_return(session, measure, date(2025, 10, 8), Policy(), calendar)
-        after = await views.open_return(session, measure, date(2025, 10, 13), Policy(), calendar)
-    assert (before.deadline, before.state, before.next_ask) == (
-        date(2025, 10, 9),
-        "due",
-        date(2025, 10, 9),
-    )
-    assert "Thursday 9 October 2025" in str(return_card(before, date(2025, 10, 8)))
-    assert after.state == "overdue"
-    assert "Thursday 9 October 2025 (overdue by 4 days)" in str(
-        return_card(after, date(2025, 10, 13))
-    )
+    assert reminder is not None
+    assert reminder.payload["deadline"] == "2025-10-09"
