@@ -28,7 +28,14 @@ from domain.numbers import FigureError
 from domain.periods import Period, PeriodError
 from domain.ratings import RatingError
 from domain.reminders import last_working_morning
-from domain.reporting import EXPORT_COLUMNS, load_calendar, performance
+from domain.reporting import (
+    DEADLINE_COLUMNS,
+    EXPORT_COLUMNS,
+    deadline_values,
+    load_calendar,
+    performance,
+    published_deadlines,
+)
 from domain.workbook import WorkbookError, read_sheets, write_table
 from scheduler.jobs import JOBS
 
@@ -116,9 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     importer.set_defaults(run=cmd_import)
 
     exporter = commands.add_parser(
-        "export", help="export targets, actuals and ratings by measure and period"
+        "export",
+        help="export targets, actuals and ratings by measure and period (or, with "
+        "--deadlines, the deadlines sheet)",
     )
     exporter.add_argument("--period", help="one period, e.g. '2025/26 Q2' (default: every period)")
+    exporter.add_argument(
+        "--deadlines",
+        action="store_true",
+        help="write the published deadlines instead, as the deadlines sheet that import reads",
+    )
     exporter.add_argument("--format", choices=("csv", "xlsx"), help="csv (default) or xlsx")
     exporter.add_argument(
         "-o", "--output", type=Path, help="file to write (default: standard output, csv only)"
@@ -334,25 +348,44 @@ def _day(text: str, option: str) -> date:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    if args.deadlines and args.period:
+        raise CommandError(
+            "--period is for the performance export: leave it out, --deadlines writes every "
+            "deadline"
+        )
     period = Period.parse(args.period) if args.period else None
+    sheet = "deadlines" if args.deadlines else "performance"
     file_format = args.format
     if file_format is None:
         file_format = "xlsx" if args.output and args.output.suffix.lower() == ".xlsx" else "csv"
     if file_format == "xlsx" and args.output is None:
-        raise CommandError("an xlsx export needs a file: add -o performance.xlsx")
+        raise CommandError(f"an xlsx export needs a file: add -o {sheet}.xlsx")
     if args.output and not args.output.parent.exists():
         raise CommandError(f"the folder {args.output.parent} does not exist")
 
     async def work(engine: Any) -> int:
         await _require_current_schema(engine)
         async with db.session_factory(engine)() as session:
-            rows = await performance(session, settings.default_scheme, period)
-        values = [row.export_values() for row in rows]
-        data = write_table(args.output, EXPORT_COLUMNS, values, file_format)
+            columns: Sequence[str]
+            values: list[Sequence[Any]]
+            if args.deadlines:
+                columns = DEADLINE_COLUMNS
+                values = [deadline_values(d) for d in await published_deadlines(session)]
+            else:
+                columns = EXPORT_COLUMNS
+                rows = await performance(session, settings.default_scheme, period)
+                values = [row.export_values() for row in rows]
+        # The sheet is named as import expects it, so a deadlines workbook imports as it is.
+        data = write_table(args.output, columns, values, file_format, sheet_name=sheet)
         if data is not None:
             sys.stdout.write(data.decode("utf-8-sig"))
         else:
             print(f"Wrote {len(values):,} rows to {args.output}", file=sys.stderr)
+            if args.deadlines and file_format == "csv" and args.output.stem.lower() != sheet:
+                print(
+                    f"To import it again, name it {sheet}.csv in a folder of CSV files.",
+                    file=sys.stderr,
+                )
         return 0
 
     return _run(settings, work)

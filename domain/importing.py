@@ -1,4 +1,5 @@
-"""Import a council's people, measures, targets, actuals and closure days from spreadsheets.
+"""Import a council's people, measures, targets, actuals, closure days and published
+deadlines from spreadsheets.
 
 All or nothing: every row is checked first, every problem is reported with its sheet, row
 and column, and nothing is written if any row is bad. Re-importing the same file changes
@@ -23,6 +24,7 @@ from domain.audit import record
 from domain.dates import parse_day, parse_moment, parse_yes_no
 from domain.model import (
     ClosureDay,
+    Deadline,
     Measure,
     MeasureKind,
     Person,
@@ -47,8 +49,12 @@ REQUIRED_COLUMNS = {
     "targets": ("code", "period", "target"),
     "actuals": ("code", "period", "actual"),
     "calendar": ("date",),
+    "deadlines": ("period", "due_date"),
 }
+# Sheets that need one column of a pair; each row fills exactly one of them.
+ONE_OF_COLUMNS = {"deadlines": ("frequency", "code")}
 MAX_TITLE = 300
+MAX_REVIEW = 255
 _EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
 _KINDS = {
@@ -102,7 +108,15 @@ class ImportSummary:
         return bool(self.created or self.updated)
 
     def lines(self) -> list[str]:
-        kinds = ["services", "people", "measures", "targets", "actuals", "closure days"]
+        kinds = [
+            "services",
+            "people",
+            "measures",
+            "targets",
+            "actuals",
+            "closure days",
+            "deadlines",
+        ]
         out = []
         for kind in kinds:
             parts = []
@@ -270,6 +284,13 @@ async def import_workbook(
                         name, None, f"the column '{column}' is missing (columns found: {found})"
                     )
                 )
+        pair = ONE_OF_COLUMNS.get(name)
+        if pair and not set(pair) & set(sheet.columns) and (sheet.rows or sheet.columns):
+            found = ", ".join(c for c in sheet.columns if c) or "none"
+            either = " or ".join(f"'{column}'" for column in pair)
+            problems.append(
+                Problem(name, None, f"the column {either} is missing (columns found: {found})")
+            )
     if problems:  # without its columns no row of a sheet can be read
         raise ImportRejected(problems)
     for name, sheet in sheets.items():
@@ -306,6 +327,7 @@ async def import_workbook(
     target_rows = _read_targets(sheets.get("targets"), problems, facts)
     actual_rows = _read_actuals(sheets.get("actuals"), problems, facts, known_emails)
     closure_rows = _read_calendar(sheets.get("calendar"), problems)
+    deadline_rows = _read_deadlines(sheets.get("deadlines"), problems, facts)
     if problems:
         raise ImportRejected(problems)
 
@@ -316,6 +338,7 @@ async def import_workbook(
     await writer.write_targets(target_rows)
     await writer.write_actuals(actual_rows)
     await writer.write_closures(closure_rows)
+    await writer.write_deadlines(deadline_rows)
     await session.flush()
     return summary
 
@@ -579,6 +602,94 @@ def _read_calendar(sheet: Sheet | None, problems: list[Problem]) -> list[tuple[d
     return rows
 
 
+@dataclass(frozen=True)
+class _DeadlineRow:
+    frequency: Frequency | None  # a frequency row: every measure reported at it
+    code: str | None  # a measure's own row, which wins over its frequency's
+    period: Period
+    due: date
+    review_date: date | None
+    review: str | None
+
+    @property
+    def key(self) -> str:
+        """How the audit log and the problems name it: ``quarterly 2023/24 Q1``, ``HS-04 2023/24 Q1``."""
+        scope = self.code or (self.frequency.value if self.frequency else "")
+        return f"{scope} {self.period.label}"
+
+
+def _review(raw: str) -> str:
+    if len(raw) > MAX_REVIEW:
+        raise ValueError(f"review is {len(raw):,} characters: keep it to {MAX_REVIEW} or fewer")
+    return raw
+
+
+def _read_deadlines(
+    sheet: Sheet | None, problems: list[Problem], facts: dict[str, _MeasureFacts]
+) -> list[_DeadlineRow]:
+    rows: list[_DeadlineRow] = []
+    if sheet is None:
+        return rows
+    seen: dict[Any, int] = {}
+    for number, values in sheet.rows:
+        row = _Row("deadlines", number, values, problems)
+        given_frequency, given_code = bool(row.text("frequency")), bool(row.text("code"))
+        frequency = row.parse("frequency", Frequency.parse)
+        code = row.parse("code", _code)
+        period = row.parse("period", Period.parse, required=True, why=": write it like 2023/24 Q1")
+        due = row.parse(
+            "due_date", parse_day, required=True, why=": give the day the period's returns are due"
+        )
+        review_date = row.parse("review_date", parse_day)
+        review = row.parse("review", _review)
+        if given_frequency and given_code:
+            row.problem(
+                "frequency and code are both filled in: give a frequency for every measure "
+                "reported at it, or a code for one measure, not both"
+            )
+            continue
+        if not (given_frequency or given_code):
+            row.problem(
+                "frequency and code are both empty: give a frequency (such as quarterly) for "
+                "every measure reported at it, or a measure's code (such as HS-04)"
+            )
+            continue
+        if code and code not in facts:
+            row.problem(f"code '{code}' is not a known measure: add it to measures")
+            continue
+        if period is None or due is None or not row.ok:
+            continue
+        if code and period.frequency is not facts[code].frequency:
+            row.problem(
+                f"period '{period.label}' is {period.frequency.value}, but {code} is reported "
+                f"{facts[code].frequency.value}"
+            )
+            continue
+        if frequency and period.frequency is not frequency:
+            row.problem(
+                f"period '{period.label}' is {period.frequency.value}, but frequency is "
+                f"{frequency.value}: write a {frequency.value} period, such as "
+                f"{Period.of(period.year, frequency).label}"
+            )
+            continue
+        if due <= period.end:
+            row.problem(
+                f"due_date {due.isoformat()} is not after {period.label}, which ends on "
+                f"{period.end.isoformat()}: a return can only be due once its period is over"
+            )
+            continue
+        if review_date and review_date < due:
+            row.problem(
+                f"review_date {review_date.isoformat()} is before due_date {due.isoformat()}: "
+                "the returns are reviewed after they are due"
+            )
+            continue
+        found = _DeadlineRow(frequency, code, period, due, review_date, review)
+        if not _duplicate(seen, (frequency, code, period), row, f"a deadline for {found.key}"):
+            rows.append(found)
+    return rows
+
+
 def _shown(value: Any) -> Any:
     if isinstance(value, Decimal | date):
         return str(value)
@@ -593,6 +704,7 @@ _ENTITY = {
     "targets": "target",
     "actuals": "return",
     "closure days": "closure day",
+    "deadlines": "deadline",
 }
 
 
@@ -786,3 +898,25 @@ class _Writer:
                 self._count("closure days", day.isoformat(), False, changes)
             else:
                 self.summary.unchanged["closure days"] += 1
+
+    async def write_deadlines(self, rows: list[_DeadlineRow]) -> None:
+        if not rows:
+            return
+        existing = {
+            (d.frequency, d.measure_id, d.period): d
+            for d in (await self.session.scalars(select(Deadline))).all()
+        }
+        for row in rows:
+            measure_id = self.measures[row.code].id if row.code else None
+            deadline = existing.get((row.frequency, measure_id, row.period.label))
+            created = deadline is None
+            if deadline is None:
+                deadline = Deadline(
+                    frequency=row.frequency, measure_id=measure_id, period=row.period.label
+                )
+                self.session.add(deadline)
+            changes = self._update(
+                deadline,
+                {"due_date": row.due, "review_date": row.review_date, "review": row.review},
+            )
+            self._count("deadlines", row.key, created, changes)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Dialect,
@@ -367,6 +368,29 @@ class ClosureDay(Base):
 
     day: Mapped[date] = mapped_column(primary_key=True)
     description: Mapped[str | None]
+
+
+class Deadline(Base):
+    """A deadline from the council's published timetable: when one period's returns are
+    due, for every measure of a frequency or for one measure (whose own row wins), and
+    optionally when and by whom they are reviewed."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        # A frequency row has no measure and a measure's row no frequency, so each unique
+        # constraint holds only among its own kind of row (NULLs are never equal).
+        UniqueConstraint("frequency", "period"),
+        UniqueConstraint("measure_id", "period"),
+        CheckConstraint("(frequency IS NULL) <> (measure_id IS NULL)", name="frequency_or_measure"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    frequency: Mapped[Frequency | None]
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(16))
+    due_date: Mapped[date]
+    review_date: Mapped[date | None]
+    review: Mapped[str | None]  # who reviews the returns, e.g. "Corporate Management Team"
 
 
 class AuditEntry(Base):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.model import ClosureDay, Measure, Return, Target
+from domain.model import ClosureDay, Deadline, Measure, Return, Target
 from domain.numbers import quantize
 from domain.periods import Period
 from domain.ratings import (
@@ -22,7 +23,7 @@ from domain.ratings import (
     assess_key_action,
     direction,
 )
-from domain.workdays import WorkingCalendar
+from domain.workdays import PublishedDeadline, WorkingCalendar
 
 EXPORT_COLUMNS = (
     "code",
@@ -35,6 +36,9 @@ EXPORT_COLUMNS = (
     "rating",
     "direction",
 )
+
+# The deadlines sheet, as `perfbot export --deadlines` writes it and `perfbot import` reads it.
+DEADLINE_COLUMNS = ("frequency", "code", "period", "due_date", "review_date", "review")
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,40 @@ class PerformanceRow:
 
 
 async def load_calendar(session: AsyncSession) -> WorkingCalendar:
-    """The working calendar with the council's own closure days."""
+    """The working calendar with the council's own closure days and published deadlines."""
     days = (await session.scalars(select(ClosureDay.day))).all()
-    return WorkingCalendar(days)
+    return WorkingCalendar(days, await published_deadlines(session))
+
+
+async def published_deadlines(session: AsyncSession) -> list[PublishedDeadline]:
+    """Every deadline of the council's timetable, in period order, each period's frequency
+    row before its measures' own rows."""
+    rows = await session.execute(
+        select(
+            Deadline.period,
+            Deadline.due_date,
+            Measure.code,
+            Deadline.review_date,
+            Deadline.review,
+        ).outerjoin(Measure, Deadline.measure_id == Measure.id)
+    )
+    deadlines = [
+        PublishedDeadline(Period.parse(period), due, code, review_date, review)
+        for period, due, code, review_date, review in rows
+    ]
+    return sorted(deadlines, key=lambda d: (d.period, d.code or ""))
+
+
+def deadline_values(deadline: PublishedDeadline) -> tuple[str | date | None, ...]:
+    """One deadline as a row of the deadlines sheet (DEADLINE_COLUMNS)."""
+    return (
+        None if deadline.code else deadline.period.frequency.value,
+        deadline.code,
+        deadline.period.label,
+        deadline.due,
+        deadline.review_date,
+        deadline.review,
+    )
 
 
 async def latest_returns(

@@ -181,7 +181,10 @@ async def records(session: AsyncSession, measures: Sequence[Measure]) -> dict[in
 
 
 def deadline_of(measure: Measure, period: Period, calendar: WorkingCalendar) -> date:
-    return calendar.deadline(period, measure.deadline_working_days)
+    """When a measure's return for a period is due: the council's published deadline for
+    the measure, else for its frequency, else its ``deadline_working_days`` after the period
+    ends."""
+    return calendar.deadline(period, measure.deadline_working_days, measure.code)
 
 
 def can_submit(person: Person, measure: Measure) -> bool:

@@ -1,8 +1,10 @@
-"""Working days: weekends and bank holidays of England and Wales, plus a council's closure days."""
+"""Working days: weekends and bank holidays of England and Wales, plus a council's closure
+days; and when a return is due, by the council's published timetable or N working days."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -20,15 +22,33 @@ def _bank_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
 
 
+@dataclass(frozen=True, slots=True)
+class PublishedDeadline:
+    """A day the council's timetable sets for the returns of one period: for every measure
+    of the period's frequency, or, with a code, for that one measure. Derbyshire CC, 2023/24:
+    "department returns by 20 July 2023" for Q1, reviewed by the Corporate Management Team on
+    25 July."""
+
+    period: Period
+    due: date
+    code: str | None = None
+    review_date: date | None = None
+    review: str | None = None
+
+
 class WorkingCalendar:
-    """Which days are working days for a council.
+    """Which days are working days for a council, and when its returns are due.
 
     Weekends and the bank holidays of England and Wales are never working days; a council
-    adds its own closure days (the days between Christmas and New Year, say).
+    adds its own closure days (the days between Christmas and New Year, say). A council that
+    publishes a timetable of deadlines gives them too; they win over the working-days rule.
     """
 
-    def __init__(self, closures: Iterable[date] = ()) -> None:
+    def __init__(
+        self, closures: Iterable[date] = (), deadlines: Iterable[PublishedDeadline] = ()
+    ) -> None:
         self.closures = frozenset(closures)
+        self.deadlines = {(d.code, d.period): d for d in deadlines}
 
     def is_bank_holiday(self, day: date) -> bool:
         return day in _bank_holidays(day.year)
@@ -64,6 +84,20 @@ class WorkingCalendar:
                 days += 1
         return days
 
-    def deadline(self, period: Period, working_days: int = DEFAULT_DEADLINE_WORKING_DAYS) -> date:
-        """A return is due ``working_days`` working days after its period ends."""
-        return self.add_working_days(period.end, working_days)
+    def published(self, period: Period, code: str | None = None) -> PublishedDeadline | None:
+        """The timetable's deadline for a period's returns: the measure's own (by ``code``),
+        else the one for every measure of the period's frequency; None if it sets none."""
+        own = self.deadlines.get((code, period)) if code is not None else None
+        return own or self.deadlines.get((None, period))
+
+    def deadline(
+        self,
+        period: Period,
+        working_days: int = DEFAULT_DEADLINE_WORKING_DAYS,
+        code: str | None = None,
+    ) -> date:
+        """A return is due on the day the council's timetable sets (the measure's own row,
+        else its frequency's); without one, ``working_days`` working days after its period
+        ends."""
+        published = self.published(period, code)
+        return published.due if published else self.add_working_days(period.end, working_days)

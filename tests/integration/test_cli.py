@@ -140,6 +140,37 @@ def test_a_broken_folder_lists_its_problems_and_imports_nothing(council, tmp_pat
     assert "HS-01" not in listing.stdout
 
 
+def test_the_deadlines_export_imports_back_unchanged(council, tmp_path):
+    timetable = tmp_path / "timetable"
+    timetable.mkdir()
+    (timetable / "deadlines.csv").write_text(
+        "frequency,code,period,due_date,review_date,review\n"
+        "quarterly,,2026/27 Q2,2026-10-22,2026-10-27,Corporate Management Team\n"
+        ",PL-01,2026/27 Q2,15/10/2026,,\n",
+        encoding="utf-8",
+    )
+    imported = run(council, "import", str(timetable))
+    assert imported.returncode == 0, imported.stderr
+    assert "deadlines: 2 new" in imported.stdout
+
+    out = tmp_path / "out"
+    out.mkdir()
+    exported = run(council, "export", "--deadlines", "-o", str(out / "deadlines.csv"))
+    assert exported.returncode == 0, exported.stderr
+    assert "Wrote 2 rows" in exported.stderr
+    again = run(council, "import", str(out))
+    assert again.returncode == 0, again.stderr
+    assert "nothing to change" in again.stdout
+    assert "deadlines: 2 unchanged" in again.stdout
+
+    listing = run(council, "export", "--deadlines")
+    assert list(csv.reader(io.StringIO(listing.stdout))) == [
+        ["frequency", "code", "period", "due_date", "review_date", "review"],
+        ["quarterly", "", "2026/27 Q2", "2026-10-22", "2026-10-27", "Corporate Management Team"],
+        ["", "PL-01", "2026/27 Q2", "2026-10-15", "", ""],
+    ]
+
+
 def test_a_dry_run_checks_without_writing(council, tmp_path):
     folder = tmp_path / "new"
     folder.mkdir()
@@ -168,6 +199,16 @@ def test_a_dry_run_checks_without_writing(council, tmp_path):
         ),
         (["export", "--period", "2025/26 Q5"], {}, ["Q runs from 1 to 4"]),
         (["export", "--format", "xlsx"], {}, ["an xlsx export needs a file"]),
+        (
+            ["export", "--deadlines", "--format", "xlsx"],
+            {},
+            ["an xlsx export needs a file: add -o deadlines.xlsx"],
+        ),
+        (
+            ["export", "--deadlines", "--period", "2025/26 Q1"],
+            {},
+            ["--period is for the performance export: leave it out"],
+        ),
         (
             ["export", "-o", "no/such/folder/x.csv"],
             {},

@@ -11,10 +11,15 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from cards.render import return_card
+from domain import views
 from domain.dates import LONDON
 from domain.importing import import_workbook
 from domain.model import Measure, Notification, Person, Return, ReturnState
 from domain.outbox import CHASER_KINDS, REMINDER_KINDS, Timetable, sweep
+from domain.periods import Period
+from domain.policy import Policy
+from domain.reporting import load_calendar
 from domain.workbook import Sheet
 
 
@@ -183,3 +188,79 @@ async def test_a_year_of_mornings_messages_exactly_the_right_people_on_the_right
 
     # Each message once: 2 people for each reminder and chaser, Esme for each escalation.
     assert len(sent) == sum(len(keys) for keys in queued.values())
+
+
+def queued_steps(queued: dict[date, list[tuple]], code: str, period: str) -> dict[str, date]:
+    """The day each step of one return was first queued."""
+    found: dict[str, date] = {}
+    for day, keys in sorted(queued.items()):
+        for key in keys:
+            _kind, c, p, step, _ = key.split(":")
+            if (c, p) == (code, period):
+                found.setdefault(step, day)
+    return found
+
+
+async def test_reminders_chasers_and_the_return_card_follow_the_published_deadlines(sessions):
+    # The timetable brings the quarter's returns forward to Thursday 9 October 2025, and
+    # TM-01's September return to Tuesday 14 October; both would otherwise be due on
+    # 21 October, 15 working days after 30 September.
+    columns = ["frequency", "code", "period", "due_date", "review_date", "review"]
+    rows = [
+        ["quarterly", "", "2025/26 Q2", "2025-10-09", "2025-10-14", "Corporate Management Team"],
+        ["", "TM-01", "2025/26 M6", "14/10/2025", "", ""],
+    ]
+    sheets = council()
+    sheets["deadlines"] = Sheet(
+        "deadlines",
+        columns,
+        [(i + 2, dict(zip(columns, r, strict=True))) for i, r in enumerate(rows)],
+    )
+    async with sessions() as session, session.begin():
+        await import_workbook(session, sheets, now=datetime(2025, 9, 1, tzinfo=UTC))
+
+    # The return card an owner sees says the same: due on the 9th, overdue after it (read
+    # before the sweeps below escalate it).
+    q2 = Period.parse("2025/26 Q2")
+    async with sessions() as session:
+        measure = await session.scalar(select(Measure).where(Measure.code == "TQ-01"))
+        calendar = await load_calendar(session)
+        before = await views.open_return(
+            session, measure, date(2025, 10, 8), Policy(), calendar, q2
+        )
+        after = await views.open_return(
+            session, measure, date(2025, 10, 13), Policy(), calendar, q2
+        )
+    assert (before.deadline, before.state, before.next_ask) == (
+        date(2025, 10, 9),
+        "due",
+        date(2025, 10, 9),
+    )
+    assert "Thursday 9 October 2025" in str(return_card(before, date(2025, 10, 8)))
+    assert (after.deadline, after.state) == (date(2025, 10, 9), "overdue")
+    assert "Thursday 9 October 2025 (overdue by" in str(return_card(after, date(2025, 10, 13)))
+
+    queued = await run_every_morning(sessions, date(2025, 9, 29), date(2025, 10, 31))
+
+    assert queued_steps(queued, "TQ-01", "2025/26 Q2") == {
+        "T-5": date(2025, 10, 2),
+        "T-1": date(2025, 10, 8),
+        "T": date(2025, 10, 9),
+        "T+1": date(2025, 10, 10),
+        "T+3": date(2025, 10, 14),
+        "T+5": date(2025, 10, 16),
+    }
+    assert queued_steps(queued, "TM-01", "2025/26 M6") == {
+        "T-5": date(2025, 10, 7),
+        "T-1": date(2025, 10, 13),
+        "T": date(2025, 10, 14),
+        "T+1": date(2025, 10, 15),
+        "T+3": date(2025, 10, 17),
+        "T+5": date(2025, 10, 21),
+    }
+    async with sessions() as session:
+        reminder = await session.scalar(
+            select(Notification).where(Notification.reason_key.like("reminder:TQ-01:%:T-1:%"))
+        )
+    assert reminder is not None
+    assert reminder.payload["deadline"] == "2025-10-09"

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from domain.periods import Frequency, Period, PeriodError, periods_between
-from domain.workdays import WorkingCalendar
+from domain.workdays import PublishedDeadline, WorkingCalendar
 
 
 @pytest.mark.parametrize(
@@ -119,3 +119,40 @@ def test_working_days_count_both_ways():
     assert CALENDAR.add_working_days(date(2025, 7, 12), 0) == date(2025, 7, 14)
     assert CALENDAR.working_days_between(friday, date(2025, 7, 18)) == 5
     assert CALENDAR.working_days_between(date(2025, 7, 18), friday) == -5
+
+
+# Derbyshire CC's 2023/24 timetable: "department returns by" 20 July, 19 October, 19 January
+# and, for the full year, 9 May (seed 001).
+DERBYSHIRE = WorkingCalendar(
+    deadlines=[
+        PublishedDeadline(Period.parse("2023/24 Q1"), date(2023, 7, 20)),
+        PublishedDeadline(Period.parse("2023/24 Q2"), date(2023, 10, 19)),
+        PublishedDeadline(Period.parse("2023/24 Q3"), date(2024, 1, 19)),
+        PublishedDeadline(Period.parse("2023/24 Q4"), date(2024, 5, 9)),
+        PublishedDeadline(Period.parse("2023/24"), date(2024, 5, 9)),
+        PublishedDeadline(Period.parse("2023/24 Q2"), date(2023, 10, 12), code="HS-04"),
+    ]
+)
+
+
+def test_a_published_deadline_wins_over_the_working_days_rule():
+    # Without the timetable Q1 would be due 15 working days after 30 June: 21 July 2023.
+    assert CALENDAR.deadline(Period.parse("2023/24 Q1"), 15) == date(2023, 7, 21)
+    assert DERBYSHIRE.deadline(Period.parse("2023/24 Q1"), 15) == date(2023, 7, 20)
+    assert DERBYSHIRE.deadline(Period.parse("2023/24"), 15, "CS-01") == date(2024, 5, 9)
+
+
+def test_a_measures_own_deadline_wins_over_its_frequencys_and_only_for_that_measure():
+    q2 = Period.parse("2023/24 Q2")
+    assert DERBYSHIRE.deadline(q2, 15, "HS-04") == date(2023, 10, 12)
+    assert DERBYSHIRE.deadline(q2, 15, "HS-05") == date(2023, 10, 19)
+    # HS-04's own row is for Q2 only; its Q3 follows the quarterly row.
+    assert DERBYSHIRE.deadline(Period.parse("2023/24 Q3"), 15, "HS-04") == date(2024, 1, 19)
+
+
+def test_periods_and_frequencies_the_timetable_does_not_name_keep_the_working_days_rule():
+    # 2024/25 Q1 is not in the 2023/24 timetable: 15 working days after Sunday 30 June 2024.
+    assert DERBYSHIRE.deadline(Period.parse("2024/25 Q1"), 15) == date(2024, 7, 19)
+    # June 2023 (M3) is monthly and the first half-year half-yearly: no row names them.
+    assert DERBYSHIRE.deadline(Period.parse("2023/24 M3"), 10) == date(2023, 7, 14)
+    assert DERBYSHIRE.deadline(Period.parse("2023/24 H1"), 15) == date(2023, 10, 20)
