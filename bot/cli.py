@@ -433,8 +433,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(str(error)) from None
         print(
             f"\n  Open http://localhost:{port} in a browser: it is a local Teams where you are\n"
-            "  Amina Hussain, who owns council tax collection (RB-01) in the sample council.\n"
-            "  Type `my measures`, then press Submit RB-01 and send a figure.\n",
+            "  Amina Hussain, Revenues Manager in the sample council. Opening it installs\n"
+            "  PerfBot for her: a welcome arrives and, on a working day, the reminder she was\n"
+            "  owed this morning (RB-06). Enter 91% on its card with a line of commentary and\n"
+            "  press Submit; then type `my measures`. README.md (Quick start) walks through it.\n",
             flush=True,
         )
     try:

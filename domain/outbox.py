@@ -19,6 +19,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from domain.model import Escalation, Measure, Notification, NotificationState, Person, Snooze
 from domain.notifications import Kind, insert_ignoring_duplicates, queue
+from domain.people import performance_team, why_unreachable
 from domain.periods import Period
 from domain.reminders import Cadence, SendWindow, Step, due_step, local_moment
 from domain.reporting import latest_returns, load_calendar
@@ -118,7 +119,10 @@ async def _queue_step(
         )
         if key is not None:  # None when the same step was queued before
             result.queued.append(key)
+        else:
+            result.skip("queued before")
     if step.kind == Kind.OVERDUE:
+        await _copy_to_the_performance_team(session, measure, period, deadline, step, now, result)
         await session.execute(
             insert_ignoring_duplicates(
                 session,
@@ -133,6 +137,44 @@ async def _queue_step(
                 },
             )
         )
+
+
+async def _copy_to_the_performance_team(
+    session: AsyncSession,
+    measure: Measure,
+    period: Period,
+    deadline: date,
+    step: Step,
+    now: datetime,
+    result: SweepResult,
+) -> None:
+    """An overdue escalation whose escalation owner PerfBot cannot reach yet waits for them
+    (it goes when they install PerfBot), and the performance team is sent it meanwhile, so
+    that an escalated return has always reached someone who can act."""
+    owner = measure.escalation_owner
+    why = await why_unreachable(session, owner) if owner is not None else None
+    if owner is None or why is None:
+        return
+    for admin in await performance_team(session):
+        if admin.id == owner.id:
+            continue
+        key = await queue(
+            session,
+            Kind.OVERDUE,
+            f"{measure.code}:{period.label}:{step.label}:{owner.id}:via:{admin.id}",
+            person_id=admin.id,
+            payload={
+                "code": measure.code,
+                "period": period.label,
+                "step": step.label,
+                "deadline": deadline.isoformat(),
+                "for": owner.name,
+                "why": why,
+            },
+            now=now,
+        )
+        if key is not None:
+            result.queued.append(key)
 
 
 def _recipients(measure: Measure, step: Step) -> list[Person]:

@@ -94,11 +94,20 @@ async def chaser(reading: Reading, payload: dict[str, Any], person: Person | Non
 
 async def overdue(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
     code, period = payload.get("code", ""), payload.get("period", "")
-    return _notice(
-        f"Overdue: {code} for {period}",
-        f"The return for {code} ({period}) was due on {payload.get('deadline', '')} and has not "
-        "been received after two chasers. Please follow it up with the measure's owner.",
+    deadline = payload.get("deadline", "")
+    due = long_day(date.fromisoformat(deadline)) if deadline else "its deadline"
+    title = f"Overdue: {code} for {period}"
+    body = (
+        f"The return for {code} ({period}) was due on {due} and has not been received after "
+        "two chasers. Please follow it up with the measure's owner."
     )
+    if payload.get("for"):  # a copy for the performance team: the escalation owner is unreachable
+        title = f"For {payload['for']}: {title}"
+        body = (
+            f"PerfBot cannot reach {payload['for']} yet ({payload.get('why', 'not installed')}); "
+            f"they will get this as soon as they install PerfBot. Meanwhile, please pass it on.\n\n{body}"
+        )
+    return _notice(title, body)
 
 
 async def escalation(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:

@@ -1,5 +1,7 @@
-"""End to end with Microsoft's Agents Playground as the local Teams: a newcomer's database
-(`perfbot db upgrade`, `perfbot sample load`), the real server on a real port, and the
+"""End to end with Microsoft's Agents Playground as the local Teams: a database made with the
+command (`perfbot db upgrade`, then `perfbot import` of the sample council's fixture as of
+23 November 2026, whose figures these hand-worked cases use; tests/bot/test_walkthrough.py
+follows `perfbot sample load`'s council of the day), the real server on a real port, and the
 Playground driven over its HTTP API and websocket as its own web page drives it."""
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def teams(ports: tuple[int, int]) -> Iterator[str]:
 @pytest.fixture
 def bot(tmp_path: Path, ports: tuple[int, int], teams: str) -> Iterator[tuple[str, Path]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
-    for args in (["db", "upgrade"], ["sample", "load", "--if-empty"]):
+    fixture = str(Path(__file__).resolve().parents[2] / "sample" / "council")
+    for args in (["db", "upgrade"], ["import", fixture]):
         subprocess.run([PERFBOT, *args], cwd=tmp_path, env=env, check=True, capture_output=True)
     port = ports[0]
     log = tmp_path / "server.log"
