@@ -53,10 +53,9 @@ def test_the_readme_gives_the_figure_and_the_command_this_test_uses():
     ],
     ids=str,
 )
-async def test_the_walkthrough_works_on(day, aiohttp_client, connector, tmp_path):
+async def test_the_walkthrough_works_on(day, aiohttp_client, connector, database_url):
     now = datetime.combine(day, time(11, 0), tzinfo=LONDON).astimezone(UTC)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'perfbot.db'}"
-    engine = db.create_engine(url)
+    engine = db.create_engine(database_url)  # a SQLite file, and PostgreSQL when set
     await db.upgrade(engine)
     with tempfile.TemporaryDirectory() as folder:  # what `perfbot sample load` does
         generate.write(Path(folder), generate.build(day, demo=True))
