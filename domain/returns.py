@@ -44,7 +44,6 @@ from domain.reporting import load_calendar, rate
 from domain.views import (
     OpenReturn,
     Receipt,
-    Record,
     Refused,
     build_open_return,
     can_submit,
@@ -57,6 +56,7 @@ from domain.views import (
     open_periods,
     records,
     shown_value,
+    still_open,
     targets_of,
     today_in_london,
 )
@@ -228,27 +228,30 @@ SUBMIT_ATTEMPTS = 3  # a version stored by a concurrent request at the same mome
 
 
 async def submit_return(
-    session: AsyncSession, cmd: SubmitReturn, now: datetime, policy: Policy, max_text: int
+    session: AsyncSession,
+    cmd: SubmitReturn,
+    person: Person,
+    now: datetime,
+    policy: Policy,
+    max_text: int,
 ) -> Receipt | Refusal | Rejected:
     """Validate, store, rate. A refusal stores only its audit record, problems nothing.
 
     Run it with ``uow.run(..., attempts=SUBMIT_ATTEMPTS)``: when another request stores a
     version of the same return at the same moment (the same card twice, or another
     correction), the unique version fails and a second look finds the first by its
-    idempotency key (and answers with its receipt) or takes the next version."""
-    person = await session.get(Person, cmd.person_id)
-    assert person is not None
+    idempotency key (and answers with its receipt) or takes the next version. ``person`` is
+    who sent it, as the Teams layer identified them (``cmd.person_id``), roles loaded."""
     try:
         measure, period = await _checked_target(
             session, person, cmd.code, cmd.period, now, "submit"
         )
     except Refused as refusal:
         return Refusal(str(refusal))
-    # Every period of the measure, in two queries: the eight before this one and the same
-    # period last year (plausibility, direction of travel, the card's history if it must
-    # come back), and the others still open (the receipt says what is still waiting).
-    history = await newest_by_period(session, measure.id)
-    targets = await targets_of(session, measure.id)
+    # The submission reads this period, the eight before it and the same period last year:
+    # plausibility, direction of travel and, if the card must come back, its history.
+    history = await newest_by_period(session, measure.id, _labels_around(period))
+    targets = await targets_of(session, measure.id, history_labels(period))
     target = None if measure.data_only else targets.get(period.label)
     try:
         if cmd.too_long:
@@ -262,7 +265,12 @@ async def submit_return(
             select(Return).where(Return.idempotency_key == cmd.idempotency_key())
         )
         if earlier is not None:
-            steps = await _escalation_steps(session, measure, period)
+            was = rate(measure, period, target, earlier, policy.scheme).rating
+            steps = (
+                await _escalation_steps(session, measure, period)
+                if was is not None and was.is_worst
+                else None
+            )
             return _receipt(
                 measure, period, earlier, None, policy, target, history, steps, duplicate=True
             )
@@ -317,12 +325,10 @@ async def submit_return(
     await _escalate_if_worst(session, measure, period, assessment, ret, person, now)
     await session.flush()
     replaced = shown_value(measure, previous) if has_figure(previous) else None
-    steps = await _escalation_steps(session, measure, period)
+    worst = assessment.rating is not None and assessment.rating.is_worst
+    steps = await _escalation_steps(session, measure, period) if worst else None
     receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
-    history[period.label] = ret
-    waiting = open_periods(
-        measure, Record(history, targets), today_in_london(now), policy.open_from
-    )
+    waiting = await still_open(session, measure, today_in_london(now), policy.open_from)
     return replace(receipt, waiting=tuple(p.label for p in waiting))
 
 

@@ -4,7 +4,7 @@ stored return. Reads only; the use cases that change things are in domain/return
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -110,18 +110,22 @@ class Record:
 
 
 def first_period(
-    measure: Measure, record: Record, today: date, open_from: date | None = None
+    measure: Measure,
+    labels: Iterable[str],
+    created: date | None,
+    today: date,
+    open_from: date | None = None,
 ) -> Period:
-    """The first period a measure is asked for: that of its first target or return, else the
-    one it was set up in; never one that ended before the council's ``open_from``."""
-    labels = [*record.targets, *record.returns]
+    """The first period a measure is asked for: that of its first target or return (their
+    period ``labels``), else the one it was set up in; never one that ended before the
+    council's ``open_from``."""
     periods = [
         p for p in map(_period, labels) if p is not None and p.frequency is measure.frequency
     ]
     if periods:
         first = min(periods)
-    elif record.created is not None:
-        first = Period.containing(record.created, measure.frequency)
+    elif created is not None:
+        first = Period.containing(created, measure.frequency)
     else:
         first = current_period(measure, today)
     if open_from is not None:
@@ -135,11 +139,41 @@ def open_periods(
     """The open returns of a measure (DESIGN.md "Open returns"): every period from its first
     up to the latest that has ended with no figure yet, oldest first. An overdue return
     stays open however many periods follow it, until its figure arrives."""
+    figures = {label for label, ret in record.returns.items() if has_figure(ret)}
+    labels = [*record.targets, *record.returns]
+    return _open_between(measure, labels, figures, record.created, today, open_from)
+
+
+def _open_between(
+    measure: Measure,
+    labels: Iterable[str],
+    figures: set[str],
+    created: date | None,
+    today: date,
+    open_from: date | None,
+) -> list[Period]:
     last = current_period(measure, today)
-    first = first_period(measure, record, today, open_from)
+    first = first_period(measure, labels, created, today, open_from)
     if first > last:
         return []
-    return [p for p in periods_between(first, last) if not has_figure(record.returns.get(p.label))]
+    return [p for p in periods_between(first, last) if p.label not in figures]
+
+
+async def still_open(
+    session: AsyncSession, measure: Measure, today: date, open_from: date | None = None
+) -> list[Period]:
+    """A measure's open periods, read as period labels only: cheaper than ``records`` where
+    nothing else of them is needed (the receipt's "still waiting")."""
+    figures = set(
+        await session.scalars(
+            select(Return.period).where(
+                Return.measure_id == measure.id,
+                or_(Return.value.is_not(None), Return.status.is_not(None)),
+            )
+        )
+    )
+    targets = await session.scalars(select(Target.period).where(Target.measure_id == measure.id))
+    return _open_between(measure, [*figures, *targets], figures, None, today, open_from)
 
 
 async def records(session: AsyncSession, measures: Sequence[Measure]) -> dict[int, Record]:

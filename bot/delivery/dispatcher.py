@@ -144,6 +144,7 @@ class Dispatcher:
     ) -> None:
         self.settings = settings
         self.uow = UnitOfWork(sessions)
+        self.policy = settings.policy
         self.adapter = adapter
         self.clock = clock
         self.references = references or References(self.uow, clock)
@@ -270,10 +271,10 @@ class Dispatcher:
             async with self.uow() as session:
                 if not await outbox.renew(session, job.id, self.worker, now, self.lease):
                     return  # sent, cancelled, or taken by another dispatcher after our lease ran out
-        person, target = job.person, job.target
+        person, target, spec = job.person, job.target, message_for(job.kind)
         if (
             self.settings.send_window.next_allowed(now, calendar) > now
-            or message_for(job.kind).checked_at_send
+            or spec.checked_at_send
             or target is None
             or target[0].conversation is None  # a chat opened for an earlier row may serve
             or (person is not None and (person.unreachable_reason or person.id in self._refused))
@@ -283,8 +284,8 @@ class Dispatcher:
                 return
             message, (reference, tenant) = checked
         else:  # a notice to a known chat: nothing it depends on can have changed meanwhile
-            reading = Reading(None, now, self.settings.policy, calendar)
-            message = await message_for(job.kind).build(reading, job.payload, person)
+            reading = Reading(None, now, self.policy, calendar)
+            message = await spec.build(reading, job.payload, person)
             reference, tenant = target
         try:
             await self.limiter.acquire(
@@ -344,7 +345,7 @@ class Dispatcher:
                 self._give_up(notification, NOT_INSTALLED)
                 report.failed += 1
                 return None
-            reading = Reading(session, now, self.settings.policy, calendar)
+            reading = Reading(session, now, self.policy, calendar)
             message = await spec.build(reading, notification.payload or {}, person)
         return message, target  # the transaction ended: none is held over the network
 

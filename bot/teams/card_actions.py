@@ -55,7 +55,7 @@ async def submit_return(turn: Turn, form: ReturnForm) -> None:
     )
     now = turn.now
     outcome = await turn.uow.run(
-        lambda tx: returns.submit_return(tx, command, now, turn.policy, MAX_TEXT),
+        lambda tx: returns.submit_return(tx, command, turn.person, now, turn.policy, MAX_TEXT),
         attempts=SUBMIT_ATTEMPTS,
     )
     if isinstance(outcome, Refusal):

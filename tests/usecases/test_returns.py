@@ -47,8 +47,10 @@ def submit(who, **fields: str) -> SubmitReturn:
 
 
 async def run_submit(uow, command: SubmitReturn, now: datetime = NOW):
+    async with uow() as tx:
+        who = await tx.get(Person, command.person_id)
     return await uow.run(
-        lambda tx: returns.submit_return(tx, command, now, POLICY, MAX_TEXT),
+        lambda tx: returns.submit_return(tx, command, who, now, POLICY, MAX_TEXT),
         attempts=returns.SUBMIT_ATTEMPTS,
     )
 
