@@ -220,6 +220,6 @@ async def _no_stack_traces(
 async def _on_turn_error(context: TurnContext, error: Exception) -> None:
     log.error("error while handling a %s activity", context.activity.type, exc_info=error)
     await Replies.of(context).say(
-        "Sorry, something went wrong on PerfBot's side and nothing was saved. "
-        "Please try again in a minute; if it keeps happening, tell the performance team."
+        "Sorry, something went wrong on PerfBot's side. Type my measures to see what has been "
+        "saved, and try again in a minute; if it keeps happening, tell the performance team."
     )

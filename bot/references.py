@@ -76,6 +76,19 @@ class References:
         Someone who talks to PerfBot in their personal chat is reachable again."""
         values = reference_values(activity, person)
         user_id = values["user_id"]
+        conversation_id = activity.conversation.id
+        created = False
+        if fresh or self._stored.get(conversation_id) != values:
+            if len(self._stored) >= STORED_CONVERSATIONS:
+                self._stored.clear()
+            now = self.clock()
+            created = await self.uow.run(
+                lambda tx: conversations.store(tx, conversation_id, values, now)
+            )
+            self._stored[conversation_id] = values
+            if created:
+                log.info("stored the conversation reference for %s", conversation_id)
+        # Only once their chat is stored: what waited for them then goes into it.
         if (
             person is not None
             and "person_id" in values
@@ -88,18 +101,6 @@ class References:
             if again:
                 log.info("queued %d messages again for %s", len(again), person.email)
                 self.queued_again()
-        conversation_id = activity.conversation.id
-        if not fresh and self._stored.get(conversation_id) == values:
-            return False
-        if len(self._stored) >= STORED_CONVERSATIONS:
-            self._stored.clear()
-        now = self.clock()
-        created = await self.uow.run(
-            lambda tx: conversations.store(tx, conversation_id, values, now)
-        )
-        self._stored[conversation_id] = values
-        if created:
-            log.info("stored the conversation reference for %s", conversation_id)
         return created
 
     async def remember_created(self, activity: Activity, person: Person | None) -> None:
@@ -121,6 +122,9 @@ class References:
         )
 
     async def forget(self, conversation_id: str) -> None:
+        """PerfBot was uninstalled there. Someone who removes it from their personal chat
+        cannot be reached until they add it again (Teams would refuse a new chat too)."""
         self._stored.pop(conversation_id, None)
-        await self.uow.run(lambda tx: conversations.forget(tx, conversation_id))
+        now = self.clock()
+        await self.uow.run(lambda tx: conversations.forget(tx, conversation_id, now))
         log.info("removed the conversation reference for %s", conversation_id)

@@ -114,8 +114,8 @@ def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
         facts.append(("Unit", _unit_words(m.unit, m.polarity)))
     if item.latest is not None and item.state not in WAITING:
         facts.append(("Already sent", f"{shown_value(m, item.latest)}: a new figure replaces it"))
-    if item.state == "not available" and item.latest is not None:
-        facts.append(("Not available", item.latest.not_available_reason or ""))
+    if item.state in WAITING and item.latest is not None and item.latest.not_available_reason:
+        facts.append(("Not available", item.latest.not_available_reason))
     history = [
         (p.period.label, f"{p.shown}  {_rating(p.rating)}" if p.rating else p.shown)
         for p in item.history
@@ -228,6 +228,8 @@ def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dic
             if item.state in OVERDUE
             else _STATE_WORDS.get(item.state, item.state)
         )
+        if item.state in OVERDUE and item.latest is not None and item.latest.not_available_reason:
+            state += ", not available yet"
         line = f"{item.period.label} · due {item.deadline:%a %d %b} · {state}"
         if item.latest is not None and item.assessment.rating:
             line += f" · {shown_value(item.measure, item.latest)} {_rating(item.assessment.rating)}"

@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.model import ConversationRef
 from domain.notifications import Kind, insert_ignoring_duplicates, queue
+from domain.people import mark_unreachable
 
 
 async def store(
@@ -45,11 +46,20 @@ async def store(
     return bool(cast(CursorResult[Any], inserted).rowcount)
 
 
-async def forget(session: AsyncSession, conversation_id: str) -> None:
-    """PerfBot was uninstalled there: it can no longer reach that conversation."""
-    await session.execute(
-        delete(ConversationRef).where(ConversationRef.conversation_id == conversation_id)
+UNINSTALLED = "they removed PerfBot in Teams"
+
+
+async def forget(session: AsyncSession, conversation_id: str, now: datetime) -> None:
+    """PerfBot was uninstalled there: it can no longer reach that conversation, and whoever
+    it was the personal chat of cannot be reached until they add PerfBot again."""
+    ref = await session.scalar(
+        select(ConversationRef).where(ConversationRef.conversation_id == conversation_id)
     )
+    if ref is None:
+        return
+    if ref.scope == "personal" and ref.person_id is not None:
+        await mark_unreachable(session, ref.person_id, UNINSTALLED, now)
+    await session.delete(ref)
 
 
 async def reply_later(

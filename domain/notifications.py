@@ -69,3 +69,24 @@ async def queue(
         )
     )
     return key if cast(CursorResult[Any], inserted).rowcount else None
+
+
+def postpone(notification: Notification, until: datetime) -> None:
+    """Not now (quiet hours, or a retry after a wait): back in the outbox until then."""
+    notification.not_before = until
+    notification.claimed_until = None
+
+
+def cancel(notification: Notification, why: str) -> None:
+    """No longer to go (the return arrived, a snooze was set): kept, with why."""
+    notification.state = NotificationState.CANCELLED
+    notification.last_error = why
+    notification.claimed_until = None
+
+
+def give_up(notification: Notification, why: str) -> None:
+    """It cannot be sent (the person cannot be reached, or every attempt failed): kept as
+    failed, with why, so that it is reported, never silently lost."""
+    notification.state = NotificationState.FAILED
+    notification.last_error = why
+    notification.claimed_until = None

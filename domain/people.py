@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.dates import LONDON
 from domain.model import ConversationRef, Notification, NotificationState, Person, Role
-from domain.notifications import Kind, queue
+from domain.notifications import Kind, cancel, queue
 
 # Why a message could not reach someone (Notification.last_error), as the dispatcher records
 # it; a message that failed for one of these is queued again when they can be reached.
@@ -86,12 +87,25 @@ async def reachable_again(
             ),
         )
     )
-    today = now.date()
-    again = []
-    for notification in failed:
-        deadline = (notification.payload or {}).get("deadline")
-        if notification.kind == Kind.REMINDER and deadline and deadline < today.isoformat():
-            continue  # a reminder of a deadline now past: the chasers speak for it
+    today = now.astimezone(LONDON).date()
+    again: list[str] = []
+    newest: dict[tuple[str, str], Notification] = {}
+    for notification in sorted(failed, key=lambda n: n.created_at):
+        payload = notification.payload or {}
+        if notification.kind in (Kind.REMINDER, Kind.CHASER):
+            deadline = payload.get("deadline")
+            if notification.kind == Kind.REMINDER and deadline and deadline < today.isoformat():
+                continue  # a reminder of a deadline now past: the chasers speak for it
+            # Only the latest of a return's reminders and chasers: one message, not a burst.
+            key = (str(payload.get("code")), str(payload.get("period")))
+            if key in newest:
+                cancel(newest[key], "superseded by a later message about the same return")
+                again.remove(newest[key].reason_key)
+            newest[key] = notification
+        elif notification.kind in (Kind.REPLY, Kind.UNREACHABLE) and (
+            notification.created_at.astimezone(LONDON).date() < today
+        ):
+            continue  # an answer, or a daily list, from an earlier day: no longer news
         notification.state = NotificationState.PENDING
         notification.not_before = now
         notification.claimed_until = None
@@ -128,9 +142,10 @@ async def why_unreachable(session: AsyncSession, person: Person) -> str | None:
     return None if chat is not None else NOT_INSTALLED
 
 
-async def unreachable_report(session: AsyncSession, now: datetime) -> list[Person]:
+async def unreachable_report(session: AsyncSession, now: datetime) -> list[str]:
     """Tell the performance team, once a day, who PerfBot cannot reach and for what: the
-    messages that are waiting for them. Returns the people reported (none: nothing sent)."""
+    messages that are waiting for them. Returns the reason keys queued (none when everyone
+    can be reached, or the day's list was queued before)."""
     unreachable = list(
         await session.scalars(
             select(Person).where(Person.unreachable_reason.is_not(None)).order_by(Person.name)
@@ -161,13 +176,16 @@ async def unreachable_report(session: AsyncSession, now: datetime) -> list[Perso
         }
         for p in unreachable
     ]
+    queued = []
     for admin in await performance_team(session):
-        await queue(
+        key = await queue(
             session,
             Kind.UNREACHABLE,
-            f"{now.date().isoformat()}:{admin.id}",
+            f"{now.astimezone(LONDON).date().isoformat()}:{admin.id}",
             person_id=admin.id,
             payload={"people": report},
             now=now,
         )
-    return unreachable
+        if key is not None:
+            queued.append(key)
+    return queued

@@ -167,8 +167,10 @@ class SendWindow:
 def last_working_morning(
     now: datetime, calendar: WorkingCalendar, at: time = time(9, 0), zone: ZoneInfo = LONDON
 ) -> datetime:
-    """09:00 (London) on the last working day up to today: today's if today is one."""
-    day = now.astimezone(zone).date()
+    """09:00 (London) on the last working day whose 09:00 has come: today's if today is one
+    and it is past nine, else the working day before."""
+    local = now.astimezone(zone)
+    day = local.date() if local.time() >= at else date.fromordinal(local.date().toordinal() - 1)
     while not calendar.is_working_day(day):
         day = date.fromordinal(day.toordinal() - 1)
     return local_moment(day, at, zone)

@@ -35,7 +35,7 @@ from domain.model import (
 )
 from domain.notifications import Kind, queue
 from domain.numbers import FigureError, check_range, format_exact, parse_figure, quantize
-from domain.people import performance_team, why_unreachable
+from domain.people import NOT_INSTALLED, performance_team, why_unreachable
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
 from domain.ratings import Assessment, KeyActionStatus, RatingError, direction
@@ -271,9 +271,11 @@ async def submit_return(
                 if was is not None and was.is_worst
                 else None
             )
-            return _receipt(
+            receipt = _receipt(
                 measure, period, earlier, None, policy, target, history, steps, duplicate=True
             )
+            waiting = await still_open(session, measure, today_in_london(now), policy.open_from)
+            return replace(receipt, waiting=tuple(p.label for p in waiting))
         if measure.is_key_action:
             value, status, assessment = None, *_key_action_fields(cmd, measure, period, policy)
         else:
@@ -504,16 +506,24 @@ async def _escalation_steps(session: AsyncSession, measure: Measure, period: Per
     who = measure.escalation_owner.name
     rating = (mine.payload or {}).get("rating", "")
     instead = [n for n in rows if n is not mine]
-    if not instead:
+    failed = mine.state is NotificationState.FAILED
+    if not instead and not failed:
         done = "has been sent" if mine.state is NotificationState.SENT else "is being sent"
         return (
             f"Because it is rated {rating}, {who} {done} an escalation with your commentary "
             "and action."
         )
-    why = (instead[0].payload or {}).get("why", "they have not installed PerfBot")
+    why = (instead[0].payload or {}).get("why") if instead else mine.last_error
+    why = why or NOT_INSTALLED
     told = [
         p.name for p in await performance_team(session) if p.id in {n.person_id for n in instead}
     ]
+    if not told:
+        return (
+            f"Because it is rated {rating}, it is escalated to {who}, but PerfBot cannot reach "
+            f"{who} ({why}) and there is nobody in the performance team to tell instead: "
+            f"please tell {who} yourself. {who} will get it as soon as PerfBot can reach them."
+        )
     return (
         f"Because it is rated {rating}, it is escalated to {who}, but PerfBot cannot reach "
         f"{who} yet ({why}), so the performance team "

@@ -279,8 +279,8 @@ def build_open_return(
         )
     ret = returns.get(period.label)
     deadline = deadline_of(measure, period, calendar)
-    if ret is not None and ret.not_available_reason and not has_figure(ret):
-        state = "not available"
+    if ret is not None and ret.not_available_reason and not has_figure(ret) and today <= deadline:
+        state = "not available"  # past the deadline it is overdue like any other (still asked)
     elif ret is not None and has_figure(ret):
         state = ret.state.value
     elif today > deadline:
@@ -360,13 +360,15 @@ async def open_return(
     labels = history_labels(period)
     returns = await newest_by_period(session, measure.id, labels)
     targets = await targets_of(session, measure.id, labels)
-    escalated = await session.scalar(
-        select(Escalation.id).where(
-            Escalation.measure_id == measure.id,
-            Escalation.period == period.label,
-            Escalation.reason == "overdue",
+    escalated = None
+    if today > deadline_of(measure, period, calendar):  # never so for a reminder's card
+        escalated = await session.scalar(
+            select(Escalation.id).where(
+                Escalation.measure_id == measure.id,
+                Escalation.period == period.label,
+                Escalation.reason == "overdue",
+            )
         )
-    )
     return build_open_return(
         measure, period, today, policy, calendar, returns, targets, escalated is not None
     )

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from domain import outbox, people
 from domain.dates import LONDON
-from domain.notifications import Kind
 from domain.policy import Policy
 from domain.reporting import load_calendar
 from domain.uow import UnitOfWork
@@ -44,6 +43,9 @@ class Job:
     description: str
     trigger: BaseTrigger
     run: JobRun
+    # After a start-up the job runs once to catch up, this long after (the list of who
+    # cannot be reached waits for the catch-up's own messages to have met them).
+    catch_up_after: timedelta = timedelta(seconds=3)
 
 
 async def reminders(context: JobContext, now: datetime) -> JobResult:
@@ -56,18 +58,23 @@ async def chasers(context: JobContext, now: datetime) -> JobResult:
         return await outbox.sweep(tx, now, context.timetable, outbox.CHASER_KINDS)
 
 
+UNREACHABLE_AT = time(9, 30)  # after the morning's reminders have met who cannot be reached
+
+
 async def unreachable(context: JobContext, now: datetime) -> JobResult:
     result = JobResult()
+    local = now.astimezone(LONDON)
     async with context.uow() as tx:
         calendar = await load_calendar(tx)
-        if not calendar.is_working_day(now.astimezone(LONDON).date()):
+        if not calendar.is_working_day(local.date()):
             result.skip("not a working day")
             return result
-        reported = await people.unreachable_report(tx, now)
-    if reported:
-        result.queued.append(f"{Kind.UNREACHABLE.value}:{now.date().isoformat()}")
-    else:
-        result.skip("everyone can be reached")
+        if local.time() < UNREACHABLE_AT:
+            result.skip("before 09:30: the morning's messages have not gone yet")
+            return result
+        result.queued.extend(await people.unreachable_report(tx, now))
+    if not result.queued:
+        result.skip("everyone can be reached, or today's list has gone")
     return result
 
 
@@ -78,13 +85,13 @@ JOBS: dict[str, Job] = {
     for job in (
         Job(
             "reminders",
-            "reminders 5 and 1 working days before the deadline and on the day, to owners and delegates",
+            "reminders before the deadline (PERFBOT_REMINDER_DAYS, or a measure's own), to owners and delegates",
             WORKING_DAYS_AT_NINE,
             reminders,
         ),
         Job(
             "chasers",
-            "chasers 1 and 3 working days overdue; at 5, the overdue escalation to the escalation owner",
+            "chasers after the deadline (PERFBOT_CHASER_DAYS); then the overdue escalation to the escalation owner (PERFBOT_ESCALATE_AFTER_DAYS)",
             WORKING_DAYS_AT_NINE,
             chasers,
         ),
@@ -93,6 +100,7 @@ JOBS: dict[str, Job] = {
             "the performance team hears who PerfBot cannot reach (not installed, blocked), for what, and how to fix it",
             CronTrigger(day_of_week="mon-fri", hour=9, minute=30, timezone=LONDON),
             unreachable,
+            catch_up_after=timedelta(minutes=10),
         ),
     )
 }

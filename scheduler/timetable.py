@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -14,7 +14,6 @@ from domain.dates import LONDON
 from scheduler.jobs import JOBS, JobContext, JobResult
 
 log = logging.getLogger("perfbot.scheduler")
-STARTUP_DELAY = timedelta(seconds=3)
 
 
 async def run_job(name: str, context: JobContext, now: datetime) -> JobResult:
@@ -65,6 +64,6 @@ def build_scheduler(
             run,
             args=[job.name],
             id=f"{job.name}-on-start",
-            next_run_time=datetime.now(UTC) + STARTUP_DELAY,
+            next_run_time=datetime.now(UTC) + job.catch_up_after,
         )
     return scheduler

@@ -37,7 +37,7 @@ from bot.delivery.limiter import RateLimiter
 from bot.delivery.messages import Reading, message_for
 from bot.references import References
 from bot.settings import Settings
-from domain import outbox
+from domain import notifications, outbox
 from domain.model import ConversationRef, Notification, NotificationState, Person
 from domain.people import NOT_INSTALLED, REFUSED, UNREACHABLE, mark_unreachable
 from domain.reporting import load_calendar
@@ -250,7 +250,7 @@ class Dispatcher:
         allowed = self.settings.send_window.next_allowed(now, calendar)
         if allowed > now:  # quiet hours began since they were queued: keep them for the morning
             for notification in rows:
-                outbox.postpone(notification, allowed)
+                notifications.postpone(notification, allowed)
             report.postponed += len(rows)
             return []
         wanted = {n.person_id for n in rows if n.person_id is not None}
@@ -315,7 +315,7 @@ class Dispatcher:
                 return None
             allowed = self.settings.send_window.next_allowed(now, calendar)
             if allowed > now:
-                outbox.postpone(notification, allowed)
+                notifications.postpone(notification, allowed)
                 report.postponed += 1
                 return None
             spec = message_for(notification.kind)
@@ -325,7 +325,7 @@ class Dispatcher:
                 else None
             )
             if why_not:
-                outbox.cancel(notification, why_not)
+                notifications.cancel(notification, why_not)
                 report.cancelled += 1
                 return None
             person = (
@@ -350,7 +350,7 @@ class Dispatcher:
         return message, target  # the transaction ended: none is held over the network
 
     def _give_up(self, notification: Notification, reason: str) -> None:
-        outbox.give_up(notification, reason)
+        notifications.give_up(notification, reason)
         log.warning("gave up on %s: %s", notification.reason_key, reason)
 
     async def _failed_send(
@@ -380,7 +380,7 @@ class Dispatcher:
             else:
                 base = min(2**notification.attempts, MAX_BACKOFF.total_seconds())
                 wait = timedelta(seconds=base * random.uniform(0.5, 1.0))
-            outbox.postpone(notification, now + wait)
+            notifications.postpone(notification, now + wait)
             report.retried += 1
 
     async def _targets(

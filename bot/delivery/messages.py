@@ -98,8 +98,8 @@ async def overdue(reading: Reading, payload: dict[str, Any], person: Person | No
     due = long_day(date.fromisoformat(deadline)) if deadline else "its deadline"
     title = f"Overdue: {code} for {period}"
     body = (
-        f"The return for {code} ({period}) was due on {due} and has not been received after "
-        "two chasers. Please follow it up with the measure's owner."
+        f"The return for {code} ({period}) was due on {due} and has not been received, though "
+        "its owner has been chased. Please follow it up with them."
     )
     if payload.get("for"):  # a copy for the performance team: the escalation owner is unreachable
         title = f"For {payload['for']}: {title}"

@@ -68,10 +68,13 @@ async def submit_return(turn: Turn, form: ReturnForm) -> None:
 
 async def not_available(turn: Turn, form: NotAvailableForm) -> None:
     now = turn.now
-    async with turn.uow() as tx:
-        outcome = await returns.not_available(
+    # Two presses at the same moment: the second finds the first's reason and adds nothing.
+    outcome = await turn.uow.run(
+        lambda tx: returns.not_available(
             tx, turn.person, form.code, form.period, form.reason, now, turn.policy, MAX_TEXT
-        )
+        ),
+        attempts=SUBMIT_ATTEMPTS,
+    )
     if isinstance(outcome, Refusal):
         await turn.say(outcome.message)
         return

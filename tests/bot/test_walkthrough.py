@@ -42,19 +42,20 @@ def test_the_readme_gives_the_figure_and_the_command_this_test_uses():
 
 
 @pytest.mark.parametrize(
-    "day",
+    ("day", "hour"),
     [
-        date(2026, 11, 30),  # a Monday
-        date(2026, 12, 1),  # the 1st of a month
-        date(2026, 12, 25),  # a bank holiday (and a council closure day)
-        date(2027, 3, 31),  # the last day of the financial year
-        date(2027, 4, 1),  # the first day of the next
-        date(2027, 5, 1),  # a Saturday before a bank holiday Monday
+        (date(2026, 11, 30), 11),  # a Monday
+        (date(2026, 12, 1), 11),  # the 1st of a month
+        (date(2026, 12, 1), 8),  # ... before the 09:00 run
+        (date(2026, 12, 25), 11),  # a bank holiday (and a council closure day)
+        (date(2027, 3, 31), 11),  # the last day of the financial year
+        (date(2027, 4, 1), 11),  # the first day of the next
+        (date(2027, 5, 1), 11),  # a Saturday before a bank holiday Monday
     ],
-    ids=str,
+    ids=lambda v: str(v) if isinstance(v, date) else f"{v:02}:00",
 )
-async def test_the_walkthrough_works_on(day, aiohttp_client, connector, database_url):
-    now = datetime.combine(day, time(11, 0), tzinfo=LONDON).astimezone(UTC)
+async def test_the_walkthrough_works_on(day, hour, aiohttp_client, connector, database_url):
+    now = datetime.combine(day, time(hour, 0), tzinfo=LONDON).astimezone(UTC)
     engine = db.create_engine(database_url)  # a SQLite file, and PostgreSQL when set
     await db.upgrade(engine)
     with tempfile.TemporaryDirectory() as folder:  # what `perfbot sample load` does
@@ -83,7 +84,8 @@ async def test_the_walkthrough_works_on(day, aiohttp_client, connector, database
     text = reminders[0].body["text"]
     assert text.startswith("Reminder: RB-06 Council Tax Support claims decided within 14 days")
     async with uow() as tx:
-        deadline = (await load_calendar(tx)).add_working_days(morning.date(), 1)
+        calendar = await load_calendar(tx)
+    deadline = calendar.add_working_days(generate.last_working_day(day, calendar), 1)
     assert f" is due on {long_day(deadline, year=False)}." in text  # the next working day
     [card] = connector.cards([reminders[0]])
     shown = card_text(card)
@@ -93,8 +95,12 @@ async def test_the_walkthrough_works_on(day, aiohttp_client, connector, database
     connector.clear()
     assert await teams.say(AMINA, "my measures") == 201
     listing = card_text(connector.cards()[-1])
-    assert "RB-02" in listing
-    assert "OVERDUE" in listing
+    assert "RB-02 · Business rates (NNDR) collected in year" in listing
+    overdue = [line for line in listing.splitlines() if "OVERDUE" in line]
+    assert overdue
+    assert all("working day" in line for line in overdue)
+    assert "Submit RB-02" in listing
+    assert "Submit RB-01" in listing  # last month's council tax return is open
     assert "Submit RB-06" in listing
 
     submit = next(a for a in card["actions"] if a.get("title") == "Submit")["data"]

@@ -183,3 +183,17 @@ def test_three_dispatchers_each_keep_to_a_whole_third_of_the_tenant_rate():
     limiter = RateLimiter([(50 / 3, 1.0)], [(7, 1.0)], clock=clock, sleep=clock.sleep, margin=1.0)
     times = sends(limiter, clock, [f"a:{n}" for n in range(100)])
     assert most_in(times, 1.0) == 16  # three of them: 48, never over 50
+
+
+def test_the_last_working_morning_is_todays_nine_once_it_has_come_else_the_working_day_before():
+    from datetime import UTC, datetime
+
+    from domain.reminders import last_working_morning
+
+    calendar = WorkingCalendar()
+    tuesday_ten = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    assert last_working_morning(tuesday_ten, calendar) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    tuesday_eight = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert last_working_morning(tuesday_eight, calendar) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    boxing_day = datetime(2026, 12, 28, 12, 0, tzinfo=UTC)  # the bank holiday for Boxing Day
+    assert last_working_morning(boxing_day, calendar) == datetime(2026, 12, 24, 9, 0, tzinfo=UTC)

@@ -178,8 +178,11 @@ async def test_the_performance_team_hears_each_working_day_who_cannot_be_reached
                 state="failed", last_error=people.NOT_INSTALLED, created_at=monday,
             )
         )  # fmt: skip
+    early = await JOBS["unreachable"].run(context, monday - timedelta(hours=2))  # a 07:30 start
+    assert early.queued == []
+    assert "before 09:30" in next(iter(early.skipped))
     assert (await JOBS["unreachable"].run(context, monday)).queued
-    await JOBS["unreachable"].run(context, monday + timedelta(hours=2))  # once a day
+    assert (await JOBS["unreachable"].run(context, monday + timedelta(hours=2))).queued == []
     saturday = monday + timedelta(days=5)
     assert (await JOBS["unreachable"].run(context, saturday)).queued == []
     async with uow() as tx:

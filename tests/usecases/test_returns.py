@@ -4,7 +4,7 @@ stored, what is refused and audited, what is queued, and what comes back to be s
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -263,3 +263,56 @@ async def test_status_is_refused_to_an_owner_and_covers_a_service_for_its_head(u
     items = await status_of(mark)
     assert {i.measure.service.name for i in items} == {"Revenues and Benefits"}
     assert "RB-01" in {i.measure.code for i in items}
+
+
+async def test_an_escalation_owner_who_removed_perfbot_is_not_promised_it(uow, person):
+    await reachable(uow, "mark.taylor@kingsmere.gov.uk")
+    async with uow() as tx:  # Mark removes PerfBot from his chat
+        await conversations.forget(tx, "a:mark.taylor@kingsmere.gov.uk", NOW)
+    amina = await person(AMINA)
+    receipt = await run_submit(uow, submit(amina, **ACTION))
+    assert "PerfBot cannot reach Mark Taylor yet (they removed PerfBot in Teams)" in (
+        receipt.next_steps
+    )
+    assert "is being sent" not in receipt.next_steps
+    async with uow() as tx:
+        copies = [
+            n
+            for n in await tx.scalars(select(Notification))
+            if n.reason_key.startswith("escalation:RB-01:2026/27 M7:off-track:via:")
+        ]
+    assert copies
+
+
+async def test_someone_reachable_again_gets_the_latest_of_what_waited_once(uow, person):
+    lucy = await person(LUCY)
+    earlier = NOW - timedelta(days=3)
+    failed = {
+        "chaser:RB-01:2026/27 M7:T+1:x": (Kind.CHASER, earlier, {"code": "RB-01", "period": "2026/27 M7"}),
+        "chaser:RB-01:2026/27 M7:T+3:x": (Kind.CHASER, NOW, {"code": "RB-01", "period": "2026/27 M7"}),
+        "reminder:RB-01:2026/27 M7:T-1:x": (
+            Kind.REMINDER, earlier, {"code": "RB-01", "period": "2026/27 M7", "deadline": "2026-11-20"},
+        ),
+        "reply:old": (Kind.REPLY, earlier, {"text": "an answer from days ago"}),
+        "delegated:RB-02:x": (Kind.DELEGATED, earlier, {"code": "RB-02", "by": "Amina"}),
+    }  # fmt: skip
+    async with uow() as tx:
+        await people.mark_unreachable(tx, lucy.id, people.NOT_INSTALLED, earlier)
+        for key, (kind, at, payload) in failed.items():
+            tx.add(
+                Notification(
+                    reason_key=key, kind=kind, person_id=lucy.id, payload=payload,
+                    not_before=at, state="failed", last_error=people.NOT_INSTALLED, created_at=at,
+                )
+            )  # fmt: skip
+    async with uow() as tx:
+        again = await people.reachable_again(tx, lucy.id, "29:lucy", NOW)
+    assert sorted(again) == ["chaser:RB-01:2026/27 M7:T+3:x", "delegated:RB-02:x"]
+    async with uow() as tx:
+        states = {n.reason_key: n.state for n in await tx.scalars(select(Notification))}
+        assert (await tx.get(Person, lucy.id)).unreachable_reason is None
+    assert states["chaser:RB-01:2026/27 M7:T+1:x"] == "cancelled"  # superseded, not a burst
+    assert states["reminder:RB-01:2026/27 M7:T-1:x"] == "failed"  # its deadline has passed
+    assert states["reply:old"] == "failed"
+    async with uow() as tx:  # and again: nothing more
+        assert await people.reachable_again(tx, lucy.id, "29:lucy", NOW) == []

@@ -75,7 +75,7 @@ async def test_a_conversation_is_stored_once_and_refreshed_when_teams_moves_it(u
         [stored] = list(await tx.scalars(select(ConversationRef)))
     assert stored.service_url == "http://two"
     async with uow() as tx:
-        await conversations.forget(tx, "a:chat")
+        await conversations.forget(tx, "a:chat", NOW)
     async with uow() as tx:
         assert await tx.scalar(select(func.count()).select_from(ConversationRef)) == 0
 
