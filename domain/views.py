@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.dates import LONDON
@@ -164,15 +164,15 @@ async def still_open(
 ) -> list[Period]:
     """A measure's open periods, read as period labels only: cheaper than ``records`` where
     nothing else of them is needed (the receipt's "still waiting")."""
-    figures = set(
-        await session.scalars(
-            select(Return.period).where(
-                Return.measure_id == measure.id,
-                or_(Return.value.is_not(None), Return.status.is_not(None)),
-            )
-        )
+    # One statement: the periods with a figure (marked 1) and those with a target (0).
+    with_figure = select(Return.period, literal(1)).where(
+        Return.measure_id == measure.id,
+        or_(Return.value.is_not(None), Return.status.is_not(None)),
     )
-    targets = await session.scalars(select(Target.period).where(Target.measure_id == measure.id))
+    with_target = select(Target.period, literal(0)).where(Target.measure_id == measure.id)
+    rows = (await session.execute(union_all(with_figure, with_target))).all()
+    figures = {label for label, figure in rows if figure}
+    targets = [label for label, figure in rows if not figure]
     return _open_between(measure, [*figures, *targets], figures, None, today, open_from)
 
 
