@@ -291,6 +291,13 @@ async def submit_return(
         )
         return Rejected(item, problems)
 
+    # Read before the return is written: on SQLite the write holds the database's one
+    # write lock until the commit, so nothing more is read after it.
+    waiting = [
+        p.label
+        for p in await still_open(session, measure, today_in_london(now), policy.open_from)
+        if p != period
+    ]
     previous = history.get(period.label)
     version = previous.version + 1 if previous else 1
     ret = Return(
@@ -330,8 +337,7 @@ async def submit_return(
     worst = assessment.rating is not None and assessment.rating.is_worst
     steps = await _escalation_steps(session, measure, period) if worst else None
     receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
-    waiting = await still_open(session, measure, today_in_london(now), policy.open_from)
-    return replace(receipt, waiting=tuple(p.label for p in waiting))
+    return replace(receipt, waiting=tuple(waiting))
 
 
 def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:
