@@ -293,7 +293,7 @@ async def submit_return(
 
     # Read before the return is written: on SQLite the write holds the database's one
     # write lock until the commit, so nothing more is read after it.
-    waiting = [
+    still_waiting = [
         p.label
         for p in await still_open(session, measure, today_in_london(now), policy.open_from)
         if p != period
@@ -337,7 +337,7 @@ async def submit_return(
     worst = assessment.rating is not None and assessment.rating.is_worst
     steps = await _escalation_steps(session, measure, period) if worst else None
     receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
-    return replace(receipt, waiting=tuple(waiting))
+    return replace(receipt, waiting=tuple(still_waiting))
 
 
 def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:
