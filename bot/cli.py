@@ -478,9 +478,9 @@ def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
     now = _moment(args.now)
     for job in JOBS.values():
         upcoming = job.trigger.get_next_fire_time(None, now)
-        print(f"{job.name:<10} next {upcoming:%a %d %b %Y %H:%M %Z}  {job.description}")
+        print(f"{job.name:<12} next {upcoming:%a %d %b %Y %H:%M %Z}  {job.description}")
     print(
-        f"{DISPATCH:<10} continuously while `perfbot serve` runs  sends due notifications "
+        f"{DISPATCH:<12} continuously while `perfbot serve` runs  sends due notifications "
         f"({'any time' if settings.send_window.always else 'working days, in the send window'})"
     )
     return 0
