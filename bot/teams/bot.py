@@ -17,7 +17,7 @@ from bot.settings import Settings
 from bot.teams import commands
 from bot.teams.card_actions import CARD_ACTIONS
 from bot.teams.replies import Replies, ReplyRetry
-from bot.teams.turn import BotServices, Turn, contact_line, send_card
+from bot.teams.turn import BotServices, Turn, contact_line, contact_of, send_card
 from cards import render as cards
 from cards.actions import parse_action
 from domain import people
@@ -97,8 +97,8 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 ctx,
                 cards.notice_card(
                     "PerfBot is here",
-                    "I'll post the weekly performance summary in this team. Measure owners "
-                    "hear from me in their personal chat.",
+                    "PerfBot is installed in this team. Measure owners hear from it in their "
+                    "personal chat; nothing is posted here yet.",
                 ),
             )
             return
@@ -137,7 +137,7 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 tx, sender.aad_object_id or sender.id, sender.name or "", None, now
             )
         )
-        contact = ", ".join(f"{a.name} ({a.email})" for a in admins[:2]) or "the performance team"
+        contact = contact_of(admins)
         await Replies.of(ctx).say(
             f"Hello{' ' + sender.name if sender.name else ''}. I'm PerfBot, the council's "
             "performance reporting assistant, but I can't find you in the list of measure "

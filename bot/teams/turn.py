@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -38,11 +38,14 @@ class BotServices:
         return self.settings.policy
 
 
-async def contact_line(uow: UnitOfWork) -> str:
+def contact_of(admins: Sequence[Person]) -> str:
     """Whom to ask about one's measures: the first two of the performance team."""
-    async with uow() as tx:
-        admins = await people.performance_team(tx)
     return ", ".join(f"{a.name} ({a.email})" for a in admins[:2]) or "the performance team"
+
+
+async def contact_line(uow: UnitOfWork) -> str:
+    async with uow() as tx:
+        return contact_of(await people.performance_team(tx))
 
 
 async def send_card(ctx: TurnContext, card: dict[str, Any]) -> None:

@@ -632,7 +632,9 @@ async def test_installing_in_a_team_stores_the_channel_and_says_what_will_be_pos
     }
     assert await teams.post(install) in (200, 201)
     [notice] = teams.connector.cards()
-    assert "weekly performance summary in this team" in card_text(notice)
+    shown = card_text(notice)
+    assert "PerfBot is installed in this team" in shown
+    assert "summary" not in shown  # no weekly summary is promised before there is one
     from bot.app import SESSIONS
 
     async with teams.client.app[SESSIONS]() as session:
