@@ -11,7 +11,7 @@ from domain.dates import parse_day
 from domain.db import DEFAULT_DATABASE_URL, database_url
 from domain.outbox import Timetable
 from domain.policy import Policy
-from domain.ratings import RatingError, Scheme
+from domain.ratings import Rating, RatingError, Scheme
 from domain.reminders import Cadence, SendWindow, TimetableError
 
 
@@ -54,6 +54,9 @@ ENVIRONMENT = {
     "PERFBOT_REMINDER_DAYS": "working days before the deadline to remind (default 5,1,0)",
     "PERFBOT_CHASER_DAYS": "working days after the deadline to chase (default 1,3)",
     "PERFBOT_ESCALATE_AFTER_DAYS": "working days overdue before the escalation owner is told (default 5)",
+    "PERFBOT_ESCALATE_RATINGS": "the ratings escalated at once, comma-separated (default Action,Red; Review and Amber may be added)",
+    "PERFBOT_ACKNOWLEDGE_DAYS": "working days an escalation may wait unacknowledged before one reminder (default 3)",
+    "PERFBOT_DEEP_DIVE_PERIODS": "periods off track running before a deep dive is suggested to the Leadership Team (default 2)",
     "PERFBOT_TENANT_RATE": "sends allowed per tenant, as count/seconds (default 50/1)",
     "PERFBOT_CONVERSATION_RATES": "sends allowed per conversation (default 7/1,8/2,60/30,1800/3600)",
     "PERFBOT_CLAIM_LEASE_SECONDS": "how long a dispatcher holds rows it took before another may (default 120)",
@@ -105,6 +108,23 @@ def _rates(text: str, name: str) -> list[tuple[int, float]]:
     return out
 
 
+def _ratings(env: Mapping[str, str], name: str) -> frozenset[Rating]:
+    text = env.get(name, "").strip()
+    if not text:
+        return Policy.escalate
+    words = {rating.word.lower(): rating for rating in Rating}
+    chosen = set()
+    for part in text.split(","):
+        rating = words.get(part.strip().lower())
+        if rating is None or not rating.off_track:
+            raise SettingsError(
+                f"{name} '{part.strip()}' is not an off-track rating: use Review, Action, "
+                "Amber or Red, comma-separated"
+            )
+        chosen.add(rating)
+    return frozenset(chosen)
+
+
 MAX_DISPATCHERS = 8
 
 
@@ -125,10 +145,20 @@ class Settings:
     claim_lease: float = 120.0
     dispatchers: int = 1
     open_from: date | None = None
+    escalate: frozenset[Rating] = Policy.escalate
+    acknowledge_within: int = Policy.acknowledge_within
+    deep_dive_after: int = Policy.deep_dive_after
 
     @property
     def policy(self) -> Policy:
-        return Policy(self.default_scheme, self.cadence, self.open_from)
+        return Policy(
+            self.default_scheme,
+            self.cadence,
+            self.open_from,
+            self.escalate,
+            self.acknowledge_within,
+            self.deep_dive_after,
+        )
 
     @property
     def timetable(self) -> Timetable:
@@ -192,6 +222,9 @@ class Settings:
                 raise SettingsError(f"PERFBOT_OPEN_FROM: {error}") from None
         return cls(
             open_from=open_from,
+            escalate=_ratings(env, "PERFBOT_ESCALATE_RATINGS"),
+            acknowledge_within=_count(env, "PERFBOT_ACKNOWLEDGE_DAYS", 3, 20),
+            deep_dive_after=_count(env, "PERFBOT_DEEP_DIVE_PERIODS", 2, 12),
             database_url=url,
             send_window=window,
             cadence=cadence,

@@ -139,6 +139,11 @@ class Service(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(unique=True)
+    # Who hears of the service's escalations when its escalation owner cannot be reached
+    # (a Service Director or the service's member of the Leadership Team).
+    leadership_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", use_alter=True)  # people point at services too
+    )
 
 
 class Person(Base):
@@ -286,8 +291,17 @@ class Milestone(Base):
     completed_on: Mapped[date | None]
 
 
+class ActionPlanStatus(enum.StrEnum):
+    """An action-plan item's stored state; "late" is not stored: an open item past its date."""
+
+    OPEN = "open"
+    DONE = "done"
+    DROPPED = "dropped"
+
+
 class ActionPlan(Base):
-    """A corrective action recorded for an off-track measure, tracked until closed."""
+    """An action-plan item: a corrective action for an off-track measure (from the owner's
+    return, or agreed by the escalation owner), tracked until done or dropped."""
 
     __tablename__ = "action_plans"
 
@@ -299,6 +313,15 @@ class ActionPlan(Base):
     due_date: Mapped[date | None]
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default=ActionPlanStatus.OPEN.value)
+    source: Mapped[str] = mapped_column(String(16), default="return")  # return, agreed
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id", ondelete="SET NULL"))
+    escalation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalations.id", ondelete="SET NULL")
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    progress: Mapped[str | None] = mapped_column(Text)  # the owner's latest word on it
+    progress_at: Mapped[datetime | None]
 
 
 class Escalation(Base):
@@ -317,6 +340,60 @@ class Escalation(Base):
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     remedial_action: Mapped[str | None] = mapped_column(Text)
     deep_dive_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The return that raised it (None for an overdue escalation: nothing was returned).
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id", ondelete="SET NULL"))
+    remedial_owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    remedial_due: Mapped[date | None]
+    remedial_agreed_at: Mapped[datetime | None]
+    remedial_agreed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    deep_dive_requested_at: Mapped[datetime | None]
+    deep_dive_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    stopped_at: Mapped[datetime | None]  # key actions and projects: "terminate" (seed 002)
+    stopped_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None]
+    closed_reason: Mapped[str | None] = mapped_column(String(32))  # recovered, stopped, received
+
+
+class EscalationQuestion(Base):
+    """A question the escalation owner put to the measure's owner from the escalation card,
+    and the owner's answer."""
+
+    __tablename__ = "escalation_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id", ondelete="CASCADE"))
+    asked_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    asked_of_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    question: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    answered_at: Mapped[datetime | None]
+
+
+class DeepDive(Base):
+    """A measure put to the Leadership Team for a deep-dive review: off track for several
+    periods running, or asked for from an escalation; and what the Leadership Team decided."""
+
+    __tablename__ = "deep_dives"
+    __table_args__ = (UniqueConstraint("measure_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(16))  # persistent, requested
+    escalation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalations.id", ondelete="SET NULL")
+    )
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    flagged_at: Mapped[datetime]
+    decision: Mapped[str | None] = mapped_column(String(16))  # accepted, declined
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[datetime | None]
+    review_date: Mapped[date | None]
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Notification(Base):

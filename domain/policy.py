@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from domain.ratings import Scheme
+from domain.ratings import Rating, Scheme
 from domain.reminders import Cadence
 
 
@@ -17,3 +17,12 @@ class Policy:
     # Periods that ended before this day are never asked for (None: from each measure's
     # first target or return), for a council whose history has gaps it will not fill.
     open_from: date | None = None
+    # The ratings that go to the escalation owner at once (Review and Amber may be added).
+    escalate: frozenset[Rating] = frozenset({Rating.ACTION, Rating.RED})
+    # Working days an escalation may wait unacknowledged before its one reminder.
+    acknowledge_within: int = 3
+    # Periods off track running before a measure is put to the Leadership Team for a deep dive.
+    deep_dive_after: int = 2
+
+    def escalates(self, rating: Rating | None) -> bool:
+        return rating is not None and rating in self.escalate
