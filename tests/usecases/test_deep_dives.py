@@ -239,3 +239,17 @@ async def test_someone_without_the_role_is_refused_and_the_attempt_audited(uow, 
         "RB-01 2026/27 M7",
         "not leadership",
     )
+
+
+async def test_a_request_while_a_deep_dive_waits_for_a_decision_flags_nothing_more(uow, person):
+    await off_track(uow, person, "2026/27 M5")
+    await off_track(uow, person, "2026/27 M6")  # flagged: persistent
+    mark = await person(MARK)
+
+    async def request(tx):
+        measure = await tx.scalar(select(Measure).where(Measure.code == "RB-01"))
+        return await deep_dives.flag(tx, measure, "2026/27 M7", "requested", NOW, requested_by=mark)
+
+    assert await uow.run(request) is None
+    assert await dives(uow) == [("2026/27 M6", "persistent")]
+    assert await told(uow, "2026/27 M7") == set()
