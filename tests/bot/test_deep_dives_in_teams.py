@@ -51,8 +51,10 @@ async def deliver(teams: Teams) -> None:
 
 
 async def flagged(teams: Teams, *leaders: User) -> dict[User, dict]:
-    """RB-01 off track for October after September: each leader's deep-dive card."""
-    teams.connector.add_member(SARAH.teams_id, SARAH.name, SARAH.email, SARAH.aad)
+    """RB-01 off track for October after September: each leader's deep-dive card (Helen's,
+    and those of the other ``leaders``, who install PerfBot first)."""
+    for user in leaders:
+        teams.connector.add_member(user.teams_id, user.name, user.email, user.aad)
     for user in (HELEN, *leaders):
         await teams.install(user)
     async with teams.client.app[SESSIONS]() as session, session.begin():
@@ -174,6 +176,17 @@ async def test_a_decline_needs_a_reason_and_is_recorded(teams):
     )
     dive = await stored(teams)
     assert (dive.decision, dive.decline_reason) == ("declined", "The action plan is working.")
+
+    # Sarah installs PerfBot only now: her copy is drawn afresh, decided, with no buttons.
+    teams.connector.add_member(SARAH.teams_id, SARAH.name, SARAH.email, SARAH.aad)
+    await teams.install(SARAH)
+    teams.connector.clear()
+    await deliver(teams)
+    calls = [c for c in teams.connector.sent() if c.conversation_id == "a:personal-29:sarah"]
+    [late] = teams.connector.cards(calls)
+    assert "Deep dive decided: RB-01 for 2026/27 M7" in card_text(late)
+    assert "Declined by Helen Ashworth" in card_text(late)
+    assert "actions" not in late
 
 
 async def test_a_bad_date_or_lead_sends_the_card_back_and_stores_nothing(teams):
