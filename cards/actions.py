@@ -24,6 +24,9 @@ class Verb(enum.StrEnum):
     NOT_AVAILABLE = "not_available"
     OPEN_RETURN = "open_return"
     MY_MEASURES = "my_measures"
+    ACCEPT_DEEP_DIVE = "accept_deep_dive"
+    DECLINE_DEEP_DIVE = "decline_deep_dive"
+    OPEN_DEEP_DIVE = "open_deep_dive"
 
 
 class ids:
@@ -35,8 +38,13 @@ class ids:
     ACTION_DUE = "action_due"
     STATUS = "status"
     REASON = "reason"
+    REVIEW_DATE = "review_date"  # the deep-dive card's Accept
+    LEAD = "lead"
+    LEAD_EMAIL = "lead_email"
+    DECLINE_REASON = "decline_reason"
 
 
+DEEP_DIVE_INPUTS = (ids.REVIEW_DATE, ids.LEAD, ids.LEAD_EMAIL, ids.DECLINE_REASON)
 RETURN_INPUTS = (ids.ACTUAL, ids.COMMENTARY, ids.ACTION, ids.ACTION_DUE, ids.STATUS)
 INPUTS = (*RETURN_INPUTS, ids.REASON)
 
@@ -81,7 +89,45 @@ class ShowMeasures:
     verb: ClassVar[Verb] = Verb.MY_MEASURES
 
 
-CardAction = ReturnForm | NotAvailableForm | OpenReturnCard | ShowMeasures
+@dataclass(frozen=True)
+class AcceptDeepDive:
+    """The deep-dive card's Accept: the review date and the lead (chosen, or an email typed,
+    which wins)."""
+
+    verb: ClassVar[Verb] = Verb.ACCEPT_DEEP_DIVE
+    deep_dive_id: int
+    review_date: str
+    lead: str
+    fields: dict[str, str] = field(default_factory=dict)  # as typed, for the card again
+
+
+@dataclass(frozen=True)
+class DeclineDeepDive:
+    """The deep-dive card's Decline, with the reason."""
+
+    verb: ClassVar[Verb] = Verb.DECLINE_DEEP_DIVE
+    deep_dive_id: int
+    reason: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpenDeepDive:
+    """A button asking for a deep dive's card again (from `deep dives`)."""
+
+    verb: ClassVar[Verb] = Verb.OPEN_DEEP_DIVE
+    deep_dive_id: int
+
+
+CardAction = (
+    ReturnForm
+    | NotAvailableForm
+    | OpenReturnCard
+    | ShowMeasures
+    | AcceptDeepDive
+    | DeclineDeepDive
+    | OpenDeepDive
+)
 
 
 def _text(value: Any) -> str:
@@ -127,11 +173,38 @@ def _show_measures(value: Mapping[str, Any]) -> ShowMeasures:
     return ShowMeasures()
 
 
+def _deep_dive_id(value: Mapping[str, Any]) -> int:
+    text = _text(value.get("deep_dive")).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else 0
+
+
+def _deep_dive_fields(value: Mapping[str, Any]) -> dict[str, str]:
+    return {name: _text(value.get(name)).strip() for name in DEEP_DIVE_INPUTS}
+
+
+def _accept_deep_dive(value: Mapping[str, Any]) -> AcceptDeepDive:
+    fields = _deep_dive_fields(value)
+    lead = fields[ids.LEAD_EMAIL] or fields[ids.LEAD]
+    return AcceptDeepDive(_deep_dive_id(value), fields[ids.REVIEW_DATE], lead[:320], fields)
+
+
+def _decline_deep_dive(value: Mapping[str, Any]) -> DeclineDeepDive:
+    fields = _deep_dive_fields(value)
+    return DeclineDeepDive(_deep_dive_id(value), fields[ids.DECLINE_REASON], fields)
+
+
+def _open_deep_dive(value: Mapping[str, Any]) -> OpenDeepDive:
+    return OpenDeepDive(_deep_dive_id(value))
+
+
 PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.SUBMIT_RETURN: _return_form,
     Verb.NOT_AVAILABLE: _not_available,
     Verb.OPEN_RETURN: _open_return,
     Verb.MY_MEASURES: _show_measures,
+    Verb.ACCEPT_DEEP_DIVE: _accept_deep_dive,
+    Verb.DECLINE_DEEP_DIVE: _decline_deep_dive,
+    Verb.OPEN_DEEP_DIVE: _open_deep_dive,
 }
 
 

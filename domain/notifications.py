@@ -27,6 +27,8 @@ class Kind(enum.StrEnum):
     UNKNOWN_USER = "unknown-user"  # to the performance team: someone not in the staff list
     UNREACHABLE = "unreachable"  # to the performance team, daily: who PerfBot cannot reach
     REPLY = "reply"  # an answer Teams would not take during the turn, sent to its chat later
+    DEEP_DIVE = "deep-dive"  # a deep-dive candidate, to each of the Leadership Team
+    DEEP_DIVE_DECIDED = "deep-dive-decided"  # to the owner, escalation owner and lead (or asker)
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Insert:

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from domain import plausibility
+from domain import deep_dives, plausibility
 from domain.audit import record
 from domain.dates import long_day, parse_day
 from domain.model import (
@@ -328,6 +328,8 @@ async def submit_return(
     )
     await _escalate_if_worst(session, measure, period, assessment, ret, person, now)
     await session.flush()
+    if assessment.off_track:
+        await deep_dives.flag_if_persistent(session, measure, period, policy, now)
     replaced = shown_value(measure, previous) if has_figure(previous) else None
     worst = assessment.rating is not None and assessment.rating.is_worst
     steps = await _escalation_steps(session, measure, period) if worst else None
