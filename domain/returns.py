@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from domain import plausibility
+from domain import action_plans, plausibility
 from domain.audit import record
 from domain.dates import long_day, parse_day
 from domain.model import (
@@ -59,6 +59,7 @@ from domain.views import (
     still_open,
     targets_of,
     today_in_london,
+    with_action_plan,
 )
 
 __all__ = ["Refused"]  # raised by the typed commands' use cases; defined with the views
@@ -208,6 +209,9 @@ class SubmitReturn:
     confirmed: str = ""
     card_id: str = ""  # the card's activity id: a double-click or retry sends the same one
     too_long: tuple[str, ...] = ()  # fields the card sent over the length allowed
+    # The card's word on the measure's action-plan items: progress by item id, and those done.
+    progress: tuple[tuple[int, str], ...] = ()
+    done: tuple[int, ...] = ()
 
     def idempotency_key(self) -> str:
         fields = [
@@ -221,6 +225,8 @@ class SubmitReturn:
             self.status,
             self.card_id,
         ]
+        if self.progress or self.done:
+            fields.append([list(self.progress), list(self.done)])
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:40]
 
 
@@ -275,7 +281,8 @@ async def submit_return(
                 measure, period, earlier, None, policy, target, history, steps, duplicate=True
             )
             waiting = await still_open(session, measure, today_in_london(now), policy.open_from)
-            return replace(receipt, waiting=tuple(p.label for p in waiting))
+            plan = await action_plans.receipt_line(session, measure, earlier)
+            return replace(receipt, waiting=tuple(p.label for p in waiting), action_plan=plan)
         if measure.is_key_action:
             value, status, assessment = None, *_key_action_fields(cmd, measure, period, policy)
         else:
@@ -289,7 +296,7 @@ async def submit_return(
         item = build_open_return(
             measure, period, today_in_london(now), policy, calendar, history, targets
         )
-        return Rejected(item, problems)
+        return Rejected(await with_action_plan(session, item, today_in_london(now)), problems)
 
     # Read before the return is written: on SQLite the write holds the database's one
     # write lock until the commit, so nothing more is read after it.
@@ -333,11 +340,14 @@ async def submit_return(
     )
     await _escalate_if_worst(session, measure, period, assessment, ret, person, now)
     await session.flush()
+    plan = await action_plans.from_return(
+        session, measure, ret, assessment.off_track, person, now, cmd.progress, cmd.done
+    )
     replaced = shown_value(measure, previous) if has_figure(previous) else None
     worst = assessment.rating is not None and assessment.rating.is_worst
     steps = await _escalation_steps(session, measure, period) if worst else None
     receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
-    return replace(receipt, waiting=tuple(still_waiting))
+    return replace(receipt, waiting=tuple(still_waiting), action_plan=plan)
 
 
 def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:
@@ -556,7 +566,7 @@ def _receipt(
     if escalation is not None:
         steps = escalation
     elif assessment.off_track:
-        steps = "It is off track: your action and date are recorded and will be followed up next period."
+        steps = "It is off track: what you sent is recorded."
     else:
         steps = "Nothing more is needed for this period. Thank you."
     return Receipt(
