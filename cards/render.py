@@ -168,9 +168,9 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
 
-def _plan_view(item: OpenReturn) -> dict[str, Any] | None:
-    """The return card's action-plan section: the most urgent open items, each with a
-    progress box and a done toggle."""
+def _plan_view(item: OpenReturn, listed: int = ITEMS_ON_RETURN_CARD) -> dict[str, Any] | None:
+    """The return card's action-plan section: the ``listed`` most urgent open items, each
+    with a progress box and a done toggle."""
     asked = item.followed_up
     if not asked:
         return None
@@ -179,8 +179,8 @@ def _plan_view(item: OpenReturn) -> dict[str, Any] | None:
     if late:
         heading += f", {late} LATE"
     views = []
-    for a in asked[:ITEMS_ON_RETURN_CARD]:
-        owner = f"Owner: {a.owner} · " if a.owner else ""
+    for a in asked[:listed]:
+        owner = f"Owner: {_cut(a.owner, 100)} · " if a.owner else ""
         last = None
         if a.progress:
             when = f" ({long_day(a.progress_at, year=False)})" if a.progress_at else ""
@@ -215,12 +215,36 @@ def actions_card(
     warning: bool = False,
 ) -> dict[str, Any]:
     """A person's action-plan items (from ``actions``): open ones most urgent first, each
-    with Mark done (and Drop, for those ``may_drop``), then the latest closed."""
+    with Mark done (and Drop, for those ``may_drop``), then the latest closed. As many as
+    fit: with long texts, fewer (the rest are counted)."""
     still_open = [i for i in items if i.is_open]
     closed = [i for i in items if not i.is_open]
-    shown = still_open[:ITEMS_ON_ACTIONS_CARD] + closed
+    late = sum(1 for a in still_open if a.late)
+    heading = f"{name}: {_plural(len(still_open), 'open action')}"
+    if late:
+        heading += f", {late} LATE"
+    context = {"heading": heading, "may_drop": may_drop, "notice": notice, "warning": warning}
+    for listed, closed_shown in ((ITEMS_ON_ACTIONS_CARD, len(closed)), (6, 2), (3, 0)):
+        try:
+            return _actions_card(
+                still_open[:listed], closed[:closed_shown], len(still_open), **context
+            )
+        except CardTooLarge:
+            continue
+    return _actions_card(still_open[:1], [], len(still_open), **context)
+
+
+def _actions_card(
+    still_open: Sequence[ActionItem],
+    closed: Sequence[ActionItem],
+    open_count: int,
+    heading: str,
+    may_drop: Callable[[ActionItem], bool],
+    notice: str,
+    warning: bool,
+) -> dict[str, Any]:
     views = []
-    for a in shown:
+    for a in [*still_open, *closed]:
         if a.late:
             status = "⚠ LATE: open and past its due date"
         elif a.is_open:
@@ -229,25 +253,21 @@ def actions_card(
             when = f" on {long_day(a.closed_at, year=False)}" if a.closed_at else ""
             status = f"{a.stored}{when}"
         facts = [("Status", status), ("Due", long_day(a.due) if a.due else "no date")]
-        facts.append(("Owner", a.owner or "not named"))
+        facts.append(("Owner", _cut(a.owner, 100) if a.owner else "not named"))
         if a.progress:
             facts.append(("Last progress", _cut(a.progress, SHORT_TEXT)))
         views.append(
             {
                 "id": a.id,
-                "measure": f"{a.code} · {_cut(a.title, 120)} ({a.period})",
-                "description": _cut(a.description, 2 * SHORT_TEXT),
+                "measure": f"{a.code} · {_cut(a.title, 100)} ({a.period})",
+                "description": _cut(a.description, SHORT_TEXT + 100),
                 "facts": facts,
                 "can_close": a.is_open,
                 "can_drop": a.is_open and may_drop(a),
                 "drop_id": ids.drop_reason(a.id),
             }
         )
-    late = sum(1 for a in still_open if a.late)
-    heading = f"{name}: {_plural(len(still_open), 'open action')}"
-    if late:
-        heading += f", {late} LATE"
-    hidden = len(still_open) - ITEMS_ON_ACTIONS_CARD
+    hidden = open_count - len(still_open)
     more = f"and {hidden} more open, less urgent: mark some done to see them." if hidden > 0 else ""
     return render(
         "actions.json.j2",
@@ -283,18 +303,27 @@ def return_card(
         "values": dict(values or {}),
         "errors": dict(errors or {}),
         "summary": summary,
-        "plan": _plan_view(item),
     }
     if item.measure.is_key_action:
         statuses = [
             (s.value, s.description[0].upper() + s.description[1:]) for s in KeyActionStatus
         ]
-        return render("key_action.json.j2", statuses=statuses, **context)
-    doubt_view = None
-    if doubt is not None:
-        suggestion = "" if doubt.suggestion is None else f"{doubt.suggestion:f}"
-        doubt_view = DoubtView(doubt.suggestion, doubt.suggestion_shown, suggestion)
-    return render("return.json.j2", doubt=doubt_view, **context)
+        template, extra = "key_action.json.j2", {"statuses": statuses}
+    else:
+        doubt_view = None
+        if doubt is not None:
+            suggestion = "" if doubt.suggestion is None else f"{doubt.suggestion:f}"
+            doubt_view = DoubtView(doubt.suggestion, doubt.suggestion_shown, suggestion)
+        template, extra = "return.json.j2", {"doubt": doubt_view}
+    # The most urgent items that fit: a card that comes back with long texts typed lists
+    # fewer of them (the rest are named by number, and in `actions`).
+    for listed in (ITEMS_ON_RETURN_CARD, 3, 1):
+        try:
+            return render(template, plan=_plan_view(item, listed), **context, **extra)
+        except CardTooLarge:
+            if not item.followed_up:
+                raise
+    return render(template, plan=_plan_view(item, 0), **context, **extra)
 
 
 def receipt_card(receipt: Receipt) -> dict[str, Any]:
