@@ -499,7 +499,7 @@ async def _close(
         return ActionRefusal(
             f"Sorry, only {who} can {what} this {measure.code} action. Nothing was changed."
         )
-    if dropping and not reason.strip():
+    if dropping and not reason.strip() and item.status == ActionPlanStatus.OPEN.value:
         return ActionRefusal("Say why the action is being dropped, then press Drop again.")
     # One statement, so that two presses at the same moment close it once.
     changed = await session.execute(
