@@ -217,21 +217,26 @@ def actions_card(
     """A person's action-plan items (from ``actions``): open ones most urgent first, each
     with Mark done (and Drop, for those ``may_drop``), then the latest closed. As many as
     fit: with long texts, fewer (the rest are counted)."""
-    still_open = [i for i in items if i.is_open]
+    still_open = sorted((i for i in items if i.is_open), key=ActionItem.urgency)
     closed = [i for i in items if not i.is_open]
     late = sum(1 for a in still_open if a.late)
     heading = f"{name}: {_plural(len(still_open), 'open action')}"
     if late:
         heading += f", {late} LATE"
-    context = {"heading": heading, "may_drop": may_drop, "notice": notice, "warning": warning}
     for listed, closed_shown in ((ITEMS_ON_ACTIONS_CARD, len(closed)), (6, 2), (3, 0)):
         try:
             return _actions_card(
-                still_open[:listed], closed[:closed_shown], len(still_open), **context
+                still_open[:listed],
+                closed[:closed_shown],
+                len(still_open),
+                heading,
+                may_drop,
+                notice,
+                warning,
             )
         except CardTooLarge:
             continue
-    return _actions_card(still_open[:1], [], len(still_open), **context)
+    return _actions_card(still_open[:1], [], len(still_open), heading, may_drop, notice, warning)
 
 
 def _actions_card(
@@ -304,6 +309,7 @@ def return_card(
         "errors": dict(errors or {}),
         "summary": summary,
     }
+    extra: dict[str, Any]
     if item.measure.is_key_action:
         statuses = [
             (s.value, s.description[0].upper() + s.description[1:]) for s in KeyActionStatus

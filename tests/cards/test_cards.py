@@ -366,3 +366,12 @@ def test_status_says_how_many_actions_are_late_once_on_the_measures_line():
     card = cards.status_card("Status", [item, replace(item, period=item.period.previous())])
     text = card_text(card)
     assert text.count("⚠ 2 actions late") == 1
+
+
+def test_the_actions_card_lists_the_ten_most_urgent_open_items_and_counts_the_rest():
+    items = [action_item("plain", n, late=n == 11) for n in range(12)]
+    card = cards.actions_card("Amina Hussain", items)
+    presses = [n["data"]["item"] for n in elements(card) if n.get("title") == "Mark done"]
+    assert len(presses) == 10
+    assert presses[0] == 111  # the late one first, though it came last
+    assert "and 2 more open, less urgent: mark some done to see them." in card_text(card)
