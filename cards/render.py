@@ -200,7 +200,7 @@ def _plan_view(item: OpenReturn, listed: int = ITEMS_ON_RETURN_CARD) -> dict[str
     return {
         "heading": heading,
         "ask": "How is each one going? Add a word of progress, and switch on Done for any that "
-        "are finished. They are saved when you submit the return.",
+        "are finished. They are saved when you press Submit.",
         "items": views,
         "more": more,
     }

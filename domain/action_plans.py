@@ -250,7 +250,14 @@ async def from_return(
     the measure's action-plan item for that period (a correction updates the open one, so a
     period never has two of its own), and the progress the card reported on the measure's
     other items is stored. Answers the receipt's line about the action plan ("" if none)."""
-    await report_progress(session, measure, by, now, progress, done)
+    noted = await report_progress(session, measure, by, now, progress, done)
+    line = await _own_action(session, measure, ret, off_track, by, now)
+    return " ".join(part for part in (noted, line) if part)
+
+
+async def _own_action(
+    session: AsyncSession, measure: Measure, ret: Return, off_track: bool, by: Person, now: datetime
+) -> str:
     action = (ret.remedial_action or "").strip()
     if not (off_track and action and ret.action_due):
         return ""  # back on track: the items stay until their owner closes them
@@ -322,15 +329,15 @@ async def report_progress(
     now: datetime,
     progress: Sequence[tuple[int, str]],
     done: Sequence[int],
-) -> None:
+) -> str:
     """The return card's word on the measure's open items: its progress text stored on each
     (audited), and those toggled done closed. ``by`` may send the measure's return (checked
     by the caller). The card's ids are not trusted: an id that is not an open item of this
-    measure is passed over, and the attempt audited."""
+    measure is passed over, and the attempt audited. Answers what the receipt can say of it."""
     said = {item_id: text.strip() for item_id, text in progress if text.strip()}
     wanted = set(said) | set(done)
     if not wanted:
-        return
+        return ""
     items = {
         i.id: i
         for i in await session.scalars(
@@ -352,8 +359,10 @@ async def report_progress(
             {"reason": "not an open item of this measure", "items": stray},
             now,
         )
+    noted = closed = 0
     for item_id, item in sorted(items.items()):
         key = _key(measure.code, item.period, item.id)
+        noted += item_id in said
         if item_id in said and said[item_id] != (item.progress or ""):
             record(
                 session,
@@ -370,6 +379,13 @@ async def report_progress(
             record(session, by.email, "action done", "action_plan", key, {"via": "return"}, now)
             item.status = ActionPlanStatus.DONE.value
             item.closed_at = now
+            closed += 1
+    parts = []
+    if noted:
+        parts.append(f"progress noted on {noted} action{'s' if noted != 1 else ''}")
+    if closed:
+        parts.append(f"{closed} marked done")
+    return ("; ".join(parts) + ".").capitalize() if parts else ""
 
 
 # ---- closing an item from the actions card ---------------------------------------------

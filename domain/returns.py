@@ -622,7 +622,9 @@ async def not_available(
             await newest_by_period(session, measure.id, labels),
             await targets_of(session, measure.id, labels),
         )
-        return Rejected(item, FormProblems({REASON: message}))
+        return Rejected(
+            await with_action_plan(session, item, today), FormProblems({REASON: message})
+        )
     previous = (await newest_by_period(session, measure.id, [period.label])).get(period.label)
     if has_figure(previous):
         return Refusal(

@@ -90,6 +90,7 @@ async def test_an_off_track_action_is_followed_up_on_the_next_card_and_closed_fr
     assert await teams.submit(AMINA, "card-nov", {**submit_data(card), **typed}) == 201
     receipt = card_text(teams.connector.cards(teams.connector.updates())[-1])
     assert "Received: RB-01" in receipt
+    assert "Progress noted on 1 action; 1 marked done." in receipt
     [closed] = await rows(teams, ActionPlan)
     assert (closed.status, closed.progress, closed.closed_at) == (
         "done",

@@ -173,6 +173,7 @@ async def test_the_next_return_card_asks_about_the_item_and_stores_its_progress_
     )
     receipt = await run_submit(uow, november, DECEMBER)
     assert isinstance(receipt, Receipt)
+    assert receipt.action_plan == "Progress noted on 1 action; 1 marked done."
     [closed] = await items(uow)
     assert (closed.progress, closed.progress_at, closed.status, closed.closed_at) == (
         "Letters sent to 1,200 households.",
