@@ -4,13 +4,13 @@ lists her items with a late one flagged, and Mark done works once, for those wit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
 from bot.loopback import card_text, elements
-from domain.model import ActionPlan, AuditEntry
-from tests.bot.conftest import AMINA, GARETH, MARK, Teams
+from domain.model import ActionPlan, AuditEntry, Measure
+from tests.bot.conftest import AMINA, GARETH, MARK, NOW, Teams
 
 # 22 December 2026: November's return (2026/27 M8) is open and October's action is due.
 DECEMBER = datetime(2026, 12, 22, 10, 0, tzinfo=UTC)
@@ -189,3 +189,39 @@ async def test_the_escalation_owner_can_drop_an_item_with_a_reason(teams):
     assert closed.status == "dropped"
     # Amina's next card no longer asks about it.
     assert "action plan" not in card_text(await open_card(teams, AMINA, "submit RB-01"))
+
+
+async def test_a_chasers_card_asks_about_a_remedial_action_agreed_by_the_escalation_owner(teams):
+    """What the escalation card's Agree remedial action writes (add_item, source "agreed")
+    is asked about on the owner's next card, here the chaser's."""
+    from bot.app import ADAPTER, SESSIONS
+    from bot.delivery.dispatcher import Dispatcher
+    from bot.settings import Settings
+    from domain import action_plans
+    from domain.model import Person
+    from domain.outbox import CHASER_KINDS, Timetable, sweep
+
+    async with teams.client.app[SESSIONS]() as session, session.begin():
+        rb02 = await session.scalar(select(Measure).where(Measure.code == "RB-02"))
+        mark = await session.scalar(select(Person).where(Person.email == MARK.email))
+        await action_plans.add_item(
+            session,
+            rb02,
+            "2026/27 M6",
+            "Weekly review of the ten largest accounts.",
+            owner=rb02.owner,
+            due=date(2026, 11, 30),
+            source="agreed",
+            by=mark,
+            now=NOW,
+        )
+        await sweep(session, NOW, Timetable(), set(CHASER_KINDS))
+    await teams.install(AMINA)
+    teams.connector.clear()
+    app = teams.client.app
+    await Dispatcher(Settings(), app[SESSIONS], app[ADAPTER], lambda: NOW).run_once()
+    [chaser] = [c for c in teams.connector.sent() if c.body.get("text", "").startswith("RB-02")]
+    text = card_text(teams.connector.cards([chaser])[0])
+    assert "RB-02's action plan: 1 open action" in text
+    assert "Weekly review of the ten largest accounts." in text
+    assert "Owner: Amina Hussain · due Monday 30 November 2026 · from 2026/27 M6" in text
