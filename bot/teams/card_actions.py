@@ -11,6 +11,8 @@ from bot.teams.turn import Turn
 from cards import render as cards
 from cards.actions import (
     MAX_TEXT,
+    AcknowledgeOverdue,
+    ChaseForMe,
     NotAvailableForm,
     OpenReturnCard,
     ReturnForm,
@@ -18,7 +20,7 @@ from cards.actions import (
     Verb,
     ids,
 )
-from domain import returns
+from domain import overdue, returns
 from domain.dates import long_day
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
 
@@ -101,9 +103,49 @@ async def my_measures(turn: Turn, action: ShowMeasures) -> None:
     await commands.my_measures(turn, ())
 
 
+async def _overdue_card_again(
+    turn: Turn, escalation_owner_id: int | None, outcome: overdue.Outcome
+) -> None:
+    """Draw the overdue card again in place, saying what the press did; a refusal is said
+    in a reply and the card is left as it was."""
+    if outcome.refused or escalation_owner_id is None:
+        await turn.say(outcome.note)
+        return
+    now, person, policy = turn.now, turn.person, turn.policy
+
+    async def read(tx: Any) -> overdue.Digest:
+        scope = overdue.scope_for(
+            person, escalation_owner_id, await overdue.led_services(tx, person)
+        )
+        return await overdue.digest(tx, escalation_owner_id, now, policy, scope, outcome.note)
+
+    found = await turn.uow.run(read)
+    await turn.replace_card(cards.overdue_card(found, turn.today))
+
+
+async def chase_for_me(turn: Turn, action: ChaseForMe) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: overdue.chase_for_me(
+            tx, turn.person, action.code, action.period, now, turn.policy
+        )
+    )
+    await _overdue_card_again(turn, action.escalation_owner_id, outcome)
+
+
+async def acknowledge_overdue(turn: Turn, action: AcknowledgeOverdue) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: overdue.acknowledge(tx, turn.person, action.returns, now)
+    )
+    await _overdue_card_again(turn, action.escalation_owner_id, outcome)
+
+
 CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.SUBMIT_RETURN: submit_return,
     Verb.NOT_AVAILABLE: not_available,
     Verb.OPEN_RETURN: open_return,
     Verb.MY_MEASURES: my_measures,
+    Verb.CHASE_FOR_ME: chase_for_me,
+    Verb.ACKNOWLEDGE_OVERDUE: acknowledge_overdue,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from cards import render as cards
 from cards.actions import parse_action
 from domain.model import Measure, MeasureKind, Person, Return, ReturnState, Service
 from domain.numbers import Unit
+from domain.overdue import MAX_ITEMS, Acknowledged, Digest, OverdueItem
 from domain.periods import Frequency, Period
 from domain.plausibility import Doubt
 from domain.ratings import Assessment, Direction, Polarity, Rating
@@ -125,7 +126,33 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         "help": cards.help_card(help_lines(), note=text, contact=text[:200]),
         "welcome": cards.welcome_card(help_lines(), text[:200], text[:200]),
         "notice": cards.notice_card(text[:200], text, warning=True),
+        "overdue digest": cards.overdue_card(overdue_digest(text, escalated), TODAY),
+        "overdue digest copy": cards.overdue_card(
+            replace(overdue_digest(text, escalated), unreachable=text[:200], more=4), TODAY
+        ),
+        "overdue digest, nothing left": cards.overdue_card(
+            Digest(7, text[:200], [], note=text[:300]), TODAY
+        ),
     }
+
+
+def overdue_digest(text: str, escalated: OpenReturn) -> Digest:
+    """The fullest overdue card: as many returns as it lists, every one reminded, chased,
+    acknowledged or not, with a reason it is not available."""
+    at = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+    days = tuple(date(2026, 10, d) for d in range(1, 9))
+    items = [
+        OverdueItem(
+            escalated,
+            text[:200],
+            days,
+            days,
+            Acknowledged(text[:200], at) if n % 2 else None,
+            at if n % 3 else None,
+        )
+        for n in range(MAX_ITEMS)
+    ]
+    return Digest(7, text[:200], items, note=text[:300])
 
 
 def strings(node: Any) -> list[str]:
