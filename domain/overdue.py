@@ -433,12 +433,16 @@ async def acknowledge(
     person: Person,
     returns: Sequence[tuple[str, str]],
     now: datetime,
+    policy: Policy,
 ) -> Outcome:
     """Acknowledge the overdue escalations of these returns (code, period): who and when is
-    recorded once; a second press says who acknowledged when."""
+    recorded once; a second press says who acknowledged when. A return that has arrived
+    since needs no acknowledging and is left as it is."""
     done: list[str] = []
     before: list[str] = []
     problems: list[str] = []
+    arrived: list[str] = []
+    calendar = await load_calendar(session)
     for code, label in returns:
         found = await _find(session, person, code, label, "acknowledge", now)
         if isinstance(found, Outcome):
@@ -451,6 +455,10 @@ async def acknowledge(
         title = f"{measure.code} for {period.label}"
         if escalation is None:
             problems.append(f"{title} has not been escalated, so there is nothing to acknowledge.")
+            continue
+        item = await views.open_return(session, measure, _day(now), policy, calendar, period)
+        if item.state not in views.WAITING:
+            arrived.append(title)
             continue
         if escalation.acknowledged_at is not None:
             by = (
@@ -479,6 +487,9 @@ async def acknowledge(
     lines = []
     if done:
         lines.append(f"Acknowledged {_names(done)} at {_at(now)}.")
+    if arrived:
+        verb = "has" if len(arrived) == 1 else "have"
+        lines.append(f"{_names(arrived)} {verb} arrived since: nothing to acknowledge.")
     lines += before + problems
     if not lines:
         lines.append("There was nothing to acknowledge.")

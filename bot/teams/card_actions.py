@@ -136,7 +136,7 @@ async def chase_for_me(turn: Turn, action: ChaseForMe) -> None:
 async def acknowledge_overdue(turn: Turn, action: AcknowledgeOverdue) -> None:
     now = turn.now
     outcome = await turn.uow.run(
-        lambda tx: overdue.acknowledge(tx, turn.person, action.returns, now)
+        lambda tx: overdue.acknowledge(tx, turn.person, action.returns, now, turn.policy)
     )
     await _overdue_card_again(turn, action.escalation_owner_id, outcome)
 
