@@ -289,7 +289,8 @@ async def _leadership_contacts(session: AsyncSession, owner_id: int) -> dict[int
     )
     out: dict[int, list[int]] = {}
     for contact_id, service_id in rows:
-        out.setdefault(contact_id, []).append(service_id)
+        if contact_id is not None:
+            out.setdefault(contact_id, []).append(service_id)
     return {k: sorted(v) for k, v in out.items()}
 
 
