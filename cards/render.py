@@ -378,7 +378,8 @@ def overdue_card(digest: Digest, today: date) -> dict[str, Any]:
                 "title": f"{m.code} {m.title[:150]} · {item.period.label}",
                 "period": item.period.label,
                 "facts": facts,
-                "chased": f"Chased for you today at {_hm(entry.chased_today)}."
+                "chased": f"Chased today at {_hm(entry.chased_today)}"
+                + (f", asked by {entry.chased_by}." if entry.chased_by else ".")
                 if entry.chased_today
                 else "",
                 "acknowledged": ack is not None,

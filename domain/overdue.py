@@ -48,6 +48,7 @@ class OverdueItem:
     chasers: tuple[date, ...] = ()  # days chasers were sent (to anyone)
     acknowledged: Acknowledged | None = None
     chased_today: datetime | None = None  # when "Chase for me" was pressed today
+    chased_by: str = ""  # and by whom
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Outcome:
 
     note: str
     refused: bool = False
+    not_theirs: tuple[str, str] | None = None  # refused: (escalation owner, measure code)
 
 
 def _day(moment: datetime) -> date:
@@ -183,6 +185,7 @@ async def digest(
                 tuple(sent[Kind.CHASER]),
                 acknowledged,
                 chased.created_at if chased is not None else None,
+                str((chased.payload or {}).get("asked_by", "")) if chased is not None else "",
             )
         )
     why = await why_unreachable(session, owner) if owner is not None else None
@@ -203,7 +206,13 @@ async def still_overdue(
     """Checked at send time for a digest row: why it should no longer go (None if it should)."""
     services = payload.get("services")
     found = await overdue_returns(session, int(payload["for_id"]), today, policy, services)
-    return None if found else "nothing is overdue past the escalation point any more"
+    if not found:
+        return "nothing is overdue past the escalation point any more"
+    if payload.get("for"):  # a copy, made because the escalation owner could not be reached
+        owner = await session.get(Person, int(payload["for_id"]))
+        if owner is not None and await why_unreachable(session, owner) is None:
+            return f"{owner.name} can be reached now and is sent their own card"
+    return None
 
 
 # ---- queueing ------------------------------------------------------------------------------
@@ -346,12 +355,15 @@ async def _find(
         owner = (
             measure.escalation_owner.name if measure.escalation_owner else "its escalation owner"
         )
-        return Outcome(
-            f"Only {owner} (the escalation owner for {measure.code}) or the performance team "
-            "can do that, so nothing was changed.",
-            refused=True,
-        )
+        return Outcome(_not_theirs(owner, [measure.code]), True, (owner, measure.code))
     return measure, period
+
+
+def _not_theirs(owner: str, codes: Sequence[str]) -> str:
+    return (
+        f"Only {owner} (the escalation owner for {_names(codes)}) or the performance team "
+        "can do that, so nothing was changed."
+    )
 
 
 def _at(moment: datetime) -> str:
@@ -379,6 +391,10 @@ async def chase_for_me(
     title = f"{measure.code} for {period.label}"
     if item.state not in views.WAITING:
         return Outcome(f"{title}: it has arrived since, so there is nothing to chase.")
+    if item.state not in views.OVERDUE:
+        return Outcome(
+            f"{title} is not due until {long_day(item.deadline)}, so there is nothing to chase."
+        )
     before = await _chased_on(session, measure.code, period.label, today)
     if before is not None:
         who = (before.payload or {}).get("asked_by", "someone")
@@ -443,13 +459,17 @@ async def acknowledge(
     before: list[str] = []
     problems: list[str] = []
     arrived: list[str] = []
+    not_theirs: dict[str, list[str]] = {}  # escalation owner -> codes
     calendar = await load_calendar(session)
     for code, label in returns:
         found = await _find(session, person, code, label, "acknowledge", now)
         if isinstance(found, Outcome):
             if found.refused and len(returns) == 1:
                 return found
-            problems.append(found.note)
+            if found.not_theirs:
+                not_theirs.setdefault(found.not_theirs[0], []).append(found.not_theirs[1])
+            else:
+                problems.append(found.note)
             continue
         measure, period = found
         escalation = await _escalation(session, measure.id, period.label)
@@ -492,9 +512,11 @@ async def acknowledge(
         verb = "has" if len(arrived) == 1 else "have"
         lines.append(f"{_names(arrived)} {verb} arrived since: nothing to acknowledge.")
     lines += before + problems
+    lines += [_not_theirs(owner, codes) for owner, codes in not_theirs.items()]
     if not lines:
         lines.append("There was nothing to acknowledge.")
-    return Outcome(" ".join(lines), refused=bool(problems) and not done and not before)
+    refused = bool(problems or not_theirs) and not (done or before or arrived)
+    return Outcome(" ".join(lines), refused=refused)
 
 
 @dataclass

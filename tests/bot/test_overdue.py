@@ -108,7 +108,7 @@ async def test_one_card_lists_every_late_return_and_its_buttons_work(teams):
         "Chased RB-02 for 2026/27 M7: a firmer chaser naming you is queued for Amina Hussain"
         in after
     )
-    assert "Chased for you today at 10:00." in after
+    assert "Chased today at 10:00, asked by Mark Taylor." in after
     await send(teams, teams.now + timedelta(minutes=1))
     [chaser] = [c for c in to(teams, AMINA) if "has asked me" in (c.body.get("text") or "")]
     assert chaser.body["text"] == (
@@ -266,3 +266,17 @@ async def test_a_digest_whose_returns_all_arrived_before_it_went_is_not_sent(tea
         NotificationState.CANCELLED,
         "nothing is overdue past the escalation point any more",
     )
+
+
+async def test_the_escalation_owner_gets_the_card_when_they_install_perfbot(teams):
+    await a_fortnight_late(teams, AMINA)  # Mark has not installed PerfBot
+    monday = FRIDAY + timedelta(days=3)
+    await morning(teams, monday)  # Friday's and Monday's cards for him wait, as failed
+    teams.now = monday + timedelta(hours=2)
+    teams.connector.clear()
+    await teams.install(MARK)
+    await send(teams, teams.now + timedelta(minutes=1))
+    [card] = digests_to(teams, MARK)  # the newest only, drawn now: not a burst of old ones
+    assert "4 returns overdue past the escalation point" in card_text(card)
+    assert "6 working days" in card_text(card)
+    assert "For Mark Taylor" not in card_text(card)

@@ -149,6 +149,7 @@ def overdue_digest(text: str, escalated: OpenReturn) -> Digest:
             days,
             Acknowledged(text[:200], at) if n % 2 else None,
             at if n % 3 else None,
+            text[:200] if n % 3 else "",
         )
         for n in range(MAX_ITEMS)
     ]

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from domain import overdue
 from domain.importing import ImportRejected, import_workbook
-from domain.model import AuditEntry, Escalation, Notification, Service
-from domain.outbox import CHASER_KINDS, Timetable, sweep
+from domain.model import AuditEntry, Escalation, Notification, Person, Service
+from domain.outbox import CHASER_KINDS, Timetable, still_wanted, sweep
 from domain.policy import Policy
 from domain.workbook import Sheet
 
@@ -173,3 +173,40 @@ async def test_the_services_sheet_sets_a_leadership_contact_and_refuses_an_unkno
             tx, services_sheet(("Revenues and Benefits", CLAIRE)), now=now
         )
     assert not again.changed
+
+
+async def test_a_copy_not_yet_sent_when_the_escalation_owner_becomes_reachable_is_dropped(
+    uow, person
+):
+    mark, admin = await person(MARK), await person(ADMIN)
+    await chasers(uow, FRIDAY)
+    key = f"overdue:{mark.id}:2026-11-27:via:{admin.id}"
+    async with uow() as tx:
+        copy = await tx.scalar(select(Notification).where(Notification.reason_key == key))
+        assert await still_wanted(tx, copy, FRIDAY.date(), Policy()) is None
+        (await tx.get(Person, mark.id)).teams_user_id = "29:mark"  # seen in Teams since
+    async with uow() as tx:
+        copy = await tx.scalar(select(Notification).where(Notification.reason_key == key))
+        why = await still_wanted(tx, copy, FRIDAY.date(), Policy())
+    assert why == "Mark Taylor can be reached now and is sent their own card"
+
+
+async def test_someone_else_pressing_acknowledge_all_is_refused_once_and_audited(uow, person):
+    amina = await person(AMINA)
+    await chasers(uow, FRIDAY)
+    codes = [(f"RB-0{n}", "2026/27 M7") for n in (1, 2, 3, 4)]
+    result = await uow.run(lambda tx: overdue.acknowledge(tx, amina, codes, FRIDAY, Policy()))
+    assert result.refused
+    assert result.note == (
+        "Only Mark Taylor (the escalation owner for RB-01, RB-02, RB-03 and RB-04) or the "
+        "performance team can do that, so nothing was changed."
+    )
+    async with uow() as tx:
+        acknowledged = list(
+            await tx.scalars(select(Escalation).where(Escalation.acknowledged_at.is_not(None)))
+        )
+        refusals = list(
+            await tx.scalars(select(AuditEntry).where(AuditEntry.action == "refused acknowledge"))
+        )
+    assert acknowledged == []
+    assert len(refusals) == 4
