@@ -104,7 +104,7 @@ async def reachable_again(
             newest[key] = notification
         elif notification.kind == Kind.OVERDUE and payload.get("for_id"):
             # Overdue digests are drawn afresh when they go: only the newest is worth sending.
-            key = ("overdue digest", str(payload.get("services")))
+            key = (f"overdue digest for {payload['for_id']}", str(payload.get("services")))
             if key in newest:
                 cancel(newest[key], "superseded by a later overdue digest")
                 again.remove(newest[key].reason_key)
