@@ -32,6 +32,8 @@ class Verb(enum.StrEnum):
     OPEN_DEEP_DIVE = "open_deep_dive"
     MARK_DONE = "mark_done"
     DROP_ACTION = "drop_action"
+    CHASE_FOR_ME = "chase_for_me"
+    ACKNOWLEDGE_OVERDUE = "acknowledge_overdue"
 
 
 class ids:
@@ -166,6 +168,27 @@ class DropAction:
     too_long: bool = False
 
 
+@dataclass(frozen=True)
+class ChaseForMe:
+    """An overdue digest's "Chase for me": a firmer chaser to the return's owner."""
+
+    verb: ClassVar[Verb] = Verb.CHASE_FOR_ME
+    code: str
+    period: str
+    escalation_owner_id: int | None  # whose digest the card is (to draw it again)
+
+
+@dataclass(frozen=True)
+class AcknowledgeOverdue:
+    """An overdue digest's "Acknowledge" (one return) or "Acknowledge all" (every one listed)."""
+
+    verb: ClassVar[Verb] = Verb.ACKNOWLEDGE_OVERDUE
+    returns: tuple[tuple[str, str], ...]  # (code, period)
+    escalation_owner_id: int | None
+
+
+MAX_LISTED = 50  # returns one "Acknowledge all" may name
+
 CardAction = (
     ReturnForm
     | NotAvailableForm
@@ -176,6 +199,8 @@ CardAction = (
     | MarkDone
     | DropAction
     | OpenDeepDive
+    | ChaseForMe
+    | AcknowledgeOverdue
 )
 
 
@@ -288,6 +313,27 @@ def _drop_action(value: Mapping[str, Any]) -> DropAction:
     return DropAction(item_id, reason, len(reason) > MAX_TEXT)
 
 
+def _person_id(value: Mapping[str, Any]) -> int | None:
+    text = _text(value.get("for")).strip()
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+def _chase_for_me(value: Mapping[str, Any]) -> ChaseForMe:
+    return ChaseForMe(_code(value), _period(value), _person_id(value))
+
+
+def _acknowledge_overdue(value: Mapping[str, Any]) -> AcknowledgeOverdue:
+    listed = value.get("returns")
+    pairs: list[tuple[str, str]] = []
+    if isinstance(listed, list):
+        for entry in listed[:MAX_LISTED]:
+            if isinstance(entry, Mapping) and _code(entry):
+                pairs.append((_code(entry), _period(entry)))
+    elif _code(value):
+        pairs.append((_code(value), _period(value)))
+    return AcknowledgeOverdue(tuple(dict.fromkeys(pairs)), _person_id(value))
+
+
 PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.SUBMIT_RETURN: _return_form,
     Verb.NOT_AVAILABLE: _not_available,
@@ -298,6 +344,8 @@ PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.OPEN_DEEP_DIVE: _open_deep_dive,
     Verb.MARK_DONE: _mark_done,
     Verb.DROP_ACTION: _drop_action,
+    Verb.CHASE_FOR_ME: _chase_for_me,
+    Verb.ACKNOWLEDGE_OVERDUE: _acknowledge_overdue,
 }
 
 

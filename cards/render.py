@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +18,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from cards.actions import INPUTS, MAX_PROGRESS, MAX_TEXT, Verb, ids
 from domain.action_plans import ActionItem
-from domain.dates import long_day
+from domain.dates import LONDON, long_day
 from domain.deep_dives import DiveView, ListedDive
 from domain.numbers import Unit
+from domain.overdue import Digest
 from domain.plausibility import Doubt
 from domain.ratings import KeyActionStatus, Polarity, Rating
 from domain.views import OVERDUE, WAITING, OpenReturn, Receipt, shown_value
@@ -559,4 +560,86 @@ def deep_dives_card(heading: str, items: Sequence[ListedDive]) -> dict[str, Any]
             }
             for i in items
         ],
+    )
+
+
+# ---- overdue escalations ------------------------------------------------------------------
+
+
+def _days(days: Sequence[date]) -> str:
+    if not days:
+        return "none"
+    shown = ", ".join(f"{d:%a} {d.day} {d:%b}" for d in days[-4:])
+    more = f" (and {len(days) - 4} earlier)" if len(days) > 4 else ""
+    return f"{len(days)}: {shown}{more}"
+
+
+def _hm(moment: datetime) -> str:
+    return f"{moment.astimezone(LONDON):%H:%M}"
+
+
+def overdue_card(digest: Digest, today: date) -> dict[str, Any]:
+    """An escalation owner's overdue returns, one card a day (or a copy of it for the
+    performance team or a leadership contact when the escalation owner cannot be reached)."""
+    count = len(digest.items) + digest.more
+    if count:
+        heading = f"{count} return{'s' if count != 1 else ''} overdue past the escalation point"
+    else:
+        heading = "Nothing is overdue past the escalation point now"
+    intro = ""
+    if digest.unreachable:
+        heading = f"For {digest.escalation_owner}: {heading}"
+        intro = (
+            f"PerfBot cannot reach {digest.escalation_owner} ({digest.unreachable}), the "
+            "escalation owner for these, so you have their card. Please chase or pass it on."
+        )
+    items = []
+    unacknowledged = []
+    for entry in digest.items:
+        item = entry.item
+        m = item.measure
+        days = item.overdue_days
+        facts = [
+            ("Owner", entry.owner),
+            ("Due", long_day(item.deadline)),
+            ("Late", f"{days} working day{'s' if days != 1 else ''}"),
+            ("Reminders sent", _days(entry.reminders)),
+            ("Chasers sent", _days(entry.chasers)),
+        ]
+        if item.latest is not None and item.latest.not_available_reason:
+            facts.append(("Not available", item.latest.not_available_reason[:500]))
+        ack = entry.acknowledged
+        facts.append(
+            (
+                "Acknowledged",
+                f"by {ack.by}, {_hm(ack.at)} {long_day(ack.at.astimezone(LONDON).date())}"
+                if ack
+                else "not yet",
+            )
+        )
+        if not ack:
+            unacknowledged.append({"code": m.code, "period": item.period.label})
+        items.append(
+            {
+                "code": m.code,
+                "title": f"{m.code} {m.title[:150]} · {item.period.label}",
+                "period": item.period.label,
+                "facts": facts,
+                "chased": f"Chased today at {_hm(entry.chased_today)}"
+                + (f", asked by {entry.chased_by}." if entry.chased_by else ".")
+                if entry.chased_today
+                else "",
+                "acknowledged": ack is not None,
+            }
+        )
+    more = f"And {digest.more} more: type status to see them all." if digest.more else ""
+    return render(
+        "overdue.json.j2",
+        heading=heading,
+        intro=intro,
+        note=digest.note,
+        items=items,
+        more=more,
+        owner_id=str(digest.escalation_owner_id),
+        unacknowledged=unacknowledged if len(unacknowledged) > 1 else [],
     )

@@ -50,6 +50,7 @@ REQUIRED_COLUMNS = {
     "actuals": ("code", "period", "actual"),
     "calendar": ("date",),
     "deadlines": ("period", "due_date"),
+    "services": ("name",),
 }
 # Sheets that need one column of a pair; each row fills exactly one of them.
 ONE_OF_COLUMNS = {"deadlines": ("frequency", "code")}
@@ -324,6 +325,7 @@ async def import_workbook(
     facts = {code: _facts_of(m) for code, m in measures.items()}
     facts.update({row.fields["code"]: _facts_from_row(row) for row in measure_rows})
 
+    service_rows = _read_services(sheets.get("services"), problems, known_emails)
     target_rows = _read_targets(sheets.get("targets"), problems, facts)
     actual_rows = _read_actuals(sheets.get("actuals"), problems, facts, known_emails)
     closure_rows = _read_calendar(sheets.get("calendar"), problems)
@@ -334,6 +336,7 @@ async def import_workbook(
     summary = ImportSummary()
     writer = _Writer(session, summary, actor, now, people, measures, services)
     await writer.write_people(person_rows)
+    await writer.write_services(service_rows)
     await writer.write_measures(measure_rows)
     await writer.write_targets(target_rows)
     await writer.write_actuals(actual_rows)
@@ -589,6 +592,35 @@ def _read_actuals(
     return rows
 
 
+@dataclass(frozen=True)
+class _ServiceRow:
+    number: int
+    name: str
+    leadership_contact: str | None
+
+
+def _read_services(
+    sheet: Sheet | None, problems: list[Problem], known_emails: set[str]
+) -> list[_ServiceRow]:
+    """A service's leadership contact: who is sent its overdue escalations when the
+    escalation owner cannot be reached (blank: nobody but the performance team)."""
+    rows: list[_ServiceRow] = []
+    if sheet is None:
+        return rows
+    seen: dict[Any, int] = {}
+    for number, values in sheet.rows:
+        row = _Row("services", number, values, problems)
+        name = row.text("name", required=True, why=": every service needs one")
+        contact = row.parse("leadership_contact", _email)
+        if contact and contact not in known_emails:
+            row.problem(f"leadership_contact '{contact}' is not a known person: add them to people")
+        if name and _duplicate(seen, name.lower(), row, f"'{name}'"):
+            continue
+        if row.ok and name:
+            rows.append(_ServiceRow(number, name, contact))
+    return rows
+
+
 def _read_calendar(sheet: Sheet | None, problems: list[Problem]) -> list[tuple[date, str | None]]:
     rows: list[tuple[date, str | None]] = []
     if sheet is None:
@@ -786,6 +818,26 @@ class _Writer:
                 person.role_rows = [PersonRole(role=role) for role in sorted(row.roles)]
             self._count("people", row.email, row.email in new, changes)
         await self.session.flush()
+
+    async def write_services(self, rows: list[_ServiceRow]) -> None:
+        emails = {p.id: p.email for p in self.people.values()}
+        for row in rows:
+            known = row.name.lower() in self.services
+            service = await self.service(row.name)
+            contact = self.people[row.leadership_contact] if row.leadership_contact else None
+            changes = self._update(
+                service, {"leadership_contact_id": contact.id if contact else None}
+            )
+            if "leadership_contact_id" in changes:
+                changes["leadership_contact"] = [
+                    emails.get(i) for i in changes.pop("leadership_contact_id")
+                ]
+            if changes:
+                self._audit("update", "service", row.name, changes)
+                if known:  # a new service is counted as new
+                    self.summary.updated["services"] += 1
+            elif known:
+                self.summary.unchanged["services"] += 1
 
     def _count(self, kind: str, key: str, created: bool, changes: dict[str, Any]) -> None:
         if created:

@@ -17,10 +17,11 @@ from sqlalchemy import CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
+from domain import overdue
 from domain.model import Escalation, Measure, Notification, NotificationState, Person, Snooze
 from domain.notifications import Kind, insert_ignoring_duplicates, queue
-from domain.people import performance_team, why_unreachable
 from domain.periods import Period
+from domain.policy import Policy
 from domain.reminders import Cadence, SendWindow, Step, due_step, local_moment
 from domain.reporting import latest_returns, load_calendar
 from domain.views import deadline_of, has_figure, open_periods, records
@@ -43,6 +44,7 @@ class Timetable:
 class SweepResult:
     queued: list[str] = field(default_factory=list)  # reason keys of new rows
     skipped: dict[str, int] = field(default_factory=dict)  # why returns were passed over
+    escalated: list[str] = field(default_factory=list)  # "code:period" newly escalated as overdue
 
     def skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
@@ -71,16 +73,67 @@ async def sweep(
     steps = {str(k) for k in kinds}
     nine = local_moment(today, time(SWEEP_HOUR), timetable.window.zone)
     send_at = timetable.window.next_allowed(max(now, nine), calendar)
+    digests = overdue.Collected()
     for measure in measures:
         cadence = timetable.cadence.for_measure(measure.reminder_days)
         for period in open_periods(measure, read[measure.id], today, timetable.open_from):
             deadline = deadline_of(measure, period, calendar)
             step = due_step(deadline, today, calendar, cadence, steps)
-            if step is not None:
+            if step is None:
+                continue
+            if step.kind == Kind.OVERDUE:
+                await _escalate_overdue(session, measure, period, now, digests, result)
+            else:
                 await _queue_step(
                     session, measure, period, deadline, step, snoozes, now, send_at, result
                 )
+    if digests.owners:
+        result.queued += await overdue.queue_digests(session, digests.owners, today, now, send_at)
     return result
+
+
+async def _escalate_overdue(
+    session: AsyncSession,
+    measure: Measure,
+    period: Period,
+    now: datetime,
+    digests: overdue.Collected,
+    result: SweepResult,
+) -> None:
+    """A return overdue past the escalation point: its ``Escalation(reason="overdue")`` (which
+    holds its acknowledgement) is raised once, and its escalation owner is owed today's digest
+    (domain/overdue.py) while it is not acknowledged: one card a day for all their returns,
+    never one per return."""
+    if measure.escalation_owner_id is None:
+        result.skip("no escalation owner")
+        return
+    raised = await session.execute(
+        insert_ignoring_duplicates(
+            session,
+            Escalation,
+            {
+                "measure_id": measure.id,
+                "period": period.label,
+                "reason": overdue.REASON,
+                "escalation_owner_id": measure.escalation_owner_id,
+                "raised_at": now,
+                "deep_dive_requested": False,
+            },
+        )
+    )
+    if cast(CursorResult[Any], raised).rowcount:
+        result.escalated.append(f"{measure.code}:{period.label}")
+    acknowledged = await session.scalar(
+        select(Escalation.acknowledged_at).where(
+            Escalation.measure_id == measure.id,
+            Escalation.period == period.label,
+            Escalation.reason == overdue.REASON,
+        )
+    )
+    if acknowledged is not None:
+        result.skip("acknowledged")
+        return
+    digests.add(measure.escalation_owner_id, f"{measure.code} {period.label}")
 
 
 async def _queue_step(
@@ -95,12 +148,8 @@ async def _queue_step(
     result: SweepResult,
 ) -> None:
     """Queue the message an open return is owed today, to each of its recipients."""
-    recipients = _recipients(measure, step)
-    if not recipients:
-        result.skip("no escalation owner")
-        return
-    for person in recipients:
-        if step.kind != Kind.OVERDUE and (measure.id, period.label, person.id) in snoozes:
+    for person in _recipients(measure):
+        if (measure.id, period.label, person.id) in snoozes:
             result.skip("snoozed")
             continue
         key = await queue(
@@ -121,65 +170,9 @@ async def _queue_step(
             result.queued.append(key)
         else:
             result.skip("queued before")
-    if step.kind == Kind.OVERDUE:
-        await _copy_to_the_performance_team(session, measure, period, deadline, step, now, result)
-        await session.execute(
-            insert_ignoring_duplicates(
-                session,
-                Escalation,
-                {
-                    "measure_id": measure.id,
-                    "period": period.label,
-                    "reason": "overdue",
-                    "escalation_owner_id": measure.escalation_owner_id,
-                    "raised_at": now,
-                    "deep_dive_requested": False,
-                },
-            )
-        )
 
 
-async def _copy_to_the_performance_team(
-    session: AsyncSession,
-    measure: Measure,
-    period: Period,
-    deadline: date,
-    step: Step,
-    now: datetime,
-    result: SweepResult,
-) -> None:
-    """An overdue escalation whose escalation owner PerfBot cannot reach yet waits for them
-    (it goes when they install PerfBot), and the performance team is sent it meanwhile, so
-    that an escalated return has always reached someone who can act."""
-    owner = measure.escalation_owner
-    why = await why_unreachable(session, owner) if owner is not None else None
-    if owner is None or why is None:
-        return
-    for admin in await performance_team(session):
-        if admin.id == owner.id:
-            continue
-        key = await queue(
-            session,
-            Kind.OVERDUE,
-            f"{measure.code}:{period.label}:{step.label}:{owner.id}:via:{admin.id}",
-            person_id=admin.id,
-            payload={
-                "code": measure.code,
-                "period": period.label,
-                "step": step.label,
-                "deadline": deadline.isoformat(),
-                "for": owner.name,
-                "why": why,
-            },
-            now=now,
-        )
-        if key is not None:
-            result.queued.append(key)
-
-
-def _recipients(measure: Measure, step: Step) -> list[Person]:
-    if step.kind == Kind.OVERDUE:
-        return [measure.escalation_owner] if measure.escalation_owner else []
+def _recipients(measure: Measure) -> list[Person]:
     people = {measure.owner.id: measure.owner}
     people.update({d.id: d for d in measure.delegates})
     return list(people.values())
@@ -267,12 +260,15 @@ async def release(session: AsyncSession, ids: list[int], worker: str) -> None:
 
 
 async def still_wanted(
-    session: AsyncSession, notification: Notification, today: date
+    session: AsyncSession, notification: Notification, today: date, policy: Policy | None = None
 ) -> str | None:
     """Checked again at send time, for the kinds whose message depends on data that can
     change while they wait: why a queued message about a return should no longer go (None if
-    it should). A return submitted, or a snooze set, after the row was queued cancels it."""
+    it should). A return submitted, or a snooze set, after the row was queued cancels it; an
+    overdue digest is cancelled when none of its escalation owner's returns is still overdue."""
     payload = notification.payload or {}
+    if notification.kind == Kind.OVERDUE and payload.get("for_id"):
+        return await overdue.still_overdue(session, payload, today, policy or Policy())
     code, period = payload.get("code"), payload.get("period")
     if not code or not period:
         return None
@@ -282,7 +278,8 @@ async def still_wanted(
     ret = (await latest_returns(session, [measure.id], [period])).get((measure.id, period))
     if has_figure(ret):
         return "the return has been submitted"
-    if notification.kind != Kind.OVERDUE and notification.person_id is not None:
+    asked = payload.get("step") == overdue.ASKED  # the escalation owner asked: no snooze holds it
+    if notification.kind != Kind.OVERDUE and notification.person_id is not None and not asked:
         snoozed = await session.scalar(
             select(Snooze.until).where(
                 and_(

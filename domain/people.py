@@ -106,6 +106,13 @@ async def reachable_again(
                 cancel(newest[key], "superseded by a later message about the same return")
                 again.remove(newest[key].reason_key)
             newest[key] = notification
+        elif notification.kind == Kind.OVERDUE and payload.get("for_id"):
+            # Overdue digests are drawn afresh when they go: only the newest is worth sending.
+            key = (f"overdue digest for {payload['for_id']}", str(payload.get("services")))
+            if key in newest:
+                cancel(newest[key], "superseded by a later overdue digest")
+                again.remove(newest[key].reason_key)
+            newest[key] = notification
         elif notification.kind in (Kind.REPLY, Kind.UNREACHABLE) and (
             notification.created_at.astimezone(LONDON).date() < today
         ):
@@ -167,6 +174,8 @@ async def unreachable_report(session: AsyncSession, now: datetime) -> list[str]:
         .order_by(Notification.created_at)
     ):
         what = " ".join(str(x) for x in (kind, payload.get("code"), payload.get("period")) if x)
+        if payload.get("returns"):  # an overdue digest: the returns that brought it
+            what = f"{kind} {', '.join(str(r) for r in payload['returns'])}"
         if what not in waiting[person_id]:
             waiting[person_id].append(what)
     report = [

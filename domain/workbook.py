@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-SHEETS = ("people", "measures", "targets", "actuals", "calendar", "deadlines")
+SHEETS = ("people", "services", "measures", "targets", "actuals", "calendar", "deadlines")
 
 
 class WorkbookError(ValueError):

@@ -1105,11 +1105,28 @@ def build(as_of: date = FIXTURE_DAY, demo: bool = False) -> dict[str, list[list[
                 ]
             )
 
+    # Each service's leadership contact (who hears of its overdue escalations when its
+    # escalation owner cannot be reached): the Leadership Team member its escalation owner
+    # reports to.
+    leaders = {local for local, _, _, roles, _ in PEOPLE if "leadership" in roles}
+    services = [["name", "leadership_contact"]]
+    for name in sorted({row[3] for row in measures[1:]}):
+        contact = next(
+            (
+                manager
+                for _, _, service, roles, manager in PEOPLE
+                if service == name and "escalation_owner" in roles and manager in leaders
+            ),
+            "",
+        )
+        services.append([name, email(contact) if contact else ""])
+
     closed = [["date", "description"]]
     for day in closures:
         closed.append([day.isoformat(), "Council offices closed between Christmas and New Year"])
     return {
         "people": people,
+        "services": services,
         "measures": measures,
         "targets": targets,
         "actuals": actuals,

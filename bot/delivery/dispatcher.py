@@ -320,7 +320,7 @@ class Dispatcher:
                 return None
             spec = message_for(notification.kind)
             why_not = (
-                await outbox.still_wanted(session, notification, today_in_london(now))
+                await outbox.still_wanted(session, notification, today_in_london(now), self.policy)
                 if spec.checked_at_send
                 else None
             )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import render as cards
 from domain import deep_dives, views
+from domain import overdue as overdue_digests
 from domain.dates import long_day
 from domain.model import DeepDive, Measure, Person
 from domain.notifications import Kind
@@ -83,7 +84,23 @@ async def reminder(reading: Reading, payload: dict[str, Any], person: Person | N
     )
 
 
+def _braced(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 async def chaser(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    if payload.get("asked_by"):  # "Chase for me" on an overdue digest: firmer, naming who asked
+        asked, escalation_owner = str(payload["asked_by"]), str(payload.get("for") or "")
+        if escalation_owner and escalation_owner != asked:
+            asked += f" (for {escalation_owner}, the escalation owner)"
+        what = f"{payload.get('code', '')} for {payload.get('period', '')}"
+        return await _return_card(
+            reading,
+            payload,
+            _braced(f"{asked} has asked me to chase {what}, due on ")
+            + "{due}: please send it today, or choose Not available yet and say why it is not "
+            "available.",
+        )
     return await _return_card(
         reading,
         payload,
@@ -93,6 +110,16 @@ async def chaser(reading: Reading, payload: dict[str, Any], person: Person | Non
 
 
 async def overdue(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    if payload.get("for_id"):  # the daily digest (domain/overdue.py), read at send time
+        assert reading.session is not None  # checked at send time
+        services = payload.get("services")
+        found = await overdue_digests.digest(
+            reading.session, int(payload["for_id"]), reading.now, reading.policy, services
+        )
+        card = cards.overdue_card(found, views.today_in_london(reading.now))
+        activity = MessageFactory.attachment(cards.attachment(card))
+        activity.summary = card["body"][0]["text"]
+        return activity
     code, period = payload.get("code", ""), payload.get("period", "")
     deadline = payload.get("deadline", "")
     due = long_day(date.fromisoformat(deadline)) if deadline else "its deadline"

@@ -12,6 +12,8 @@ from cards import render as cards
 from cards.actions import (
     MAX_TEXT,
     AcceptDeepDive,
+    AcknowledgeOverdue,
+    ChaseForMe,
     DeclineDeepDive,
     DropAction,
     MarkDone,
@@ -23,7 +25,7 @@ from cards.actions import (
     Verb,
     ids,
 )
-from domain import action_plans, deep_dives, returns
+from domain import action_plans, deep_dives, overdue, returns
 from domain.action_plans import ActionOutcome, ActionRefusal, AlreadyClosed
 from domain.dates import long_day
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
@@ -187,6 +189,44 @@ async def drop_action(turn: Turn, action: DropAction) -> None:
     await _after_closing(turn, outcome)
 
 
+async def _overdue_card_again(
+    turn: Turn, escalation_owner_id: int | None, outcome: overdue.Outcome
+) -> None:
+    """Draw the overdue card again in place, saying what the press did; a refusal is said
+    in a reply and the card is left as it was."""
+    if outcome.refused or escalation_owner_id is None:
+        await turn.say(outcome.note)
+        return
+    now, person, policy = turn.now, turn.person, turn.policy
+
+    async def read(tx: Any) -> overdue.Digest:
+        scope = overdue.scope_for(
+            person, escalation_owner_id, await overdue.led_services(tx, person)
+        )
+        return await overdue.digest(tx, escalation_owner_id, now, policy, scope, outcome.note)
+
+    found = await turn.uow.run(read)
+    await turn.replace_card(cards.overdue_card(found, turn.today))
+
+
+async def chase_for_me(turn: Turn, action: ChaseForMe) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: overdue.chase_for_me(
+            tx, turn.person, action.code, action.period, now, turn.policy
+        )
+    )
+    await _overdue_card_again(turn, action.escalation_owner_id, outcome)
+
+
+async def acknowledge_overdue(turn: Turn, action: AcknowledgeOverdue) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: overdue.acknowledge(tx, turn.person, action.returns, now, turn.policy)
+    )
+    await _overdue_card_again(turn, action.escalation_owner_id, outcome)
+
+
 CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.SUBMIT_RETURN: submit_return,
     Verb.NOT_AVAILABLE: not_available,
@@ -197,4 +237,6 @@ CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.OPEN_DEEP_DIVE: open_deep_dive,
     Verb.MARK_DONE: mark_done,
     Verb.DROP_ACTION: drop_action,
+    Verb.CHASE_FOR_ME: chase_for_me,
+    Verb.ACKNOWLEDGE_OVERDUE: acknowledge_overdue,
 }

@@ -24,6 +24,7 @@ from domain.action_plans import ActionItem
 from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
 from domain.model import DeepDive, Measure, MeasureKind, Person, Return, ReturnState, Service
 from domain.numbers import Unit
+from domain.overdue import MAX_ITEMS, Acknowledged, Digest, OverdueItem
 from domain.periods import Frequency, Period
 from domain.plausibility import Doubt
 from domain.ratings import Assessment, Direction, Polarity, Rating
@@ -179,6 +180,13 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         "help": cards.help_card(help_lines(), note=text, contact=text[:200]),
         "welcome": cards.welcome_card(help_lines(), text[:200], text[:200]),
         "notice": cards.notice_card(text[:200], text, warning=True),
+        "overdue digest": cards.overdue_card(overdue_digest(text, escalated), TODAY),
+        "overdue digest copy": cards.overdue_card(
+            replace(overdue_digest(text, escalated), unreachable=text[:200], more=4), TODAY
+        ),
+        "overdue digest, nothing left": cards.overdue_card(
+            Digest(7, text[:200], [], note=text[:300]), TODAY
+        ),
         **deep_dive_cards(text),
     }
 
@@ -215,6 +223,26 @@ def deep_dive_cards(text: str) -> dict[str, dict[str, Any]]:
         "deep dive decided": cards.deep_dive_card(decided),
         "deep dives": cards.deep_dives_card(text[:200], listed),
     }
+
+
+def overdue_digest(text: str, escalated: OpenReturn) -> Digest:
+    """The fullest overdue card: as many returns as it lists, every one reminded, chased,
+    acknowledged or not, with a reason it is not available."""
+    at = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+    days = tuple(date(2026, 10, d) for d in range(1, 9))
+    items = [
+        OverdueItem(
+            escalated,
+            text[:200],
+            days,
+            days,
+            Acknowledged(text[:200], at) if n % 2 else None,
+            at if n % 3 else None,
+            text[:200] if n % 3 else "",
+        )
+        for n in range(MAX_ITEMS)
+    ]
+    return Digest(7, text[:200], items, note=text[:300])
 
 
 def strings(node: Any) -> list[str]:

@@ -62,7 +62,10 @@ def council() -> dict[str, Sheet]:
 async def run_every_morning(
     sessions, first: date, last: date, on_day=None
 ) -> dict[date, list[tuple]]:
-    """Both sweeps at 09:00 London on every calendar day; what was queued, by day."""
+    """Both sweeps at 09:00 London on every calendar day; what was queued, by day. A return
+    escalated as overdue is listed as its step ``overdue:code:period:T+5:escalated`` (the
+    escalation owner is sent one digest a day for all their returns, keyed by person and
+    day: see ``digests``)."""
     queued: dict[date, list[tuple]] = defaultdict(list)
     day = first
     while day <= last:
@@ -73,9 +76,27 @@ async def run_every_morning(
             async with sessions() as session, session.begin():
                 result = await sweep(session, now, Timetable(), set(kinds))
             for key in result.queued:
-                queued[day].append(key)
+                if not key.startswith("overdue:"):
+                    queued[day].append(key)
+            for escalated in result.escalated:
+                queued[day].append(f"overdue:{escalated}:T+5:escalated")
         day += timedelta(days=1)
     return queued
+
+
+async def digests(sessions) -> dict[date, tuple[str, list[str]]]:
+    """The overdue digests queued: by day, to whom and the returns that brought it."""
+    async with sessions() as session:
+        names = {p.id: p.name.split()[0] for p in (await session.scalars(select(Person))).all()}
+        rows = (
+            await session.scalars(select(Notification).where(Notification.kind == "overdue"))
+        ).all()
+    out: dict[date, tuple[str, list[str]]] = {}
+    for row in rows:
+        day = date.fromisoformat(row.payload["day"])
+        assert day not in out, f"two digests on {day}"
+        out[day] = (names[row.person_id], row.payload["returns"])
+    return out
 
 
 async def messages(sessions) -> dict[str, tuple[str, datetime]]:
@@ -111,7 +132,7 @@ async def test_a_year_of_mornings_messages_exactly_the_right_people_on_the_right
     queued = await run_every_morning(
         sessions, date(2025, 10, 1), date(2026, 6, 30), olivia_sends_april_on_its_deadline
     )
-    sent = await messages(sessions)
+    sent = {k: v for k, v in (await messages(sessions)).items() if v[0] != "overdue"}
 
     # Nothing on a weekend or a bank holiday.
     for day in queued:
@@ -158,7 +179,10 @@ async def test_a_year_of_mornings_messages_exactly_the_right_people_on_the_right
     }
     assert who("TQ-01", "2025/26 Q4", "T-1") == {"Olivia", "Dev"}
     assert who("TQ-01", "2025/26 Q4", "T+3") == {"Olivia", "Dev"}
-    assert who("TQ-01", "2025/26 Q4", "T+5") == {"Esme"}  # the overdue escalation
+    # The overdue escalation: Esme's digest that day lists it (with TM-01's March, escalated
+    # the same day: one card, not one per measure).
+    daily = await digests(sessions)
+    assert daily[date(2026, 4, 30)] == ("Esme", ["TM-01 2025/26 M12", "TQ-01 2025/26 Q4"])
 
     # November, due just before Christmas: the overdue escalation waits until 30 December.
     assert when("TM-01", "2025/26 M8") == {
@@ -186,8 +210,18 @@ async def test_a_year_of_mornings_messages_exactly_the_right_people_on_the_right
     # May's return is due on 19 June, so its first reminder is on 12 June.
     assert when("TM-01", "2026/27 M2")["T-5"] == date(2026, 6, 12)
 
-    # Each message once: 2 people for each reminder and chaser, Esme for each escalation.
-    assert len(sent) == sum(len(keys) for keys in queued.values())
+    # Each message once: 2 people for each reminder and chaser; Esme one digest a working
+    # day, from the day a return is escalated for the working week after it while it is
+    # not acknowledged (nobody acknowledges here).
+    escalated = [k for keys in queued.values() for k in keys if k.startswith("overdue:")]
+    assert len(sent) == sum(len(keys) for keys in queued.values()) - len(escalated)
+    assert {who for who, _ in daily.values()} == {"Esme"}
+    assert all(day.weekday() < 5 for day in daily)
+    assert "TM-01 2025/26 M8" in daily[date(2025, 12, 30)][1]
+    escalation_days = {
+        day for day, keys in queued.items() for k in keys if k.startswith("overdue:")
+    }
+    assert escalation_days <= set(daily)
 
 
 def queued_steps(queued: dict[date, list[tuple]], code: str, period: str) -> dict[str, date]:

@@ -90,6 +90,7 @@ async def test_every_unanswered_return_is_chased_on_its_days_and_escalated_once(
     queued: dict[str, dict[str, date]] = defaultdict(dict)  # "code period" -> step -> day
     counts: dict[str, int] = defaultdict(int)
     copies: dict[str, int] = defaultdict(int)
+    digests: dict[str, int] = defaultdict(int)
     day, last = date(2026, 4, 1), date(2026, 12, 31)
     mid_july: list[views.OpenReturn] = []
     while day <= last:
@@ -102,13 +103,21 @@ async def test_every_unanswered_return_is_chased_on_its_days_and_escalated_once(
                     tx.add(Return(measure_id=ids["AM-01"].id, period=period.label, value=Decimal(11),
                                   commentary="Sent.", state=ReturnState.SUBMITTED, submitted_at=now))  # fmt: skip
         for name in ("reminders", "chasers"):
-            for key in (await JOBS[name].run(context, now)).queued:
+            result = await JOBS[name].run(context, now)
+            for key in result.queued:
                 if ":via:" in key:  # Esme has no PerfBot: the performance team gets a copy
                     copies[key.split(":via:")[0]] += 1
+                    continue
+                if key.startswith("overdue:"):  # Esme's digest: one a day, for all her returns
+                    digests[key] += 1
                     continue
                 kind, code, period, step, _ = key.split(":")
                 queued[f"{code} {period}"].setdefault(step, day)
                 counts[f"{kind}:{code}:{period}:{step}"] += 1
+            for escalated in result.escalated:  # "code:period", raised as overdue
+                code, period = escalated.split(":")
+                queued[f"{code} {period}"].setdefault("T+5", day)
+                counts[f"overdue:{code}:{period}:T+5"] += 1
         if day == date(2026, 7, 15):
             async with uow() as tx:
                 nia = await tx.scalar(select(Person).where(Person.email == "nia@council.gov.uk"))
@@ -134,9 +143,20 @@ async def test_every_unanswered_return_is_chased_on_its_days_and_escalated_once(
     assert escalations
     assert set(escalations.values()) == {1}
     assert "overdue:NM-01:2026/27 M1:T+5" in escalations  # due 5 June, escalated after June ended
-    # ... and each reached someone: Pat, the performance team, once, as Esme cannot be reached.
-    assert {k.rsplit(":", 1)[0] for k in copies} == set(escalations)
+    # ... and each reached someone: Esme's digest of the day (one a day, never one per
+    # return) is copied to Pat, the performance team, once, as Esme cannot be reached.
+    assert digests
+    assert set(digests.values()) == {1}
+    assert set(copies) == set(digests)
     assert set(copies.values()) == {1}
+    async with uow() as tx:
+        rows = list(await tx.scalars(select(Notification).where(Notification.kind == Kind.OVERDUE)))
+        pat = await tx.scalar(select(Person).where(Person.email == "pat@council.gov.uk"))
+    assert {(r.payload["for"], r.payload["why"]) for r in rows if r.person_id == pat.id} == {
+        ("Esme Escalation", people.NOT_INSTALLED)
+    }
+    listed = {label for r in rows for label in r.payload["returns"]}
+    assert {f"{k.split(':')[1]} {k.split(':')[2]}" for k in escalations} <= listed
 
     # Ada is reminded and never chased.
     assert all(
