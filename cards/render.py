@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from cards.actions import INPUTS, MAX_TEXT, Verb, ids
 from domain.dates import long_day
+from domain.escalations import EscalationView, QuestionCard, Watched
 from domain.numbers import Unit
 from domain.plausibility import Doubt
 from domain.ratings import KeyActionStatus, Polarity, Rating
@@ -269,7 +270,11 @@ def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dic
     )
 
 
-def status_card(heading: str, items: Sequence[OpenReturn]) -> dict[str, Any]:
+def status_card(
+    heading: str, items: Sequence[OpenReturn], watched: Sequence[Watched] = ()
+) -> dict[str, Any]:
+    """A service's returns and ratings; for an escalation owner, first each off-track
+    measure escalated to them (``watched``), with a button that opens its escalation card."""
     by_service: dict[str, list[OpenReturn]] = {}
     for item in items:
         by_service.setdefault(item.measure.service.name, []).append(item)
@@ -290,7 +295,13 @@ def status_card(heading: str, items: Sequence[OpenReturn]) -> dict[str, Any]:
     overdue = sum(1 for i in items if i.state in OVERDUE)
     off = sum(1 for i in items if i.assessment.off_track)
     summary = f"{received} of {len(items)} returns received · {overdue} overdue · {off} off track"
-    return render("status.json.j2", heading=heading, summary=summary, services=services)
+    return render(
+        "status.json.j2",
+        heading=heading,
+        summary=summary,
+        services=services,
+        watched=list(watched),
+    )
 
 
 def help_card(
@@ -316,3 +327,36 @@ def notice_card(title: str, message: str, *, warning: bool = False) -> dict[str,
     return render(
         "notice.json.j2", title=title, message=message, color="Attention" if warning else "Default"
     )
+
+
+def escalation_card(
+    view: EscalationView,
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The escalation card: the measure, its figure and history, the owner's words, where
+    the escalation stands, and the buttons still to press (domain/escalations.py)."""
+    owner = view.owner + (f" (sent by {view.sent_by})" if view.sent_by else "")
+    facts = [
+        ("Service", view.service),
+        ("Owner", owner),
+        ("Period", view.period),
+        ("Actual" if not view.is_key_action else "Status", view.headline),
+        ("Rating", view.rating),
+    ]
+    return render(
+        "escalation.json.j2",
+        e=view,
+        facts=facts,
+        errors=dict(errors or {}),
+        values=dict(values or {}),
+    )
+
+
+def question_card(
+    card: QuestionCard,
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The escalation owner's question, as the measure's owner answers it."""
+    return render("question.json.j2", q=card, errors=dict(errors or {}), values=dict(values or {}))

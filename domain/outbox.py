@@ -17,6 +17,7 @@ from sqlalchemy import CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
+from domain import escalations
 from domain.model import Escalation, Measure, Notification, NotificationState, Person, Snooze
 from domain.notifications import Kind, insert_ignoring_duplicates, queue
 from domain.people import performance_team, why_unreachable
@@ -272,6 +273,8 @@ async def still_wanted(
     """Checked again at send time, for the kinds whose message depends on data that can
     change while they wait: why a queued message about a return should no longer go (None if
     it should). A return submitted, or a snooze set, after the row was queued cancels it."""
+    if notification.kind in escalations.KINDS:
+        return await escalations.still_wanted(session, notification)
     payload = notification.payload or {}
     code, period = payload.get("code"), payload.get("period")
     if not code or not period:
