@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -344,13 +344,31 @@ def escalation_card(
         ("Actual" if not view.is_key_action else "Status", view.headline),
         ("Rating", view.rating),
     ]
-    return render(
-        "escalation.json.j2",
-        e=view,
-        facts=facts,
-        errors=dict(errors or {}),
-        values=dict(values or {}),
-    )
+    typed = {name: text[:MAX_TEXT] for name, text in (values or {}).items()}
+    try:
+        return render(
+            "escalation.json.j2", e=view, facts=facts, errors=dict(errors or {}), values=typed
+        )
+    except CardTooLarge:
+        pass
+    # Long questions and answers piled up: fewer of them, and no typed text again (what
+    # was typed is kept in PerfBot only when it was stored).
+    for keep in (1, 0):
+        hidden = len(view.questions) - keep
+        note = f"{hidden} earlier question{'s' if hidden != 1 else ''} not shown here. "
+        shorter = replace(
+            view,
+            questions=view.questions[len(view.questions) - keep :],
+            note=(note if hidden > 0 else "") + view.note,
+        )
+        try:
+            return render(
+                "escalation.json.j2", e=shorter, facts=facts, errors=dict(errors or {}), values={}
+            )
+        except CardTooLarge:
+            if keep == 0:
+                raise
+    raise AssertionError("unreachable")
 
 
 def question_card(

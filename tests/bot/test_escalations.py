@@ -22,6 +22,7 @@ from domain.model import (
     Escalation,
     EscalationQuestion,
     Notification,
+    Person,
 )
 from tests.bot.conftest import AMINA, GARETH, MARK, NOW, Teams, User
 
@@ -403,3 +404,56 @@ async def test_an_unacknowledged_escalation_is_reminded_once_after_three_working
         "Reminder: RB-06 for 2026/27 Q2 was escalated to you on Monday 23 November 2026 and has "
         "not been acknowledged yet."
     )
+
+
+async def test_an_unreachable_escalation_owner_s_card_goes_to_the_performance_team_who_may_act(
+    teams,
+):
+    teams.connector.add_member(RACHEL.teams_id, RACHEL.name, RACHEL.email, RACHEL.aad)
+    await teams.install(RACHEL)
+    await teams.install(AMINA)  # Mark has not installed PerfBot
+    receipt = await send_rb06(
+        teams, "78", commentary="Backlog.", action="Overtime.", action_due="2027-01-29"
+    )
+    assert "PerfBot cannot reach Mark Taylor yet" in receipt
+    assert "Rachel Singh" in receipt
+    teams.connector.clear()
+    await dispatch(teams)
+    [call] = to(teams, RACHEL)
+    assert call.body["text"] == (
+        "For Mark Taylor: Escalation: RB-06 for 2026/27 Q2 is rated 🚩 Action."
+    )
+    [card] = teams.connector.cards([call])
+    text = card_text(card)
+    assert text.startswith("For Mark Taylor: PerfBot cannot reach them yet")
+    assert "Backlog." in text
+    assert "Overtime." in text
+    shown = await press(teams, RACHEL, call.body.get("id") or "copy", button(card, "Acknowledge"))
+    assert "Rachel Singh acknowledged it at 10:00 on Monday 23 November." in shown
+
+
+async def test_a_card_teams_will_not_update_in_place_is_sent_anew(teams):
+    from bot.loopback import Fault
+
+    _, card = await escalated(teams)
+    card_id = await sent_activity(teams, "escalation:RB-06:2026/27 Q2:off-track")
+    await press(teams, MARK, card_id, button(card, "Ask the owner"), question="Funded?")
+    await dispatch(teams)
+    question = await question_row(teams)
+    await press(
+        teams, AMINA, "q", {"verb": "answer_question", "question": str(question)}, answer="Yes."
+    )
+    teams.connector.clear()
+    teams.connector.update_faults.append(
+        Fault(404, body={"error": {"code": "ActivityNotFound", "message": "gone"}})
+    )
+    await dispatch(teams)
+    [update] = teams.connector.updates()
+    assert update.status == 404
+    to_mark = to(teams, MARK)
+    assert len(to_mark) == 2  # the answer, and the card sent anew
+    texts = [card_text(c) for c in teams.connector.cards(to_mark)]
+    assert any("Escalation: RB-06" in t and "Yes." in t for t in texts)
+    async with teams.client.app[SESSIONS]() as session:
+        mark = await session.scalar(select(Person).where(Person.email == MARK.email))
+    assert mark.unreachable_reason is None  # a card gone is not a person gone
