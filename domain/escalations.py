@@ -44,6 +44,7 @@ from domain.views import (
     build_open_return,
     history_labels,
     newest_by_period,
+    open_return,
     shown_value,
     targets_of,
     today_in_london,
@@ -100,8 +101,9 @@ async def on_return(
 ) -> str | None:
     """What a stored return does to the measure's escalation: a rating that escalates raises
     one (once per measure and period), sent to the escalation owner at once with the owner's
-    own words (DESIGN.md "Cycle"); a correction back on track closes an open one. Answers
-    "escalated", "recovered" or None."""
+    own words (DESIGN.md "Cycle"); a correction back on track closes an open one, and one
+    off track again opens it again. Answers "escalated", "reopened", "recovered", "closed"
+    (stopped: nothing more goes) or None."""
     open_one = await session.scalar(
         select(Escalation).where(
             Escalation.measure_id == measure.id,
@@ -112,6 +114,11 @@ async def on_return(
     if policy.escalates(assessment.rating):
         if open_one is None:
             await _raise(session, measure, period, assessment, ret, submitter, now)
+        elif open_one.closed_reason == "recovered":  # off track again after a recovery
+            await _reopen(session, measure, period, open_one, assessment, ret, submitter, now)
+            return "reopened"
+        elif open_one.closed_at is not None:
+            return "closed"  # the activity was stopped: nothing more goes
         return "escalated"
     if open_one is not None and open_one.closed_at is None and not assessment.off_track:
         await _recover(session, measure, period, open_one, ret, submitter, now, policy)
@@ -154,6 +161,64 @@ async def _raise(
         {"to": escalation_owner.email, "rating": rating.word},
         now,
     )
+    await _send(session, measure, period, escalation, assessment, ret, submitter, now)
+
+
+async def _reopen(
+    session: AsyncSession,
+    measure: Measure,
+    period: Period,
+    escalation: Escalation,
+    assessment: Assessment,
+    ret: Return,
+    submitter: Person,
+    now: datetime,
+) -> None:
+    escalation.closed_at = None
+    escalation.closed_reason = None
+    await session.flush()  # the return's id
+    escalation.return_id = ret.id
+    record(
+        session,
+        submitter.email,
+        "reopen",
+        "escalation",
+        f"{measure.code} {period.label}",
+        {"closed": ["recovered", None], "version": ret.version},
+        now,
+    )
+    await _send(
+        session,
+        measure,
+        period,
+        escalation,
+        assessment,
+        ret,
+        submitter,
+        now,
+        f"again:{ret.version}",
+    )
+
+
+def reopened_key(measure: Measure, period: Period, version: int) -> str:
+    return f"{escalation_key(measure, period)}:again:{version}"
+
+
+async def _send(
+    session: AsyncSession,
+    measure: Measure,
+    period: Period,
+    escalation: Escalation,
+    assessment: Assessment,
+    ret: Return,
+    submitter: Person,
+    now: datetime,
+    again: str = "",
+) -> None:
+    escalation_owner = measure.escalation_owner
+    rating = assessment.rating
+    if escalation_owner is None or rating is None:
+        return
     # The card is drawn from the database when it goes; the owner's words are kept too, so
     # a copy is never without them.
     payload = {
@@ -169,7 +234,7 @@ async def _raise(
         "action": ret.remedial_action or "",
         "action_due": ret.action_due.isoformat() if ret.action_due else "",
     }
-    reason = escalation_reason(measure, period)
+    reason = escalation_reason(measure, period) + (f":{again}" if again else "")
     await queue(
         session, Kind.ESCALATION, reason, person_id=escalation_owner.id, payload=payload, now=now
     )
@@ -232,10 +297,13 @@ async def _recover(
     )
 
 
-async def escalation_steps(session: AsyncSession, measure: Measure, period: Period) -> str | None:
+async def escalation_steps(
+    session: AsyncSession, measure: Measure, period: Period, key: str | None = None
+) -> str | None:
     """What the receipt can truly say of the escalation of this return: whom it has been
-    queued for (or sent to), read from the outbox; None if there is none."""
-    reason = escalation_key(measure, period)
+    queued for (or sent to), read from the outbox (the row of ``key``, by default the first
+    escalation's); None if there is none."""
+    reason = key or escalation_key(measure, period)
     rows = list(
         await session.scalars(
             select(Notification).where(
@@ -1098,10 +1166,6 @@ async def for_card(
     return await view(session, escalation, now, policy, note)
 
 
-async def answer_of(session: AsyncSession, question_id: int) -> QuestionCard | None:
-    return await question_card(session, question_id)
-
-
 # ---- status for an escalation owner -----------------------------------------------------
 
 
@@ -1120,10 +1184,11 @@ class Watched:
 
 
 async def watched(
-    session: AsyncSession, person: Person, items: list[Any], now: datetime
+    session: AsyncSession, person: Person, items: list[Any], now: datetime, policy: Policy
 ) -> list[Watched]:
     """Each off-track measure ``person`` is escalation owner for (among the status's
-    ``items``), with its commentary, open action-plan items and escalation state."""
+    ``items``, and every escalation of theirs still open, whatever its period), with its
+    commentary, open action-plan items and escalation state."""
     mine = [
         i
         for i in items
@@ -1131,6 +1196,34 @@ async def watched(
         and i.latest is not None
         and i.assessment.off_track
     ]
+    shown = {(i.measure.id, i.period.label) for i in mine}
+    still_open = await session.scalars(
+        select(Escalation)
+        .where(
+            Escalation.escalation_owner_id == person.id,
+            Escalation.reason == OFF_TRACK,
+            Escalation.closed_at.is_(None),
+        )
+        .order_by(Escalation.raised_at)
+    )
+    calendar = None
+    for escalation in still_open:
+        if (escalation.measure_id, escalation.period) in shown:
+            continue
+        measure = await session.get(Measure, escalation.measure_id)
+        if measure is None or not measure.active:
+            continue
+        calendar = calendar or await load_calendar(session)
+        mine.append(
+            await open_return(
+                session,
+                measure,
+                today_in_london(now),
+                policy,
+                calendar,
+                Period.parse(escalation.period),
+            )
+        )
     if not mine:
         return []
     ids = {i.measure.id for i in mine}
@@ -1164,20 +1257,18 @@ async def watched(
             if p.due_date and p.due_date < today:
                 line = "LATE: " + line
             lines.append(line)
-        escalation = escalations.get((m.id, item.period.label))
-        if escalation is None:
+        raised = escalations.get((m.id, item.period.label))
+        if raised is None:
             state = "Not escalated (its rating does not escalate)."
-        elif escalation.closed_at is not None:
-            state = (
-                f"Closed ({escalation.closed_reason or 'closed'}) at {when(escalation.closed_at)}."
-            )
+        elif raised.closed_at is not None:
+            state = f"Closed ({raised.closed_reason or 'closed'}) at {when(raised.closed_at)}."
         else:
-            parts = ["acknowledged" if escalation.acknowledged_at else "NOT acknowledged"]
-            if escalation.remedial_agreed_at:
+            parts = ["acknowledged" if raised.acknowledged_at else "NOT acknowledged"]
+            if raised.remedial_agreed_at:
                 parts.append("remedial action agreed")
-            if escalation.deep_dive_requested:
+            if raised.deep_dive_requested:
                 parts.append("deep dive requested")
-            state = f"Escalated at {when(escalation.raised_at)}: " + ", ".join(parts) + "."
+            state = f"Escalated at {when(raised.raised_at)}: " + ", ".join(parts) + "."
         rating = item.assessment.rating
         found.append(
             Watched(
@@ -1186,10 +1277,10 @@ async def watched(
                 item.period.label,
                 f"{item.period.label} · {shown_value(m, item.latest)}"
                 + (f" · {rating.symbol} {rating.word}" if rating else ""),
-                item.latest.commentary or "",
+                (item.latest.commentary or "") if item.latest is not None else "",
                 lines,
                 state,
-                escalation.id if escalation is not None else None,
+                raised.id if raised is not None else None,
             )
         )
     return found

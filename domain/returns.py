@@ -335,8 +335,13 @@ async def submit_return(
     steps = None
     if escalated == "escalated":
         steps = await escalations.escalation_steps(session, measure, period)
+    elif escalated == "reopened":
+        key = escalations.reopened_key(measure, period, version)
+        steps = await escalations.escalation_steps(session, measure, period, key)
     elif escalated == "recovered":
         steps = await escalations.recovery_steps(session, measure)
+    elif escalated == "closed":
+        steps = "Its escalation was closed when the activity was stopped, so nothing more is sent."
     receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
     return replace(receipt, waiting=tuple(still_waiting))
 

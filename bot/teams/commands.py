@@ -65,7 +65,7 @@ async def status(turn: Turn, args: tuple[str, ...]) -> None:
     watched: list[escalations.Watched] = []
     if turn.person.has_role(Role.ESCALATION_OWNER):  # their off-track measures, first
         async with turn.uow() as tx:
-            watched = await escalations.watched(tx, turn.person, items, turn.now)
+            watched = await escalations.watched(tx, turn.person, items, turn.now, turn.policy)
     await turn.send_card(cards.status_card(f"Status for {turn.person.name}", items, watched))
 
 

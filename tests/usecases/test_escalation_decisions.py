@@ -131,7 +131,7 @@ async def test_a_remedial_action_agreed_twice_is_stored_once(uow, person):
         "Mark Taylor agreed the remedial action at 10:00 on Monday 23 November. Nothing was "
         "changed."
     )
-    assert await count(uow, ActionPlan) == 1
+    assert await count(uow, ActionPlan, ActionPlan.source == "agreed") == 1
 
 
 async def test_a_recovery_is_told_truthfully_when_the_escalation_owner_cannot_be_reached(
@@ -161,3 +161,49 @@ async def test_a_recovery_is_told_when_he_can_be_reached(uow, person):
         "It is back on track, so the escalation to Mark Taylor is closed and Mark Taylor is "
         "being told it recovered."
     )
+
+
+async def test_off_track_again_after_a_recovery_opens_the_escalation_again_and_sends_it(
+    uow, person
+):
+    await reachable(uow, MARK)
+    await raised(uow, person)
+    amina = await person(AMINA)
+    await run_submit(uow, replace(submit(amina, actual="70"), card_id="back"))
+    receipt = await run_submit(
+        uow, replace(submit(amina, **{**ACTION, "actual": "50"}), card_id="again")
+    )
+    assert receipt.next_steps == (
+        "Because it is rated Action, Mark Taylor is being sent an escalation with your "
+        "commentary and action."
+    )
+    async with uow() as tx:
+        escalation = await tx.scalar(select(Escalation))
+        keys = [
+            n.reason_key for n in await tx.scalars(select(Notification).order_by(Notification.id))
+        ]
+    assert escalation.closed_at is None
+    assert keys == [
+        "escalation:RB-01:2026/27 M7:off-track",
+        "recovered:RB-01:2026/27 M7:off-track:2",
+        "escalation:RB-01:2026/27 M7:off-track:again:3",
+    ]
+
+
+async def test_an_escalation_still_open_stays_on_status_when_the_next_period_is_due(uow, person):
+    from datetime import UTC, datetime
+
+    from domain import views
+
+    await raised(uow, person)  # RB-01 October, escalated
+    mark = await person(MARK)
+    december = datetime(2026, 12, 14, 10, 0, tzinfo=UTC)  # November is now the open return
+    async with uow() as tx:
+        items = await views.service_status(tx, mark, views.today_in_london(december), POLICY)
+        assert ("RB-01", "2026/27 M7") not in {(i.measure.code, i.period.label) for i in items}
+        found = await escalations.watched(tx, mark, items, december, POLICY)
+    [rb01] = [w for w in found if w.code == "RB-01"]
+    assert rb01.period == "2026/27 M7"
+    assert rb01.commentary == "On profile."
+    assert rb01.state == "Escalated at 10:00 on Monday 23 November: NOT acknowledged."
+    assert rb01.escalation_id is not None
