@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also start Microsoft's Agents Playground (a local Teams) for trying PerfBot out",
     )
+    serve.add_argument(
+        "--as",
+        dest="as_who",
+        choices=["amina", "mark"],
+        default="amina",
+        help="whom you are in the Playground: amina (a measure owner, the default) or mark "
+        "(her escalation owner)",
+    )
     serve.set_defaults(run=cmd_serve)
 
     database = commands.add_parser("db", help="database schema: upgrade or show its revision")
@@ -428,17 +436,30 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         from bot import playground as local_teams
 
         try:
-            playground, port = local_teams.start(f"http://127.0.0.1:{args.port}/api/messages")
+            playground, port = local_teams.start(
+                f"http://127.0.0.1:{args.port}/api/messages",
+                config=local_teams.config_path(args.as_who),
+            )
         except local_teams.PlaygroundError as error:
             raise CommandError(str(error)) from None
-        print(
-            f"\n  Open http://localhost:{port} in a browser: it is a local Teams where you are\n"
-            "  Amina Hussain, Revenues Manager in the sample council. Opening it installs\n"
-            "  PerfBot for her: a welcome arrives and, on a working day, the reminder she was\n"
-            "  owed this morning (RB-06). Enter 91% on its card with a line of commentary and\n"
-            "  press Submit; then type `my measures`. README.md (Quick start) walks through it.\n",
-            flush=True,
-        )
+        if args.as_who == "mark":
+            print(
+                f"\n  Open http://localhost:{port} in a browser: it is a local Teams where you are\n"
+                "  Mark Taylor, Head of Revenues and Benefits and escalation owner for Amina\n"
+                "  Hussain's measures. Opening it installs PerfBot for him: anything escalated to\n"
+                "  him (a return Amina rated Action in `make run`) arrives, with its buttons.\n"
+                "  Type `status` for his service. README.md (The manager's side) walks through it.\n",
+                flush=True,
+            )
+        else:
+            print(
+                f"\n  Open http://localhost:{port} in a browser: it is a local Teams where you are\n"
+                "  Amina Hussain, Revenues Manager in the sample council. Opening it installs\n"
+                "  PerfBot for her: a welcome arrives and, on a working day, the reminder she was\n"
+                "  owed this morning (RB-06). Enter 91% on its card with a line of commentary and\n"
+                "  press Submit; then type `my measures`. README.md (Quick start) walks through it.\n",
+                flush=True,
+            )
     try:
         web.run_app(
             app, host=args.host, port=args.port, print=None, shutdown_timeout=SHUTDOWN_SECONDS

@@ -19,9 +19,16 @@ class PlaygroundError(RuntimeError):
     """The Playground could not be started; the message says what to do."""
 
 
-def config_path() -> Path:
-    """The Playground's users for the sample council: you are Amina Hussain, a measure owner."""
-    return Path(str(resources.files("sample") / "playground.yml"))
+# Whom you are in the Playground: the sample council's people it has a configuration for.
+AS = {
+    "amina": "playground.yml",  # Amina Hussain, Revenues Manager: a measure owner
+    "mark": "playground-mark.yml",  # Mark Taylor, Head of Revenues: her escalation owner
+}
+
+
+def config_path(who: str = "amina") -> Path:
+    """The Playground's users for the sample council, with ``who`` (a key of AS) as you."""
+    return Path(str(resources.files("sample") / AS[who]))
 
 
 def start(

@@ -32,6 +32,9 @@ class Verb(enum.StrEnum):
     REQUEST_DEEP_DIVE = "request_deep_dive"
     STOP_ACTIVITY = "stop_activity"
     OPEN_ESCALATION = "open_escalation"
+    ACCEPT_DEEP_DIVE = "accept_deep_dive"
+    DECLINE_DEEP_DIVE = "decline_deep_dive"
+    OPEN_DEEP_DIVE = "open_deep_dive"
 
 
 class ids:
@@ -51,8 +54,13 @@ class ids:
     QUESTION = "question"
     ANSWER = "answer"
     STOP_REASON = "stop_reason"
+    REVIEW_DATE = "review_date"  # the deep-dive card's Accept
+    LEAD = "lead"
+    LEAD_EMAIL = "lead_email"
+    DECLINE_REASON = "decline_reason"
 
 
+DEEP_DIVE_INPUTS = (ids.REVIEW_DATE, ids.LEAD, ids.LEAD_EMAIL, ids.DECLINE_REASON)
 RETURN_INPUTS = (ids.ACTUAL, ids.COMMENTARY, ids.ACTION, ids.ACTION_DUE, ids.STATUS)
 INPUTS = (*RETURN_INPUTS, ids.REASON)
 
@@ -152,6 +160,36 @@ class OpenEscalation:
     escalation: int
 
 
+@dataclass(frozen=True)
+class AcceptDeepDive:
+    """The deep-dive card's Accept: the review date and the lead (chosen, or an email typed,
+    which wins)."""
+
+    verb: ClassVar[Verb] = Verb.ACCEPT_DEEP_DIVE
+    deep_dive_id: int
+    review_date: str
+    lead: str
+    fields: dict[str, str] = field(default_factory=dict)  # as typed, for the card again
+
+
+@dataclass(frozen=True)
+class DeclineDeepDive:
+    """The deep-dive card's Decline, with the reason."""
+
+    verb: ClassVar[Verb] = Verb.DECLINE_DEEP_DIVE
+    deep_dive_id: int
+    reason: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpenDeepDive:
+    """A button asking for a deep dive's card again (from `deep dives`)."""
+
+    verb: ClassVar[Verb] = Verb.OPEN_DEEP_DIVE
+    deep_dive_id: int
+
+
 CardAction = (
     ReturnForm
     | NotAvailableForm
@@ -164,6 +202,9 @@ CardAction = (
     | RequestDeepDive
     | StopActivity
     | OpenEscalation
+    | AcceptDeepDive
+    | DeclineDeepDive
+    | OpenDeepDive
 )
 
 
@@ -255,6 +296,30 @@ def _open_escalation(value: Mapping[str, Any]) -> OpenEscalation:
     return OpenEscalation(_number(value.get("escalation")))
 
 
+def _deep_dive_id(value: Mapping[str, Any]) -> int:
+    text = _text(value.get("deep_dive")).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else 0
+
+
+def _deep_dive_fields(value: Mapping[str, Any]) -> dict[str, str]:
+    return {name: _text(value.get(name)).strip() for name in DEEP_DIVE_INPUTS}
+
+
+def _accept_deep_dive(value: Mapping[str, Any]) -> AcceptDeepDive:
+    fields = _deep_dive_fields(value)
+    lead = fields[ids.LEAD_EMAIL] or fields[ids.LEAD]
+    return AcceptDeepDive(_deep_dive_id(value), fields[ids.REVIEW_DATE], lead[:320], fields)
+
+
+def _decline_deep_dive(value: Mapping[str, Any]) -> DeclineDeepDive:
+    fields = _deep_dive_fields(value)
+    return DeclineDeepDive(_deep_dive_id(value), fields[ids.DECLINE_REASON], fields)
+
+
+def _open_deep_dive(value: Mapping[str, Any]) -> OpenDeepDive:
+    return OpenDeepDive(_deep_dive_id(value))
+
+
 PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.SUBMIT_RETURN: _return_form,
     Verb.NOT_AVAILABLE: _not_available,
@@ -267,6 +332,9 @@ PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.REQUEST_DEEP_DIVE: _request_deep_dive,
     Verb.STOP_ACTIVITY: _stop_activity,
     Verb.OPEN_ESCALATION: _open_escalation,
+    Verb.ACCEPT_DEEP_DIVE: _accept_deep_dive,
+    Verb.DECLINE_DEEP_DIVE: _decline_deep_dive,
+    Verb.OPEN_DEEP_DIVE: _open_deep_dive,
 }
 
 

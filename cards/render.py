@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from cards.actions import INPUTS, MAX_TEXT, Verb, ids
 from domain.dates import long_day
+from domain.deep_dives import DiveView, ListedDive
 from domain.escalations import EscalationView, QuestionCard, Watched
 from domain.numbers import Unit
 from domain.plausibility import Doubt
@@ -378,3 +379,86 @@ def question_card(
 ) -> dict[str, Any]:
     """The escalation owner's question, as the measure's owner answers it."""
     return render("question.json.j2", q=card, errors=dict(errors or {}), values=dict(values or {}))
+
+
+# ---- deep dives ---------------------------------------------------------------------------
+
+
+def _cut(text: str, most: int) -> str:
+    """A long text shortened for a summary card, visibly (the whole is in PerfBot)."""
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
+
+
+def deep_dive_card(
+    view: DiveView,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A deep-dive candidate for the Leadership Team: why, the recent history, the owner's
+    words and action plan, and Accept / Decline; once decided, the decision instead."""
+    m = view.measure
+    facts = [("Service", m.service.name), ("Owner", m.owner.name)]
+    cut = _cut
+    if m.escalation_owner is not None:
+        facts.append(("Escalation owner", m.escalation_owner.name))
+    history = [
+        (line.period, f"{line.shown} against {line.target}  {_rating(line.rating)}")
+        for line in view.history
+    ]
+    plan = []
+    for item in view.plan:
+        text = cut(item.description, 300)
+        who = f"{item.owner}, " if item.owner else ""
+        if item.due is not None:
+            text += f" ({who}due {long_day(item.due)}{': LATE' if item.late else ''})"
+        elif who:
+            text += f" ({item.owner})"
+        plan.append({"text": "• " + text, "late": item.late})
+    if view.more_items:
+        plan.append({"text": f"… and {view.more_items} more.", "late": False})
+    # Shown above the buttons too: a card sent back has Accept and Decline closed again.
+    summary = " ".join((errors or {}).values())
+    action_due = f" (by {long_day(view.action_due)})" if view.action_due else ""
+    decided = "Deep dive decided" if view.decision else "Deep dive suggested"
+    return render(
+        "deep_dive.json.j2",
+        heading=f"{decided}: {m.code} for {view.dive.period}",
+        d={
+            "id": view.dive.id,
+            "code": m.code,
+            "title": m.title,
+            "why": cut(view.why, 500),
+            "note": cut(view.note, 500),
+            "commentary": cut(view.commentary or "", 2000),
+            "commentary_period": view.commentary_period or "",
+            "action": cut(view.action or "", 1000),
+            "action_due": action_due,
+            "leads": view.leads,
+        },
+        facts=facts,
+        history=history,
+        plan=plan,
+        decision=cut(view.decision or "", 2000),
+        summary=summary,
+        values=dict(values or {}),
+        errors=dict(errors or {}),
+    )
+
+
+def deep_dives_card(heading: str, items: Sequence[ListedDive]) -> dict[str, Any]:
+    """The deep dives waiting for a decision and those accepted, each with a button to open
+    its card again."""
+    return render(
+        "deep_dives.json.j2",
+        heading=heading,
+        items=[
+            {
+                "id": i.dive.id,
+                "code": i.code,
+                "title": _cut(i.title, 120),
+                "line": _cut(i.line, 300),
+                "color": "Attention" if i.dive.decision is None else None,
+            }
+            for i in items
+        ],
+    )

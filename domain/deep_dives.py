@@ -4,13 +4,76 @@ been off track for several periods running or because its escalation owner asked
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import record
-from domain.model import DeepDive, Measure, Person
+from domain.dates import long_day, parse_day
+from domain.model import ActionPlan, ActionPlanStatus, DeepDive, Measure, Person, Return, Role
+from domain.notifications import Kind, queue
+from domain.numbers import format_figure
+from domain.people import people_by_role, performance_team, why_unreachable
+from domain.periods import Period, PeriodError
+from domain.policy import Policy
+from domain.ratings import Rating
+from domain.reporting import rate
+from domain.views import Refused, newest_by_period, shown_value, targets_of, today_in_london
+
+PERSISTENT, REQUESTED = "persistent", "requested"
+ACCEPTED, DECLINED = "accepted", "declined"
+HISTORY_PERIODS = 6  # shown on the card: the flagged period and the five before it
+LOOKBACK = 24  # how far back an off-track run is followed to find an earlier deep dive
+LISTED = 25  # deep dives on the `deep dives` card (a card stays under 28 KB)
+MAX_ITEMS = 10  # action-plan items shown on the card (the rest are counted)
+
+
+# ---- who is told -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who is sent a deep-dive candidate: the people, and (for a copy that is not theirs by
+    role) why the performance team is sent it."""
+
+    people: list[Person]
+    note_for_admins: str = ""
+    admins: frozenset[int] = frozenset()
+
+
+async def leadership_audience(session: AsyncSession) -> Audience:
+    """The Leadership Team: each member (people sheet role "leadership"). When the weekly
+    summary issue adds the Leadership Team's channel (`set leadership channel`), post to it
+    here instead and keep the people as the fallback. With nobody holding the role the
+    performance team is told, and also when none of the Leadership Team can be reached yet:
+    never nobody."""
+    leaders = await people_by_role(session, Role.LEADERSHIP)
+    if not leaders:
+        admins = await performance_team(session)
+        return Audience(
+            admins,
+            "Nobody in the people sheet has the leadership role, so this comes to the "
+            "performance team: please pass it on, or give the Leadership Team that role.",
+            frozenset(a.id for a in admins),
+        )
+    reachable = [p for p in leaders if await why_unreachable(session, p) is None]
+    if reachable:
+        return Audience(leaders)
+    ids = {p.id for p in leaders}
+    admins = [a for a in await performance_team(session) if a.id not in ids]
+    return Audience(
+        leaders + admins,
+        "PerfBot cannot reach the Leadership Team yet (PerfBot is not installed for them), "
+        "so this comes to the performance team too: please pass it on. They will get it as "
+        "soon as they install PerfBot.",
+        frozenset(a.id for a in admins),
+    )
+
+
+# ---- flagging --------------------------------------------------------------------------
 
 
 async def flag(
@@ -24,12 +87,22 @@ async def flag(
     escalation_id: int | None = None,
 ) -> DeepDive | None:
     """Flag ``measure`` for a deep dive as of ``period`` (``reason``: "persistent" or
-    "requested"), once: None if it is already flagged for that period."""
+    "requested"), once, and queue its card to the Leadership Team. None if it is already
+    flagged for that period, or (a request) while an earlier flag of it is still waiting
+    for the Leadership Team's decision."""
     existing = await session.scalar(
         select(DeepDive).where(DeepDive.measure_id == measure.id, DeepDive.period == period)
     )
     if existing is not None:
         return None
+    if reason == REQUESTED:
+        waiting = await session.scalar(
+            select(DeepDive.id).where(
+                DeepDive.measure_id == measure.id, DeepDive.decision.is_(None)
+            )
+        )
+        if waiting is not None:
+            return None
     dive = DeepDive(
         measure_id=measure.id,
         period=period,
@@ -40,13 +113,537 @@ async def flag(
     )
     session.add(dive)
     await session.flush()
+    audience = await leadership_audience(session)
+    for person in audience.people:
+        await queue(
+            session,
+            Kind.DEEP_DIVE,
+            f"{measure.code}:{period}:{person.id}",
+            person_id=person.id,
+            # Not "code"/"period": the outbox's send-time check reads those as a return's.
+            payload={
+                "deep_dive_id": dive.id,
+                "measure": measure.code,
+                "label": period,
+                "note": audience.note_for_admins if person.id in audience.admins else "",
+            },
+            now=now,
+        )
     record(
         session,
         requested_by.email if requested_by else "perfbot",
         "flag deep dive",
         "deep_dive",
         f"{measure.code} {period}",
-        {"reason": reason},
+        {"reason": reason, "told": [p.email for p in audience.people]},
         now,
     )
     return dive
+
+
+def _back(period: Period, count: int) -> list[Period]:
+    """``period`` and the ``count - 1`` before it, newest first."""
+    periods = [period]
+    while len(periods) < count:
+        periods.append(periods[-1].previous())
+    return periods
+
+
+async def flag_if_persistent(
+    session: AsyncSession, measure: Measure, period: Period, policy: Policy, now: datetime
+) -> DeepDive | None:
+    """Persistent under-performance (DESIGN.md "Cycle"): if this period and the
+    ``policy.deep_dive_after - 1`` before it are all off track, flag a deep dive.
+
+    Once per off-track run: while a deep dive flagged for an earlier period of the same run
+    (no on-track period since) is waiting for a decision or was accepted, nothing more is
+    flagged; after a decline, the run counts again from the period after the declined one,
+    so the Leadership Team is asked again only after another ``deep_dive_after`` periods
+    off track."""
+    after = max(1, policy.deep_dive_after)
+    earlier: tuple[Period, DeepDive] | None = None
+    for dive in await session.scalars(select(DeepDive).where(DeepDive.measure_id == measure.id)):
+        try:
+            flagged = Period.parse(dive.period)
+        except PeriodError:
+            continue
+        same = flagged.frequency is measure.frequency and flagged <= period
+        if same and (earlier is None or flagged > earlier[0]):
+            earlier = (flagged, dive)
+    count = after
+    if earlier is not None:
+        count = max(count, min(LOOKBACK, len(_periods_between(earlier[0], period))))
+    window = _back(period, count)
+    labels = [p.label for p in window]
+    returns = await newest_by_period(session, measure.id, labels)
+    targets = await targets_of(session, measure.id, labels)
+    run: list[Period] = []
+    for p in window:
+        target = None if measure.data_only else targets.get(p.label)
+        if not rate(measure, p, target, returns.get(p.label), policy.scheme).off_track:
+            break
+        run.append(p)
+    if earlier is not None and earlier[0] in run:
+        flagged, dive = earlier
+        if dive.decision != DECLINED:
+            return None  # already before the Leadership Team for this run, or accepted
+        run = [p for p in run if p > flagged]
+    if len(run) < after:
+        return None
+    return await flag(session, measure, period.label, PERSISTENT, now)
+
+
+def _periods_between(first: Period, last: Period) -> list[Period]:
+    periods = [last]
+    while periods[-1] > first and len(periods) < LOOKBACK:
+        periods.append(periods[-1].previous())
+    return periods
+
+
+# ---- what the Leadership Team is shown -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    period: str
+    shown: str
+    target: str
+    rating: Rating | None
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    description: str
+    owner: str | None
+    due: date | None
+    late: bool
+
+
+@dataclass(frozen=True)
+class DiveView:
+    """A deep dive as its card shows it, read afresh from the database."""
+
+    dive: DeepDive
+    measure: Measure
+    why: str
+    history: list[HistoryLine]
+    commentary: str | None
+    action: str | None
+    action_due: date | None
+    commentary_period: str | None
+    plan: list[PlanItem]
+    more_items: int
+    leads: list[tuple[str, str]]  # (email, label) to choose a lead from
+    decision: str | None  # who decided what and when, in words; None while undecided
+    note: str = ""
+
+
+async def _people(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, Person]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    found = await session.scalars(select(Person).where(Person.id.in_(wanted)))
+    return {p.id: p for p in found}
+
+
+def decision_words(dive: DeepDive, people: dict[int, Person]) -> str | None:
+    """Who decided what and when, for the card and for a second decision's answer."""
+    if dive.decision is None:
+        return None
+    who = people[dive.decided_by_id].name if dive.decided_by_id in people else "Someone"
+    when = long_day(today_in_london(dive.decided_at)) if dive.decided_at else "an earlier day"
+    if dive.decision == ACCEPTED:
+        lead = people[dive.lead_id].name if dive.lead_id in people else "someone not named"
+        review = long_day(dive.review_date) if dive.review_date else "a date to be set"
+        return f"Accepted by {who} on {when}: the review is on {review}, led by {lead}."
+    return f"Declined by {who} on {when}: {dive.decline_reason or 'no reason given'}"
+
+
+async def view(
+    session: AsyncSession, dive: DeepDive, today: date, policy: Policy, note: str = ""
+) -> DiveView:
+    """Everything the deep dive's card shows: why it is flagged, the measure's recent
+    history, the owner's latest words, its open action-plan items, and any decision."""
+    measure = await session.get(Measure, dive.measure_id)
+    assert measure is not None  # a deep dive's measure is deleted with it (cascade)
+    period = Period.parse(dive.period)
+    window = _back(period, HISTORY_PERIODS)
+    labels = [p.label for p in window]
+    returns = await newest_by_period(session, measure.id, labels)
+    targets = await targets_of(session, measure.id, labels)
+    history = []
+    for p in reversed(window):
+        ret, target = returns.get(p.label), targets.get(p.label)
+        if ret is None and target is None:
+            continue
+        history.append(
+            HistoryLine(
+                p.label,
+                shown_value(measure, ret),
+                "none"
+                if target is None or measure.data_only
+                else format_figure(target, measure.unit, measure.decimals),
+                rate(measure, p, target, ret, policy.scheme).rating,
+            )
+        )
+    latest: Return | None = next(
+        (returns[p.label] for p in window if p.label in returns and returns[p.label].commentary),
+        None,
+    )
+    items = list(
+        await session.scalars(
+            select(ActionPlan)
+            .where(
+                ActionPlan.measure_id == measure.id,
+                ActionPlan.status == ActionPlanStatus.OPEN.value,
+            )
+            .order_by(ActionPlan.due_date.is_(None), ActionPlan.due_date, ActionPlan.id)
+        )
+    )
+    people = await _people(
+        session,
+        [
+            dive.requested_by_id,
+            dive.decided_by_id,
+            dive.lead_id,
+            *(i.owner_id for i in items[:MAX_ITEMS]),
+        ],
+    )
+    plan = [
+        PlanItem(
+            i.description,
+            people[i.owner_id].name if i.owner_id in people else None,
+            i.due_date,
+            i.due_date is not None and i.due_date < today,
+        )
+        for i in items[:MAX_ITEMS]
+    ]
+    if dive.reason == REQUESTED:
+        who = people[dive.requested_by_id].name if dive.requested_by_id in people else "Someone"
+        why = (
+            f"Requested by {who} from the escalation of {dive.period} on "
+            f"{long_day(today_in_london(dive.flagged_at))}."
+        )
+    else:
+        run = 0
+        for line in reversed(history):
+            if line.rating is None or not line.rating.off_track:
+                break
+            run += 1
+        run = max(run, policy.deep_dive_after)
+        why = f"Off track for {run} periods running, up to {dive.period}."
+    leads: list[tuple[str, str]] = []
+    seen: set[int] = set()
+    for person, role in [
+        *((p, "Leadership Team") for p in await people_by_role(session, Role.LEADERSHIP)),
+        (measure.escalation_owner, "escalation owner"),
+        (measure.owner, "owner"),
+    ]:
+        if person is not None and person.id not in seen:
+            seen.add(person.id)
+            leads.append((person.email, f"{person.name} ({role})"))
+    return DiveView(
+        dive,
+        measure,
+        why,
+        history,
+        latest.commentary if latest else None,
+        latest.remedial_action if latest else None,
+        latest.action_due if latest else None,
+        latest.period if latest else None,
+        plan,
+        max(0, len(items) - MAX_ITEMS),
+        leads,
+        decision_words(dive, people),
+        note,
+    )
+
+
+# ---- the Leadership Team's decision ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiveRefusal:
+    """Not carried out (and audited); nothing else changed."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class DiveProblems:
+    """The card comes back with what is wrong; nothing was stored."""
+
+    view: DiveView
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DiveDecided:
+    """The decision was recorded now (``again`` False), or had already been made by someone
+    (``again`` True: nothing changed)."""
+
+    view: DiveView
+    again: bool = False
+
+
+# The fields problems are keyed by, as the card names its inputs (cards/actions.py ids).
+REVIEW_DATE, LEAD, REASON = "review_date", "lead", "decline_reason"
+
+DiveOutcome = DiveRefusal | DiveProblems | DiveDecided
+
+
+def may_decide(person: Person) -> bool:
+    return person.has_role(Role.LEADERSHIP) or person.has_role(Role.ADMIN)
+
+
+async def _decidable(
+    session: AsyncSession, person: Person, dive_id: int, action: str, now: datetime
+) -> DeepDive | DiveRefusal:
+    dive = await session.get(DeepDive, dive_id) if dive_id > 0 else None
+    key = f"deep dive #{dive_id}"
+    if dive is not None:
+        code = await session.scalar(select(Measure.code).where(Measure.id == dive.measure_id))
+        key = f"{code} {dive.period}"
+    if dive is None:
+        reason, message = (
+            "unknown deep dive",
+            "That deep dive is not one PerfBot knows. Nothing was changed.",
+        )
+    elif not may_decide(person):
+        reason = "not leadership"
+        message = (
+            "Only the Leadership Team or the performance team can decide on a deep dive. "
+            "Nothing was changed."
+        )
+    else:
+        return dive
+    record(
+        session,
+        person.email,
+        "refused",
+        "deep_dive",
+        key,
+        {"action": action, "reason": reason},
+        now,
+    )
+    return DiveRefusal(message)
+
+
+async def _already(
+    session: AsyncSession, person: Person, dive: DeepDive, now: datetime, policy: Policy
+) -> DiveDecided:
+    shown = await view(session, dive, today_in_london(now), policy)
+    record(
+        session,
+        person.email,
+        "refused",
+        "deep_dive",
+        f"{shown.measure.code} {dive.period}",
+        {"reason": f"already {dive.decision}"},
+        now,
+    )
+    return DiveDecided(replace(shown, note="Already decided, so nothing was changed."), again=True)
+
+
+async def accept(
+    session: AsyncSession,
+    person: Person,
+    dive_id: int,
+    review_date: str,
+    lead: str,
+    now: datetime,
+    policy: Policy,
+) -> DiveOutcome:
+    """The Leadership Team accepts a deep dive: its review date (today or later) and its
+    lead (someone in the people sheet). The owner, the escalation owner and the lead are
+    told."""
+    found = await _decidable(session, person, dive_id, "accept", now)
+    if isinstance(found, DiveRefusal):
+        return found
+    dive = found
+    if dive.decision is not None:
+        return await _already(session, person, dive, now, policy)
+    today = today_in_london(now)
+    errors: dict[str, str] = {}
+    day = None
+    if not review_date.strip():
+        errors[REVIEW_DATE] = "Give the date of the deep-dive review."
+    else:
+        try:
+            day = parse_day(review_date)
+        except ValueError as error:
+            errors[REVIEW_DATE] = str(error)[0].upper() + str(error)[1:] + "."
+        else:
+            if day < today:
+                errors[REVIEW_DATE] = f"{long_day(day)} has passed: choose today or a later day."
+    chosen = None
+    if not lead.strip():
+        errors[LEAD] = "Choose who will lead the deep dive, or give their email."
+    else:
+        chosen = await session.scalar(select(Person).where(Person.email == lead.strip().lower()))
+        if chosen is None:
+            errors[LEAD] = (
+                f"PerfBot doesn't know {lead.strip()[:200]}. Choose someone from the list, or "
+                "give the email of someone in the people sheet."
+            )
+    if errors or day is None or chosen is None:
+        return DiveProblems(await view(session, dive, today, policy), errors)
+    dive.decision = ACCEPTED
+    dive.decided_by_id = person.id
+    dive.decided_at = now
+    dive.review_date = day
+    dive.lead_id = chosen.id
+    shown = await view(session, dive, today, policy)
+    measure = shown.measure
+    record(
+        session,
+        person.email,
+        "accept deep dive",
+        "deep_dive",
+        f"{measure.code} {dive.period}",
+        {"review_date": day.isoformat(), "lead": chosen.email},
+        now,
+    )
+    payload = {
+        "measure": measure.code,
+        "title": measure.title,
+        "label": dive.period,
+        "decision": ACCEPTED,
+        "by": person.name,
+        "review_date": day.isoformat(),
+        "lead": chosen.name,
+    }
+    told = [measure.owner, measure.escalation_owner, chosen]
+    await _tell(session, [p for p in told if p is not None], person, dive, payload, now)
+    return DiveDecided(shown)
+
+
+async def decline(
+    session: AsyncSession,
+    person: Person,
+    dive_id: int,
+    reason: str,
+    now: datetime,
+    policy: Policy,
+    max_text: int,
+) -> DiveOutcome:
+    """The Leadership Team declines a deep dive, with a reason (recorded; the escalation
+    owner who asked for it is told)."""
+    found = await _decidable(session, person, dive_id, "decline", now)
+    if isinstance(found, DiveRefusal):
+        return found
+    dive = found
+    if dive.decision is not None:
+        return await _already(session, person, dive, now, policy)
+    today = today_in_london(now)
+    why = reason.strip()
+    if not why or len(why) > max_text:
+        error = (
+            f"This is over {max_text:,} characters: please shorten it."
+            if why
+            else "Say why the deep dive is declined."
+        )
+        return DiveProblems(await view(session, dive, today, policy), {REASON: error})
+    dive.decision = DECLINED
+    dive.decided_by_id = person.id
+    dive.decided_at = now
+    dive.decline_reason = why
+    shown = await view(session, dive, today, policy)
+    measure = shown.measure
+    record(
+        session,
+        person.email,
+        "decline deep dive",
+        "deep_dive",
+        f"{measure.code} {dive.period}",
+        {"reason": why},
+        now,
+    )
+    if dive.requested_by_id is not None:
+        asker = await session.get(Person, dive.requested_by_id)
+        payload = {
+            "measure": measure.code,
+            "title": measure.title,
+            "label": dive.period,
+            "decision": DECLINED,
+            "by": person.name,
+            "reason": why,
+        }
+        await _tell(session, [asker] if asker else [], person, dive, payload, now)
+    return DiveDecided(shown)
+
+
+async def _tell(
+    session: AsyncSession,
+    people: list[Person],
+    decider: Person,
+    dive: DeepDive,
+    payload: dict[str, str],
+    now: datetime,
+) -> None:
+    """Tell the people a decision concerns (once each; not the one who made it)."""
+    code = payload["measure"]
+    for p in {p.id: p for p in people if p.id != decider.id}.values():
+        await queue(
+            session,
+            Kind.DEEP_DIVE_DECIDED,
+            f"{code}:{dive.period}:{p.id}",
+            person_id=p.id,
+            payload=payload,
+            now=now,
+        )
+
+
+# ---- the list ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListedDive:
+    dive: DeepDive
+    code: str
+    title: str
+    line: str
+
+
+async def listing(session: AsyncSession, person: Person, today: date) -> list[ListedDive]:
+    """The deep dives waiting for a decision and those accepted (the review not yet more
+    than a period past), for the Leadership Team and the performance team; Refused for
+    anyone else."""
+    if not may_decide(person):
+        raise Refused(
+            "deep dives is for the Leadership Team and the performance team. "
+            "Type status or my measures instead."
+        )
+    rows = (
+        await session.execute(
+            select(DeepDive, Measure.code, Measure.title)
+            .join(Measure, Measure.id == DeepDive.measure_id)
+            .where((DeepDive.decision.is_(None)) | (DeepDive.decision == ACCEPTED))
+            .order_by(DeepDive.decision.is_not(None), DeepDive.flagged_at.desc())
+            .limit(LISTED)
+        )
+    ).all()
+    people = await _people(session, [d.lead_id for d, _, _ in rows])
+    listed = []
+    for dive, code, title in rows:
+        why = "off track" if dive.reason == PERSISTENT else "requested from the escalation"
+        if dive.decision is None:
+            state = "waiting for a decision"
+        else:
+            lead = people[dive.lead_id].name if dive.lead_id in people else "someone not named"
+            review = long_day(dive.review_date) if dive.review_date else "a date to be set"
+            state = f"accepted: review on {review}, led by {lead}"
+        listed.append(ListedDive(dive, code, title, f"{dive.period} · {why} · {state}"))
+    return listed
+
+
+async def open_view(
+    session: AsyncSession, person: Person, dive_id: int, now: datetime, policy: Policy
+) -> DiveView:
+    """A deep dive's card again (from the list); Refused for anyone who may not decide."""
+    if not may_decide(person):
+        raise Refused("Deep dives are for the Leadership Team and the performance team.")
+    dive = await session.get(DeepDive, dive_id) if dive_id > 0 else None
+    if dive is None:
+        raise Refused("That deep dive is not one PerfBot knows. Type deep dives to see them.")
+    return await view(session, dive, today_in_london(now), policy)

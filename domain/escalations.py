@@ -1005,8 +1005,8 @@ async def request_deep_dive(
     note = (
         f"Deep dive requested: {measure.code} is flagged for the Leadership Team."
         if flagged is not None
-        else f"Deep dive requested: {measure.code} was already flagged for the Leadership Team "
-        f"for {escalation.period}."
+        else f"Deep dive requested: {measure.code} is already before the Leadership Team for "
+        "a deep dive."
     )
     return Shown(await view(session, escalation, now, policy, note))
 

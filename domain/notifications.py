@@ -34,6 +34,8 @@ class Kind(enum.StrEnum):
     ANSWER = "answer"  # the owner's answer, to whoever asked
     RECOVERED = "recovered"  # a correction brought it back on track, to the escalation owner
     STOPPED = "stopped"  # the escalation owner stopped a key action, to its owner
+    DEEP_DIVE = "deep-dive"  # a deep-dive candidate, to each of the Leadership Team
+    DEEP_DIVE_DECIDED = "deep-dive-decided"  # to the owner, escalation owner and lead (or asker)
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Insert:

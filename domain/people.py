@@ -74,6 +74,10 @@ async def reachable_again(
         return []
     if teams_user_id and person.teams_user_id != teams_user_id:
         person.teams_user_id = teams_user_id
+    if person.unreachable_reason is None:
+        # Every message given up because someone could not be reached marked them
+        # unreachable (mark_unreachable), so someone who is not has nothing to queue again.
+        return []
     person.unreachable_reason = None
     person.unreachable_since = None
     failed = await session.scalars(

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from domain import escalations, plausibility
+from domain import deep_dives, escalations, plausibility
 from domain.audit import record
 from domain.dates import long_day, parse_day
 from domain.model import (
@@ -247,7 +247,10 @@ async def submit_return(
     # The submission reads this period, the eight before it and the same period last year:
     # plausibility, direction of travel and, if the card must come back, its history.
     history = await newest_by_period(session, measure.id, _labels_around(period))
-    targets = await targets_of(session, measure.id, history_labels(period))
+    # Read before anything is written: on SQLite a write holds the database's one write lock
+    # until the commit, so nothing more is read after it.
+    waiting, targets = await still_open(session, measure, today_in_london(now), policy.open_from)
+    still_waiting = tuple(p.label for p in waiting if p != period)
     target = None if measure.data_only else targets.get(period.label)
     try:
         if cmd.too_long:
@@ -270,7 +273,6 @@ async def submit_return(
             receipt = _receipt(
                 measure, period, earlier, None, policy, target, history, steps, duplicate=True
             )
-            waiting = await still_open(session, measure, today_in_london(now), policy.open_from)
             return replace(receipt, waiting=tuple(p.label for p in waiting))
         if measure.is_key_action:
             value, status, assessment = None, *_key_action_fields(cmd, measure, period, policy)
@@ -287,13 +289,6 @@ async def submit_return(
         )
         return Rejected(item, problems)
 
-    # Read before the return is written: on SQLite the write holds the database's one
-    # write lock until the commit, so nothing more is read after it.
-    still_waiting = [
-        p.label
-        for p in await still_open(session, measure, today_in_london(now), policy.open_from)
-        if p != period
-    ]
     previous = history.get(period.label)
     version = previous.version + 1 if previous else 1
     ret = Return(
@@ -331,6 +326,8 @@ async def submit_return(
         session, measure, period, assessment, ret, person, now, policy
     )
     await session.flush()
+    if assessment.off_track:
+        await deep_dives.flag_if_persistent(session, measure, period, policy, now)
     replaced = shown_value(measure, previous) if has_figure(previous) else None
     steps = None
     if escalated == "escalated":
@@ -343,7 +340,7 @@ async def submit_return(
     elif escalated == "closed":
         steps = "Its escalation was closed when the activity was stopped, so nothing more is sent."
     receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
-    return replace(receipt, waiting=tuple(still_waiting))
+    return replace(receipt, waiting=still_waiting)
 
 
 def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:

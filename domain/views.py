@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, literal, or_, select, union_all
+from sqlalchemy import func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.dates import LONDON
@@ -161,19 +162,23 @@ def _open_between(
 
 async def still_open(
     session: AsyncSession, measure: Measure, today: date, open_from: date | None = None
-) -> list[Period]:
-    """A measure's open periods, read as period labels only: cheaper than ``records`` where
-    nothing else of them is needed (the receipt's "still waiting")."""
-    # One statement: the periods with a figure (marked 1) and those with a target (0).
-    with_figure = select(Return.period, literal(1)).where(
+) -> tuple[list[Period], dict[str, Decimal]]:
+    """A measure's open periods, read as period labels only (cheaper than ``records`` where
+    nothing else of them is needed: the receipt's "still waiting"), and all its targets, by
+    period label, read in the same statement."""
+    # One statement: the periods with a target (and its value), and those with a figure.
+    with_target = select(Target.period, Target.value, literal(0)).where(
+        Target.measure_id == measure.id
+    )
+    with_figure = select(Return.period, null(), literal(1)).where(
         Return.measure_id == measure.id,
         or_(Return.value.is_not(None), Return.status.is_not(None)),
     )
-    with_target = select(Target.period, literal(0)).where(Target.measure_id == measure.id)
-    rows = (await session.execute(union_all(with_figure, with_target))).all()
-    figures = {label for label, figure in rows if figure}
-    targets = [label for label, figure in rows if not figure]
-    return _open_between(measure, [*figures, *targets], figures, None, today, open_from)
+    rows: Sequence[Any] = (await session.execute(union_all(with_target, with_figure))).all()
+    figures = {label for label, _, figure in rows if figure}
+    targets = {label: value for label, value, figure in rows if not figure}
+    periods = _open_between(measure, [*figures, *targets], figures, None, today, open_from)
+    return periods, targets
 
 
 async def records(session: AsyncSession, measures: Sequence[Measure]) -> dict[int, Record]:

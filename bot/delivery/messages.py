@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import render as cards
-from domain import escalations, views
+from domain import deep_dives, escalations, views
 from domain.dates import long_day
-from domain.model import Measure, Person
+from domain.model import DeepDive, Measure, Person
 from domain.notifications import Kind
 from domain.periods import Period
 from domain.policy import Policy
@@ -242,6 +242,45 @@ def _escalation_notice(payload: dict[str, Any]) -> Activity:
     return _notice(title, "\n\n".join(line for line in lines if line))
 
 
+async def deep_dive(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """A deep-dive candidate, rendered at send time (its history, action plan, and any
+    decision made meanwhile by another of the Leadership Team)."""
+    session = reading.session
+    assert session is not None  # checked at send time, so built with the database at hand
+    dive = await session.get(DeepDive, int(payload.get("deep_dive_id") or 0))
+    if dive is None:  # deleted with its measure since it was queued
+        return _notice("PerfBot", f"The deep dive for {payload.get('measure', '')} was removed.")
+    shown = await deep_dives.view(
+        session, dive, views.today_in_london(reading.now), reading.policy, payload.get("note", "")
+    )
+    text = f"Deep dive suggested for {shown.measure.code} {shown.measure.title}: {shown.why}"
+    activity = MessageFactory.attachment(cards.attachment(cards.deep_dive_card(shown)))
+    activity.summary = text
+    return activity
+
+
+async def deep_dive_decided(
+    reading: Reading, payload: dict[str, Any], person: Person | None
+) -> Activity:
+    code, period = payload.get("measure", ""), payload.get("label", "")
+    what = f"{code} {payload.get('title', '')}".strip()
+    if payload.get("decision") == "declined":
+        return _notice(
+            f"Deep dive declined: {code} for {period}",
+            f"{payload.get('by', 'The Leadership Team')} declined the deep dive into {what} "
+            f"you asked for. Their reason: {payload.get('reason', '')}",
+            warning=False,
+        )
+    review = payload.get("review_date", "")
+    when = long_day(date.fromisoformat(review)) if review else "a date to be set"
+    return _notice(
+        f"Deep dive agreed: {code} for {period}",
+        f"{payload.get('by', 'The Leadership Team')} has agreed a deep dive into {what}. The "
+        f"review is on {when}, led by {payload.get('lead', 'someone to be named')}. Please have "
+        "its figures, commentary and action plan ready.",
+    )
+
+
 async def delegated(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
     code = payload.get("code", "")
     return _notice(
@@ -316,6 +355,8 @@ MESSAGES: dict[Kind, Message] = {
     Kind.UNKNOWN_USER: Message(unknown_user),
     Kind.UNREACHABLE: Message(unreachable),
     Kind.REPLY: Message(reply),
+    Kind.DEEP_DIVE: Message(deep_dive, checked_at_send=True),
+    Kind.DEEP_DIVE_DECIDED: Message(deep_dive_decided),
 }
 UNKNOWN_KIND = Message(plain)
 

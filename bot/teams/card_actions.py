@@ -11,11 +11,14 @@ from bot.teams.turn import Turn
 from cards import render as cards
 from cards.actions import (
     MAX_TEXT,
+    AcceptDeepDive,
     Acknowledge,
     AgreeRemedial,
     AnswerQuestion,
     AskOwner,
+    DeclineDeepDive,
     NotAvailableForm,
+    OpenDeepDive,
     OpenEscalation,
     OpenReturnCard,
     RequestDeepDive,
@@ -25,7 +28,7 @@ from cards.actions import (
     Verb,
     ids,
 )
-from domain import escalations, returns
+from domain import deep_dives, escalations, returns
 from domain.dates import long_day
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
 
@@ -190,6 +193,46 @@ async def open_escalation(turn: Turn, action: OpenEscalation) -> None:
     await turn.send_card(cards.escalation_card(outcome.view))
 
 
+async def _decided(turn: Turn, outcome: deep_dives.DiveOutcome, typed: dict[str, str]) -> None:
+    """A deep-dive decision's answer: a refusal said; the card back with its problems; or
+    the card replaced in place by the decision (made now, or already made by someone)."""
+    if isinstance(outcome, deep_dives.DiveRefusal):
+        await turn.say(outcome.message)
+    elif isinstance(outcome, deep_dives.DiveProblems):
+        await turn.replace_card(cards.deep_dive_card(outcome.view, typed, outcome.errors))
+    else:  # decided now, or before by someone (the card says so, and that nothing changed)
+        await turn.replace_card(cards.deep_dive_card(outcome.view))
+
+
+async def accept_deep_dive(turn: Turn, action: AcceptDeepDive) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: deep_dives.accept(
+            tx, turn.person, action.deep_dive_id, action.review_date, action.lead, now, turn.policy
+        )
+    )
+    await _decided(turn, outcome, action.fields)
+
+
+async def decline_deep_dive(turn: Turn, action: DeclineDeepDive) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: deep_dives.decline(
+            tx, turn.person, action.deep_dive_id, action.reason, now, turn.policy, MAX_TEXT
+        )
+    )
+    await _decided(turn, outcome, action.fields)
+
+
+async def open_deep_dive(turn: Turn, action: OpenDeepDive) -> None:
+    now = turn.now
+    shown = await turn.attempt(
+        lambda tx: deep_dives.open_view(tx, turn.person, action.deep_dive_id, now, turn.policy)
+    )
+    if shown is not None:
+        await turn.send_card(cards.deep_dive_card(shown))
+
+
 CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.SUBMIT_RETURN: submit_return,
     Verb.NOT_AVAILABLE: not_available,
@@ -202,4 +245,7 @@ CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.REQUEST_DEEP_DIVE: request_deep_dive,
     Verb.STOP_ACTIVITY: stop_activity,
     Verb.OPEN_ESCALATION: open_escalation,
+    Verb.ACCEPT_DEEP_DIVE: accept_deep_dive,
+    Verb.DECLINE_DEEP_DIVE: decline_deep_dive,
+    Verb.OPEN_DEEP_DIVE: open_deep_dive,
 }

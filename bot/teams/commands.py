@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.teams.turn import Turn
 from cards import render as cards
-from domain import escalations, returns, views
+from domain import deep_dives, escalations, returns, views
 from domain.dates import long_day
 from domain.model import Role
 from domain.periods import Period, PeriodError
@@ -101,6 +101,12 @@ async def delegate(turn: Turn, args: tuple[str, ...]) -> None:
         await turn.say(f"{who.name} is already a delegate for {measure.code}.")
 
 
+async def list_deep_dives(turn: Turn, args: tuple[str, ...]) -> None:
+    items = await turn.attempt(lambda tx: deep_dives.listing(tx, turn.person, turn.today))
+    if items is not None:
+        await turn.send_card(cards.deep_dives_card("Deep dives", items))
+
+
 async def unknown(turn: Turn, text: str) -> None:
     """Anything PerfBot does not understand gets the help card, never silence."""
     said = text[:80] + ("…" if len(text) > 80 else "")
@@ -147,6 +153,13 @@ COMMANDS: list[Command] = [
         delegate,
         "delegate HS-04 to name@council.gov.uk",
         "let someone else send a measure's return",
+    ),
+    Command(
+        "deep dives",
+        _pattern(r"^deep[\s-]*dives?$"),
+        list_deep_dives,
+        "deep dives",
+        "deep dives waiting for a decision, and those accepted (Leadership Team)",
     ),
     Command(
         "help",

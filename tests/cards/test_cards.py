@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,10 @@ import pytest
 from bot.loopback import elements
 from bot.teams.commands import help_lines
 from cards import render as cards
-from cards.actions import parse_action
+from cards.actions import DEEP_DIVE_INPUTS, parse_action
+from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
 from domain.escalations import EscalationView, QuestionCard, QuestionView, Watched
-from domain.model import Measure, MeasureKind, Person, Return, ReturnState, Service
+from domain.model import DeepDive, Measure, MeasureKind, Person, Return, ReturnState, Service
 from domain.numbers import Unit
 from domain.periods import Frequency, Period
 from domain.plausibility import Doubt
@@ -41,6 +42,7 @@ HOSTILE = [
     "x" * 5000,
 ]
 TODAY = date(2026, 11, 23)
+NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def measure(text: str, kind: MeasureKind = MeasureKind.MEASURE) -> Measure:
@@ -127,6 +129,41 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         "welcome": cards.welcome_card(help_lines(), text[:200], text[:200]),
         "notice": cards.notice_card(text[:200], text, warning=True),
         **escalation_cards(text),
+        **deep_dive_cards(text),
+    }
+
+
+def deep_dive_cards(text: str) -> dict[str, dict[str, Any]]:
+    dive = DeepDive(id=7, period="2026/27 Q2", reason="requested", flagged_at=NOON)
+    history = [
+        HistoryLine(f"2026/27 Q{n}", "78.0%", "90.0%", Rating.ACTION if n % 2 else None)
+        for n in range(1, 5)
+    ] + [HistoryLine("2025/26 Q4", "—", "none", None)] * 2
+    plan = [PlanItem(text, text[:200], date(2026, 10, 1), True)] * 10
+    shown = DiveView(
+        dive,
+        measure(text),
+        text,
+        history,
+        text,
+        text,
+        date(2027, 1, 31),
+        "2026/27 Q2",
+        plan,
+        4,
+        [(f"p{n}@council.gov.uk", text[:200]) for n in range(8)],
+        None,
+        text[:300],
+    )
+    decided = replace(shown, decision=text)
+    typed = dict.fromkeys(DEEP_DIVE_INPUTS, text[:300])
+    errors = {"review_date": text[:300], "lead": text[:300], "decline_reason": text[:300]}
+    listed = [ListedDive(dive, "HS-04", text[:300], text[:300])] * 25
+    return {
+        "deep dive": cards.deep_dive_card(shown),
+        "deep dive with problems": cards.deep_dive_card(shown, typed, errors),
+        "deep dive decided": cards.deep_dive_card(decided),
+        "deep dives": cards.deep_dives_card(text[:200], listed),
     }
 
 

@@ -1,0 +1,254 @@
+"""Deep dives as use cases: a measure off track for several periods running is put to the
+Leadership Team once per run, a deep dive asked for from an escalation likewise, and the
+Leadership Team's decision is recorded (or refused, or sent back with what is wrong)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from domain import deep_dives, returns
+from domain.model import AuditEntry, DeepDive, Measure, Notification, Person
+from domain.notifications import Kind
+from domain.policy import Policy
+from domain.returns import SubmitReturn
+from domain.views import Receipt
+from tests.conftest import NOW
+
+AMINA = "amina.hussain@kingsmere.gov.uk"
+MARK = "mark.taylor@kingsmere.gov.uk"
+HELEN = "helen.ashworth@kingsmere.gov.uk"
+DAVID = "david.okafor@kingsmere.gov.uk"
+SARAH = "sarah.lindqvist@kingsmere.gov.uk"
+LEADERSHIP = {HELEN, DAVID, SARAH}
+ADMINS = {"performance.team@kingsmere.gov.uk", "rachel.singh@kingsmere.gov.uk"}
+# RB-01's targets: M5 47.8%, M6 57.0%, M7 66.3%; the sample's M5 and M6 are on track.
+POLICY = Policy()
+OFF_TRACK = {"2026/27 M5": "40", "2026/27 M6": "50", "2026/27 M7": "55", "2026/27 M8": "60"}
+JANUARY = datetime(2027, 1, 20, 10, 0, tzinfo=UTC)  # November's return (M8) can be sent
+
+
+async def off_track(
+    uow, person, period: str, policy: Policy = POLICY, now: datetime = NOW
+) -> Receipt:
+    amina = await person(AMINA)
+    figure = OFF_TRACK[period]
+    command = SubmitReturn(
+        person_id=amina.id,
+        code="RB-01",
+        period=period,
+        actual=figure,
+        confirmed=figure,  # past the plausibility query: this figure is meant
+        commentary="Staff shortages.",
+        action="Agency staff.",
+        action_due="2027-01-29",
+        card_id=f"card-{period}",
+    )
+    receipt = await uow.run(
+        lambda tx: returns.submit_return(tx, command, amina, now, policy, 4_000)
+    )
+    assert isinstance(receipt, Receipt), receipt
+    assert receipt.assessment.off_track
+    return receipt
+
+
+async def dives(uow) -> list[tuple[str, str]]:
+    async with uow() as tx:
+        rows = await tx.scalars(select(DeepDive).order_by(DeepDive.period))
+        return [(d.period, d.reason) for d in rows]
+
+
+async def told(uow, period: str) -> set[str]:
+    """Who has been queued the deep-dive card for RB-01's period."""
+    async with uow() as tx:
+        rows = await tx.execute(
+            select(Person.email)
+            .join(Notification, Notification.person_id == Person.id)
+            .where(Notification.kind == Kind.DEEP_DIVE.value)
+            .where(Notification.reason_key.startswith(f"deep-dive:RB-01:{period}:"))
+        )
+        return set(rows.scalars())
+
+
+async def test_two_periods_off_track_running_flag_a_deep_dive_once_to_the_leadership_team(
+    uow, person
+):
+    await off_track(uow, person, "2026/27 M6")
+    assert await dives(uow) == []  # M5 was on track: one period off track is not persistent
+    await off_track(uow, person, "2026/27 M7")
+    assert await dives(uow) == [("2026/27 M7", "persistent")]
+    # None of the Leadership Team has installed PerfBot yet, so the performance team is told too.
+    assert await told(uow, "2026/27 M7") == LEADERSHIP | ADMINS
+    # A correction of the same period, still off track, flags nothing more.
+    amina = await person(AMINA)
+    again = SubmitReturn(
+        person_id=amina.id,
+        code="RB-01",
+        period="2026/27 M7",
+        actual="54",
+        confirmed="54",
+        commentary="Corrected.",
+        action="Agency staff.",
+        action_due="2027-01-29",
+        card_id="card-again",
+    )
+    await uow.run(lambda tx: returns.submit_return(tx, again, amina, NOW, Policy(), 4_000))
+    assert await dives(uow) == [("2026/27 M7", "persistent")]
+    async with uow() as tx:
+        cards = await tx.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.kind == Kind.DEEP_DIVE.value)
+        )
+    assert cards == len(await told(uow, "2026/27 M7"))
+
+
+async def test_a_third_period_off_track_in_the_same_run_is_not_flagged_again(uow, person):
+    await off_track(uow, person, "2026/27 M5")
+    await off_track(uow, person, "2026/27 M6")
+    assert await dives(uow) == [("2026/27 M6", "persistent")]
+    await off_track(uow, person, "2026/27 M7")
+    assert await dives(uow) == [("2026/27 M6", "persistent")]
+    assert await told(uow, "2026/27 M7") == set()
+    # Nor a fourth, though two more have passed since: M6's is still before the Leadership Team.
+    await off_track(uow, person, "2026/27 M8", now=JANUARY)
+    assert await dives(uow) == [("2026/27 M6", "persistent")]
+
+
+async def test_after_a_decline_the_run_counts_again_from_the_period_after(uow, person):
+    await off_track(uow, person, "2026/27 M5")
+    await off_track(uow, person, "2026/27 M6")
+    helen = await person(HELEN)
+    async with uow() as tx:
+        dive_id = await tx.scalar(select(DeepDive.id))
+    declined = await uow.run(
+        lambda tx: deep_dives.decline(
+            tx, helen, dive_id, "The action plan is working.", NOW, Policy(), 4_000
+        )
+    )
+    assert isinstance(declined, deep_dives.DiveDecided)
+    await off_track(uow, person, "2026/27 M7")  # one period off track since the decline
+    assert await dives(uow) == [("2026/27 M6", "persistent")]
+    await off_track(uow, person, "2026/27 M8", now=JANUARY)  # two: asked again
+    assert await dives(uow) == [("2026/27 M6", "persistent"), ("2026/27 M8", "persistent")]
+
+
+async def test_the_councils_deep_dive_after_setting_is_respected(uow, person):
+    three = Policy(deep_dive_after=3)
+    await off_track(uow, person, "2026/27 M5", three)
+    await off_track(uow, person, "2026/27 M6", three)
+    assert await dives(uow) == []
+    await off_track(uow, person, "2026/27 M7", three)
+    assert await dives(uow) == [("2026/27 M7", "persistent")]
+
+
+async def test_a_requested_deep_dive_is_flagged_once_with_who_asked(uow, person):
+    mark = await person(MARK)
+
+    async def request(tx):
+        measure = await tx.scalar(select(Measure).where(Measure.code == "RB-01"))
+        return await deep_dives.flag(tx, measure, "2026/27 M7", "requested", NOW, requested_by=mark)
+
+    first = await uow.run(request)
+    assert first is not None
+    assert await uow.run(request) is None
+    assert await dives(uow) == [("2026/27 M7", "requested")]
+    assert await told(uow, "2026/27 M7") >= LEADERSHIP
+    async with uow() as tx:
+        dive = await tx.get(DeepDive, first.id)
+        shown = await deep_dives.view(tx, dive, NOW.date(), Policy())
+        audit = await tx.scalar(select(AuditEntry).where(AuditEntry.action == "flag deep dive"))
+    assert shown.why.startswith("Requested by Mark Taylor from the escalation of 2026/27 M7")
+    assert audit.actor == MARK
+
+
+async def test_with_nobody_in_the_leadership_role_the_performance_team_is_told(uow, person):
+    async with uow() as tx:
+        for email in LEADERSHIP:
+            leader = await tx.scalar(select(Person).where(Person.email == email))
+            leader.role_rows = [r for r in leader.role_rows if r.role.value != "leadership"]
+    await off_track(uow, person, "2026/27 M6")
+    await off_track(uow, person, "2026/27 M7")
+    assert await told(uow, "2026/27 M7") == ADMINS
+
+
+async def flagged(uow, person) -> int:
+    await off_track(uow, person, "2026/27 M6")
+    await off_track(uow, person, "2026/27 M7")
+    async with uow() as tx:
+        return await tx.scalar(select(DeepDive.id))
+
+
+async def test_accepting_needs_a_date_not_past_and_a_lead_the_people_sheet_knows(uow, person):
+    dive_id = await flagged(uow, person)
+    helen = await person(HELEN)
+
+    async def accept(day: str, lead: str):
+        return await uow.run(
+            lambda tx: deep_dives.accept(tx, helen, dive_id, day, lead, NOW, Policy())
+        )
+
+    missing = await accept("", "")
+    assert isinstance(missing, deep_dives.DiveProblems)
+    assert set(missing.errors) == {"review_date", "lead"}
+    past = await accept((NOW - timedelta(days=1)).date().isoformat(), DAVID)
+    assert "has passed" in past.errors["review_date"]
+    unknown = await accept("2027-01-15", "nobody@example.com")
+    assert "doesn't know nobody@example.com" in unknown.errors["lead"]
+    async with uow() as tx:
+        assert (await tx.get(DeepDive, dive_id)).decision is None
+    done = await accept("15/01/2027", DAVID.upper())
+    assert isinstance(done, deep_dives.DiveDecided)
+    assert done.view.decision == (
+        "Accepted by Helen Ashworth on Monday 23 November 2026: the review is on Friday 15 "
+        "January 2027, led by David Okafor."
+    )
+    async with uow() as tx:
+        rows = await tx.execute(
+            select(Person.email)
+            .join(Notification, Notification.person_id == Person.id)
+            .where(Notification.kind == Kind.DEEP_DIVE_DECIDED.value)
+        )
+        assert set(rows.scalars()) == {AMINA, MARK, DAVID}
+    sarah = await person(SARAH)
+    again = await uow.run(
+        lambda tx: deep_dives.decline(tx, sarah, dive_id, "No.", NOW, Policy(), 4_000)
+    )
+    assert isinstance(again, deep_dives.DiveDecided)
+    assert again.again
+    async with uow() as tx:
+        dive = await tx.get(DeepDive, dive_id)
+    assert (dive.decision, dive.decline_reason) == ("accepted", None)
+
+
+async def test_someone_without_the_role_is_refused_and_the_attempt_audited(uow, person):
+    dive_id = await flagged(uow, person)
+    mark = await person(MARK)
+    refused = await uow.run(
+        lambda tx: deep_dives.decline(tx, mark, dive_id, "Not needed.", NOW, Policy(), 4_000)
+    )
+    assert isinstance(refused, deep_dives.DiveRefusal)
+    assert "Only the Leadership Team or the performance team" in refused.message
+    async with uow() as tx:
+        assert (await tx.get(DeepDive, dive_id)).decision is None
+        audit = await tx.scalar(select(AuditEntry).where(AuditEntry.action == "refused"))
+    assert (audit.actor, audit.key, audit.changes["reason"]) == (
+        MARK,
+        "RB-01 2026/27 M7",
+        "not leadership",
+    )
+
+
+async def test_a_request_while_a_deep_dive_waits_for_a_decision_flags_nothing_more(uow, person):
+    await off_track(uow, person, "2026/27 M5")
+    await off_track(uow, person, "2026/27 M6")  # flagged: persistent
+    mark = await person(MARK)
+
+    async def request(tx):
+        measure = await tx.scalar(select(Measure).where(Measure.code == "RB-01"))
+        return await deep_dives.flag(tx, measure, "2026/27 M7", "requested", NOW, requested_by=mark)
+
+    assert await uow.run(request) is None
+    assert await dives(uow) == [("2026/27 M6", "persistent")]
+    assert await told(uow, "2026/27 M7") == set()
