@@ -207,3 +207,30 @@ async def test_an_escalation_still_open_stays_on_status_when_the_next_period_is_
     assert rb01.commentary == "On profile."
     assert rb01.state == "Escalated at 10:00 on Monday 23 November: NOT acknowledged."
     assert rb01.escalation_id is not None
+
+
+async def test_the_unacknowledged_job_reminds_once_on_the_third_working_day(uow, person):
+    from datetime import timedelta
+
+    from domain.outbox import Timetable
+    from scheduler.jobs import JOBS, JobContext
+
+    escalation = await raised(uow, person)  # Monday 23 November
+    job = JOBS["unacknowledged"]
+    context = JobContext(uow, Timetable(), POLICY)
+    wednesday = await job.run(context, NOW + timedelta(days=2))
+    assert wednesday.queued == []
+    thursday = await job.run(context, NOW + timedelta(days=3))
+    assert thursday.queued == [f"escalation-reminder:{escalation.id}"]
+    assert (await job.run(context, NOW + timedelta(days=4))).queued == []
+    mark = await person(MARK)
+    await uow.run(lambda tx: escalations.acknowledge(tx, mark, escalation.id, NOW, POLICY))
+    async with uow() as tx:
+        [row] = list(
+            await tx.scalars(
+                select(Notification).where(Notification.kind == Kind.ESCALATION_REMINDER)
+            )
+        )
+        assert await escalations.still_wanted(tx, row) == (
+            "the escalation has been acknowledged or closed"
+        )
