@@ -839,6 +839,8 @@ class QuestionCard:
     answer: str | None
     answered: str | None
     note: str = ""
+    asked_by: str = "Someone"  # who asked, by name
+    answered_by: str = "Someone"  # who answered, by name
 
 
 async def question_card(
@@ -865,6 +867,8 @@ async def question_card(
         if asked.answered_at
         else None,
         note,
+        asker.name if asker else "Someone",
+        answerer.name if answerer else "Someone",
     )
 
 

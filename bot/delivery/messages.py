@@ -174,7 +174,7 @@ async def question(reading: Reading, payload: dict[str, Any], person: Person | N
     card = await escalations.question_card(reading.session, int(payload.get("question_id") or 0))
     if card is None:
         return _notice("PerfBot", "That question is no longer in PerfBot.")
-    who = card.asked.split(" asked at ")[0]
+    who = card.asked_by
     text = f"{who} has a question on {card.code} for {card.period}."
     return _card_message(cards.question_card(card), text)
 
@@ -184,7 +184,7 @@ async def answer(reading: Reading, payload: dict[str, Any], person: Person | Non
     card = await escalations.question_card(reading.session, int(payload.get("question_id") or 0))
     if card is None or not card.answered:
         return _notice("PerfBot", "That question is no longer in PerfBot.")
-    who = card.answered.split(" answered at ")[0]
+    who = card.answered_by
     title = f"{who} answered your question on {card.code}"
     body = f"You asked: {card.question}\n\n{who} answered: {card.answer}"
     activity = _notice(title, body, warning=False)
