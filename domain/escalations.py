@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import action_plans, deep_dives
@@ -629,6 +629,21 @@ def _key(measure: Measure, escalation: Escalation) -> str:
     return f"{measure.code} {escalation.period}"
 
 
+async def _claim(
+    session: AsyncSession, escalation: Escalation, unset: list[Any], **values: Any
+) -> bool:
+    """Set ``values`` only while every column of ``unset`` is still empty, in one statement:
+    of two presses at the same moment one wins and the other finds the button spent."""
+    done = await session.execute(
+        update(Escalation)
+        .where(Escalation.id == escalation.id, *(column.is_(None) for column in unset))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(escalation)
+    return bool(cast(CursorResult[Any], done).rowcount)
+
+
 async def _closed(
     session: AsyncSession, escalation: Escalation, now: datetime, policy: Policy
 ) -> Shown | None:
@@ -657,8 +672,14 @@ async def acknowledge(
     if (closed := await _closed(session, escalation, now, policy)) is not None:
         return closed
     measure = await _measure(session, escalation)
-    escalation.acknowledged_at = now
-    escalation.acknowledged_by_id = person.id
+    if not await _claim(
+        session,
+        escalation,
+        [Escalation.acknowledged_at],
+        acknowledged_at=now,
+        acknowledged_by_id=person.id,
+    ):
+        return await acknowledge(session, person, escalation_id, now, policy)
     record(session, person.email, "acknowledge", "escalation", _key(measure, escalation), {}, now)
     return Shown(await view(session, escalation, now, policy, f"Acknowledged by {person.name}."))
 
@@ -731,11 +752,17 @@ async def agree_remedial(
         }
         note = "Please put right what is marked below: nothing was saved."
         return Shown(await view(session, escalation, now, policy, note), errors, values)
-    escalation.remedial_action = text
-    escalation.remedial_owner_id = owner.id
-    escalation.remedial_due = due
-    escalation.remedial_agreed_at = now
-    escalation.remedial_agreed_by_id = person.id
+    if not await _claim(
+        session,
+        escalation,
+        [Escalation.remedial_agreed_at, Escalation.closed_at],
+        remedial_action=text,
+        remedial_owner_id=owner.id,
+        remedial_due=due,
+        remedial_agreed_at=now,
+        remedial_agreed_by_id=person.id,
+    ):
+        return await agree_remedial(session, person, escalation_id, form, now, policy)
     record(
         session,
         person.email,
@@ -932,9 +959,15 @@ async def answer_question(
         card = await question_card(session, asked.id, "Nothing was sent.")
         assert card is not None
         return Answered(card, {ANSWER: error})
-    asked.answer = text
-    asked.answered_by_id = person.id
-    asked.answered_at = now
+    answered = await session.execute(
+        update(EscalationQuestion)
+        .where(EscalationQuestion.id == asked.id, EscalationQuestion.answered_at.is_(None))
+        .values(answer=text, answered_by_id=person.id, answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(asked)
+    if not cast(CursorResult[Any], answered).rowcount:  # answered at this moment from elsewhere
+        return await answer_question(session, person, question_id, answer, now)
     record(
         session,
         person.email,
@@ -991,9 +1024,15 @@ async def request_deep_dive(
     if (closed := await _closed(session, escalation, now, policy)) is not None:
         return closed
     measure = await _measure(session, escalation)
-    escalation.deep_dive_requested = True
-    escalation.deep_dive_requested_at = now
-    escalation.deep_dive_requested_by_id = person.id
+    if not await _claim(
+        session,
+        escalation,
+        [Escalation.deep_dive_requested_at, Escalation.closed_at],
+        deep_dive_requested=True,
+        deep_dive_requested_at=now,
+        deep_dive_requested_by_id=person.id,
+    ):
+        return await request_deep_dive(session, person, escalation_id, now, policy)
     record(
         session, person.email, "request deep dive", "escalation", _key(measure, escalation), {}, now
     )
@@ -1060,11 +1099,17 @@ async def stop_activity(
     if error:
         shown = await view(session, escalation, now, policy, "Nothing was changed.")
         return Shown(shown, {STOP_REASON: error}, {STOP_REASON: reason})
-    escalation.stopped_at = now
-    escalation.stopped_by_id = person.id
-    escalation.stop_reason = text
-    escalation.closed_at = now
-    escalation.closed_reason = "stopped"
+    if not await _claim(
+        session,
+        escalation,
+        [Escalation.stopped_at, Escalation.closed_at],
+        stopped_at=now,
+        stopped_by_id=person.id,
+        stop_reason=text,
+        closed_at=now,
+        closed_reason="stopped",
+    ):
+        return await stop_activity(session, person, escalation_id, reason, now, policy)
     record(
         session,
         person.email,

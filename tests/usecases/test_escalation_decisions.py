@@ -234,3 +234,22 @@ async def test_the_unacknowledged_job_reminds_once_on_the_third_working_day(uow,
         assert await escalations.still_wanted(tx, row) == (
             "the escalation has been acknowledged or closed"
         )
+
+
+async def test_two_presses_at_the_same_moment_agree_one_remedial_action(uow, person):
+    import asyncio
+
+    escalation = await raised(uow, person)
+    mark = await person(MARK)
+
+    async def agree(text: str):
+        form = escalations.RemedialForm(text, AMINA, "", "2027-01-15")
+        return await uow.run(
+            lambda tx: escalations.agree_remedial(tx, mark, escalation.id, form, NOW, POLICY)
+        )
+
+    first, second = await asyncio.gather(agree("Agency staff."), agree("Overtime."))
+    notes = sorted([first.view.note, second.view.note])
+    assert notes[0].startswith("Mark Taylor agreed the remedial action at 10:00")
+    assert notes[1].startswith("Remedial action agreed: Amina Hussain")
+    assert await count(uow, ActionPlan, ActionPlan.source == "agreed") == 1
