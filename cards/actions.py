@@ -10,11 +10,14 @@ bot/teams/card_actions.py's table, and a use case.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 MAX_TEXT = 4_000  # longest commentary, action or reason accepted from a card (keeps cards < 28 KB)
+MAX_PROGRESS = 1_000  # longest progress note on one action-plan item (five fit in a card)
+MAX_ITEMS = 20  # the most action-plan items one return card's submission is read for
 
 
 class Verb(enum.StrEnum):
@@ -35,6 +38,8 @@ class Verb(enum.StrEnum):
     ACCEPT_DEEP_DIVE = "accept_deep_dive"
     DECLINE_DEEP_DIVE = "decline_deep_dive"
     OPEN_DEEP_DIVE = "open_deep_dive"
+    MARK_DONE = "mark_done"
+    DROP_ACTION = "drop_action"
 
 
 class ids:
@@ -58,6 +63,21 @@ class ids:
     LEAD = "lead"
     LEAD_EMAIL = "lead_email"
     DECLINE_REASON = "decline_reason"
+    DROP_REASON = "drop_reason_"  # drop_reason_<item id>: why an item is dropped
+    PROGRESS = "progress_"  # progress_<item id>: the return card's word on an action-plan item
+    DONE = "done_"  # done_<item id>: its "done" toggle ("true" when on)
+
+    @staticmethod
+    def progress(item_id: int) -> str:
+        return f"{ids.PROGRESS}{item_id}"
+
+    @staticmethod
+    def done(item_id: int) -> str:
+        return f"{ids.DONE}{item_id}"
+
+    @staticmethod
+    def drop_reason(item_id: int) -> str:
+        return f"{ids.DROP_REASON}{item_id}"
 
 
 DEEP_DIVE_INPUTS = (ids.REVIEW_DATE, ids.LEAD, ids.LEAD_EMAIL, ids.DECLINE_REASON)
@@ -76,6 +96,15 @@ class ReturnForm:
     confirmed: str = ""  # the figure the person confirmed after a plausibility query
     use_suggestion: str = ""  # the figure PerfBot suggested, which the person chose
     too_long: tuple[str, ...] = ()  # fields over MAX_TEXT: flagged, never silently cut
+    progress: dict[int, str] = field(default_factory=dict)  # by action-plan item id, as typed
+    done: tuple[int, ...] = ()  # the items toggled done
+
+    def typed(self) -> dict[str, str]:
+        """Every input as typed, by its id (to show the card again as it was)."""
+        typed = dict(self.fields)
+        typed.update({ids.progress(i): text for i, text in self.progress.items()})
+        typed.update({ids.done(i): "true" for i in self.done})
+        return typed
 
 
 @dataclass(frozen=True)
@@ -190,6 +219,24 @@ class OpenDeepDive:
     deep_dive_id: int
 
 
+@dataclass(frozen=True)
+class MarkDone:
+    """The actions card's Mark done on one item."""
+
+    verb: ClassVar[Verb] = Verb.MARK_DONE
+    item_id: int
+
+
+@dataclass(frozen=True)
+class DropAction:
+    """The actions card's Drop on one item, with the reason."""
+
+    verb: ClassVar[Verb] = Verb.DROP_ACTION
+    item_id: int
+    reason: str
+    too_long: bool = False
+
+
 CardAction = (
     ReturnForm
     | NotAvailableForm
@@ -204,6 +251,8 @@ CardAction = (
     | OpenEscalation
     | AcceptDeepDive
     | DeclineDeepDive
+    | MarkDone
+    | DropAction
     | OpenDeepDive
 )
 
@@ -224,15 +273,47 @@ def _period(value: Mapping[str, Any]) -> str:
     return _text(value.get("period")).strip()[:32]
 
 
+def _item_id(value: Any) -> int:
+    text = _text(value).strip()
+    return int(text) if text.isdigit() and len(text) <= 12 else 0
+
+
+_PER_ITEM = re.compile(rf"^({re.escape(ids.PROGRESS)}|{re.escape(ids.DONE)})([0-9]{{1,12}})$")
+
+
+def _per_item(value: Mapping[str, Any]) -> tuple[dict[int, str], tuple[int, ...]]:
+    """The progress text and done toggles of the card's action-plan items, by item id (at
+    most MAX_ITEMS of them; anything else is not read)."""
+    progress: dict[int, str] = {}
+    done: list[int] = []
+    for name, raw in value.items():
+        found = _PER_ITEM.match(name) if isinstance(name, str) else None
+        if found is None or len(progress) + len(done) >= MAX_ITEMS:
+            continue
+        item_id = int(found.group(2))
+        if found.group(1) == ids.PROGRESS:
+            text = _text(raw).strip()
+            if text:
+                progress[item_id] = text
+        elif _text(raw).strip().lower() == "true":
+            done.append(item_id)
+    return progress, tuple(sorted(set(done)))
+
+
 def _return_form(value: Mapping[str, Any]) -> ReturnForm:
     fields = {name: _text(value.get(name)).strip() for name in RETURN_INPUTS}
+    progress, done = _per_item(value)
+    too_long = [name for name, text in fields.items() if len(text) > MAX_TEXT]
+    too_long += [ids.progress(i) for i, text in progress.items() if len(text) > MAX_PROGRESS]
     return ReturnForm(
         code=_code(value),
         period=_period(value),
         fields=fields,
         confirmed=_text(value.get("confirmed")).strip()[:64],
         use_suggestion=_text(value.get("use_suggestion")).strip()[:64],
-        too_long=tuple(name for name, text in fields.items() if len(text) > MAX_TEXT),
+        too_long=tuple(too_long),
+        progress=progress,
+        done=done,
     )
 
 
@@ -320,6 +401,16 @@ def _open_deep_dive(value: Mapping[str, Any]) -> OpenDeepDive:
     return OpenDeepDive(_deep_dive_id(value))
 
 
+def _mark_done(value: Mapping[str, Any]) -> MarkDone:
+    return MarkDone(_item_id(value.get("item")))
+
+
+def _drop_action(value: Mapping[str, Any]) -> DropAction:
+    item_id = _item_id(value.get("item"))
+    reason = _text(value.get(ids.drop_reason(item_id))).strip()
+    return DropAction(item_id, reason, len(reason) > MAX_TEXT)
+
+
 PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.SUBMIT_RETURN: _return_form,
     Verb.NOT_AVAILABLE: _not_available,
@@ -335,6 +426,8 @@ PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.ACCEPT_DEEP_DIVE: _accept_deep_dive,
     Verb.DECLINE_DEEP_DIVE: _decline_deep_dive,
     Verb.OPEN_DEEP_DIVE: _open_deep_dive,
+    Verb.MARK_DONE: _mark_done,
+    Verb.DROP_ACTION: _drop_action,
 }
 
 

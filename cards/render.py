@@ -8,7 +8,7 @@ Every template value goes through ``tojson`` and every render is parsed back wit
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -16,7 +16,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from cards.actions import INPUTS, MAX_TEXT, Verb, ids
+from cards.actions import INPUTS, MAX_PROGRESS, MAX_TEXT, Verb, ids
+from domain.action_plans import ActionItem
 from domain.dates import long_day
 from domain.deep_dives import DiveView, ListedDive
 from domain.escalations import EscalationView, QuestionCard, Watched
@@ -45,7 +46,9 @@ class CardTooLarge(ValueError):
 
 
 def render(template: str, **context: Any) -> dict[str, Any]:
-    text = _env.get_template(template).render(ids=ids, verbs=Verb, max_text=MAX_TEXT, **context)
+    text = _env.get_template(template).render(
+        ids=ids, verbs=Verb, max_text=MAX_TEXT, max_progress=MAX_PROGRESS, **context
+    )
     card: dict[str, Any] = json.loads(text)
     size = len(json.dumps(card, ensure_ascii=False).encode())
     if size > MAX_CARD_BYTES:
@@ -139,6 +142,152 @@ def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
     }
 
 
+# ---- action plans ----------------------------------------------------------------------
+
+ITEMS_ON_RETURN_CARD = 5  # the most urgent open items a return card asks about
+ITEMS_ON_ACTIONS_CARD = 10  # the most urgent open items the actions card lists
+SHORT_TEXT = 300  # an item's description or progress as a card quotes it (in full: actions)
+
+
+def _cut(text: str, limit: int) -> str:
+    """A long text shortened for a card, visibly (the whole is in PerfBot)."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def short(text: str) -> str:
+    """An item's description as a one-line mention quotes it."""
+    return _cut(text, 80)
+
+
+def _due_words(item: ActionItem) -> str:
+    if item.due is None:
+        return "no due date"
+    due = f"due {long_day(item.due)}"
+    return f"{due} · ⚠ LATE" if item.late else due
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def _plan_view(item: OpenReturn, listed: int = ITEMS_ON_RETURN_CARD) -> dict[str, Any] | None:
+    """The return card's action-plan section: the ``listed`` most urgent open items, each
+    with a progress box and a done toggle."""
+    asked = item.followed_up
+    if not asked:
+        return None
+    late = sum(1 for a in asked if a.late)
+    heading = f"{item.measure.code}'s action plan: {_plural(len(asked), 'open action')}"
+    if late:
+        heading += f", {late} LATE"
+    views = []
+    for a in asked[:listed]:
+        owner = f"Owner: {_cut(a.owner, 100)} · " if a.owner else ""
+        last = None
+        if a.progress:
+            when = f" ({long_day(a.progress_at, year=False)})" if a.progress_at else ""
+            last = f"Last progress{when}: {_cut(a.progress, SHORT_TEXT)}"
+        views.append(
+            {
+                "headline": ("⚠ LATE: " if a.late else "") + _cut(a.description, SHORT_TEXT),
+                "line": f"{owner}{_due_words(a)} · from {a.period}",
+                "color": "Attention" if a.late else None,
+                "last": last,
+                "progress_id": ids.progress(a.id),
+                "done_id": ids.done(a.id),
+            }
+        )
+    hidden = len(asked) - len(views)
+    more = f"and {hidden} more: type actions to see them all." if hidden > 0 else ""
+    return {
+        "heading": heading,
+        "ask": "How is each one going? Add a word of progress, and switch on Done for any that "
+        "are finished. They are saved when you press Submit.",
+        "items": views,
+        "more": more,
+    }
+
+
+def actions_card(
+    name: str,
+    items: Sequence[ActionItem],
+    *,
+    may_drop: Callable[[ActionItem], bool] = lambda item: False,
+    notice: str = "",
+    warning: bool = False,
+) -> dict[str, Any]:
+    """A person's action-plan items (from ``actions``): open ones most urgent first, each
+    with Mark done (and Drop, for those ``may_drop``), then the latest closed. As many as
+    fit: with long texts, fewer (the rest are counted)."""
+    still_open = sorted((i for i in items if i.is_open), key=ActionItem.urgency)
+    closed = [i for i in items if not i.is_open]
+    late = sum(1 for a in still_open if a.late)
+    heading = f"{name}: {_plural(len(still_open), 'open action')}"
+    if late:
+        heading += f", {late} LATE"
+    for listed, closed_shown in ((ITEMS_ON_ACTIONS_CARD, len(closed)), (6, 2), (3, 0)):
+        try:
+            return _actions_card(
+                still_open[:listed],
+                closed[:closed_shown],
+                len(still_open),
+                heading,
+                may_drop,
+                notice,
+                warning,
+            )
+        except CardTooLarge:
+            continue
+    return _actions_card(still_open[:1], [], len(still_open), heading, may_drop, notice, warning)
+
+
+def _actions_card(
+    still_open: Sequence[ActionItem],
+    closed: Sequence[ActionItem],
+    open_count: int,
+    heading: str,
+    may_drop: Callable[[ActionItem], bool],
+    notice: str,
+    warning: bool,
+) -> dict[str, Any]:
+    views = []
+    for a in [*still_open, *closed]:
+        if a.late:
+            status = "⚠ LATE: open and past its due date"
+        elif a.is_open:
+            status = "open"
+        else:
+            when = f" on {long_day(a.closed_at, year=False)}" if a.closed_at else ""
+            status = f"{a.stored}{when}"
+        facts = [("Status", status), ("Due", long_day(a.due) if a.due else "no date")]
+        facts.append(("Owner", _cut(a.owner, 100) if a.owner else "not named"))
+        if a.progress:
+            facts.append(("Last progress", _cut(a.progress, SHORT_TEXT)))
+        views.append(
+            {
+                "id": a.id,
+                "measure": f"{a.code} · {_cut(a.title, 100)} ({a.period})",
+                "description": _cut(a.description, SHORT_TEXT + 100),
+                "facts": facts,
+                "can_close": a.is_open,
+                "can_drop": a.is_open and may_drop(a),
+                "drop_id": ids.drop_reason(a.id),
+            }
+        )
+    hidden = open_count - len(still_open)
+    more = f"and {hidden} more open, less urgent: mark some done to see them." if hidden > 0 else ""
+    return render(
+        "actions.json.j2",
+        heading=heading,
+        items=views,
+        more=more,
+        notice={"text": notice, "color": "Attention" if warning else "Good"} if notice else None,
+        empty="You have no actions in any action plan. When a return is off track, its action "
+        "and date appear here.",
+    )
+
+
 @dataclass(frozen=True)
 class DoubtView:
     suggestion: Decimal | None
@@ -163,16 +312,27 @@ def return_card(
         "errors": dict(errors or {}),
         "summary": summary,
     }
+    extra: dict[str, Any]
     if item.measure.is_key_action:
         statuses = [
             (s.value, s.description[0].upper() + s.description[1:]) for s in KeyActionStatus
         ]
-        return render("key_action.json.j2", statuses=statuses, **context)
-    doubt_view = None
-    if doubt is not None:
-        suggestion = "" if doubt.suggestion is None else f"{doubt.suggestion:f}"
-        doubt_view = DoubtView(doubt.suggestion, doubt.suggestion_shown, suggestion)
-    return render("return.json.j2", doubt=doubt_view, **context)
+        template, extra = "key_action.json.j2", {"statuses": statuses}
+    else:
+        doubt_view = None
+        if doubt is not None:
+            suggestion = "" if doubt.suggestion is None else f"{doubt.suggestion:f}"
+            doubt_view = DoubtView(doubt.suggestion, doubt.suggestion_shown, suggestion)
+        template, extra = "return.json.j2", {"doubt": doubt_view}
+    # The most urgent items that fit: a card that comes back with long texts typed lists
+    # fewer of them (the rest are named by number, and in `actions`).
+    for listed in (ITEMS_ON_RETURN_CARD, 3, 1):
+        try:
+            return render(template, plan=_plan_view(item, listed), **context, **extra)
+        except CardTooLarge:
+            if not item.followed_up:
+                raise
+    return render(template, plan=_plan_view(item, 0), **context, **extra)
 
 
 def receipt_card(receipt: Receipt) -> dict[str, Any]:
@@ -204,6 +364,7 @@ def receipt_card(receipt: Receipt) -> dict[str, Any]:
         next_steps=receipt.next_steps,
         duplicate=receipt.duplicate,
         waiting=list(receipt.waiting),
+        action_plan=receipt.action_plan,
     )
 
 
@@ -286,10 +447,14 @@ def status_card(
         off = sum(1 for i in group if i.assessment.off_track)
         summary = f"{received} of {len(group)} received, {overdue} overdue, {off} off track"
         facts = []
+        flagged: set[str] = set()
         for i in group:
             value = f"{i.period.label} · {_STATE_WORDS.get(i.state, i.state)}"
             if i.latest is not None and i.assessment.rating:
                 value += f" · {_rating(i.assessment.rating)}"
+            if i.actions_late and i.measure.code not in flagged:  # once per measure
+                flagged.add(i.measure.code)
+                value += f" · ⚠ {_plural(i.actions_late, 'action')} late"
             facts.append((i.measure.code, value))
         services.append({"name": name, "summary": summary, "facts": facts})
     received = sum(1 for i in items if i.state in ("submitted", "approved"))
@@ -382,11 +547,6 @@ def question_card(
 
 
 # ---- deep dives ---------------------------------------------------------------------------
-
-
-def _cut(text: str, most: int) -> str:
-    """A long text shortened for a summary card, visibly (the whole is in PerfBot)."""
-    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
 def deep_dive_card(

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from domain import deep_dives, escalations, plausibility
+from domain import action_plans, deep_dives, escalations, plausibility
 from domain.audit import record
 from domain.dates import long_day, parse_day
 from domain.model import (
@@ -55,6 +55,7 @@ from domain.views import (
     still_open,
     targets_of,
     today_in_london,
+    with_action_plan,
 )
 
 __all__ = ["Refused"]  # raised by the typed commands' use cases; defined with the views
@@ -204,6 +205,9 @@ class SubmitReturn:
     confirmed: str = ""
     card_id: str = ""  # the card's activity id: a double-click or retry sends the same one
     too_long: tuple[str, ...] = ()  # fields the card sent over the length allowed
+    # The card's word on the measure's action-plan items: progress by item id, and those done.
+    progress: tuple[tuple[int, str], ...] = ()
+    done: tuple[int, ...] = ()
 
     def idempotency_key(self) -> str:
         fields = [
@@ -217,6 +221,8 @@ class SubmitReturn:
             self.status,
             self.card_id,
         ]
+        if self.progress or self.done:
+            fields.append([list(self.progress), list(self.done)])
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:40]
 
 
@@ -273,7 +279,8 @@ async def submit_return(
             receipt = _receipt(
                 measure, period, earlier, None, policy, target, history, steps, duplicate=True
             )
-            return replace(receipt, waiting=tuple(p.label for p in waiting))
+            plan = await action_plans.receipt_line(session, measure, earlier)
+            return replace(receipt, waiting=tuple(p.label for p in waiting), action_plan=plan)
         if measure.is_key_action:
             value, status, assessment = None, *_key_action_fields(cmd, measure, period, policy)
         else:
@@ -287,7 +294,7 @@ async def submit_return(
         item = build_open_return(
             measure, period, today_in_london(now), policy, calendar, history, targets
         )
-        return Rejected(item, problems)
+        return Rejected(await with_action_plan(session, item, today_in_london(now)), problems)
 
     previous = history.get(period.label)
     version = previous.version + 1 if previous else 1
@@ -328,6 +335,9 @@ async def submit_return(
     await session.flush()
     if assessment.off_track:
         await deep_dives.flag_if_persistent(session, measure, period, policy, now)
+    plan = await action_plans.from_return(
+        session, measure, ret, assessment.off_track, person, now, cmd.progress, cmd.done
+    )
     replaced = shown_value(measure, previous) if has_figure(previous) else None
     steps = None
     if escalated == "escalated":
@@ -340,7 +350,7 @@ async def submit_return(
     elif escalated == "closed":
         steps = "Its escalation was closed when the activity was stopped, so nothing more is sent."
     receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
-    return replace(receipt, waiting=still_waiting)
+    return replace(receipt, waiting=still_waiting, action_plan=plan)
 
 
 def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:
@@ -447,7 +457,7 @@ def _receipt(
     if escalation is not None:
         steps = escalation
     elif assessment.off_track:
-        steps = "It is off track: your action and date are recorded and will be followed up next period."
+        steps = "It is off track: what you sent is recorded."
     else:
         steps = "Nothing more is needed for this period. Thank you."
     return Receipt(
@@ -503,7 +513,9 @@ async def not_available(
             await newest_by_period(session, measure.id, labels),
             await targets_of(session, measure.id, labels),
         )
-        return Rejected(item, FormProblems({REASON: message}))
+        return Rejected(
+            await with_action_plan(session, item, today), FormProblems({REASON: message})
+        )
     previous = (await newest_by_period(session, measure.id, [period.label])).get(period.label)
     if has_figure(previous):
         return Refusal(

@@ -5,7 +5,7 @@ stored return. Reads only; the use cases that change things are in domain/return
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.action_plans import ActionItem, open_items
 from domain.dates import LONDON
 from domain.model import AuditEntry, Delegate, Escalation, Measure, Person, Return, Role, Target
 from domain.numbers import format_figure
@@ -58,6 +59,19 @@ class OpenReturn:
     history: list[HistoryPoint]
     next_ask: date | None
     overdue_days: int = 0  # working days past the deadline, while it is waiting for a figure
+    actions: tuple[ActionItem, ...] = ()  # the measure's open action-plan items, most urgent first
+
+    @property
+    def followed_up(self) -> list[ActionItem]:
+        """The items this card asks about: all the measure's open items but this period's own
+        action (which the card itself holds)."""
+        return [
+            a for a in self.actions if not (a.source == "return" and a.period == self.period.label)
+        ]
+
+    @property
+    def actions_late(self) -> int:
+        return sum(1 for a in self.actions if a.late)
 
     @property
     def target_shown(self) -> str | None:
@@ -80,6 +94,7 @@ class Receipt:
     next_steps: str
     duplicate: bool = False
     waiting: tuple[str, ...] = ()  # the measure's other periods still waiting for a figure
+    action_plan: str = ""  # what became of its action in the action plan ("" if nothing)
 
 
 def today_in_london(now: datetime) -> date:
@@ -361,7 +376,8 @@ async def open_return(
     its oldest open return (an overdue one first), or its latest if none is open."""
     if period is None:
         [record] = (await records(session, [measure])).values()
-        return returns_of(measure, record, today, policy, calendar)[0]
+        first = returns_of(measure, record, today, policy, calendar)[0]
+        return await with_action_plan(session, first, today)
     labels = history_labels(period)
     returns = await newest_by_period(session, measure.id, labels)
     targets = await targets_of(session, measure.id, labels)
@@ -374,9 +390,16 @@ async def open_return(
                 Escalation.reason == "overdue",
             )
         )
-    return build_open_return(
+    item = build_open_return(
         measure, period, today, policy, calendar, returns, targets, escalated is not None
     )
+    return await with_action_plan(session, item, today)
+
+
+async def with_action_plan(session: AsyncSession, item: OpenReturn, today: date) -> OpenReturn:
+    """The open return with its measure's open action-plan items, for its card."""
+    found = await open_items(session, [item.measure.id], today)
+    return replace(item, actions=tuple(found[item.measure.id]))
 
 
 async def measure_by_code(session: AsyncSession, code: str) -> Measure | None:
@@ -429,7 +452,12 @@ async def _returns_of_all(
 ) -> list[OpenReturn]:
     calendar = await load_calendar(session)
     read = await records(session, measures)
-    return [item for m in measures for item in returns_of(m, read[m.id], today, policy, calendar)]
+    plans = await open_items(session, [m.id for m in measures], today)
+    return [
+        replace(item, actions=tuple(plans[m.id]))
+        for m in measures
+        for item in returns_of(m, read[m.id], today, policy, calendar)
+    ]
 
 
 async def service_status(

@@ -17,6 +17,8 @@ from cards.actions import (
     AnswerQuestion,
     AskOwner,
     DeclineDeepDive,
+    DropAction,
+    MarkDone,
     NotAvailableForm,
     OpenDeepDive,
     OpenEscalation,
@@ -28,7 +30,8 @@ from cards.actions import (
     Verb,
     ids,
 )
-from domain import deep_dives, escalations, returns
+from domain import action_plans, deep_dives, escalations, returns
+from domain.action_plans import ActionOutcome, ActionRefusal, AlreadyClosed
 from domain.dates import long_day
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
 
@@ -46,7 +49,7 @@ async def _show_problems(turn: Turn, rejected: Rejected, typed: dict[str, str]) 
 
 
 async def submit_return(turn: Turn, form: ReturnForm) -> None:
-    typed = dict(form.fields)
+    typed = form.typed()
     confirmed = form.confirmed
     if form.use_suggestion:
         typed[ids.ACTUAL] = confirmed = form.use_suggestion
@@ -62,6 +65,8 @@ async def submit_return(turn: Turn, form: ReturnForm) -> None:
         confirmed=confirmed,
         card_id=turn.ctx.activity.reply_to_id or turn.ctx.activity.id or "",
         too_long=form.too_long,
+        progress=tuple(sorted(form.progress.items())),
+        done=form.done,
     )
     now = turn.now
     outcome = await turn.uow.run(
@@ -233,6 +238,44 @@ async def open_deep_dive(turn: Turn, action: OpenDeepDive) -> None:
         await turn.send_card(cards.deep_dive_card(shown))
 
 
+async def _after_closing(turn: Turn, outcome: ActionOutcome) -> None:
+    """A refusal is said; otherwise the actions card is replaced by the person's list as it
+    is now, headed by what happened."""
+    if isinstance(outcome, ActionRefusal):
+        await turn.say(outcome.message)
+        return
+    item = outcome.item
+    what = f"{item.code} \u201c{cards.short(item.description)}\u201d"
+    if isinstance(outcome, AlreadyClosed):
+        by = f" by {outcome.by}" if outcome.by else ""
+        on = f" on {long_day(outcome.at, year=False)}" if outcome.at else ""
+        notice = f"Already {item.stored}: {what} was marked {item.stored}{on}{by}. Nothing changed."
+    elif item.stored == "dropped":
+        notice = f"Dropped: {what}. Its owner will no longer be asked about it."
+    else:
+        notice = f"Done: {what}. Thank you."
+    await commands.send_actions(turn, notice=notice, replace=True)
+
+
+async def mark_done(turn: Turn, action: MarkDone) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: action_plans.mark_done(tx, turn.person, action.item_id, now)
+    )
+    await _after_closing(turn, outcome)
+
+
+async def drop_action(turn: Turn, action: DropAction) -> None:
+    if action.too_long:
+        await turn.say(f"The reason is over {MAX_TEXT:,} characters: please shorten it.")
+        return
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: action_plans.drop(tx, turn.person, action.item_id, action.reason, now)
+    )
+    await _after_closing(turn, outcome)
+
+
 CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.SUBMIT_RETURN: submit_return,
     Verb.NOT_AVAILABLE: not_available,
@@ -248,4 +291,6 @@ CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.ACCEPT_DEEP_DIVE: accept_deep_dive,
     Verb.DECLINE_DEEP_DIVE: decline_deep_dive,
     Verb.OPEN_DEEP_DIVE: open_deep_dive,
+    Verb.MARK_DONE: mark_done,
+    Verb.DROP_ACTION: drop_action,
 }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.teams.turn import Turn
 from cards import render as cards
-from domain import deep_dives, escalations, returns, views
+from domain import action_plans, deep_dives, escalations, returns, views
 from domain.dates import long_day
 from domain.model import Role
 from domain.periods import Period, PeriodError
@@ -67,6 +67,27 @@ async def status(turn: Turn, args: tuple[str, ...]) -> None:
         async with turn.uow() as tx:
             watched = await escalations.watched(tx, turn.person, items, turn.now, turn.policy)
     await turn.send_card(cards.status_card(f"Status for {turn.person.name}", items, watched))
+
+
+async def send_actions(turn: Turn, notice: str = "", replace: bool = False) -> None:
+    """The person's action-plan items, each open one with Mark done; ``replace``: in place
+    of the card whose button was pressed."""
+    async with turn.uow() as tx:
+        items = await action_plans.items_of(tx, turn.person, turn.today)
+    card = cards.actions_card(
+        turn.person.name,
+        items,
+        may_drop=lambda item: action_plans.may_drop(turn.person, item),
+        notice=notice,
+    )
+    if replace:
+        await turn.replace_card(card)
+    else:
+        await turn.send_card(card)
+
+
+async def actions(turn: Turn, args: tuple[str, ...]) -> None:
+    await send_actions(turn)
 
 
 async def snooze(turn: Turn, args: tuple[str, ...]) -> None:
@@ -139,6 +160,13 @@ COMMANDS: list[Command] = [
         status,
         "status",
         "your service's returns and ratings (escalation owners and leadership)",
+    ),
+    Command(
+        "actions",
+        _pattern(r"^(?:my\s+)?actions?(?:\s+plans?)?$"),
+        actions,
+        "actions",
+        "your action-plan items, with Mark done",
     ),
     Command(
         "snooze",

@@ -68,7 +68,7 @@ async def flagged(teams: Teams, *leaders: User) -> dict[User, dict]:
                 text,
                 owner=amina,
                 due=due,
-                source="return",
+                source="agreed",  # agreed with the escalation owner: the return's own is apart
                 by=amina,
                 now=teams.now,
             )

@@ -16,10 +16,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bot.loopback import elements
+from bot.loopback import card_text, elements
 from bot.teams.commands import help_lines
 from cards import render as cards
 from cards.actions import DEEP_DIVE_INPUTS, parse_action
+from domain.action_plans import ActionItem
 from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
 from domain.escalations import EscalationView, QuestionCard, QuestionView, Watched
 from domain.model import DeepDive, Measure, MeasureKind, Person, Return, ReturnState, Service
@@ -93,6 +94,32 @@ def open_return(text: str, kind: MeasureKind = MeasureKind.MEASURE) -> OpenRetur
     )
 
 
+def action_item(text: str, n: int, stored: str = "open", late: bool = False) -> ActionItem:
+    return ActionItem(
+        id=100 + n,
+        measure_id=1,
+        code="HS-04",
+        title=text[:300],
+        period="2026/27 Q1",
+        description=text[:4000],  # as long as a card lets an action be
+        owner=text[:200],
+        owner_id=1,
+        due=date(2026, 12, 1 + n),
+        stored=stored,
+        source="agreed",
+        progress=text[:4000],
+        progress_at=datetime(2026, 11, 2, 10, tzinfo=UTC),
+        closed_at=None if stored == "open" else datetime(2026, 11, 20, 10, tzinfo=UTC),
+        late=late,
+        escalation_owner_id=2,
+    )
+
+
+def planned(item: OpenReturn, text: str) -> OpenReturn:
+    """The return with ten open action-plan items, two of them late."""
+    return replace(item, actions=tuple(action_item(text, n, late=n < 2) for n in range(10)))
+
+
 def every_card(text: str) -> dict[str, dict[str, Any]]:
     item = open_return(text)
     # What a person can send back: free text anywhere, a short figure; the errors are ours.
@@ -111,6 +138,16 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         waiting=("2026/27 Q3", "2026/27 Q4"),
     )
     overdue = replace(item, state="overdue", latest=None, overdue_days=12)
+    with_plan = planned(item, text)
+    # What a person can send back on the plan: each progress box as long as it lets them type.
+    on_plan = {
+        **typed,
+        **{f"progress_{a.id}": text[: cards.MAX_PROGRESS] for a in with_plan.actions},
+        **{f"done_{a.id}": "true" for a in with_plan.actions},
+    }
+    plan_errors = {**errors, **{f"progress_{a.id}": text[:300] for a in with_plan.actions}}
+    mine = [action_item(text, n, late=n < 2) for n in range(12)]
+    mine += [action_item(text, 20 + n, "done" if n % 2 else "dropped") for n in range(5)]
     escalated = replace(item, state="escalated", latest=None, overdue_days=30)
     return {
         "return": cards.return_card(item, TODAY),
@@ -123,6 +160,21 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
             open_return(text, MeasureKind.KEY_ACTION), TODAY, typed, errors, text[:300]
         ),
         "receipt": cards.receipt_card(receipt),
+        "receipt with action plan": cards.receipt_card(replace(receipt, action_plan=text)),
+        "return with action plan": cards.return_card(with_plan, TODAY),
+        "return with action plan and problems": cards.return_card(
+            with_plan, TODAY, on_plan, plan_errors, text[:300]
+        ),
+        "key action with action plan": cards.return_card(
+            planned(open_return(text, MeasureKind.KEY_ACTION), text), TODAY, on_plan
+        ),
+        "actions": cards.actions_card(
+            text[:200], mine, may_drop=lambda a: True, notice=text[:400], warning=True
+        ),
+        "no actions": cards.actions_card(text[:200], []),
+        "status with late actions": cards.status_card(
+            text[:200], [with_plan, replace(overdue, actions=with_plan.actions), escalated] * 3
+        ),
         "my measures": cards.my_measures_card(text[:200], [item, overdue, escalated] * 3, TODAY),
         "status": cards.status_card(text[:200], [item, overdue, escalated] * 3),
         "help": cards.help_card(help_lines(), note=text, contact=text[:200]),
@@ -261,7 +313,7 @@ def test_every_card_stays_valid_json_with_hostile_text_intact(text):
 
 ALLOWED_ON_MOBILE = {
     "AdaptiveCard", "TextBlock", "FactSet", "Container", "ActionSet", "Input.Text",
-    "Input.Date", "Input.ChoiceSet", "Action.Submit", "Action.ShowCard",
+    "Input.Date", "Input.ChoiceSet", "Input.Toggle", "Action.Submit", "Action.ShowCard",
 }  # fmt: skip
 
 
@@ -317,3 +369,113 @@ def test_overlong_text_is_flagged_not_silently_cut():
     parsed = parse_action({"verb": "submit_return", "commentary": "x" * (cards.MAX_TEXT + 1)})
     assert parsed is not None
     assert parsed.too_long == ("commentary",)
+
+
+# ---- action plans -----------------------------------------------------------------------
+
+
+def _inputs(card: dict[str, Any]) -> list[dict[str, Any]]:
+    return [n for n in elements(card) if str(n.get("type", "")).startswith("Input.")]
+
+
+def test_the_return_card_asks_about_the_five_most_urgent_items_and_counts_the_rest():
+    long = "y" * 4000
+    item = planned(open_return("plain"), long)
+    card = cards.return_card(item, TODAY)
+    assert len(json.dumps(card, ensure_ascii=False).encode()) < cards.MAX_CARD_BYTES
+    ids = [i["id"] for i in _inputs(card)]
+    assert [i for i in ids if i.startswith("progress_")] == [
+        f"progress_{100 + n}" for n in range(5)
+    ]
+    toggles = [i for i in _inputs(card) if i["type"] == "Input.Toggle"]
+    assert [t["id"] for t in toggles] == [f"done_{100 + n}" for n in range(5)]
+    assert all(t["value"] == "false" for t in toggles)
+    text = card_text(card)
+    assert "HS-04's action plan: 10 open actions, 2 LATE" in text
+    assert text.count("⚠ LATE: ") == 2  # said in words, not only in colour
+    assert "due Tuesday 1 December 2026 · ⚠ LATE" in text
+    assert "and 5 more: type actions to see them all." in text
+
+
+def test_a_card_that_comes_back_with_long_texts_lists_fewer_items_and_keeps_what_was_typed():
+    long = "y" * 4000
+    item = planned(open_return("plain"), long)
+    typed = {
+        "actual": "85",
+        "commentary": long,
+        "action": long,
+        "reason": long,
+        "progress_100": "z" * cards.MAX_PROGRESS,
+        "done_100": "true",
+    }
+    card = cards.return_card(item, TODAY, typed, {"progress_100": "Too long."}, "Problems.")
+    assert len(json.dumps(card, ensure_ascii=False).encode()) < cards.MAX_CARD_BYTES
+    inputs = {i["id"]: i.get("value") for i in _inputs(card)}
+    assert inputs["progress_100"] == "z" * cards.MAX_PROGRESS
+    assert inputs["done_100"] == "true"
+    assert "⚠ Too long." in card_text(card)
+    assert "more: type actions to see them all." in card_text(card)
+
+
+def test_the_parser_reads_each_items_progress_and_done_and_nothing_else():
+    sent = {
+        "verb": "submit_return",
+        "code": "HS-04",
+        "period": "2026/27 Q2",
+        "progress_101": " Letters sent. ",
+        "progress_102": "",
+        "progress_103": "p" * (cards.MAX_PROGRESS + 1),
+        "done_101": "true",
+        "done_102": "false",
+        "done_104": True,  # not what Teams sends: not read
+        "progress_abc": "no",
+        "progress_-1": "no",
+        "xprogress_5": "no",
+    }
+    parsed = parse_action(sent)
+    assert parsed.progress == {101: "Letters sent.", 103: "p" * (cards.MAX_PROGRESS + 1)}
+    assert parsed.done == (101,)
+    assert parsed.too_long == ("progress_103",)  # flagged, never silently cut
+    many = parse_action({"verb": "submit_return", **{f"progress_{n}": "x" for n in range(500)}})
+    assert len(many.progress) == 20
+
+
+def test_the_actions_card_has_mark_done_on_open_items_and_drop_only_for_those_who_may():
+    items = [
+        action_item("plain", 0, late=True),
+        action_item("plain", 1),
+        action_item("plain", 2, "done"),
+    ]
+    card = cards.actions_card("Amina Hussain", items, may_drop=lambda a: a.id == 101)
+    text = card_text(card)
+    assert "Amina Hussain: 2 open actions, 1 LATE" in text
+    assert "⚠ LATE: open and past its due date" in text
+    assert "done on Friday 20 November" in text
+    buttons = [n for n in elements(card) if n.get("type") == "Action.Submit"]
+    assert [b["data"] for b in buttons if b["title"] == "Mark done"] == [
+        {"verb": "mark_done", "item": 100},
+        {"verb": "mark_done", "item": 101},
+    ]
+    [drop] = [b for b in buttons if b["title"] == "Drop this action"]
+    assert drop["data"] == {"verb": "drop_action", "item": 101}
+    parsed = parse_action({**drop["data"], "drop_reason_101": " Replaced. "})
+    assert (parsed.item_id, parsed.reason, parsed.too_long) == (101, "Replaced.", False)
+    assert parse_action({"verb": "mark_done", "item": "1; drop"}).item_id == 0
+    empty = card_text(cards.actions_card("Gareth Jones", []))
+    assert "You have no actions in any action plan." in empty
+
+
+def test_status_says_how_many_actions_are_late_once_on_the_measures_line():
+    item = planned(open_return("plain"), "plain")
+    card = cards.status_card("Status", [item, replace(item, period=item.period.previous())])
+    text = card_text(card)
+    assert text.count("⚠ 2 actions late") == 1
+
+
+def test_the_actions_card_lists_the_ten_most_urgent_open_items_and_counts_the_rest():
+    items = [action_item("plain", n, late=n == 11) for n in range(12)]
+    card = cards.actions_card("Amina Hussain", items)
+    presses = [n["data"]["item"] for n in elements(card) if n.get("title") == "Mark done"]
+    assert len(presses) == 10
+    assert presses[0] == 111  # the late one first, though it came last
+    assert "and 2 more open, less urgent: mark some done to see them." in card_text(card)
