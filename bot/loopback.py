@@ -38,6 +38,7 @@ class LoopbackConnector:
         self.calls: list[Call] = []
         self.members: dict[str, dict[str, Any]] = {}
         self.faults: list[Fault] = []
+        self.update_faults: list[Fault] = []  # for updates (PUT) only, before ``faults``
         self.delay = 0.0  # seconds to wait before answering a send (to test timeouts)
         self.arrived = asyncio.Event()  # a send has reached it, answered or not yet
         self._ids = itertools.count(1)
@@ -106,6 +107,8 @@ class LoopbackConnector:
 
     async def _update(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.update_faults:
+            self.faults.insert(0, self.update_faults.pop(0))
         fault = self._record(request, body)
         return fault or web.json_response({"id": request.match_info["aid"]})
 

@@ -27,6 +27,14 @@ class Verb(enum.StrEnum):
     NOT_AVAILABLE = "not_available"
     OPEN_RETURN = "open_return"
     MY_MEASURES = "my_measures"
+    # The escalation card (domain/escalations.py) and the owner's question card:
+    ACKNOWLEDGE = "acknowledge_escalation"
+    AGREE_REMEDIAL = "agree_remedial"
+    ASK_OWNER = "ask_owner"
+    ANSWER_QUESTION = "answer_question"
+    REQUEST_DEEP_DIVE = "request_deep_dive"
+    STOP_ACTIVITY = "stop_activity"
+    OPEN_ESCALATION = "open_escalation"
     ACCEPT_DEEP_DIVE = "accept_deep_dive"
     DECLINE_DEEP_DIVE = "decline_deep_dive"
     OPEN_DEEP_DIVE = "open_deep_dive"
@@ -45,6 +53,14 @@ class ids:
     ACTION_DUE = "action_due"
     STATUS = "status"
     REASON = "reason"
+    # The escalation card's forms (the same names as domain/escalations.py's errors):
+    REMEDIAL = "remedial"
+    REMEDIAL_OWNER = "remedial_owner"
+    REMEDIAL_OWNER_EMAIL = "remedial_owner_email"
+    REMEDIAL_DUE = "remedial_due"
+    QUESTION = "question"
+    ANSWER = "answer"
+    STOP_REASON = "stop_reason"
     REVIEW_DATE = "review_date"  # the deep-dive card's Accept
     LEAD = "lead"
     LEAD_EMAIL = "lead_email"
@@ -121,6 +137,61 @@ class ShowMeasures:
 
 
 @dataclass(frozen=True)
+class Acknowledge:
+    verb: ClassVar[Verb] = Verb.ACKNOWLEDGE
+    escalation: int
+
+
+@dataclass(frozen=True)
+class AgreeRemedial:
+    """Agree remedial action: what, who owns it (chosen, or an email typed), by when."""
+
+    verb: ClassVar[Verb] = Verb.AGREE_REMEDIAL
+    escalation: int
+    text: str = ""
+    owner: str = ""
+    owner_email: str = ""
+    due: str = ""
+
+
+@dataclass(frozen=True)
+class AskOwner:
+    verb: ClassVar[Verb] = Verb.ASK_OWNER
+    escalation: int
+    question: str = ""
+
+
+@dataclass(frozen=True)
+class AnswerQuestion:
+    """The measure owner's answer, from the question card."""
+
+    verb: ClassVar[Verb] = Verb.ANSWER_QUESTION
+    question: int
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class RequestDeepDive:
+    verb: ClassVar[Verb] = Verb.REQUEST_DEEP_DIVE
+    escalation: int
+
+
+@dataclass(frozen=True)
+class StopActivity:
+    verb: ClassVar[Verb] = Verb.STOP_ACTIVITY
+    escalation: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OpenEscalation:
+    """A button asking for an escalation card again (from status)."""
+
+    verb: ClassVar[Verb] = Verb.OPEN_ESCALATION
+    escalation: int
+
+
+@dataclass(frozen=True)
 class AcceptDeepDive:
     """The deep-dive card's Accept: the review date and the lead (chosen, or an email typed,
     which wins)."""
@@ -194,6 +265,13 @@ CardAction = (
     | NotAvailableForm
     | OpenReturnCard
     | ShowMeasures
+    | Acknowledge
+    | AgreeRemedial
+    | AskOwner
+    | AnswerQuestion
+    | RequestDeepDive
+    | StopActivity
+    | OpenEscalation
     | AcceptDeepDive
     | DeclineDeepDive
     | MarkDone
@@ -279,6 +357,51 @@ def _show_measures(value: Mapping[str, Any]) -> ShowMeasures:
     return ShowMeasures()
 
 
+def _number(value: Any) -> int:
+    """An id from a card's data: a whole number, else 0 (which names nothing)."""
+    text = _text(value).strip()
+    return int(text) if text.isdigit() and len(text) < 12 else 0
+
+
+def _long(value: Mapping[str, Any], name: str) -> str:
+    # Kept whole (the use case says if it is too long), but never more than a card can hold.
+    return _text(value.get(name)).strip()[: MAX_TEXT * 2]
+
+
+def _acknowledge(value: Mapping[str, Any]) -> Acknowledge:
+    return Acknowledge(_number(value.get("escalation")))
+
+
+def _agree_remedial(value: Mapping[str, Any]) -> AgreeRemedial:
+    return AgreeRemedial(
+        _number(value.get("escalation")),
+        _long(value, ids.REMEDIAL),
+        _text(value.get(ids.REMEDIAL_OWNER)).strip()[:320],
+        _text(value.get(ids.REMEDIAL_OWNER_EMAIL)).strip()[:320],
+        _text(value.get(ids.REMEDIAL_DUE)).strip()[:32],
+    )
+
+
+def _ask_owner(value: Mapping[str, Any]) -> AskOwner:
+    return AskOwner(_number(value.get("escalation")), _long(value, ids.QUESTION))
+
+
+def _answer_question(value: Mapping[str, Any]) -> AnswerQuestion:
+    return AnswerQuestion(_number(value.get("question")), _long(value, ids.ANSWER))
+
+
+def _request_deep_dive(value: Mapping[str, Any]) -> RequestDeepDive:
+    return RequestDeepDive(_number(value.get("escalation")))
+
+
+def _stop_activity(value: Mapping[str, Any]) -> StopActivity:
+    return StopActivity(_number(value.get("escalation")), _long(value, ids.STOP_REASON))
+
+
+def _open_escalation(value: Mapping[str, Any]) -> OpenEscalation:
+    return OpenEscalation(_number(value.get("escalation")))
+
+
 def _deep_dive_id(value: Mapping[str, Any]) -> int:
     text = _text(value.get("deep_dive")).strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else 0
@@ -339,6 +462,13 @@ PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.NOT_AVAILABLE: _not_available,
     Verb.OPEN_RETURN: _open_return,
     Verb.MY_MEASURES: _show_measures,
+    Verb.ACKNOWLEDGE: _acknowledge,
+    Verb.AGREE_REMEDIAL: _agree_remedial,
+    Verb.ASK_OWNER: _ask_owner,
+    Verb.ANSWER_QUESTION: _answer_question,
+    Verb.REQUEST_DEEP_DIVE: _request_deep_dive,
+    Verb.STOP_ACTIVITY: _stop_activity,
+    Verb.OPEN_ESCALATION: _open_escalation,
     Verb.ACCEPT_DEEP_DIVE: _accept_deep_dive,
     Verb.DECLINE_DEEP_DIVE: _decline_deep_dive,
     Verb.OPEN_DEEP_DIVE: _open_deep_dive,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +20,7 @@ from cards.actions import INPUTS, MAX_PROGRESS, MAX_TEXT, Verb, ids
 from domain.action_plans import ActionItem
 from domain.dates import LONDON, long_day
 from domain.deep_dives import DiveView, ListedDive
+from domain.escalations import EscalationView, QuestionCard, Watched
 from domain.numbers import Unit
 from domain.overdue import Digest
 from domain.plausibility import Doubt
@@ -432,7 +433,11 @@ def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dic
     )
 
 
-def status_card(heading: str, items: Sequence[OpenReturn]) -> dict[str, Any]:
+def status_card(
+    heading: str, items: Sequence[OpenReturn], watched: Sequence[Watched] = ()
+) -> dict[str, Any]:
+    """A service's returns and ratings; for an escalation owner, first each off-track
+    measure escalated to them (``watched``), with a button that opens its escalation card."""
     by_service: dict[str, list[OpenReturn]] = {}
     for item in items:
         by_service.setdefault(item.measure.service.name, []).append(item)
@@ -457,7 +462,13 @@ def status_card(heading: str, items: Sequence[OpenReturn]) -> dict[str, Any]:
     overdue = sum(1 for i in items if i.state in OVERDUE)
     off = sum(1 for i in items if i.assessment.off_track)
     summary = f"{received} of {len(items)} returns received · {overdue} overdue · {off} off track"
-    return render("status.json.j2", heading=heading, summary=summary, services=services)
+    return render(
+        "status.json.j2",
+        heading=heading,
+        summary=summary,
+        services=services,
+        watched=list(watched),
+    )
 
 
 def help_card(
@@ -483,6 +494,57 @@ def notice_card(title: str, message: str, *, warning: bool = False) -> dict[str,
     return render(
         "notice.json.j2", title=title, message=message, color="Attention" if warning else "Default"
     )
+
+
+def escalation_card(
+    view: EscalationView,
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The escalation card: the measure, its figure and history, the owner's words, where
+    the escalation stands, and the buttons still to press (domain/escalations.py)."""
+    owner = view.owner + (f" (sent by {view.sent_by})" if view.sent_by else "")
+    facts = [
+        ("Service", view.service),
+        ("Owner", owner),
+        ("Period", view.period),
+        ("Actual" if not view.is_key_action else "Status", view.headline),
+        ("Rating", view.rating),
+    ]
+    typed = {name: text[:MAX_TEXT] for name, text in (values or {}).items()}
+    try:
+        return render(
+            "escalation.json.j2", e=view, facts=facts, errors=dict(errors or {}), values=typed
+        )
+    except CardTooLarge:
+        pass
+    # Long questions and answers piled up: fewer of them, and no typed text again (what
+    # was typed is kept in PerfBot only when it was stored).
+    for keep in (1, 0):
+        hidden = len(view.questions) - keep
+        note = f"{hidden} earlier question{'s' if hidden != 1 else ''} not shown here. "
+        shorter = replace(
+            view,
+            questions=view.questions[len(view.questions) - keep :],
+            note=(note if hidden > 0 else "") + view.note,
+        )
+        try:
+            return render(
+                "escalation.json.j2", e=shorter, facts=facts, errors=dict(errors or {}), values={}
+            )
+        except CardTooLarge:
+            if keep == 0:
+                raise
+    raise AssertionError("unreachable")
+
+
+def question_card(
+    card: QuestionCard,
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The escalation owner's question, as the measure's owner answers it."""
+    return render("question.json.j2", q=card, errors=dict(errors or {}), values=dict(values or {}))
 
 
 # ---- deep dives ---------------------------------------------------------------------------

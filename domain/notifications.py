@@ -27,6 +27,13 @@ class Kind(enum.StrEnum):
     UNKNOWN_USER = "unknown-user"  # to the performance team: someone not in the staff list
     UNREACHABLE = "unreachable"  # to the performance team, daily: who PerfBot cannot reach
     REPLY = "reply"  # an answer Teams would not take during the turn, sent to its chat later
+    # The escalation card's follow-ups (domain/escalations.py):
+    ESCALATION_UPDATE = "escalation-update"  # the escalation card sent earlier, updated in place
+    ESCALATION_REMINDER = "escalation-reminder"  # not acknowledged in time: once, to its owner
+    QUESTION = "question"  # the escalation owner's question, to the measure's owner
+    ANSWER = "answer"  # the owner's answer, to whoever asked
+    RECOVERED = "recovered"  # a correction brought it back on track, to the escalation owner
+    STOPPED = "stopped"  # the escalation owner stopped a key action, to its owner
     DEEP_DIVE = "deep-dive"  # a deep-dive candidate, to each of the Leadership Team
     DEEP_DIVE_DECIDED = "deep-dive-decided"  # to the owner, escalation owner and lead (or asker)
 

@@ -17,7 +17,7 @@ from sqlalchemy import CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
-from domain import overdue
+from domain import escalations, overdue
 from domain.model import Escalation, Measure, Notification, NotificationState, Person, Snooze
 from domain.notifications import Kind, insert_ignoring_duplicates, queue
 from domain.periods import Period
@@ -266,6 +266,8 @@ async def still_wanted(
     change while they wait: why a queued message about a return should no longer go (None if
     it should). A return submitted, or a snooze set, after the row was queued cancels it; an
     overdue digest is cancelled when none of its escalation owner's returns is still overdue."""
+    if notification.kind in escalations.KINDS:
+        return await escalations.still_wanted(session, notification)
     payload = notification.payload or {}
     if notification.kind == Kind.OVERDUE and payload.get("for_id"):
         return await overdue.still_overdue(session, payload, today, policy or Policy())

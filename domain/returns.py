@@ -13,19 +13,16 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from domain import action_plans, deep_dives, plausibility
+from domain import action_plans, deep_dives, escalations, plausibility
 from domain.audit import record
 from domain.dates import long_day, parse_day
 from domain.model import (
     Delegate,
-    Escalation,
     Measure,
-    Notification,
-    NotificationState,
     PeriodLock,
     Person,
     Return,
@@ -35,7 +32,6 @@ from domain.model import (
 )
 from domain.notifications import Kind, queue
 from domain.numbers import FigureError, check_range, format_exact, parse_figure, quantize
-from domain.people import NOT_INSTALLED, performance_team, why_unreachable
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
 from domain.ratings import Assessment, KeyActionStatus, RatingError, direction
@@ -276,8 +272,8 @@ async def submit_return(
         if earlier is not None:
             was = rate(measure, period, target, earlier, policy.scheme).rating
             steps = (
-                await _escalation_steps(session, measure, period)
-                if was is not None and was.is_worst
+                await escalations.escalation_steps(session, measure, period)
+                if policy.escalates(was)
                 else None
             )
             receipt = _receipt(
@@ -333,7 +329,9 @@ async def submit_return(
         },
         now,
     )
-    await _escalate_if_worst(session, measure, period, assessment, ret, person, now)
+    escalated = await escalations.on_return(
+        session, measure, period, assessment, ret, person, now, policy
+    )
     await session.flush()
     if assessment.off_track:
         await deep_dives.flag_if_persistent(session, measure, period, policy, now)
@@ -341,8 +339,16 @@ async def submit_return(
         session, measure, ret, assessment.off_track, person, now, cmd.progress, cmd.done
     )
     replaced = shown_value(measure, previous) if has_figure(previous) else None
-    worst = assessment.rating is not None and assessment.rating.is_worst
-    steps = await _escalation_steps(session, measure, period) if worst else None
+    steps = None
+    if escalated == "escalated":
+        steps = await escalations.escalation_steps(session, measure, period)
+    elif escalated == "reopened":
+        key = escalations.reopened_key(measure, period, version)
+        steps = await escalations.escalation_steps(session, measure, period, key)
+    elif escalated == "recovered":
+        steps = await escalations.recovery_steps(session, measure)
+    elif escalated == "closed":
+        steps = "Its escalation was closed when the activity was stopped, so nothing more is sent."
     receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
     return replace(receipt, waiting=still_waiting, action_plan=plan)
 
@@ -431,118 +437,6 @@ def _plausible(
     )
     if doubt is not None:
         raise FormProblems({ACTUAL: doubt.message}, doubt=doubt, summary=doubt.message)
-
-
-async def _escalate_if_worst(
-    session: AsyncSession,
-    measure: Measure,
-    period: Period,
-    assessment: Assessment,
-    ret: Return,
-    submitter: Person,
-    now: datetime,
-) -> None:
-    """Action (or Red) goes to the escalation owner at once, with the owner's own words
-    (DESIGN.md "Cycle"). If PerfBot cannot reach them yet, it waits for them (it is sent
-    when they install PerfBot) and the performance team is sent it meanwhile."""
-    rating = assessment.rating
-    escalation_owner = measure.escalation_owner
-    if rating is None or not rating.is_worst or escalation_owner is None:
-        return
-    existing = await session.scalar(
-        select(Escalation).where(
-            Escalation.measure_id == measure.id,
-            Escalation.period == period.label,
-            Escalation.reason == "off-track",
-        )
-    )
-    if existing is not None:
-        return
-    session.add(
-        Escalation(
-            measure_id=measure.id,
-            period=period.label,
-            reason="off-track",
-            escalation_owner_id=escalation_owner.id,
-            raised_at=now,
-        )
-    )
-    payload = {
-        "code": measure.code,
-        "title": measure.title,
-        "period": period.label,
-        "rating": rating.word,
-        "explanation": assessment.explanation,
-        "owner": measure.owner.name,
-        "sent_by": submitter.name,
-        "commentary": ret.commentary or "",
-        "action": ret.remedial_action or "",
-        "action_due": ret.action_due.isoformat() if ret.action_due else "",
-    }
-    reason = f"{measure.code}:{period.label}:off-track"
-    await queue(
-        session, Kind.ESCALATION, reason, person_id=escalation_owner.id, payload=payload, now=now
-    )
-    why = await why_unreachable(session, escalation_owner)
-    if why is None:
-        return
-    for admin in await performance_team(session):
-        if admin.id == escalation_owner.id:
-            continue
-        await queue(
-            session,
-            Kind.ESCALATION,
-            f"{reason}:via:{admin.id}",
-            person_id=admin.id,
-            payload={**payload, "for": escalation_owner.name, "why": why},
-            now=now,
-        )
-
-
-async def _escalation_steps(session: AsyncSession, measure: Measure, period: Period) -> str | None:
-    """What the receipt can truly say of the escalation of this return: whom it has been
-    queued for (or sent to), read from the outbox; None if there is none."""
-    reason = f"{Kind.ESCALATION.value}:{measure.code}:{period.label}:off-track"
-    rows = list(
-        await session.scalars(
-            select(Notification).where(
-                or_(
-                    Notification.reason_key == reason,
-                    Notification.reason_key.startswith(f"{reason}:via:"),
-                )
-            )
-        )
-    )
-    mine = next((n for n in rows if n.reason_key == reason), None)
-    if mine is None or measure.escalation_owner is None:
-        return None
-    who = measure.escalation_owner.name
-    rating = (mine.payload or {}).get("rating", "")
-    instead = [n for n in rows if n is not mine]
-    failed = mine.state is NotificationState.FAILED
-    if not instead and not failed:
-        done = "has been sent" if mine.state is NotificationState.SENT else "is being sent"
-        return (
-            f"Because it is rated {rating}, {who} {done} an escalation with your commentary "
-            "and action."
-        )
-    why = (instead[0].payload or {}).get("why") if instead else mine.last_error
-    why = why or NOT_INSTALLED
-    told = [
-        p.name for p in await performance_team(session) if p.id in {n.person_id for n in instead}
-    ]
-    if not told:
-        return (
-            f"Because it is rated {rating}, it is escalated to {who}, but PerfBot cannot reach "
-            f"{who} ({why}) and there is nobody in the performance team to tell instead: "
-            f"please tell {who} yourself. {who} will get it as soon as PerfBot can reach them."
-        )
-    return (
-        f"Because it is rated {rating}, it is escalated to {who}, but PerfBot cannot reach "
-        f"{who} yet ({why}), so the performance team "
-        f"({', '.join(told)}) has been sent it instead. {who} will get it as soon as they "
-        "install PerfBot."
-    )
 
 
 def _receipt(

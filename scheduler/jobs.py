@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from domain import outbox, people
+from domain import escalations, outbox, people
 from domain.dates import LONDON
 from domain.policy import Policy
 from domain.reporting import load_calendar
@@ -78,6 +78,15 @@ async def unreachable(context: JobContext, now: datetime) -> JobResult:
     return result
 
 
+async def unacknowledged(context: JobContext, now: datetime) -> JobResult:
+    result = JobResult()
+    async with context.uow() as tx:
+        result.queued.extend(await escalations.remind_unacknowledged(tx, now, context.policy))
+    if not result.queued:
+        result.skip("no escalation is waiting for its acknowledgement reminder")
+    return result
+
+
 WORKING_DAYS_AT_NINE = CronTrigger(day_of_week="mon-fri", hour=9, minute=0, timezone=LONDON)
 
 JOBS: dict[str, Job] = {
@@ -101,6 +110,12 @@ JOBS: dict[str, Job] = {
             CronTrigger(day_of_week="mon-fri", hour=9, minute=30, timezone=LONDON),
             unreachable,
             catch_up_after=timedelta(minutes=10),
+        ),
+        Job(
+            "unacknowledged",
+            "one reminder to an escalation owner who has not acknowledged an escalation in PERFBOT_ACKNOWLEDGE_DAYS working days",
+            WORKING_DAYS_AT_NINE,
+            unacknowledged,
         ),
     )
 }

@@ -282,17 +282,18 @@ class Dispatcher:
             checked = await self._checked(job, report, calendar, now)
             if checked is None:
                 return
-            message, (reference, tenant) = checked
+            message, (reference, tenant), update_of = checked
         else:  # a notice to a known chat: nothing it depends on can have changed meanwhile
             reading = Reading(None, now, self.policy, calendar)
             message = await spec.build(reading, job.payload, person)
             reference, tenant = target
+            update_of = None
         try:
             await self.limiter.acquire(
                 tenant or "-", reference.conversation.id if reference.conversation else "-"
             )
             activity_id = await asyncio.wait_for(
-                self._send(reference, tenant, person, message), self.send_timeout
+                self._send(reference, tenant, person, message, update_of), self.send_timeout
             )
         except Exception as error:
             failure = classify(error)
@@ -305,10 +306,11 @@ class Dispatcher:
 
     async def _checked(
         self, job: _Job, report: DeliveryReport, calendar: WorkingCalendar, now: datetime
-    ) -> tuple[Activity, tuple[ConversationReference, str | None]] | None:
+    ) -> tuple[Activity, tuple[ConversationReference, str | None], str | None] | None:
         """The message and where it goes, with everything that can stop a row checked again
         at send time from the database afresh: quiet hours, a return submitted or snoozed
-        since the row was queued, a person found unreachable; None when it is not to go."""
+        since the row was queued, a person found unreachable; None when it is not to go.
+        Third, the activity it replaces in place, if it updates one sent earlier."""
         async with self.uow() as session:
             notification = await session.get(Notification, job.id)
             if notification is None or notification.state is not NotificationState.PENDING:
@@ -347,7 +349,8 @@ class Dispatcher:
                 return None
             reading = Reading(session, now, self.policy, calendar)
             message = await spec.build(reading, notification.payload or {}, person)
-        return message, target  # the transaction ended: none is held over the network
+            update_of = await _sent_activity(session, notification)
+        return message, target, update_of  # the transaction ended: none is held over the network
 
     def _give_up(self, notification: Notification, reason: str) -> None:
         notifications.give_up(notification, reason)
@@ -447,6 +450,7 @@ class Dispatcher:
         tenant: str | None,
         person: Person | None,
         message: Activity,
+        update_of: str | None = None,
     ) -> str:
         sent: list[str] = []
         failed: list[BaseException] = []
@@ -454,6 +458,17 @@ class Dispatcher:
         async def callback(turn_context: TurnContext) -> None:
             # An error raised in here would go to the adapter's on_turn_error, which is for
             # conversations (it apologises to the person); keep it and raise it out there.
+            if update_of is not None and reference.conversation is not None:
+                # In place of the card sent earlier; if Teams will not, a new card instead.
+                message.id = update_of
+                try:
+                    await turn_context.update_activity(message)
+                except Exception as error:
+                    log.warning("could not update %s, sending it anew: %s", update_of, error)
+                    message.id = None
+                else:
+                    sent.append(update_of)
+                    return
             try:
                 response = await turn_context.send_activity(message)
             except Exception as error:
@@ -487,6 +502,23 @@ class Dispatcher:
             self.settings.app_id, created, parameters, "msteams", reference.service_url, None
         )
         return outcome()
+
+
+async def _sent_activity(session: AsyncSession, notification: Notification) -> str | None:
+    """The activity a message updates in place: that of the row its payload names by reason
+    key (``updates``), if that row went to the same person and Teams gave it an id."""
+    key = (notification.payload or {}).get("updates")
+    if not isinstance(key, str) or not key:
+        return None
+    earlier = await session.scalar(select(Notification).where(Notification.reason_key == key))
+    if (
+        earlier is None
+        or earlier.state is not NotificationState.SENT
+        or not earlier.activity_id
+        or earlier.person_id != notification.person_id
+    ):
+        return None
+    return earlier.activity_id
 
 
 def _reference(stored: dict[str, Any]) -> ConversationReference:

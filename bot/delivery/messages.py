@@ -8,7 +8,7 @@ queues it, and one line here."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import render as cards
-from domain import deep_dives, views
+from domain import deep_dives, escalations, views
 from domain import overdue as overdue_digests
 from domain.dates import long_day
 from domain.model import DeepDive, Measure, Person
@@ -137,7 +137,113 @@ async def overdue(reading: Reading, payload: dict[str, Any], person: Person | No
     return _notice(title, body)
 
 
+def _card_message(card: dict[str, Any], text: str) -> Activity:
+    activity = MessageFactory.attachment(cards.attachment(card))
+    activity.text = text
+    activity.summary = text
+    return activity
+
+
 async def escalation(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """The escalation card, drawn from the database as it stands when it goes; a copy for
+    the performance team (the escalation owner cannot be reached) says whom it is for."""
+    assert reading.session is not None  # checked at send time
+    note = ""
+    if payload.get("for"):
+        note = (
+            f"For {payload['for']}: PerfBot cannot reach them yet "
+            f"({payload.get('why', 'not installed')}); they will get this as soon as they "
+            "install PerfBot. Meanwhile, please pass it on, or act on it yourself."
+        )
+    view = await escalations.for_card(reading.session, payload, reading.now, reading.policy, note)
+    if view is None:
+        return _escalation_notice(payload)
+    text = f"Escalation: {view.code} for {view.period} is rated {view.rating}."
+    if payload.get("for"):
+        text = f"For {payload['for']}: {text}"
+    return _card_message(cards.escalation_card(view), text)
+
+
+async def escalation_update(
+    reading: Reading, payload: dict[str, Any], person: Person | None
+) -> Activity:
+    """The escalation card again, as it now stands: the dispatcher puts it in place of the
+    card sent for ``payload["updates"]`` (or sends it anew if it cannot)."""
+    assert reading.session is not None
+    view = await escalations.for_card(reading.session, payload, reading.now, reading.policy)
+    if view is None:
+        return _notice("PerfBot", "That escalation is no longer in PerfBot.")
+    return _card_message(
+        cards.escalation_card(view), f"Escalation: {view.code} for {view.period}, updated."
+    )
+
+
+async def escalation_reminder(
+    reading: Reading, payload: dict[str, Any], person: Person | None
+) -> Activity:
+    assert reading.session is not None
+    raised = payload.get("raised")
+    on = f" on {long_day(date.fromisoformat(raised))}" if raised else ""
+    view = await escalations.for_card(reading.session, payload, reading.now, reading.policy)
+    if view is None:
+        return _notice("PerfBot", "That escalation is no longer in PerfBot.")
+    text = (
+        f"Reminder: {view.code} for {view.period} was escalated to you{on} and has not been "
+        "acknowledged yet."
+    )
+    view = replace(view, note=text)
+    return _card_message(cards.escalation_card(view), text)
+
+
+async def question(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """The escalation owner's question, to the measure's owner, with an answer box."""
+    assert reading.session is not None
+    card = await escalations.question_card(reading.session, int(payload.get("question_id") or 0))
+    if card is None:
+        return _notice("PerfBot", "That question is no longer in PerfBot.")
+    who = card.asked_by
+    text = f"{who} has a question on {card.code} for {card.period}."
+    return _card_message(cards.question_card(card), text)
+
+
+async def answer(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    assert reading.session is not None
+    card = await escalations.question_card(reading.session, int(payload.get("question_id") or 0))
+    if card is None or not card.answered:
+        return _notice("PerfBot", "That question is no longer in PerfBot.")
+    who = card.answered_by
+    title = f"{who} answered your question on {card.code}"
+    body = f"You asked: {card.question}\n\n{who} answered: {card.answer}"
+    activity = _notice(title, body, warning=False)
+    activity.text = f"{title}: {card.answer}"
+    return activity
+
+
+async def recovered(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    code, period = payload.get("code", ""), payload.get("period", "")
+    by = payload.get("by") or "Its owner"
+    return _notice(
+        f"Recovered: {code} for {period} is back on track",
+        f"{by} corrected {code} {payload.get('title', '')} for {period} to "
+        f"{payload.get('shown', '')}. {payload.get('explanation', '')} The escalation is "
+        "closed; nothing more is needed from you for it.",
+        warning=False,
+    )
+
+
+async def stopped(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    code, period = payload.get("code", ""), payload.get("period", "")
+    by = payload.get("by") or "The escalation owner"
+    return _notice(
+        f"{code} has been stopped",
+        f"{by} has stopped {code} {payload.get('title', '')} (escalated for {period}). "
+        f"Their reason: {payload.get('reason', '')}\n\nIt stays in PerfBot until the "
+        "performance team retires it; ask them if it should not.",
+    )
+
+
+def _escalation_notice(payload: dict[str, Any]) -> Activity:
+    """The escalation in words, from what was queued (its escalation is gone)."""
     code, period = payload.get("code", ""), payload.get("period", "")
     title = f"Escalation: {code} for {period} is rated {payload.get('rating', '')}"
     lines = [f"{code} {payload.get('title', '')}".strip() + f", {period}."]
@@ -265,7 +371,13 @@ MESSAGES: dict[Kind, Message] = {
     Kind.REMINDER: Message(reminder, checked_at_send=True),
     Kind.CHASER: Message(chaser, checked_at_send=True),
     Kind.OVERDUE: Message(overdue, checked_at_send=True),
-    Kind.ESCALATION: Message(escalation),
+    Kind.ESCALATION: Message(escalation, checked_at_send=True),
+    Kind.ESCALATION_UPDATE: Message(escalation_update, checked_at_send=True),
+    Kind.ESCALATION_REMINDER: Message(escalation_reminder, checked_at_send=True),
+    Kind.QUESTION: Message(question, checked_at_send=True),
+    Kind.ANSWER: Message(answer, checked_at_send=True),
+    Kind.RECOVERED: Message(recovered),
+    Kind.STOPPED: Message(stopped),
     Kind.DELEGATED: Message(delegated),
     Kind.UNKNOWN_USER: Message(unknown_user),
     Kind.UNREACHABLE: Message(unreachable),

@@ -12,20 +12,27 @@ from cards import render as cards
 from cards.actions import (
     MAX_TEXT,
     AcceptDeepDive,
+    Acknowledge,
     AcknowledgeOverdue,
+    AgreeRemedial,
+    AnswerQuestion,
+    AskOwner,
     ChaseForMe,
     DeclineDeepDive,
     DropAction,
     MarkDone,
     NotAvailableForm,
     OpenDeepDive,
+    OpenEscalation,
     OpenReturnCard,
+    RequestDeepDive,
     ReturnForm,
     ShowMeasures,
+    StopActivity,
     Verb,
     ids,
 )
-from domain import action_plans, deep_dives, overdue, returns
+from domain import action_plans, deep_dives, escalations, overdue, returns
 from domain.action_plans import ActionOutcome, ActionRefusal, AlreadyClosed
 from domain.dates import long_day
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
@@ -109,6 +116,88 @@ async def open_return(turn: Turn, action: OpenReturnCard) -> None:
 
 async def my_measures(turn: Turn, action: ShowMeasures) -> None:
     await commands.my_measures(turn, ())
+
+
+async def _escalation_outcome(turn: Turn, outcome: escalations.Outcome) -> None:
+    """The escalation card in place of the one pressed, showing what happened (or what is
+    wrong with the form); a refusal in words, the card left as it was."""
+    if isinstance(outcome, escalations.Denied):
+        await turn.say(outcome.message)
+        return
+    await turn.replace_card(cards.escalation_card(outcome.view, outcome.errors, outcome.values))
+
+
+async def acknowledge(turn: Turn, action: Acknowledge) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: escalations.acknowledge(tx, turn.person, action.escalation, now, turn.policy)
+    )
+    await _escalation_outcome(turn, outcome)
+
+
+async def agree_remedial(turn: Turn, action: AgreeRemedial) -> None:
+    now = turn.now
+    form = escalations.RemedialForm(action.text, action.owner, action.owner_email, action.due)
+    outcome = await turn.uow.run(
+        lambda tx: escalations.agree_remedial(
+            tx, turn.person, action.escalation, form, now, turn.policy
+        )
+    )
+    await _escalation_outcome(turn, outcome)
+
+
+async def ask_owner(turn: Turn, action: AskOwner) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: escalations.ask_owner(
+            tx, turn.person, action.escalation, action.question, now, turn.policy
+        )
+    )
+    await _escalation_outcome(turn, outcome)
+
+
+async def answer_question(turn: Turn, action: AnswerQuestion) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: escalations.answer_question(tx, turn.person, action.question, action.answer, now)
+    )
+    if isinstance(outcome, escalations.Denied):
+        await turn.say(outcome.message)
+        return
+    values = {ids.ANSWER: action.answer} if outcome.errors else {}
+    await turn.replace_card(cards.question_card(outcome.card, outcome.errors, values))
+
+
+async def request_deep_dive(turn: Turn, action: RequestDeepDive) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: escalations.request_deep_dive(
+            tx, turn.person, action.escalation, now, turn.policy
+        )
+    )
+    await _escalation_outcome(turn, outcome)
+
+
+async def stop_activity(turn: Turn, action: StopActivity) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: escalations.stop_activity(
+            tx, turn.person, action.escalation, action.reason, now, turn.policy
+        )
+    )
+    await _escalation_outcome(turn, outcome)
+
+
+async def open_escalation(turn: Turn, action: OpenEscalation) -> None:
+    """From status: the escalation card again, as a new card (status stays as it is)."""
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: escalations.open_card(tx, turn.person, action.escalation, now, turn.policy)
+    )
+    if isinstance(outcome, escalations.Denied):
+        await turn.say(outcome.message)
+        return
+    await turn.send_card(cards.escalation_card(outcome.view))
 
 
 async def _decided(turn: Turn, outcome: deep_dives.DiveOutcome, typed: dict[str, str]) -> None:
@@ -232,6 +321,13 @@ CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.NOT_AVAILABLE: not_available,
     Verb.OPEN_RETURN: open_return,
     Verb.MY_MEASURES: my_measures,
+    Verb.ACKNOWLEDGE: acknowledge,
+    Verb.AGREE_REMEDIAL: agree_remedial,
+    Verb.ASK_OWNER: ask_owner,
+    Verb.ANSWER_QUESTION: answer_question,
+    Verb.REQUEST_DEEP_DIVE: request_deep_dive,
+    Verb.STOP_ACTIVITY: stop_activity,
+    Verb.OPEN_ESCALATION: open_escalation,
     Verb.ACCEPT_DEEP_DIVE: accept_deep_dive,
     Verb.DECLINE_DEEP_DIVE: decline_deep_dive,
     Verb.OPEN_DEEP_DIVE: open_deep_dive,

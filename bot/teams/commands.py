@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from bot.teams.turn import Turn
 from cards import render as cards
-from domain import action_plans, deep_dives, returns, views
+from domain import action_plans, deep_dives, escalations, returns, views
 from domain.dates import long_day
+from domain.model import Role
 from domain.periods import Period, PeriodError
 
 CommandHandler = Callable[[Turn, tuple[str, ...]], Awaitable[None]]
@@ -59,8 +60,13 @@ async def status(turn: Turn, args: tuple[str, ...]) -> None:
     items = await turn.attempt(
         lambda tx: views.service_status(tx, turn.person, turn.today, turn.policy)
     )
-    if items is not None:
-        await turn.send_card(cards.status_card(f"Status for {turn.person.name}", items))
+    if items is None:
+        return
+    watched: list[escalations.Watched] = []
+    if turn.person.has_role(Role.ESCALATION_OWNER):  # their off-track measures, first
+        async with turn.uow() as tx:
+            watched = await escalations.watched(tx, turn.person, items, turn.now, turn.policy)
+    await turn.send_card(cards.status_card(f"Status for {turn.person.name}", items, watched))
 
 
 async def send_actions(turn: Turn, notice: str = "", replace: bool = False) -> None:

@@ -22,6 +22,7 @@ from cards import render as cards
 from cards.actions import DEEP_DIVE_INPUTS, parse_action
 from domain.action_plans import ActionItem
 from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
+from domain.escalations import EscalationView, QuestionCard, QuestionView, Watched
 from domain.model import DeepDive, Measure, MeasureKind, Person, Return, ReturnState, Service
 from domain.numbers import Unit
 from domain.overdue import MAX_ITEMS, Acknowledged, Digest, OverdueItem
@@ -187,6 +188,7 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         "overdue digest, nothing left": cards.overdue_card(
             Digest(7, text[:200], [], note=text[:300]), TODAY
         ),
+        **escalation_cards(text),
         **deep_dive_cards(text),
     }
 
@@ -243,6 +245,71 @@ def overdue_digest(text: str, escalated: OpenReturn) -> Digest:
         for n in range(MAX_ITEMS)
     ]
     return Digest(7, text[:200], items, note=text[:300])
+
+
+def escalation_cards(text: str) -> dict[str, dict[str, Any]]:
+    """The escalation card with every button, its forms come back with errors, and closed;
+    the owner's question card, and status for an escalation owner. What people type is at
+    most MAX_TEXT (the parser and the use cases see to it)."""
+    typed = text[: cards.MAX_TEXT]
+    question = QuestionView(f"{text[:200]} asked at 10:04 on Monday 23 November", typed, None, None)
+    answered = replace(question, answered=f"{text[:200]} answered at 10:09", answer=typed)
+    view = EscalationView(
+        id=7,
+        code="HS-04",
+        title=text[:300],
+        service=text[:300],
+        owner=text[:200],
+        sent_by=text[:200],
+        period="2026/27 Q2",
+        headline="78.0% against a target of 90.0%",
+        rating="🚩 Action",
+        explanation=text[:300],
+        history=[("2026/27 Q1", "89.0%  ● Review")] * 4,
+        travel=[("Since last period", "↓ declining"), ("England average", "88.0%")],
+        commentary=typed,
+        action=typed,
+        action_due="Friday 29 January 2027",
+        state=[f"Escalated at {text[:200]}.", f"{text[:200]} agreed remedial action: {typed}"],
+        questions=[question, answered],
+        owners=[("owner@council.gov.uk", text[:200])] * 3,
+        can_acknowledge=True,
+        can_agree=True,
+        can_ask=True,
+        can_request_deep_dive=True,
+        can_stop=True,
+        closed=False,
+        is_key_action=True,
+        note=text[:300],
+    )
+    errors = dict.fromkeys(
+        ("remedial", "remedial_owner", "remedial_due", "question", "stop_reason"), text[:300]
+    )
+    values = dict.fromkeys(("remedial", "remedial_owner_email", "question", "stop_reason"), typed)
+    closed = replace(
+        view,
+        can_acknowledge=False,
+        can_agree=False,
+        can_ask=False,
+        can_request_deep_dive=False,
+        can_stop=False,
+        closed=True,
+    )
+    ask = QuestionCard(
+        3, "HS-04", text[:300], "2026/27 Q2", text[:200], typed, None, None, text[:300]
+    )
+    watched = Watched(
+        "HS-04", text[:300], "2026/27 Q2", text[:200], typed, [typed[:500]] * 3, text[:300], 7
+    )
+    item = open_return(text)
+    return {
+        "escalation": cards.escalation_card(view),
+        "escalation with problems": cards.escalation_card(view, errors, values),
+        "escalation closed": cards.escalation_card(closed),
+        "question": cards.question_card(ask, {"answer": text[:300]}, {"answer": typed}),
+        "question answered": cards.question_card(replace(ask, answer=typed, answered=text[:200])),
+        "status for an escalation owner": cards.status_card(text[:200], [item] * 3, [watched] * 2),
+    }
 
 
 def strings(node: Any) -> list[str]:
