@@ -7,6 +7,7 @@ Playground driven over its HTTP API and websocket as its own web page drives it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,15 @@ def teams(ports: tuple[int, int]) -> Iterator[str]:
 
 
 @pytest.fixture
-def bot(tmp_path: Path, ports: tuple[int, int], teams: str) -> Iterator[tuple[str, Path]]:
+def bot(teams: str, server: tuple[str, Path]) -> tuple[str, Path]:
+    """The bot with the Playground (as Amina) pointed at it."""
+    return server
+
+
+@pytest.fixture
+def server(tmp_path: Path, ports: tuple[int, int]) -> Iterator[tuple[str, Path]]:
+    """The bot's server on a real port, with the sample council in a database of its own:
+    its /api/messages URL and the database file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
     fixture = str(Path(__file__).resolve().parents[2] / "sample" / "council")
     for args in (["db", "upgrade"], ["import", fixture]):
@@ -113,11 +122,24 @@ class Chat:
         """The personal chat, connected, after installing PerfBot in it as a user would."""
         chat = cls(base, session)
         await chat.connect()
-        response = await session.post(
-            f"{base}/_debug/conversation/{chat.chat}/installation", json={}
+        await chat.install()
+        return chat
+
+    async def expect_card(
+        self, action: str, within: float = 20, showing: str | None = None
+    ) -> dict[str, Any]:
+        """The next message of this kind that is a card (showing this text, if given)."""
+        end = time.monotonic() + within
+        while True:
+            message = await self.expect(action, max(end - time.monotonic(), 0.1), showing)
+            if message.get("attachments"):
+                return message
+
+    async def install(self) -> None:
+        response = await self.session.post(
+            f"{self.base}/_debug/conversation/{self.chat}/installation", json={}
         )
         assert response.status == 200
-        return chat
 
     async def expect(
         self, action: str, within: float = 20, showing: str | None = None
@@ -254,3 +276,99 @@ async def test_a_reminder_queued_by_perfbot_jobs_run_arrives_in_the_playground_c
             )
             for t in seen
         )
+
+
+def submit_button(form: dict[str, Any]) -> dict[str, Any]:
+    return next(a for a in form["actions"] if a["title"] == "Submit")
+
+
+def shown_card_button(form: dict[str, Any], title: str) -> dict[str, Any]:
+    """The submit button inside an Action.ShowCard of the card (the form it opens)."""
+    shown = next(a for a in form["actions"] if a["title"] == title)
+    assert shown["type"] == "Action.ShowCard"
+    return shown["card"]["actions"][0]
+
+
+@contextlib.asynccontextmanager
+async def playground_as(who: str, bot_url: str) -> AsyncIterator[Chat]:
+    """The Playground as ``who`` (sample/playground.yml, or sample/playground-mark.yml for
+    Mark Taylor) pointed at the running bot, its personal chat connected: one at a time, as
+    someone running `make run` and then `make run AS=mark` has it."""
+    process, port = playground.start(bot_url, port=free_port(), config=playground.config_path(who))
+    try:
+        async with aiohttp.ClientSession() as session:
+            chat = Chat(f"http://127.0.0.1:{port}", session)
+            await chat.connect()
+            yield chat
+    finally:
+        playground.stop(process)
+
+
+async def test_an_action_return_reaches_the_escalation_owner_whose_buttons_work(server):
+    """The manager's side, as `make run` then `make run AS=mark` show it: Amina's Action
+    return becomes an escalation card in Mark Taylor's chat with her words; he acknowledges
+    and agrees a remedial action; her next card for the measure lists it."""
+    bot_url, database = server
+    async with playground_as("amina", bot_url) as chat:
+        await chat.install()
+        await chat.expect("createMessage", showing="I'm PerfBot")
+        await chat.say("submit RB-01")
+        message = await chat.expect_card("createMessage", showing="Actual for 2026/27 M7")
+        await chat.submit(
+            message["messageId"],
+            {
+                **submit_button(card(message))["data"],
+                "actual": "50%",
+                "confirmed": "50%",  # past the "did you mean" query: the figure is real
+                "commentary": "Billing run failed on 2 November; 4,000 bills went out late.",
+                "action": "Re-run billing and add two weekend recovery sessions.",
+                "action_due": "2026-12-18",
+            },
+        )
+        receipt = text_of(card(await chat.expect("updateMessage")))
+        assert "Received: RB-01" in receipt
+        assert "Action" in receipt
+        assert "Mark Taylor" in receipt  # it says where the escalation went, truthfully
+
+    async with playground_as("mark", bot_url) as chat:
+        await chat.install()
+        # Installing PerfBot makes Mark reachable: the escalation that waited for him arrives.
+        message = await chat.expect_card("createMessage", within=40, showing="Escalation: RB-01")
+        escalation = card(message)
+        shown = text_of(escalation)
+        assert "Billing run failed on 2 November; 4,000 bills went out late." in shown
+        assert "Re-run billing and add two weekend recovery sessions." in shown
+        assert "Amina Hussain" in shown
+        acknowledge = next(a for a in escalation["actions"] if a["title"] == "Acknowledge")
+        await chat.submit(message["messageId"], acknowledge["data"])
+        updated = await chat.expect("updateMessage", showing="acknowledged")
+        assert updated["messageId"] == message["messageId"]  # replaced in place
+        assert "Mark Taylor acknowledged it" in text_of(card(updated))
+
+        agree = shown_card_button(escalation, "Agree remedial action")
+        await chat.submit(
+            message["messageId"],
+            {
+                **agree["data"],
+                "remedial": "Two agency officers on arrears until the January run.",
+                "remedial_owner": "amina.hussain@kingsmere.gov.uk",
+                "remedial_due": "2027-01-15",
+            },
+        )
+        updated = await chat.expect("updateMessage", showing="Two agency officers")
+        assert updated["messageId"] == message["messageId"]
+
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT a.description, p.email FROM action_plans a "
+            "JOIN people p ON p.id = a.owner_id WHERE a.source = 'agreed'"
+        ).fetchall()
+    assert rows == [
+        ("Two agency officers on arrears until the January run.", "amina.hussain@kingsmere.gov.uk")
+    ]
+
+    async with playground_as("amina", bot_url) as chat:
+        await chat.say("submit RB-01")
+        form = text_of(card(await chat.expect_card("createMessage", showing="RB-01")))
+        assert "Two agency officers on arrears until the January run." in form
+        assert "Friday 15 January" in form
