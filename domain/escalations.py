@@ -656,6 +656,23 @@ async def _closed(
     return Shown(await view(session, escalation, now, policy, note))
 
 
+async def _spent(
+    session: AsyncSession,
+    escalation: Escalation,
+    did: str,
+    by_id: int | None,
+    at: datetime | None,
+    now: datetime,
+    policy: Policy,
+) -> Shown:
+    """A button pressed again (from an old copy of the card, or by someone else since): who
+    did it and when, and that nothing was changed."""
+    who = await session.get(Person, by_id or 0)
+    moment = f" at {when(at)}" if at else ""
+    note = f"{who.name if who else 'Someone'} {did}{moment}. Nothing was changed."
+    return Shown(await view(session, escalation, now, policy, note))
+
+
 async def acknowledge(
     session: AsyncSession, person: Person, escalation_id: int, now: datetime, policy: Policy
 ) -> Outcome:
@@ -663,12 +680,15 @@ async def acknowledge(
     if isinstance(escalation, Denied):
         return escalation
     if escalation.acknowledged_at is not None:
-        who = await session.get(Person, escalation.acknowledged_by_id or 0)
-        note = (
-            f"{who.name if who else 'Someone'} acknowledged this at "
-            f"{when(escalation.acknowledged_at)}. Nothing was changed."
+        return await _spent(
+            session,
+            escalation,
+            "acknowledged this",
+            escalation.acknowledged_by_id,
+            escalation.acknowledged_at,
+            now,
+            policy,
         )
-        return Shown(await view(session, escalation, now, policy, note))
     if (closed := await _closed(session, escalation, now, policy)) is not None:
         return closed
     measure = await _measure(session, escalation)
@@ -706,12 +726,15 @@ async def agree_remedial(
     if isinstance(escalation, Denied):
         return escalation
     if escalation.remedial_agreed_at is not None:
-        who = await session.get(Person, escalation.remedial_agreed_by_id or 0)
-        note = (
-            f"{who.name if who else 'Someone'} agreed the remedial action at "
-            f"{when(escalation.remedial_agreed_at)}. Nothing was changed."
+        return await _spent(
+            session,
+            escalation,
+            "agreed the remedial action",
+            escalation.remedial_agreed_by_id,
+            escalation.remedial_agreed_at,
+            now,
+            policy,
         )
-        return Shown(await view(session, escalation, now, policy, note))
     if (closed := await _closed(session, escalation, now, policy)) is not None:
         return closed
     measure = await _measure(session, escalation)
@@ -1013,14 +1036,15 @@ async def request_deep_dive(
     if isinstance(escalation, Denied):
         return escalation
     if escalation.deep_dive_requested:
-        who = await session.get(Person, escalation.deep_dive_requested_by_id or 0)
-        at = (
-            f" at {when(escalation.deep_dive_requested_at)}"
-            if escalation.deep_dive_requested_at
-            else ""
+        return await _spent(
+            session,
+            escalation,
+            "requested a deep dive",
+            escalation.deep_dive_requested_by_id,
+            escalation.deep_dive_requested_at,
+            now,
+            policy,
         )
-        note = f"{who.name if who else 'Someone'} requested a deep dive{at}. Nothing was changed."
-        return Shown(await view(session, escalation, now, policy, note))
     if (closed := await _closed(session, escalation, now, policy)) is not None:
         return closed
     measure = await _measure(session, escalation)
@@ -1069,12 +1093,15 @@ async def stop_activity(
     if isinstance(escalation, Denied):
         return escalation
     if escalation.stopped_at is not None:
-        who = await session.get(Person, escalation.stopped_by_id or 0)
-        note = (
-            f"{who.name if who else 'Someone'} stopped this activity at "
-            f"{when(escalation.stopped_at)}. Nothing was changed."
+        return await _spent(
+            session,
+            escalation,
+            "stopped this activity",
+            escalation.stopped_by_id,
+            escalation.stopped_at,
+            now,
+            policy,
         )
-        return Shown(await view(session, escalation, now, policy, note))
     if (closed := await _closed(session, escalation, now, policy)) is not None:
         return closed
     measure = await _measure(session, escalation)
