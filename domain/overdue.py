@@ -236,7 +236,11 @@ async def queue_digests(
         if owner is None:
             continue
         base = f"{owner.id}:{today.isoformat()}"
-        payload: dict[str, Any] = {"for_id": owner.id, "day": today.isoformat(), "returns": labels}
+        payload: dict[str, Any] = {
+            "for_id": owner.id,
+            "day": today.isoformat(),
+            "returns": sorted(labels),
+        }
         key = await queue(
             session,
             Kind.OVERDUE,
