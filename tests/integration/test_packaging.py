@@ -60,3 +60,19 @@ def test_a_wheel_installed_in_a_fresh_environment_runs_from_any_folder(tmp_path)
         check=True,
     )
     assert str(tmp_path / "env") in located.stdout  # the installed copy, not this checkout
+
+
+def _make_run(*args: str) -> str:
+    """The command `make run` would start the bot with (make -n prints, runs nothing)."""
+    env = {k: v for k, v in os.environ.items() if k != "AS"}
+    shown = subprocess.run(
+        ["make", "-n", "run", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    [serve] = [line for line in shown.splitlines() if "perfbot serve" in line]
+    return serve
+
+
+def test_make_run_starts_the_playground_as_amina_and_as_mark_when_asked():
+    # make has a variable AS of its own (the assembler): it must not reach `--as`.
+    assert _make_run().split()[-1] == "--playground"
+    assert _make_run("AS=mark").endswith("--playground --as mark")
