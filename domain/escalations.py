@@ -329,20 +329,33 @@ async def escalation_steps(
         )
     why = (instead[0].payload or {}).get("why") if instead else mine.last_error
     why = why or NOT_INSTALLED
-    told = [
-        p.name for p in await performance_team(session) if p.id in {n.person_id for n in instead}
-    ]
+    copies = {n.person_id: n for n in instead}
+    told, unreached = [], []
+    for admin in await performance_team(session):
+        copy = copies.get(admin.id)
+        if copy is None:
+            continue
+        if copy.state is NotificationState.FAILED or await why_unreachable(session, admin):
+            unreached.append(admin.name)
+        else:
+            told.append((admin.name, copy.state is NotificationState.SENT))
     if not told:
+        nor = (
+            f"nor anyone in the performance team ({', '.join(unreached)})"
+            if unreached
+            else "and there is nobody in the performance team to tell instead"
+        )
         return (
             f"Because it is rated {rating}, it is escalated to {who}, but PerfBot cannot reach "
-            f"{who} ({why}) and there is nobody in the performance team to tell instead: "
-            f"please tell {who} yourself. {who} will get it as soon as PerfBot can reach them."
+            f"{who} ({why}) {nor}: please tell {who} yourself. {who} will get it as soon as "
+            "PerfBot can reach them."
         )
+    done = "has been sent it" if all(sent for _, sent in told) else "is being sent it"
     return (
         f"Because it is rated {rating}, it is escalated to {who}, but PerfBot cannot reach "
         f"{who} yet ({why}), so the performance team "
-        f"({', '.join(told)}) has been sent it instead. {who} will get it as soon as they "
-        "install PerfBot."
+        f"({', '.join(name for name, _ in told)}) {done} instead. {who} will get it as soon "
+        "as they install PerfBot."
     )
 
 

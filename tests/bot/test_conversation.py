@@ -663,12 +663,31 @@ async def test_i_will_ask_you_again_follows_the_councils_own_reminder_days(
 async def test_the_receipt_says_when_the_escalation_owner_cannot_be_reached_and_who_was_told(
     teams,
 ):
-    card_id, card = await open_card(teams, AMINA, "RB-01")  # Mark has not installed PerfBot
+    from bot.app import SESSIONS
+
+    # Mark has not installed PerfBot; Rachel Singh of the performance team has been seen in
+    # Teams (so a chat can be opened with her), the team's shared account has not.
+    async with teams.client.app[SESSIONS]() as session, session.begin():
+        rachel = await session.scalar(select(Person).where(Person.name == "Rachel Singh"))
+        rachel.teams_user_id = "29:rachel"
+    card_id, card = await open_card(teams, AMINA, "RB-01")
     typed = values(actual="55", commentary="Outage.", action="Plan.", action_due="2027-01-31")
     await teams.submit(AMINA, card_id, {**data(card), **typed})
     receipt = card_text(teams.connector.cards(teams.connector.updates())[-1])
     assert "it is escalated to Mark Taylor, but PerfBot cannot reach Mark Taylor yet" in receipt
-    assert "the performance team (Corporate Performance Team, Rachel Singh) has been sent it" in (
-        receipt
+    # Queued for her, not yet sent: the receipt promises no more than that.
+    assert "the performance team (Rachel Singh) is being sent it instead" in receipt
+    assert "has been sent" not in receipt
+
+
+async def test_the_receipt_asks_the_owner_to_tell_them_when_nobody_can_be_reached(teams):
+    card_id, card = await open_card(teams, AMINA, "RB-01")  # nobody else has PerfBot yet
+    typed = values(actual="55", commentary="Outage.", action="Plan.", action_due="2027-01-31")
+    await teams.submit(AMINA, card_id, {**data(card), **typed})
+    receipt = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    assert (
+        "PerfBot cannot reach Mark Taylor (PerfBot has not been installed for them in Teams) "
+        "nor anyone in the performance team (Corporate Performance Team, Rachel Singh): please "
+        "tell Mark Taylor yourself." in receipt
     )
-    assert "has been sent an escalation" not in receipt
+    assert "sent it" not in receipt
