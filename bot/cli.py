@@ -457,7 +457,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 "  Amina Hussain, Revenues Manager in the sample council. Opening it installs\n"
                 "  PerfBot for her: a welcome arrives and, on a working day, the reminder she was\n"
                 "  owed this morning (RB-06). Enter 91% on its card with a line of commentary and\n"
-                "  press Submit; then type `my measures`. README.md (Quick start) walks through it.\n",
+                "  press Submit; then type `my measures`. README.md (Quick start) walks through it.\n"
+                "  A figure far below target goes to her escalation owner: see it with\n"
+                "  `make run AS=mark` (README.md, The manager's side).\n",
                 flush=True,
             )
     try:
