@@ -298,12 +298,20 @@ def _period(value: Mapping[str, Any]) -> str:
     return _text(value.get("period")).strip()[:32]
 
 
-def _item_id(value: Any) -> int:
+MAX_ID = 2**31 - 1  # the largest id either database's integer keys hold
+
+
+def _id(value: Any) -> int:
+    """An id from a card's data: a whole number a key can hold, else 0 (which names
+    nothing). ASCII digits only: "²".isdigit() is true, but it is not a number."""
     text = _text(value).strip()
-    return int(text) if text.isdigit() and len(text) <= 12 else 0
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        return 0
+    number = int(text)
+    return number if number <= MAX_ID else 0
 
 
-_PER_ITEM = re.compile(rf"^({re.escape(ids.PROGRESS)}|{re.escape(ids.DONE)})([0-9]{{1,12}})$")
+_PER_ITEM = re.compile(rf"^({re.escape(ids.PROGRESS)}|{re.escape(ids.DONE)})([0-9]{{1,10}})$")
 
 
 def _per_item(value: Mapping[str, Any]) -> tuple[dict[int, str], tuple[int, ...]]:
@@ -315,7 +323,9 @@ def _per_item(value: Mapping[str, Any]) -> tuple[dict[int, str], tuple[int, ...]
         found = _PER_ITEM.match(name) if isinstance(name, str) else None
         if found is None or len(progress) + len(done) >= MAX_ITEMS:
             continue
-        item_id = int(found.group(2))
+        item_id = _id(found.group(2))
+        if not item_id:
+            continue
         if found.group(1) == ids.PROGRESS:
             text = _text(raw).strip()
             if text:
@@ -357,24 +367,18 @@ def _show_measures(value: Mapping[str, Any]) -> ShowMeasures:
     return ShowMeasures()
 
 
-def _number(value: Any) -> int:
-    """An id from a card's data: a whole number, else 0 (which names nothing)."""
-    text = _text(value).strip()
-    return int(text) if text.isdigit() and len(text) < 12 else 0
-
-
 def _long(value: Mapping[str, Any], name: str) -> str:
     # Kept whole (the use case says if it is too long), but never more than a card can hold.
     return _text(value.get(name)).strip()[: MAX_TEXT * 2]
 
 
 def _acknowledge(value: Mapping[str, Any]) -> Acknowledge:
-    return Acknowledge(_number(value.get("escalation")))
+    return Acknowledge(_id(value.get("escalation")))
 
 
 def _agree_remedial(value: Mapping[str, Any]) -> AgreeRemedial:
     return AgreeRemedial(
-        _number(value.get("escalation")),
+        _id(value.get("escalation")),
         _long(value, ids.REMEDIAL),
         _text(value.get(ids.REMEDIAL_OWNER)).strip()[:320],
         _text(value.get(ids.REMEDIAL_OWNER_EMAIL)).strip()[:320],
@@ -383,28 +387,27 @@ def _agree_remedial(value: Mapping[str, Any]) -> AgreeRemedial:
 
 
 def _ask_owner(value: Mapping[str, Any]) -> AskOwner:
-    return AskOwner(_number(value.get("escalation")), _long(value, ids.QUESTION))
+    return AskOwner(_id(value.get("escalation")), _long(value, ids.QUESTION))
 
 
 def _answer_question(value: Mapping[str, Any]) -> AnswerQuestion:
-    return AnswerQuestion(_number(value.get("question")), _long(value, ids.ANSWER))
+    return AnswerQuestion(_id(value.get("question")), _long(value, ids.ANSWER))
 
 
 def _request_deep_dive(value: Mapping[str, Any]) -> RequestDeepDive:
-    return RequestDeepDive(_number(value.get("escalation")))
+    return RequestDeepDive(_id(value.get("escalation")))
 
 
 def _stop_activity(value: Mapping[str, Any]) -> StopActivity:
-    return StopActivity(_number(value.get("escalation")), _long(value, ids.STOP_REASON))
+    return StopActivity(_id(value.get("escalation")), _long(value, ids.STOP_REASON))
 
 
 def _open_escalation(value: Mapping[str, Any]) -> OpenEscalation:
-    return OpenEscalation(_number(value.get("escalation")))
+    return OpenEscalation(_id(value.get("escalation")))
 
 
 def _deep_dive_id(value: Mapping[str, Any]) -> int:
-    text = _text(value.get("deep_dive")).strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else 0
+    return _id(value.get("deep_dive"))
 
 
 def _deep_dive_fields(value: Mapping[str, Any]) -> dict[str, str]:
@@ -427,18 +430,17 @@ def _open_deep_dive(value: Mapping[str, Any]) -> OpenDeepDive:
 
 
 def _mark_done(value: Mapping[str, Any]) -> MarkDone:
-    return MarkDone(_item_id(value.get("item")))
+    return MarkDone(_id(value.get("item")))
 
 
 def _drop_action(value: Mapping[str, Any]) -> DropAction:
-    item_id = _item_id(value.get("item"))
+    item_id = _id(value.get("item"))
     reason = _text(value.get(ids.drop_reason(item_id))).strip()
     return DropAction(item_id, reason, len(reason) > MAX_TEXT)
 
 
 def _person_id(value: Mapping[str, Any]) -> int | None:
-    text = _text(value.get("for")).strip()
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    return _id(value.get("for")) or None
 
 
 def _chase_for_me(value: Mapping[str, Any]) -> ChaseForMe:

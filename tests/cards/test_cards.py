@@ -19,7 +19,7 @@ import pytest
 from bot.loopback import card_text, elements
 from bot.teams.commands import help_lines
 from cards import render as cards
-from cards.actions import DEEP_DIVE_INPUTS, parse_action
+from cards.actions import DEEP_DIVE_INPUTS, MarkDone, Verb, parse_action
 from domain.action_plans import ActionItem
 from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
 from domain.escalations import EscalationView, QuestionCard, QuestionView, Watched
@@ -507,3 +507,24 @@ def test_the_actions_card_lists_the_ten_most_urgent_open_items_and_counts_the_re
     assert len(presses) == 10
     assert presses[0] == 111  # the late one first, though it came last
     assert "and 2 more open, less urgent: mark some done to see them." in card_text(card)
+
+
+FORGED_IDS = ["²", "١٢", "99999999999", "2147483648", "-1", "1e3", "0x10", " ", "7.0"]
+
+
+@pytest.mark.parametrize("forged", FORGED_IDS)
+@pytest.mark.parametrize("verb", list(Verb))
+def test_a_forged_id_names_nothing_and_never_breaks_the_parser(verb, forged):
+    keys = ("escalation", "question", "deep_dive", "item", "for")
+    value = {"verb": verb.value, **dict.fromkeys(keys, forged), f"progress_{forged}": "x"}
+    parsed = parse_action(value)
+    assert parsed is not None
+    numbers = [v for v in vars(parsed).values() if isinstance(v, int) and not isinstance(v, bool)]
+    assert all(n == 0 for n in numbers)
+    assert getattr(parsed, "escalation_owner_id", None) is None
+    assert not getattr(parsed, "progress", {})
+
+
+def test_an_id_a_key_can_hold_is_read():
+    parsed = parse_action({"verb": Verb.MARK_DONE.value, "item": "2147483647"})
+    assert parsed == MarkDone(2147483647)
