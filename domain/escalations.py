@@ -708,7 +708,7 @@ async def acknowledge(
     if not await _claim(
         session,
         escalation,
-        [Escalation.acknowledged_at],
+        [Escalation.acknowledged_at, Escalation.closed_at],
         acknowledged_at=now,
         acknowledged_by_id=person.id,
     ):
@@ -1233,6 +1233,8 @@ async def still_wanted(session: AsyncSession, notification: Notification) -> str
         if notification.kind == Kind.QUESTION and asked.answered_at is not None:
             return "the question has been answered"
         return None
+    if "escalation_id" not in payload:
+        return None  # queued before escalation cards (its words are in the payload): it goes
     escalation = await session.get(Escalation, int(payload.get("escalation_id") or 0))
     if escalation is None:
         return "the escalation is no longer in PerfBot"

@@ -24,6 +24,7 @@ from domain.model import (
     Notification,
     Person,
 )
+from domain.notifications import Kind, queue
 from tests.bot.conftest import AMINA, GARETH, MARK, NOW, Teams, User
 
 RACHEL = User("29:rachel", "Rachel Singh", "rachel.singh@kingsmere.gov.uk", "aad-rachel")
@@ -464,3 +465,37 @@ async def test_a_card_teams_will_not_update_in_place_is_sent_anew(teams):
     async with teams.client.app[SESSIONS]() as session:
         mark = await session.scalar(select(Person).where(Person.email == MARK.email))
     assert mark.unreachable_reason is None  # a card gone is not a person gone
+
+
+async def test_an_escalation_queued_before_escalation_cards_still_reaches_its_owner(teams):
+    """A row queued by an earlier PerfBot (the owner's words in its payload, no escalation
+    id) waiting for an escalation owner who installs PerfBot after the upgrade: it goes, as
+    the notice it was, rather than being dropped."""
+    await teams.install(MARK)
+    async with teams.client.app[SESSIONS]() as session, session.begin():
+        mark = await session.scalar(select(Person).where(Person.email == MARK.email))
+        await queue(
+            session,
+            Kind.ESCALATION,
+            "RB-06:2026/27 Q2:off-track",
+            person_id=mark.id,
+            payload={
+                "code": "RB-06",
+                "title": "Council Tax Support claims decided within 14 days",
+                "period": "2026/27 Q2",
+                "rating": "Action",
+                "explanation": "78.0% against a target of 90.0% is 13.3% worse than target.",
+                "owner": "Amina Hussain",
+                "commentary": "Two assessors off sick.",
+                "action": "Overtime on Saturdays.",
+                "action_due": "2027-01-29",
+            },
+            now=teams.now,
+        )
+    teams.connector.clear()
+    await dispatch(teams)
+    [card] = teams.connector.cards(to(teams, MARK))
+    text = card_text(card)
+    assert "Escalation: RB-06 for 2026/27 Q2 is rated Action" in text
+    assert "Two assessors off sick." in text
+    assert "Overtime on Saturdays." in text
