@@ -462,13 +462,35 @@ def status_card(
     overdue = sum(1 for i in items if i.state in OVERDUE)
     off = sum(1 for i in items if i.assessment.off_track)
     summary = f"{received} of {len(items)} returns received · {overdue} overdue · {off} off track"
+    shown = [
+        replace(
+            w,
+            title=_cut(w.title, 200),
+            commentary=_cut(w.commentary, 600),
+            plan=[_cut(line, 200) for line in w.plan[:MAX_PLAN_LINES]]
+            + (
+                [f"and {len(w.plan) - MAX_PLAN_LINES} more (type actions)"]
+                if len(w.plan) > MAX_PLAN_LINES
+                else []
+            ),
+        )
+        for w in watched[:MAX_WATCHED]
+    ]
+    more = len(watched) - len(shown)
     return render(
         "status.json.j2",
         heading=heading,
         summary=summary,
         services=services,
-        watched=list(watched),
+        watched=shown,
+        more_watched=f"And {_plural(more, 'more off-track measure')} escalated to you."
+        if more > 0
+        else "",
     )
+
+
+MAX_WATCHED = 8  # off-track measures an escalation owner's status shows in full
+MAX_PLAN_LINES = 3  # open action-plan items shown for each
 
 
 def help_card(

@@ -1317,6 +1317,13 @@ async def watched(
         )
     if not mine:
         return []
+    # One line a measure, for its newest off-track period: a measure off track for a year has
+    # one escalation open a period, and the newest says where it stands.
+    newest: dict[int, Any] = {}
+    for item in mine:
+        if item.measure.id not in newest or item.period > newest[item.measure.id].period:
+            newest[item.measure.id] = item
+    mine = list(newest.values())
     ids = {i.measure.id for i in mine}
     escalations = {
         (e.measure_id, e.period): e

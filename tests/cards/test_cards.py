@@ -298,8 +298,10 @@ def escalation_cards(text: str) -> dict[str, dict[str, Any]]:
     ask = QuestionCard(
         3, "HS-04", text[:300], "2026/27 Q2", text[:200], typed, None, None, text[:300]
     )
+    # As many off-track measures as a council has, each with a full commentary and a long
+    # action plan of full-length items.
     watched = Watched(
-        "HS-04", text[:300], "2026/27 Q2", text[:200], typed, [typed[:500]] * 3, text[:300], 7
+        "HS-04", text[:300], "2026/27 Q2", text[:200], typed, [typed] * 12, text[:300], 7
     )
     item = open_return(text)
     return {
@@ -308,7 +310,7 @@ def escalation_cards(text: str) -> dict[str, dict[str, Any]]:
         "escalation closed": cards.escalation_card(closed),
         "question": cards.question_card(ask, {"answer": text[:300]}, {"answer": typed}),
         "question answered": cards.question_card(replace(ask, answer=typed, answered=text[:200])),
-        "status for an escalation owner": cards.status_card(text[:200], [item] * 3, [watched] * 2),
+        "status for an escalation owner": cards.status_card(text[:200], [item] * 3, [watched] * 40),
     }
 
 
