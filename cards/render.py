@@ -25,7 +25,7 @@ from domain.numbers import Unit
 from domain.overdue import Digest
 from domain.plausibility import Doubt
 from domain.ratings import KeyActionStatus, Polarity, Rating
-from domain.views import OVERDUE, WAITING, OpenReturn, Receipt, shown_value
+from domain.views import OVERDUE, WAITING, OpenReturn, Receipt, shown_value, today_in_london
 
 __all__ = ["INPUTS", "MAX_TEXT", "ids"]  # the card inputs, for callers that render and read
 
@@ -187,7 +187,11 @@ def _plan_view(item: OpenReturn, listed: int = ITEMS_ON_RETURN_CARD) -> dict[str
         owner = f"Owner: {_cut(a.owner, 100)} · " if a.owner else ""
         last = None
         if a.progress:
-            when = f" ({long_day(a.progress_at, year=False)})" if a.progress_at else ""
+            when = (
+                f" ({long_day(today_in_london(a.progress_at), year=False)})"
+                if a.progress_at
+                else ""
+            )
             last = f"Last progress{when}: {_cut(a.progress, SHORT_TEXT)}"
         views.append(
             {
@@ -259,7 +263,9 @@ def _actions_card(
         elif a.is_open:
             status = "open"
         else:
-            when = f" on {long_day(a.closed_at, year=False)}" if a.closed_at else ""
+            when = (
+                f" on {long_day(today_in_london(a.closed_at), year=False)}" if a.closed_at else ""
+            )
             status = f"{a.stored}{when}"
         facts = [("Status", status), ("Due", long_day(a.due) if a.due else "no date")]
         facts.append(("Owner", _cut(a.owner, 100) if a.owner else "not named"))
@@ -555,9 +561,22 @@ def escalation_card(
                 "escalation.json.j2", e=shorter, facts=facts, errors=dict(errors or {}), values={}
             )
         except CardTooLarge:
-            if keep == 0:
-                raise
-    raise AssertionError("unreachable")
+            pass
+    # Long words in every field (4,000 characters each, of several bytes apiece): each is
+    # shortened, visibly; the whole is in PerfBot.
+    shortest = replace(
+        view,
+        questions=[],
+        commentary=_cut(view.commentary, 1500),
+        action=_cut(view.action, 1500),
+        state=[_cut(line, 500) for line in view.state],
+        note=_cut(
+            "Some of the words here are shortened: the whole is in PerfBot. " + view.note, 600
+        ),
+    )
+    return render(
+        "escalation.json.j2", e=shortest, facts=facts, errors=dict(errors or {}), values={}
+    )
 
 
 def question_card(
@@ -566,7 +585,8 @@ def question_card(
     values: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The escalation owner's question, as the measure's owner answers it."""
-    return render("question.json.j2", q=card, errors=dict(errors or {}), values=dict(values or {}))
+    typed = {name: text[:MAX_TEXT] for name, text in (values or {}).items()}
+    return render("question.json.j2", q=card, errors=dict(errors or {}), values=typed)
 
 
 # ---- deep dives ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from domain.audit import record
 from domain.dates import LONDON, long_day
@@ -376,10 +377,20 @@ async def report_progress(
             item.progress = said[item_id]
             item.progress_at = now
         if item_id in done:
-            record(session, by.email, "action done", "action_plan", key, {"via": "return"}, now)
-            item.status = ActionPlanStatus.DONE.value
-            item.closed_at = now
-            closed += 1
+            # One statement, as Mark done: a press of Mark done at the same moment and this
+            # close it once, and it is audited once.
+            changed = await session.execute(
+                update(ActionPlan)
+                .where(ActionPlan.id == item.id, ActionPlan.status == ActionPlanStatus.OPEN.value)
+                .values(status=ActionPlanStatus.DONE.value, closed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(changed, "rowcount", 0) == 1:
+                # As stored, without a second read (and keeping the progress set above).
+                set_committed_value(item, "status", ActionPlanStatus.DONE.value)
+                set_committed_value(item, "closed_at", now)
+                record(session, by.email, "action done", "action_plan", key, {"via": "return"}, now)
+                closed += 1
     parts = []
     if noted:
         parts.append(f"progress noted on {noted} action{'s' if noted != 1 else ''}")

@@ -36,6 +36,7 @@ from domain import action_plans, deep_dives, escalations, overdue, returns
 from domain.action_plans import ActionOutcome, ActionRefusal, AlreadyClosed
 from domain.dates import long_day
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
+from domain.views import today_in_london
 
 # Any: each handler takes the action type of its own verb (checked by the table's test).
 CardActionHandler = Callable[[Turn, Any], Awaitable[None]]
@@ -250,7 +251,7 @@ async def _after_closing(turn: Turn, outcome: ActionOutcome) -> None:
     what = f"{item.code} \u201c{cards.short(item.description)}\u201d"
     if isinstance(outcome, AlreadyClosed):
         by = f" by {outcome.by}" if outcome.by else ""
-        on = f" on {long_day(outcome.at, year=False)}" if outcome.at else ""
+        on = f" on {long_day(today_in_london(outcome.at), year=False)}" if outcome.at else ""
         notice = f"Already {item.stored}: {what} was marked {item.stored}{on}{by}. Nothing changed."
     elif item.stored == "dropped":
         notice = f"Dropped: {what}. Its owner will no longer be asked about it."
