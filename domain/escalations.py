@@ -852,6 +852,17 @@ async def ask_owner(
         note = "Nothing was sent."
         shown = await view(session, escalation, now, policy, note)
         return Shown(shown, {QUESTION: error}, {QUESTION: question})
+    same = await session.scalar(
+        select(EscalationQuestion.id).where(
+            EscalationQuestion.escalation_id == escalation.id,
+            EscalationQuestion.asked_by_id == person.id,
+            EscalationQuestion.question == text,
+            EscalationQuestion.answered_at.is_(None),
+        )
+    )
+    if same is not None:  # a double press, or Teams sending the press again: asked once
+        note = f"You have asked {measure.owner.name} this already; it waits for an answer."
+        return Shown(await view(session, escalation, now, policy, note))
     asked = EscalationQuestion(
         escalation_id=escalation.id,
         asked_by_id=person.id,

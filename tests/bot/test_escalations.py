@@ -225,6 +225,12 @@ async def test_the_whole_escalation_from_action_to_recovery(teams):
         teams, MARK, card_id, button(card, "Ask the owner"), question="Is overtime funded?"
     )
     assert "Your question has been sent to Amina Hussain." in shown
+    # A double press (or Teams sending the press again) asks once.
+    again = await press(
+        teams, MARK, card_id, button(card, "Ask the owner"), question="Is overtime funded?"
+    )
+    assert "You have asked Amina Hussain this already; it waits for an answer." in again
+    assert await count(teams, EscalationQuestion) == 1
     teams.connector.clear()
     await dispatch(teams)
     [asked] = to(teams, AMINA)
