@@ -55,8 +55,9 @@ async def sweep(
 ) -> SweepResult:
     """Queue today's step for every open return (every period of every measure still
     waiting for its figure, however many periods have followed): reminders to the owner and
-    delegates before the deadline, chasers after it, and at +5 working days an overdue
-    escalation to the escalation owner. Submitted returns get nothing; snoozed people get
+    delegates before the deadline, chasers after it, and from +5 working days an overdue
+    escalation to the escalation owner (in their daily digest, every working day until it
+    is acknowledged or arrives). Submitted returns get nothing; snoozed people get
     nothing until the snooze ends. Nothing is queued on a weekend or bank holiday."""
     result = SweepResult()
     calendar = await load_calendar(session)
@@ -78,12 +79,14 @@ async def sweep(
         cadence = timetable.cadence.for_measure(measure.reminder_days)
         for period in open_periods(measure, read[measure.id], today, timetable.open_from):
             deadline = deadline_of(measure, period, calendar)
-            step = due_step(deadline, today, calendar, cadence, steps)
-            if step is None:
-                continue
-            if step.kind == Kind.OVERDUE:
+            # Past the escalation point a return is owed its escalation owner's digest every
+            # working day while it is not acknowledged, however long ago that point was:
+            # not through due_step, which lets a step lapse after a working week.
+            escalation_day = calendar.add_working_days(deadline, cadence.escalate_after)
+            if Kind.OVERDUE in steps and escalation_day <= today:
                 await _escalate_overdue(session, measure, period, now, digests, result)
-            else:
+            step = due_step(deadline, today, calendar, cadence, steps)
+            if step is not None and step.kind != Kind.OVERDUE:
                 await _queue_step(
                     session, measure, period, deadline, step, snoozes, now, send_at, result
                 )

@@ -180,9 +180,13 @@ async def test_a_year_of_mornings_messages_exactly_the_right_people_on_the_right
     assert who("TQ-01", "2025/26 Q4", "T-1") == {"Olivia", "Dev"}
     assert who("TQ-01", "2025/26 Q4", "T+3") == {"Olivia", "Dev"}
     # The overdue escalation: Esme's digest that day lists it (with TM-01's March, escalated
-    # the same day: one card, not one per measure).
+    # the same day, and every earlier return still overdue and unacknowledged: one card, not
+    # one per measure).
     daily = await digests(sessions)
-    assert daily[date(2026, 4, 30)] == ("Esme", ["TM-01 2025/26 M12", "TQ-01 2025/26 Q4"])
+    esme, brought = daily[date(2026, 4, 30)]
+    assert esme == "Esme"
+    assert {"TM-01 2025/26 M12", "TQ-01 2025/26 Q4", "TM-01 2025/26 M6"} <= set(brought)
+    assert "TM-01 2026/27 M1" not in daily[date(2026, 6, 30)][1]  # sent on its deadline
 
     # November, due just before Christmas: the overdue escalation waits until 30 December.
     assert when("TM-01", "2025/26 M8") == {
@@ -210,9 +214,10 @@ async def test_a_year_of_mornings_messages_exactly_the_right_people_on_the_right
     # May's return is due on 19 June, so its first reminder is on 12 June.
     assert when("TM-01", "2026/27 M2")["T-5"] == date(2026, 6, 12)
 
-    # Each message once: 2 people for each reminder and chaser; Esme one digest a working
-    # day, from the day a return is escalated for the working week after it while it is
-    # not acknowledged (nobody acknowledges here).
+    # Each message once: 2 people for each reminder and chaser; Esme one digest every
+    # working day from the first day a return is escalated, while any is unacknowledged and
+    # still overdue (nobody acknowledges here, and the returns after April's are never
+    # sent): not for a working week after each escalation, then lapsing.
     escalated = [k for keys in queued.values() for k in keys if k.startswith("overdue:")]
     assert len(sent) == sum(len(keys) for keys in queued.values()) - len(escalated)
     assert {who for who, _ in daily.values()} == {"Esme"}
@@ -222,6 +227,18 @@ async def test_a_year_of_mornings_messages_exactly_the_right_people_on_the_right
         day for day, keys in queued.items() for k in keys if k.startswith("overdue:")
     }
     assert escalation_days <= set(daily)
+    async with sessions() as session:
+        calendar = await load_calendar(session)
+    every = []
+    day = min(escalation_days)
+    while day <= date(2026, 6, 30):
+        if calendar.is_working_day(day):
+            every.append(day)
+        day += timedelta(days=1)
+    assert sorted(daily) == every
+    assert len(every) > 150  # months of mornings, not a week after each escalation
+    # Late in June Esme's card is still brought by a return escalated the autumn before.
+    assert "TQ-01 2025/26 Q2" in daily[date(2026, 6, 30)][1]
 
 
 def queued_steps(queued: dict[date, list[tuple]], code: str, period: str) -> dict[str, date]:

@@ -15,6 +15,7 @@ from domain.importing import ImportRejected, import_workbook
 from domain.model import AuditEntry, Escalation, Notification, Person, Service
 from domain.outbox import CHASER_KINDS, Timetable, still_wanted, sweep
 from domain.policy import Policy
+from domain.reporting import load_calendar
 from domain.workbook import Sheet
 
 FRIDAY = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # RB-01..04's October returns: T+5
@@ -45,7 +46,9 @@ async def test_one_digest_per_escalation_owner_per_day_listing_every_late_return
         )
         found = await overdue.digest(tx, mark.id, FRIDAY, Policy())
     assert row.payload["returns"] == [f"RB-0{n} 2026/27 M7" for n in (1, 2, 3, 4)]
-    assert {e.period for e in escalations} == {"2026/27 M7"}  # one per return, holding its ack
+    # One per return, holding its ack: October's, and the sample's EW-05 2024/25 H2, never
+    # sent and long past its escalation point (still overdue, so it never drops out).
+    assert {e.period for e in escalations} == {"2026/27 M7", "2024/25 H2"}
     assert [(i.item.measure.code, i.owner, i.item.overdue_days) for i in found.items] == [
         ("RB-01", "Amina Hussain", 5),
         ("RB-02", "Amina Hussain", 5),
@@ -123,6 +126,51 @@ async def test_acknowledged_returns_bring_no_more_digests(uow, person):
         found = await overdue.digest(tx, mark.id, monday, Policy())
     assert [i.acknowledged.by for i in found.items] == ["Mark Taylor"] * 4
     assert found.items[0].item.overdue_days == 6
+
+
+async def test_the_digest_goes_every_working_day_for_weeks_until_all_are_acknowledged(uow, person):
+    """Past the escalation point a return brings its escalation owner's card every working
+    day while it is unacknowledged, not just for the working week after that point (as when
+    the sweep went by the reminder steps, which lapse). An acknowledged return is still
+    listed, but alone brings no card."""
+    mark = await person(MARK)
+    codes = [(f"RB-0{n}", "2026/27 M7") for n in (1, 2, 3)]  # RB-04's is left
+    days = []
+    day = FRIDAY
+    while day < FRIDAY + timedelta(weeks=4):
+        async with uow() as tx:
+            calendar = await load_calendar(tx)
+        if calendar.is_working_day(day.date()):
+            days.append(day)
+        day += timedelta(days=1)
+    for n, now in enumerate(days):
+        if n == 2:
+            await uow.run(lambda tx, at=now: overdue.acknowledge(tx, mark, codes, at, Policy()))
+        queued = await chasers(uow, now)
+        assert f"overdue:{mark.id}:{now.date().isoformat()}" in queued, now
+    async with uow() as tx:
+        row = await tx.scalar(
+            select(Notification).where(
+                Notification.reason_key == f"overdue:{mark.id}:{days[-1].date().isoformat()}"
+            )
+        )
+        found = await overdue.digest(tx, mark.id, days[-1], Policy())
+    assert len(days) >= 19  # four weeks of working days, past the old five-day lapse
+    assert row.payload["returns"] == ["RB-04 2026/27 M7"]  # what brought it
+    # The card lists all four (and later months escalated since), RB-01..03 as acknowledged.
+    listed = {(i.item.measure.code, i.item.period.label): i for i in found.items}
+    assert all(listed[c].acknowledged for c in codes)
+    assert listed[("RB-04", "2026/27 M7")].acknowledged is None
+    # Once RB-04's is acknowledged too, and nothing else of Mark's is unacknowledged, no card.
+    async with uow() as tx:
+        rest = [
+            (i.item.measure.code, i.item.period.label)
+            for i in (await overdue.digest(tx, mark.id, days[-1], Policy())).items
+            if i.acknowledged is None
+        ]
+    await uow.run(lambda tx: overdue.acknowledge(tx, mark, rest, days[-1], Policy()))
+    after = days[-1] + timedelta(days=1 if days[-1].weekday() < 4 else 3)
+    assert not [k for k in await chasers(uow, after) if k.startswith(f"overdue:{mark.id}:")]
 
 
 def services_sheet(*rows: tuple[str, str]) -> dict[str, Sheet]:
