@@ -104,6 +104,9 @@ async def on_return(
     own words (DESIGN.md "Cycle"); a correction back on track closes an open one, and one
     off track again opens it again. Answers "escalated", "reopened", "recovered", "closed"
     (stopped: nothing more goes) or None."""
+    escalates = policy.escalates(assessment.rating)
+    if ret.version == 1 and not escalates:
+        return None  # the period's first return: there is no escalation of it to close
     open_one = await session.scalar(
         select(Escalation).where(
             Escalation.measure_id == measure.id,
@@ -111,7 +114,7 @@ async def on_return(
             Escalation.reason == OFF_TRACK,
         )
     )
-    if policy.escalates(assessment.rating):
+    if escalates:
         if open_one is None:
             await _raise(session, measure, period, assessment, ret, submitter, now)
         elif open_one.closed_reason == "recovered":  # off track again after a recovery
