@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, views
@@ -485,30 +485,29 @@ async def acknowledge(
         if item.state not in views.WAITING:
             arrived.append(title)
             continue
-        if escalation.acknowledged_at is not None:
-            by = (
-                await session.get(Person, escalation.acknowledged_by_id)
-                if escalation.acknowledged_by_id
-                else None
+        if escalation.acknowledged_at is None and await _claim(session, escalation, person, now):
+            audit.record(
+                session,
+                person.email,
+                "acknowledge",
+                "escalation",
+                f"{measure.code} {period.label}",
+                {"acknowledged_by": [None, person.email]},
+                now,
             )
-            at = escalation.acknowledged_at
-            before.append(
-                f"{title} was already acknowledged by {by.name if by else 'someone'} at "
-                f"{_at(at)} on {long_day(_day(at))}."
-            )
+            done.append(title)
             continue
-        escalation.acknowledged_at = now
-        escalation.acknowledged_by_id = person.id
-        audit.record(
-            session,
-            person.email,
-            "acknowledge",
-            "escalation",
-            f"{measure.code} {period.label}",
-            {"acknowledged_by": [None, person.email]},
-            now,
+        # Acknowledged before, or by someone else a moment ago (their press was stored first).
+        by = (
+            await session.get(Person, escalation.acknowledged_by_id)
+            if escalation.acknowledged_by_id
+            else None
         )
-        done.append(title)
+        at = escalation.acknowledged_at or now
+        before.append(
+            f"{title} was already acknowledged by {by.name if by else 'someone'} at "
+            f"{_at(at)} on {long_day(_day(at))}."
+        )
     lines = []
     if done:
         lines.append(f"Acknowledged {_names(done)} at {_at(now)}.")
@@ -521,6 +520,21 @@ async def acknowledge(
         lines.append("There was nothing to acknowledge.")
     refused = bool(problems or not_theirs) and not (done or before or arrived)
     return Outcome(" ".join(lines), refused=refused)
+
+
+async def _claim(
+    session: AsyncSession, escalation: Escalation, person: Person, now: datetime
+) -> bool:
+    """Record the acknowledgement only while none is recorded, in one statement: of two
+    presses at the same moment one is stored, the other finds it acknowledged."""
+    done = await session.execute(
+        update(Escalation)
+        .where(Escalation.id == escalation.id, Escalation.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by_id=person.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(escalation)
+    return bool(cast(CursorResult[Any], done).rowcount)
 
 
 @dataclass

@@ -5,14 +5,16 @@ and who may press them; and each service's leadership contact, set from the spre
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from cards.render import overdue_card
 from domain import overdue
 from domain.importing import ImportRejected, import_workbook
-from domain.model import AuditEntry, Escalation, Notification, Person, Service
+from domain.model import AuditEntry, Escalation, Measure, Notification, Person, Service
 from domain.outbox import CHASER_KINDS, Timetable, still_wanted, sweep
 from domain.policy import Policy
 from domain.reporting import load_calendar
@@ -258,3 +260,62 @@ async def test_someone_else_pressing_acknowledge_all_is_refused_once_and_audited
         )
     assert acknowledged == []
     assert len(refusals) == 4
+
+
+async def rb01_escalation(tx) -> Escalation:
+    return await tx.scalar(
+        select(Escalation)
+        .join(Measure, Measure.id == Escalation.measure_id)
+        .where(
+            Measure.code == "RB-01",
+            Escalation.reason == "overdue",
+            Escalation.period == "2026/27 M7",
+        )
+    )
+
+
+async def test_two_acknowledgements_at_the_same_moment_store_one(uow, person):
+    mark, admin = await person(MARK), await person(ADMIN)
+    await chasers(uow, FRIDAY)
+    now = FRIDAY + timedelta(hours=1)
+
+    async def press(who):
+        return await uow.run(
+            lambda tx: overdue.acknowledge(tx, who, [("RB-01", "2026/27 M7")], now, Policy())
+        )
+
+    first, second = await asyncio.gather(press(mark), press(admin))
+    notes = sorted([first.note, second.note])
+    assert notes[0] == "Acknowledged RB-01 for 2026/27 M7 at 10:00."
+    winner = mark if first.note.startswith("Acknowledged") else admin
+    assert notes[1] == (
+        f"RB-01 for 2026/27 M7 was already acknowledged by {winner.name} at 10:00 on "
+        "Friday 27 November 2026."
+    )
+    async with uow() as tx:
+        escalation = await rb01_escalation(tx)
+        audits = list(
+            await tx.scalars(select(AuditEntry).where(AuditEntry.action == "acknowledge"))
+        )
+    assert escalation.acknowledged_by_id == winner.id
+    assert [a.actor for a in audits] == [winner.email]
+
+
+async def test_an_acknowledgement_at_half_past_midnight_in_july_is_on_the_london_day(uow, person):
+    """00:30 in London on 15 July is 23:30 UTC on the 14th: the day said is the 15th."""
+    mark = await person(MARK)
+    await chasers(uow, FRIDAY)
+    async with uow() as tx:
+        escalation = await rb01_escalation(tx)
+        escalation.acknowledged_at = datetime(2026, 7, 14, 23, 30, tzinfo=UTC)
+        escalation.acknowledged_by_id = mark.id
+    again = await uow.run(
+        lambda tx: overdue.acknowledge(tx, mark, [("RB-01", "2026/27 M7")], FRIDAY, Policy())
+    )
+    assert again.note == (
+        "RB-01 for 2026/27 M7 was already acknowledged by Mark Taylor at 00:30 on "
+        "Wednesday 15 July 2026."
+    )
+    async with uow() as tx:
+        found = await overdue.digest(tx, mark.id, FRIDAY, Policy())
+    assert "by Mark Taylor, 00:30 Wednesday 15 July 2026" in str(overdue_card(found, FRIDAY.date()))
