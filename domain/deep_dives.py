@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import record
@@ -429,9 +430,24 @@ async def _decidable(
     return DiveRefusal(message)
 
 
+async def _decide(session: AsyncSession, dive: DeepDive, **values: Any) -> bool:
+    """Record the decision only while none is recorded, in one statement: of two decisions
+    at the same moment one is stored (and its people told), the other finds it made."""
+    done = await session.execute(
+        update(DeepDive)
+        .where(DeepDive.id == dive.id, DeepDive.decision.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(dive)
+    return bool(cast(CursorResult[Any], done).rowcount)
+
+
 async def _already(
     session: AsyncSession, person: Person, dive: DeepDive, now: datetime, policy: Policy
 ) -> DiveDecided:
+    """A decision already made (by someone else, or a second press): who decided what and
+    when is on the card, and that nothing was changed."""
     shown = await view(session, dive, today_in_london(now), policy)
     record(
         session,
@@ -488,11 +504,16 @@ async def accept(
             )
     if errors or day is None or chosen is None:
         return DiveProblems(await view(session, dive, today, policy), errors)
-    dive.decision = ACCEPTED
-    dive.decided_by_id = person.id
-    dive.decided_at = now
-    dive.review_date = day
-    dive.lead_id = chosen.id
+    if not await _decide(
+        session,
+        dive,
+        decision=ACCEPTED,
+        decided_by_id=person.id,
+        decided_at=now,
+        review_date=day,
+        lead_id=chosen.id,
+    ):
+        return await _already(session, person, dive, now, policy)
     shown = await view(session, dive, today, policy)
     measure = shown.measure
     record(
@@ -544,10 +565,15 @@ async def decline(
             else "Say why the deep dive is declined."
         )
         return DiveProblems(await view(session, dive, today, policy), {REASON: error})
-    dive.decision = DECLINED
-    dive.decided_by_id = person.id
-    dive.decided_at = now
-    dive.decline_reason = why
+    if not await _decide(
+        session,
+        dive,
+        decision=DECLINED,
+        decided_by_id=person.id,
+        decided_at=now,
+        decline_reason=why,
+    ):
+        return await _already(session, person, dive, now, policy)
     shown = await view(session, dive, today, policy)
     measure = shown.measure
     record(

@@ -4,6 +4,7 @@ Leadership Team's decision is recorded (or refused, or sent back with what is wr
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -252,3 +253,71 @@ async def test_a_request_while_a_deep_dive_waits_for_a_decision_flags_nothing_mo
     assert await uow.run(request) is None
     assert await dives(uow) == [("2026/27 M6", "persistent")]
     assert await told(uow, "2026/27 M7") == set()
+
+
+async def test_two_decisions_at_the_same_moment_store_one_and_tell_people_once(uow, person):
+    dive_id = await flagged(uow, person)
+    helen, sarah = await person(HELEN), await person(SARAH)
+
+    async def accept():
+        return await uow.run(
+            lambda tx: deep_dives.accept(tx, helen, dive_id, "2027-01-15", DAVID, NOW, POLICY)
+        )
+
+    async def decline():
+        return await uow.run(
+            lambda tx: deep_dives.decline(tx, sarah, dive_id, "Not needed.", NOW, POLICY, 4_000)
+        )
+
+    accepted, declined = await asyncio.gather(accept(), decline())
+    assert isinstance(accepted, deep_dives.DiveDecided)
+    assert isinstance(declined, deep_dives.DiveDecided)
+    assert sorted([accepted.again, declined.again]) == [False, True]
+    winner, loser = (accepted, declined) if not accepted.again else (declined, accepted)
+    assert loser.view.note == "Already decided, so nothing was changed."
+    assert loser.view.decision == winner.view.decision  # the loser is shown the stored one
+    async with uow() as tx:
+        dive = await tx.get(DeepDive, dive_id)
+        told = list(
+            await tx.scalars(
+                select(Notification).where(Notification.kind == Kind.DEEP_DIVE_DECIDED.value)
+            )
+        )
+        decided = list(
+            await tx.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action.in_(["accept deep dive", "decline deep dive"])
+                )
+            )
+        )
+    assert len(decided) == 1
+    if winner is accepted:
+        assert (dive.decision, dive.decided_by_id, dive.decline_reason) == (
+            "accepted",
+            helen.id,
+            None,
+        )
+        assert {n.payload["decision"] for n in told} == {"accepted"}
+        assert len(told) == 3  # the owner, the escalation owner and the lead, once each
+    else:
+        assert (dive.decision, dive.decided_by_id, dive.review_date) == (
+            "declined",
+            sarah.id,
+            None,
+        )
+        assert told == []  # a persistent deep dive: nobody asked for it, nobody is told
+
+
+async def test_a_decision_at_half_past_midnight_in_july_is_on_the_london_day(uow, person):
+    """00:30 in London on 15 July is 23:30 UTC on the 14th: the card says the 15th."""
+    dive_id = await flagged(uow, person)
+    helen = await person(HELEN)
+    july = datetime(2026, 7, 14, 23, 30, tzinfo=UTC)
+    async with uow() as tx:
+        dive = await tx.get(DeepDive, dive_id)
+        dive.flagged_at = july
+        dive.decision, dive.decided_by_id, dive.decided_at = "declined", helen.id, july
+        dive.decline_reason = "Not now."
+    async with uow() as tx:
+        shown = await deep_dives.view(tx, await tx.get(DeepDive, dive_id), NOW.date(), POLICY)
+    assert shown.decision == "Declined by Helen Ashworth on Wednesday 15 July 2026: Not now."
