@@ -619,8 +619,23 @@ def deep_dive_card(
         plan.append({"text": "• " + text, "late": item.late})
     if view.more_items:
         plan.append({"text": f"… and {view.more_items} more.", "late": False})
-    # Shown above the buttons too: a card sent back has Accept and Decline closed again.
-    summary = " ".join((errors or {}).values())
+    # What was typed comes back in its input, cut to what that input takes (a forged value
+    # may be any length): the lead's email as its input allows, a date far more than it
+    # needs, a reason as much as is accepted. The problems are shown above the buttons too,
+    # as a card sent back has Accept and Decline closed again.
+    longest = {
+        ids.REVIEW_DATE: 100,
+        ids.LEAD: 320,
+        ids.LEAD_EMAIL: 320,
+        ids.DECLINE_REASON: MAX_TEXT,
+    }
+    typed = {
+        name: text.strip()[: longest[name]]
+        for name, text in (values or {}).items()
+        if name in longest
+    }
+    problems = {name: cut(text, 300) for name, text in (errors or {}).items()}
+    summary = " ".join(problems.values())
     action_due = f" (by {long_day(view.action_due)})" if view.action_due else ""
     decided = "Deep dive decided" if view.decision else "Deep dive suggested"
     return render(
@@ -643,8 +658,8 @@ def deep_dive_card(
         plan=plan,
         decision=cut(view.decision or "", 2000),
         summary=summary,
-        values=dict(values or {}),
-        errors=dict(errors or {}),
+        values=typed,
+        errors=problems,
     )
 
 

@@ -389,6 +389,16 @@ class DiveDecided:
 
 # The fields problems are keyed by, as the card names its inputs (cards/actions.py ids).
 REVIEW_DATE, LEAD, REASON = "review_date", "lead", "decline_reason"
+QUOTED = 40  # the most of someone's typed text an error message repeats
+
+
+def quoted(text: str, *, marks: bool = True) -> str:
+    """Typed text as an error message repeats it: at most ``QUOTED`` characters, so a long
+    or forged value cannot make the card that says so too large."""
+    raw = " ".join(text.split())
+    shown = raw if len(raw) <= QUOTED else raw[: QUOTED - 1].rstrip() + "…"
+    return f"'{shown}'" if marks else shown
+
 
 DiveOutcome = DiveRefusal | DiveProblems | DiveDecided
 
@@ -487,8 +497,10 @@ async def accept(
     else:
         try:
             day = parse_day(review_date)
-        except ValueError as error:
-            errors[REVIEW_DATE] = str(error)[0].upper() + str(error)[1:] + "."
+        except ValueError:
+            errors[REVIEW_DATE] = (
+                f"{quoted(review_date)} is not a date: write it as 2025-07-18 or 18/07/2025."
+            )
         else:
             if day < today:
                 errors[REVIEW_DATE] = f"{long_day(day)} has passed: choose today or a later day."
@@ -499,8 +511,8 @@ async def accept(
         chosen = await session.scalar(select(Person).where(Person.email == lead.strip().lower()))
         if chosen is None:
             errors[LEAD] = (
-                f"PerfBot doesn't know {lead.strip()[:200]}. Choose someone from the list, or "
-                "give the email of someone in the people sheet."
+                f"PerfBot doesn't know {quoted(lead, marks=False)}. Choose someone from the "
+                "list, or give the email of someone in the people sheet."
             )
     if errors or day is None or chosen is None:
         return DiveProblems(await view(session, dive, today, policy), errors)

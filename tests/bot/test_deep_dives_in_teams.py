@@ -5,6 +5,7 @@ refused; a second decision changes nothing and says who decided."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from sqlalchemy import select
@@ -204,6 +205,30 @@ async def test_a_bad_date_or_lead_sends_the_card_back_and_stores_nothing(teams):
     card = teams.connector.cards(teams.connector.updates())[-1]
     date_input = next(n for n in elements(card) if n.get("id") == "review_date")
     assert date_input["value"] == "2026-11-01"  # what was typed stays
+    assert (await stored(teams)).decision is None
+
+
+async def test_a_forged_long_date_and_lead_come_back_short_with_a_clear_error(teams):
+    """10,000 characters in the date and the lead (a forged submission: the card's inputs
+    take far less): the card comes back under 28 KB, quoting a little of each."""
+    cards = await flagged(teams)
+    teams.connector.clear()
+    accept = save(cards[HELEN], "Accept")
+    forged_date, forged_lead = "2026-13-" + "9" * 9_992, "x" * 9_990 + "@nowhere.org"
+    await teams.submit(
+        HELEN,
+        "dive-card",
+        {**accept, "review_date": forged_date, "lead": "", "lead_email": forged_lead},
+    )
+    card = teams.connector.cards(teams.connector.updates())[-1]
+    assert len(json.dumps(card).encode()) < 28 * 1024
+    back = card_text(card)
+    assert "'2026-13-" + "9" * 31 + "…' is not a date: write it as 2025-07-18" in back
+    assert "PerfBot doesn't know " + "x" * 39 + "…. Choose someone from the list" in back
+    assert "9" * 200 not in back
+    assert "x" * 400 not in back
+    date_input = next(n for n in elements(card) if n.get("id") == "review_date")
+    assert date_input["value"] == forged_date[:100]
     assert (await stored(teams)).decision is None
 
 
