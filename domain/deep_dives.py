@@ -30,6 +30,7 @@ HISTORY_PERIODS = 6  # shown on the card: the flagged period and the five before
 LOOKBACK = 24  # how far back an off-track run is followed to find an earlier deep dive
 LISTED = 25  # deep dives on the `deep dives` card (a card stays under 28 KB)
 MAX_ITEMS = 10  # action-plan items shown on the card (the rest are counted)
+WORDS = 600  # the most of a decision flagged_words repeats
 
 
 # ---- who is told -----------------------------------------------------------------------
@@ -77,6 +78,17 @@ async def leadership_audience(session: AsyncSession) -> Audience:
 # ---- flagging --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Flagged:
+    """What flagging did: ``dive`` is the deep dive flagged now (its card queued to the
+    Leadership Team); or it is None and ``existing`` is the deep dive that stopped it: the
+    one for that very period (waiting, accepted or declined), or, for a request, an earlier
+    one still waiting for the Leadership Team's decision."""
+
+    dive: DeepDive | None
+    existing: DeepDive | None = None
+
+
 async def flag(
     session: AsyncSession,
     measure: Measure,
@@ -90,20 +102,45 @@ async def flag(
     """Flag ``measure`` for a deep dive as of ``period`` (``reason``: "persistent" or
     "requested"), once, and queue its card to the Leadership Team. None if it is already
     flagged for that period, or (a request) while an earlier flag of it is still waiting
-    for the Leadership Team's decision."""
+    for the Leadership Team's decision: ``try_flag`` says which."""
+    flagged = await try_flag(
+        session,
+        measure,
+        period,
+        reason,
+        now,
+        requested_by=requested_by,
+        escalation_id=escalation_id,
+    )
+    return flagged.dive
+
+
+async def try_flag(
+    session: AsyncSession,
+    measure: Measure,
+    period: str,
+    reason: str,
+    now: datetime,
+    *,
+    requested_by: Person | None = None,
+    escalation_id: int | None = None,
+) -> Flagged:
+    """``flag``, saying why nothing was flagged when nothing was (``Flagged.existing``);
+    ``flagged_words`` puts it in words for the one who asked."""
     existing = await session.scalar(
         select(DeepDive).where(DeepDive.measure_id == measure.id, DeepDive.period == period)
     )
     if existing is not None:
-        return None
+        return Flagged(None, existing)
     if reason == REQUESTED:
         waiting = await session.scalar(
-            select(DeepDive.id).where(
-                DeepDive.measure_id == measure.id, DeepDive.decision.is_(None)
-            )
+            select(DeepDive)
+            .where(DeepDive.measure_id == measure.id, DeepDive.decision.is_(None))
+            .order_by(DeepDive.flagged_at.desc(), DeepDive.id.desc())
+            .limit(1)
         )
         if waiting is not None:
-            return None
+            return Flagged(None, waiting)
     dive = DeepDive(
         measure_id=measure.id,
         period=period,
@@ -139,7 +176,29 @@ async def flag(
         {"reason": reason, "told": [p.email for p in audience.people]},
         now,
     )
-    return dive
+    return Flagged(dive)
+
+
+async def flagged_words(session: AsyncSession, flagged: Flagged, code: str) -> str:
+    """What a request for a deep dive did, for the one who asked: flagged now, or why
+    nothing new went to the Leadership Team (and what they decided, if they have)."""
+    if flagged.dive is not None:
+        return f"{code} is flagged for the Leadership Team."
+    dive = flagged.existing
+    if dive is None:
+        return f"{code} was not flagged for the Leadership Team."
+    of = f"a deep dive of {code} for {dive.period}"
+    if dive.decision is None:
+        day = long_day(today_in_london(dive.flagged_at))
+        return (
+            f"{of[0].upper()}{of[1:]} is already before the Leadership Team (flagged on {day}), "
+            "waiting for their decision: nothing new was sent."
+        )
+    people = await _people(session, [dive.decided_by_id, dive.lead_id])
+    words = decision_words(dive, people) or ""
+    if len(words) > WORDS:  # a decline's reason may be long (up to MAX_TEXT)
+        words = words[: WORDS - 1].rstrip() + "…"
+    return f"The Leadership Team has already decided on {of}, so nothing was sent to them. {words}"
 
 
 def _back(period: Period, count: int) -> list[Period]:

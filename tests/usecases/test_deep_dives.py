@@ -308,6 +308,49 @@ async def test_two_decisions_at_the_same_moment_store_one_and_tell_people_once(u
         assert told == []  # a persistent deep dive: nobody asked for it, nobody is told
 
 
+async def test_try_flag_says_why_a_request_flagged_nothing(uow, person):
+    mark, helen = await person(MARK), await person(HELEN)
+    dive_id = await flagged(uow, person)  # RB-01 2026/27 M7, persistent
+
+    async def request(period: str):
+        async def work(tx):
+            measure = await tx.scalar(select(Measure).where(Measure.code == "RB-01"))
+            flagged = await deep_dives.try_flag(
+                tx, measure, period, "requested", NOW, requested_by=mark
+            )
+            return flagged, await deep_dives.flagged_words(tx, flagged, "RB-01")
+
+        return await uow.run(work)
+
+    waiting, words = await request("2026/27 M7")
+    assert waiting.dive is None
+    assert waiting.existing.id == dive_id
+    assert words == (
+        "A deep dive of RB-01 for 2026/27 M7 is already before the Leadership Team (flagged "
+        "on Monday 23 November 2026), waiting for their decision: nothing new was sent."
+    )
+    elsewhere, _ = await request("2026/27 M8")  # another period, while M7's waits
+    assert elsewhere.dive is None
+    assert elsewhere.existing.id == dive_id
+    await uow.run(
+        lambda tx: deep_dives.decline(tx, helen, dive_id, "The plan is working.", NOW, POLICY, 99)
+    )
+    declined, words = await request("2026/27 M7")
+    assert declined.dive is None
+    assert declined.existing.decision == "declined"
+    assert words == (
+        "The Leadership Team has already decided on a deep dive of RB-01 for 2026/27 M7, so "
+        "nothing was sent to them. Declined by Helen Ashworth on Monday 23 November 2026: The "
+        "plan is working."
+    )
+    assert "already before the Leadership Team" not in words
+    fresh, words = await request("2026/27 M8")  # nothing waits now: flagged
+    assert fresh.dive is not None
+    assert fresh.existing is None
+    assert words == "RB-01 is flagged for the Leadership Team."
+    assert await dives(uow) == [("2026/27 M7", "persistent"), ("2026/27 M8", "requested")]
+
+
 async def test_a_decision_at_half_past_midnight_in_july_is_on_the_london_day(uow, person):
     """00:30 in London on 15 July is 23:30 UTC on the 14th: the card says the 15th."""
     dive_id = await flagged(uow, person)
