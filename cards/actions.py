@@ -410,8 +410,15 @@ def _deep_dive_id(value: Mapping[str, Any]) -> int:
     return _id(value.get("deep_dive"))
 
 
+# What each deep-dive input can hold: longer is not a date or an email, and is cut here.
+_DEEP_DIVE_LIMITS = {ids.REVIEW_DATE: 100, ids.LEAD: 320, ids.LEAD_EMAIL: 320}
+
+
 def _deep_dive_fields(value: Mapping[str, Any]) -> dict[str, str]:
-    return {name: _text(value.get(name)).strip() for name in DEEP_DIVE_INPUTS}
+    return {
+        name: _text(value.get(name)).strip()[: _DEEP_DIVE_LIMITS.get(name, MAX_TEXT + 1)]
+        for name in DEEP_DIVE_INPUTS
+    }
 
 
 def _accept_deep_dive(value: Mapping[str, Any]) -> AcceptDeepDive:

@@ -1084,24 +1084,28 @@ async def request_deep_dive(
         deep_dive_requested_by_id=person.id,
     ):
         return await request_deep_dive(session, person, escalation_id, now, policy)
-    record(
-        session, person.email, "request deep dive", "escalation", _key(measure, escalation), {}, now
-    )
-    flagged = await deep_dives.flag(
+    flagged = await deep_dives.try_flag(
         session,
         measure,
         escalation.period,
-        "requested",
+        deep_dives.REQUESTED,
         now,
         requested_by=person,
         escalation_id=escalation.id,
     )
-    note = (
-        f"Deep dive requested: {measure.code} is flagged for the Leadership Team."
-        if flagged is not None
-        else f"Deep dive requested: {measure.code} is already before the Leadership Team for "
-        "a deep dive."
+    record(
+        session,
+        person.email,
+        "request deep dive",
+        "escalation",
+        _key(measure, escalation),
+        {"flagged": flagged.dive is not None},
+        now,
     )
+    # What truly happened: flagged now, or already before the Leadership Team (waiting,
+    # accepted or declined), said with who decided what.
+    words = await deep_dives.flagged_words(session, flagged, measure.code)
+    note = f"Deep dive requested: {words}" if flagged.dive is not None else words
     return Shown(await view(session, escalation, now, policy, note))
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from sqlalchemy import func, select, update
 
-from domain import escalations
+from domain import deep_dives, escalations
 from domain.model import (
     ActionPlan,
     AuditEntry,
@@ -253,3 +253,27 @@ async def test_two_presses_at_the_same_moment_agree_one_remedial_action(uow, per
     assert notes[0].startswith("Mark Taylor agreed the remedial action at 10:00")
     assert notes[1].startswith("Remedial action agreed: Amina Hussain")
     assert await count(uow, ActionPlan, ActionPlan.source == "agreed") == 1
+
+
+async def test_a_deep_dive_already_declined_is_said_when_one_is_requested(uow, person):
+    escalation = await raised(uow, person)
+    helen = await person("helen.ashworth@kingsmere.gov.uk")  # the Leadership Team
+    mark = await person(MARK)
+    async with uow() as tx:
+        measure = await tx.scalar(select(Measure).where(Measure.code == "RB-01"))
+        dive = await deep_dives.flag(tx, measure, escalation.period, "persistent", NOW)
+        assert dive is not None
+    await uow.run(
+        lambda tx: deep_dives.decline(
+            tx, helen, dive.id, "The recovery plan is working.", NOW, POLICY, 4000
+        )
+    )
+    shown = await uow.run(
+        lambda tx: escalations.request_deep_dive(tx, mark, escalation.id, NOW, POLICY)
+    )
+    note = shown.view.note
+    assert "already decided" in note
+    assert "nothing was sent to them" in note
+    assert "Declined by Helen Ashworth" in note
+    assert "The recovery plan is working." in note
+    assert "is flagged for the Leadership Team" not in note
