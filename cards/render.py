@@ -509,12 +509,33 @@ def help_card(
     return render("help.json.j2", intro=intro, note=note, commands=list(commands), footer=footer)
 
 
-def welcome_card(commands: Sequence[tuple[str, str]], name: str, contact: str) -> dict[str, Any]:
+def welcome_card(
+    commands: Sequence[tuple[str, str]],
+    name: str,
+    contact: str,
+    *,
+    escalation_owner: bool = False,
+    leadership: bool = False,
+) -> dict[str, Any]:
+    """The first card in someone's chat: what PerfBot will do for them (an owner's returns;
+    an escalation owner's escalations; the Leadership Team's deep dives)."""
     intro = (
         f"Hello {name}, I'm PerfBot. Before each return is due I'll send you a card to fill in "
         "here, tell you at once how your figure rates against target, and chase politely if it "
-        "is late. Nothing goes out at night, at weekends or on bank holidays."
+        "is late."
     )
+    if escalation_owner:
+        intro += (
+            " When a measure you are escalation owner for goes off track, I'll send you its "
+            "escalation card with the owner's own words, to acknowledge, agree the remedial "
+            "action or ask them a question here; type status for your service."
+        )
+    if leadership:
+        intro += (
+            " Measures that stay off track come to you as deep-dive candidates to accept or "
+            "decline; type deep dives to see them."
+        )
+    intro += " Nothing goes out at night, at weekends or on bank holidays."
     return help_card(commands, intro=intro, contact=contact)
 
 

@@ -21,7 +21,7 @@ from bot.teams.turn import BotServices, Turn, contact_line, contact_of, send_car
 from cards import render as cards
 from cards.actions import parse_action
 from domain import people
-from domain.model import Person
+from domain.model import Person, Role
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("perfbot.bot")
@@ -106,7 +106,14 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             await self._unknown_person(ctx)
             return
         contact = await contact_line(self.services.uow)
-        await send_card(ctx, cards.welcome_card(commands.help_lines(), person.name, contact))
+        welcome = cards.welcome_card(
+            commands.help_lines(),
+            person.name,
+            contact,
+            escalation_owner=person.has_role(Role.ESCALATION_OWNER),
+            leadership=person.has_role(Role.LEADERSHIP),
+        )
+        await send_card(ctx, welcome)
 
     # ---- identity ------------------------------------------------------------------------
 

@@ -84,6 +84,18 @@ def data(card: dict, title: str = "Submit") -> dict:
 # ---- installs and identity ------------------------------------------------------------
 
 
+async def test_an_escalation_owner_is_welcomed_with_what_comes_to_him(teams):
+    await teams.install(MARK)
+    [welcome] = teams.connector.cards()
+    text = card_text(welcome)
+    assert "Hello Mark Taylor, I'm PerfBot" in text
+    assert "When a measure you are escalation owner for goes off track" in text
+    assert "deep-dive candidates" not in text  # Mark is not in the Leadership Team
+    await teams.install(HELEN)
+    leader = card_text(teams.connector.cards()[-1])
+    assert "deep-dive candidates to accept or decline; type deep dives" in leader
+
+
 async def test_install_stores_the_reference_and_welcomes_once(teams):
     await teams.install(AMINA)
     welcomes = teams.connector.cards()

@@ -179,7 +179,9 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         "my measures": cards.my_measures_card(text[:200], [item, overdue, escalated] * 3, TODAY),
         "status": cards.status_card(text[:200], [item, overdue, escalated] * 3),
         "help": cards.help_card(help_lines(), note=text, contact=text[:200]),
-        "welcome": cards.welcome_card(help_lines(), text[:200], text[:200]),
+        "welcome": cards.welcome_card(
+            help_lines(), text[:200], text[:200], escalation_owner=True, leadership=True
+        ),
         "notice": cards.notice_card(text[:200], text, warning=True),
         "overdue digest": cards.overdue_card(overdue_digest(text, escalated), TODAY),
         "overdue digest copy": cards.overdue_card(
