@@ -39,7 +39,7 @@ from domain.people import NOT_INSTALLED, performance_team, why_unreachable
 from domain.periods import Period
 from domain.policy import Policy
 from domain.ratings import Assessment, direction
-from domain.reporting import load_calendar, rate
+from domain.reporting import load_calendar
 from domain.views import (
     build_open_return,
     history_labels,
@@ -124,7 +124,7 @@ async def on_return(
             return "closed"  # the activity was stopped: nothing more goes
         return "escalated"
     if open_one is not None and open_one.closed_at is None and not assessment.off_track:
-        await _recover(session, measure, period, open_one, ret, submitter, now, policy)
+        await _recover(session, measure, period, open_one, assessment, ret, submitter, now)
         return "recovered"
     return None
 
@@ -262,11 +262,13 @@ async def _recover(
     measure: Measure,
     period: Period,
     escalation: Escalation,
+    assessment: Assessment,
     ret: Return,
     submitter: Person,
     now: datetime,
-    policy: Policy,
 ) -> None:
+    """A correction back on track (``assessment``, as the submission rated it) closes the
+    escalation and tells its escalation owner."""
     escalation.closed_at = now
     escalation.closed_reason = "recovered"
     record(
@@ -280,8 +282,6 @@ async def _recover(
     )
     if escalation.escalation_owner_id is None:
         return
-    target = (await targets_of(session, measure.id, [period.label])).get(period.label)
-    assessment = rate(measure, period, target, ret, policy.scheme)
     await queue(
         session,
         Kind.RECOVERED,
