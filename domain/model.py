@@ -277,6 +277,15 @@ class Return(Base):
     submitted_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(16), default="teams")  # teams, import, admin
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # Sign-off: who approved it, or returned it to its owner with a comment, and when.
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reviewed_at: Mapped[datetime | None]
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    # A restatement: a figure changed after its period was signed off (or published), with
+    # the figure it replaced as it was shown, and the reason the corrector gave.
+    restated: Mapped[bool] = mapped_column(Boolean, default=False)
+    restated_from: Mapped[str | None] = mapped_column(Text)
+    correction_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Milestone(Base):
@@ -492,6 +501,7 @@ class PeriodLock(Base):
     period: Mapped[str] = mapped_column(String(16), primary_key=True)
     locked_at: Mapped[datetime]
     locked_by: Mapped[str]
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Snooze(Base):
