@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.dates import long_day
-from domain.model import PeriodLock
+from domain.model import PeriodLock, Return
 from domain.views import today_in_london
 
 
@@ -30,3 +30,11 @@ def locked_sentence(lock: PeriodLock, code: str | None = None) -> str:
         f"{long_day(today_in_london(lock.locked_at))}{why}, so {what} can no longer be changed; "
         "only the performance team can correct it, giving a reason."
     )
+
+
+def mark_restated(ret: Return, earlier: str | None, reason: str) -> None:
+    """Mark a new version as a restatement of a signed-off figure: ``earlier`` is the figure
+    it replaces as people saw it (None if there was none), ``reason`` the corrector's."""
+    ret.restated = True
+    ret.restated_from = earlier
+    ret.correction_reason = reason
