@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
 from domain import escalations, overdue
-from domain.model import Escalation, Measure, Notification, NotificationState, Person, Snooze
+from domain.model import (
+    Escalation,
+    Measure,
+    Notification,
+    NotificationState,
+    PeriodLock,
+    Person,
+    Snooze,
+)
 from domain.notifications import Kind, insert_ignoring_duplicates, queue
 from domain.periods import Period
 from domain.policy import Policy
@@ -267,8 +275,9 @@ async def still_wanted(
 ) -> str | None:
     """Checked again at send time, for the kinds whose message depends on data that can
     change while they wait: why a queued message about a return should no longer go (None if
-    it should). A return submitted, or a snooze set, after the row was queued cancels it; an
-    overdue digest is cancelled when none of its escalation owner's returns is still overdue."""
+    it should). A return submitted, a snooze set or its period signed off after the row was
+    queued cancels it; an overdue digest is cancelled when none of its escalation owner's
+    returns is still overdue."""
     if notification.kind in escalations.KINDS:
         return await escalations.still_wanted(session, notification)
     payload = notification.payload or {}
@@ -280,6 +289,8 @@ async def still_wanted(
     measure = await session.scalar(select(Measure).where(Measure.code == code))
     if measure is None or not measure.active:
         return "the measure is no longer active"
+    if await session.get(PeriodLock, period) is not None:
+        return "the period has been signed off"
     ret = (await latest_returns(session, [measure.id], [period])).get((measure.id, period))
     if has_figure(ret):
         return "the return has been submitted"

@@ -20,7 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, views
 from domain.dates import LONDON, long_day
-from domain.model import Escalation, Measure, Notification, NotificationState, Person, Role, Service
+from domain.model import (
+    Escalation,
+    Measure,
+    Notification,
+    NotificationState,
+    PeriodLock,
+    Person,
+    Role,
+    Service,
+)
 from domain.notifications import Kind, queue
 from domain.people import performance_team, why_unreachable
 from domain.periods import Period, PeriodError
@@ -395,6 +404,11 @@ async def chase_for_me(
     title = f"{measure.code} for {period.label}"
     if item.state not in views.WAITING:
         return Outcome(f"{title}: it has arrived since, so there is nothing to chase.")
+    if await session.get(PeriodLock, period.label) is not None:
+        return Outcome(
+            f"{title}: {period.label} has been signed off, so its return is no longer asked "
+            "for and there is nothing to chase."
+        )
     if item.state not in views.OVERDUE:
         return Outcome(
             f"{title} is not due until {long_day(item.deadline)}, so there is nothing to chase."

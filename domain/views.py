@@ -16,7 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.action_plans import ActionItem, open_items
 from domain.dates import LONDON
-from domain.model import AuditEntry, Delegate, Escalation, Measure, Person, Return, Role, Target
+from domain.model import (
+    AuditEntry,
+    Delegate,
+    Escalation,
+    Measure,
+    PeriodLock,
+    Person,
+    Return,
+    Role,
+    Target,
+)
 from domain.numbers import format_figure
 from domain.periods import Period, PeriodError, periods_between
 from domain.policy import Policy
@@ -117,12 +127,14 @@ def _period(label: str) -> Period | None:
 @dataclass(frozen=True)
 class Record:
     """What has been read of one measure: the newest return and the target of each period
-    (by label), the periods escalated as overdue, and the day it was set up."""
+    (by label), the periods escalated as overdue, the day it was set up, and the periods
+    signed off (locked), which are never asked for again."""
 
     returns: dict[str, Return]
     targets: dict[str, Decimal]
     escalated: frozenset[str] = frozenset()
     created: date | None = None
+    locked: frozenset[str] = frozenset()
 
 
 def first_period(
@@ -153,26 +165,35 @@ def open_periods(
     measure: Measure, record: Record, today: date, open_from: date | None = None
 ) -> list[Period]:
     """The open returns of a measure (DESIGN.md "Open returns"): every period from its first
-    up to the latest that has ended with no figure yet, oldest first. An overdue return
-    stays open however many periods follow it, until its figure arrives."""
+    up to the latest that has ended with no figure yet, oldest first, but those signed off
+    (locked). An overdue return stays open however many periods follow it, until its figure
+    arrives or its period is signed off without it."""
     figures = {label for label, ret in record.returns.items() if has_figure(ret)}
     labels = [*record.targets, *record.returns]
-    return _open_between(measure, labels, figures, record.created, today, open_from)
+    return _open_between(measure, labels, figures | record.locked, record.created, today, open_from)
 
 
 def _open_between(
     measure: Measure,
     labels: Iterable[str],
-    figures: set[str],
+    closed: set[str] | frozenset[str],
     created: date | None,
     today: date,
     open_from: date | None,
 ) -> list[Period]:
+    """The periods from the first up to the latest that has ended, but the ``closed`` ones
+    (with a figure, or signed off)."""
     last = current_period(measure, today)
     first = first_period(measure, labels, created, today, open_from)
     if first > last:
         return []
-    return [p for p in periods_between(first, last) if p.label not in figures]
+    return [p for p in periods_between(first, last) if p.label not in closed]
+
+
+async def locked_periods(session: AsyncSession) -> frozenset[str]:
+    """The labels of every signed-off period (a council has tens of them, not thousands):
+    read once per use case, never per measure."""
+    return frozenset(await session.scalars(select(PeriodLock.period)))
 
 
 async def still_open(
@@ -180,8 +201,9 @@ async def still_open(
 ) -> tuple[list[Period], dict[str, Decimal]]:
     """A measure's open periods, read as period labels only (cheaper than ``records`` where
     nothing else of them is needed: the receipt's "still waiting"), and all its targets, by
-    period label, read in the same statement."""
-    # One statement: the periods with a target (and its value), and those with a figure.
+    period label, read in the same statement; a signed-off period is never open."""
+    # One statement: the periods with a target (and its value), those with a figure, and
+    # those signed off.
     with_target = select(Target.period, Target.value, literal(0)).where(
         Target.measure_id == measure.id
     )
@@ -189,18 +211,21 @@ async def still_open(
         Return.measure_id == measure.id,
         or_(Return.value.is_not(None), Return.status.is_not(None)),
     )
-    rows: Sequence[Any] = (await session.execute(union_all(with_target, with_figure))).all()
-    figures = {label for label, _, figure in rows if figure}
-    targets = {label: value for label, value, figure in rows if not figure}
-    periods = _open_between(measure, [*figures, *targets], figures, None, today, open_from)
+    locked = select(PeriodLock.period, null(), literal(2))
+    rows: Sequence[Any] = (await session.execute(union_all(with_target, with_figure, locked))).all()
+    figures = {label for label, _, kind in rows if kind == 1}
+    closed = {label for label, _, kind in rows if kind}
+    targets = {label: value for label, value, kind in rows if not kind}
+    periods = _open_between(measure, [*figures, *targets], closed, None, today, open_from)
     return periods, targets
 
 
 async def records(session: AsyncSession, measures: Sequence[Measure]) -> dict[int, Record]:
-    """What ``open_periods`` and the cards need of these measures, in four queries."""
+    """What ``open_periods`` and the cards need of these measures, in five queries."""
     ids = [m.id for m in measures]
     if not ids:
         return {}
+    locked = await locked_periods(session)
     newest = await latest_returns(session, ids)
     targets: dict[int, dict[str, Decimal]] = {i: {} for i in ids}
     for measure_id, label, value in await session.execute(
@@ -230,7 +255,8 @@ async def records(session: AsyncSession, measures: Sequence[Measure]) -> dict[in
     for (measure_id, label), ret in newest.items():
         by_measure[measure_id][label] = ret
     return {
-        i: Record(by_measure[i], targets[i], frozenset(escalated[i]), created.get(i)) for i in ids
+        i: Record(by_measure[i], targets[i], frozenset(escalated[i]), created.get(i), locked)
+        for i in ids
     }
 
 
