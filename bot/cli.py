@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import signal
@@ -12,7 +13,7 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,6 +24,7 @@ from bot.settings import ENVIRONMENT, MAX_DISPATCHERS, Settings, SettingsError
 from domain import db
 from domain.dates import LONDON, long_day, parse_day, parse_moment
 from domain.importing import ImportRejected, import_workbook
+from domain.locks import PeriodStatus, StatusLine
 from domain.model import Measure
 from domain.numbers import FigureError
 from domain.periods import Period, PeriodError
@@ -128,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("path", type=Path, help="an .xlsx workbook or a folder of CSV files")
     importer.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    importer.add_argument(
+        "--reason",
+        help="why figures of signed-off (locked) periods change: without it such rows are "
+        "refused; with it they are recorded as corrections (restatements) with this reason",
+    )
     importer.set_defaults(run=cmd_import)
 
     exporter = commands.add_parser(
@@ -210,7 +217,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="the day its history runs up to, e.g. 2026-12-01 (default: today)",
     )
     load.set_defaults(run=cmd_sample_load)
+    _add_period_commands(commands)
     return parser
+
+
+def _add_period_commands(commands: Any) -> None:
+    period = commands.add_parser(
+        "period", help="sign a period off (lock it), reopen it, or see where its returns stand"
+    )
+    actions = period.add_subparsers(dest="period_command", metavar="ACTION", required=True)
+    words = {"nargs": "+", "metavar": "PERIOD", "help": "a period, e.g. 2025/26 Q1"}
+    by = {
+        "metavar": "EMAIL",
+        "help": "who is signing off, for the audit log (default: cli:<your login name>)",
+    }
+    lock = actions.add_parser(
+        "lock", help="sign a period off: its returns then change only by a correction"
+    )
+    lock.add_argument("period", **words)
+    lock.add_argument("--reason", help="why, or what it was signed off for (audited)")
+    lock.add_argument(
+        "--force", action="store_true", help="sign it off even with returns not yet approved"
+    )
+    lock.add_argument("--by", **by)
+    lock.set_defaults(run=cmd_period_lock)
+    unlock = actions.add_parser("unlock", help="reopen a signed-off period (a reason is required)")
+    unlock.add_argument("period", **words)
+    unlock.add_argument("--reason", help="why it is reopened (required; audited)")
+    unlock.add_argument("--by", **by)
+    unlock.set_defaults(run=cmd_period_unlock)
+    status = actions.add_parser(
+        "status",
+        help="what is approved, awaiting approval, returned, missing and restated, and the lock",
+    )
+    status.add_argument("period", **words)
+    status.set_defaults(run=cmd_period_status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -299,12 +340,14 @@ def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, work)
 
 
-async def _import(engine: Any, path: Path, dry_run: bool, label: str) -> int:
+async def _import(
+    engine: Any, path: Path, dry_run: bool, label: str, reason: str | None = None
+) -> int:
     sheets = read_sheets(path)
     await _require_current_schema(engine)
     sessions = db.session_factory(engine)
     async with sessions() as session, session.begin():
-        summary = await import_workbook(session, sheets, now=datetime.now(UTC))
+        summary = await import_workbook(session, sheets, now=datetime.now(UTC), reason=reason)
         if dry_run:
             await session.rollback()
     verb = "Checked" if dry_run else "Imported"
@@ -318,7 +361,15 @@ async def _import(engine: Any, path: Path, dry_run: bool, label: str) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    return _run(settings, lambda engine: _import(engine, args.path, args.dry_run, str(args.path)))
+    if args.reason is not None and not args.reason.strip():
+        raise CommandError(
+            '--reason is empty: say why the figures change, as in --reason "HS-04 Q1 was '
+            'keyed wrongly"'
+        )
+    return _run(
+        settings,
+        lambda engine: _import(engine, args.path, args.dry_run, str(args.path), args.reason),
+    )
 
 
 def cmd_sample_load(args: argparse.Namespace, settings: Settings) -> int:
@@ -338,14 +389,37 @@ def cmd_sample_load(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
         with tempfile.TemporaryDirectory() as folder:
             generate.write(Path(folder), generate.build(day, demo=True))
-            return await _import(
+            await _import(
                 engine,
                 Path(folder),
                 False,
                 f"the sample council (Kingsmere Borough Council) as of {long_day(day)}",
             )
+        # Its history signed off, as of the moment it is loaded (or its day, if later).
+        now = max(datetime.now(UTC), datetime.combine(day, time(12), tzinfo=LONDON))
+        async with db.session_factory(engine)() as session, session.begin():
+            locked = await generate.sign_off(session, day, now)
+        if locked:
+            print(
+                f"Signed off {len(locked)} periods that ended more than "
+                f"{generate.SIGNED_OFF_AFTER_DAYS} days before {long_day(day)}, as before "
+                f"PerfBot took over ({_ranges(locked)}); see `perfbot period status PERIOD`."
+            )
+        return 0
 
     return _run(settings, work)
+
+
+def _ranges(labels: Sequence[str]) -> str:
+    """Period labels (oldest first within each frequency) as "2023/24 M1 to 2026/27 M4"
+    for each frequency."""
+    by_frequency: dict[str, list[str]] = {}
+    for label in labels:
+        by_frequency.setdefault(Period.parse(label).frequency.value, []).append(label)
+    return "; ".join(
+        f"{found[0]} to {found[-1]}" if len(found) > 1 else found[0]
+        for found in by_frequency.values()
+    )
 
 
 def _day(text: str, option: str) -> date:
@@ -648,6 +722,199 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _run(settings, work)
+
+
+def _period_words(words: Sequence[str], action: str) -> str:
+    """A period given as one argument ("2025/26 Q1") or two words (2025/26 Q1)."""
+    text = " ".join(words)
+    try:
+        return Period.parse(text).label
+    except PeriodError as error:
+        raise CommandError(f"{error}; for example `perfbot period {action} 2025/26 Q1`") from None
+
+
+def _actor(by: str | None) -> str:
+    """Who signs off from the command line, for the audit log: ``--by``, else the login
+    name as ``cli:<name>`` (the performance team's tool: nobody else runs it)."""
+    if by is not None:
+        if not by.strip():
+            raise CommandError("--by is empty: give your email, as in --by amina@council.gov.uk")
+        return by.strip().lower()
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without one)
+        login = "unknown"
+    return f"cli:{login}"
+
+
+def _period_use_case(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run a period use case in its own transaction; a refusal is one sentence."""
+    from domain.uow import UnitOfWork
+    from domain.views import Refused
+
+    async def go(engine: Any) -> Any:
+        await _require_current_schema(engine)
+        try:
+            return await UnitOfWork(db.session_factory(engine)).run(work)
+        except Refused as refusal:
+            raise CommandError(str(refusal)) from None
+
+    return _run(settings, go)
+
+
+def _short_day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _when(moment: datetime) -> str:
+    local = moment.astimezone(LONDON)
+    return f"{long_day(local.date())} at {local:%H:%M}"
+
+
+def cmd_period_lock(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import locks
+
+    label = _period_words(args.period, "lock")
+    actor = _actor(args.by)
+    now = datetime.now(UTC)
+    status: PeriodStatus = _period_use_case(
+        settings,
+        lambda session: locks.lock(session, label, actor, now, args.reason, args.force),
+    )
+    reason = status.lock.reason if status.lock else None
+    why = f', reason: "{reason}"' if reason else ""
+    print(f"Signed off {label}: locked by {actor} on {_when(now)}{why}.")
+    print(f"  {_counts(status)}")
+    if status.unapproved:
+        print(f"  Signed off with --force, not approved: {status.unapproved_summary()}.")
+    print(
+        "  Its returns now change only by a correction with a reason "
+        '(perfbot import --reason "..."); reopen it with perfbot period unlock.'
+    )
+    return 0
+
+
+def cmd_period_unlock(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import locks
+
+    label = _period_words(args.period, "unlock")
+    if args.reason is None or not args.reason.strip():
+        raise CommandError(
+            f'unlocking needs a reason for the audit log: perfbot period unlock "{label}" '
+            '--reason "why it is reopened"'
+        )
+    actor = _actor(args.by)
+    now = datetime.now(UTC)
+    _period_use_case(
+        settings, lambda session: locks.unlock(session, label, actor, now, args.reason)
+    )
+    print(f"Reopened {label} ({args.reason.strip()}): its returns can be sent and changed again.")
+    return 0
+
+
+def cmd_period_status(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import locks
+
+    label = _period_words(args.period, "status")
+    now = datetime.now(UTC)
+    status: PeriodStatus = _period_use_case(
+        settings, lambda session: locks.period_status(session, label, now)
+    )
+    for line in status_lines(status):
+        print(line)
+    return 0
+
+
+def _counts(status: PeriodStatus) -> str:
+    parts = [
+        (len(status.approved), "approved"),
+        (len(status.awaiting), "awaiting approval"),
+        (len(status.returned), "returned to their owner"),
+        (len(status.missing), "missing"),
+        (len(status.restated), "restated"),
+    ]
+    return ", ".join(f"{count} {what}" for count, what in parts)
+
+
+TITLE_WIDTH = 40
+
+
+def status_lines(status: PeriodStatus) -> list[str]:
+    """``perfbot period status`` as lines for a terminal: the counts, the lock, then each
+    group (what needs doing first), one line per measure."""
+    period = status.period
+    total = len(status.approved) + len(status.unapproved)
+    lines = [
+        f"{period.label} ({period.frequency.value}, {_short_day(period.start)} to "
+        f"{_short_day(period.end)}): {total} measure{'s' if total != 1 else ''} reported "
+        f"{period.frequency.value}",
+        f"  {_counts(status)}",
+    ]
+    if status.lock is not None:
+        why = f', reason: "{status.lock.reason}"' if status.lock.reason else ""
+        lines.append(
+            f"  Signed off (locked) by {status.lock.locked_by} on {_when(status.lock.locked_at)}"
+            f"{why}."
+        )
+    elif status.unapproved:
+        lines.append(
+            "  Not signed off. Approve the returns below, or sign it off as it stands with "
+            f'perfbot period lock "{period.label}" --force.'
+        )
+    else:
+        lines.append(
+            f'  Not signed off: every return is approved. perfbot period lock "{period.label}"'
+        )
+
+    def title(text: str) -> str:
+        short = text if len(text) <= TITLE_WIDTH else text[: TITLE_WIDTH - 1] + "…"
+        return f"{short:<{TITLE_WIDTH}}"
+
+    width = max([len(line.code) for line in (*status.approved, *status.unapproved)] or [0])
+
+    def row(line: StatusLine, note: str = "") -> str:
+        text = (
+            f"  {line.code:<{width}}  {title(line.title)}  {line.shown:>10}  "
+            f"{line.service} · {line.owner}"
+        )
+        return f"{text}\n  {'':<{width}}  {note}" if note else text
+
+    def reviewed(line: StatusLine, verb: str) -> str:
+        if line.reviewed_by is None:
+            return ""
+        when = (
+            f" on {long_day(line.reviewed_at.astimezone(LONDON).date())}"
+            if line.reviewed_at
+            else ""
+        )
+        return f"{verb} by {line.reviewed_by}{when}"
+
+    groups: list[tuple[str, tuple[StatusLine, ...], Callable[[StatusLine], str]]] = [
+        ("Awaiting approval", status.awaiting, lambda line: ""),
+        (
+            "Returned to their owner",
+            status.returned,
+            lambda line: (
+                reviewed(line, "returned") + (f': "{line.comment}"' if line.comment else "")
+            ),
+        ),
+        ("Missing (no figure)", status.missing, lambda line: ""),
+        (
+            "Restated (changed after sign-off)",
+            status.restated,
+            lambda line: (
+                f"was {line.restated_from or 'no figure'}"
+                + (f": {line.correction_reason}" if line.correction_reason else "")
+            ),
+        ),
+        ("Approved", status.approved, lambda line: reviewed(line, "approved")),
+    ]
+    for heading, found, note in groups:
+        if not found:
+            continue
+        lines += ["", f"{heading} ({len(found)}):"]
+        lines += [row(line, note(line)) for line in found]
+    return lines
 
 
 if __name__ == "__main__":  # `python -m bot.cli`, as `perfbot serve` starts its dispatchers

@@ -22,11 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import record
 from domain.dates import parse_day, parse_moment, parse_yes_no
+from domain.locks import all_locks, locked_sentence, mark_restated
 from domain.model import (
     ClosureDay,
     Deadline,
     Measure,
     MeasureKind,
+    PeriodLock,
     Person,
     PersonRole,
     Return,
@@ -39,6 +41,7 @@ from domain.numbers import Unit, check_range, parse_figure, quantize
 from domain.periods import Frequency, Period
 from domain.ratings import KeyActionStatus, Polarity, Scheme, Tolerance
 from domain.reporting import latest_returns
+from domain.views import has_figure, shown_value
 from domain.workbook import SHEETS, Sheet
 
 T = TypeVar("T")
@@ -103,6 +106,9 @@ class ImportSummary:
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
+    # Actuals and targets changed in signed-off periods (with a reason): "HS-04 2025/26 Q1
+    # actual", "HS-04 2025/26 Q1 target".
+    restated: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -130,6 +136,12 @@ class ImportSummary:
                     parts.append(f"{counter[kind]:,} {word}")
             if parts:
                 out.append(f"{kind}: {', '.join(parts)}")
+        if self.restated:
+            count = len(self.restated)
+            out.append(
+                f"corrected in signed-off periods ({count}, recorded with the reason): "
+                f"{', '.join(self.restated)}"
+            )
         return out
 
 
@@ -269,11 +281,16 @@ async def import_workbook(
     *,
     now: datetime,
     actor: str = "import",
+    reason: str | None = None,
 ) -> ImportSummary:
     """Check every row of ``sheets``, then write them in the session's transaction.
 
-    Raises ImportRejected, having written nothing, if any row is bad.
+    Raises ImportRejected, having written nothing, if any row is bad. A row that would
+    change an actual or a target of a signed-off (locked) period is bad unless ``reason``
+    is given: then it is written as a correction, recorded with the reason (an actual as
+    a restatement: a new version marked with the figure it replaces).
     """
+    reason = reason.strip() if reason and reason.strip() else None
     problems: list[Problem] = []
     for name, sheet in sheets.items():
         missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in sheet.columns]
@@ -330,11 +347,16 @@ async def import_workbook(
     actual_rows = _read_actuals(sheets.get("actuals"), problems, facts, known_emails)
     closure_rows = _read_calendar(sheets.get("calendar"), problems)
     deadline_rows = _read_deadlines(sheets.get("deadlines"), problems, facts)
+    locks = await all_locks(session)
+    if locks and reason is None:
+        await _check_locks(session, locks, measures, target_rows, actual_rows, problems)
     if problems:
         raise ImportRejected(problems)
 
     summary = ImportSummary()
     writer = _Writer(session, summary, actor, now, people, measures, services)
+    writer.locked = frozenset(locks)
+    writer.reason = reason
     await writer.write_people(person_rows)
     await writer.write_services(service_rows)
     await writer.write_measures(measure_rows)
@@ -498,10 +520,18 @@ def _measure_period(
     return code, measure, period
 
 
+@dataclass(frozen=True)
+class _TargetRow:
+    number: int
+    code: str
+    period: Period
+    value: Decimal
+
+
 def _read_targets(
     sheet: Sheet | None, problems: list[Problem], facts: dict[str, _MeasureFacts]
-) -> list[tuple[str, Period, Decimal]]:
-    rows: list[tuple[str, Period, Decimal]] = []
+) -> list[_TargetRow]:
+    rows: list[_TargetRow] = []
     if sheet is None:
         return rows
     seen: dict[Any, int] = {}
@@ -534,7 +564,7 @@ def _read_targets(
             )
             continue
         if not _duplicate(seen, (code, period), row, f"a target for {code} {period.label}"):
-            rows.append((code, period, target))
+            rows.append(_TargetRow(number, code, period, target))
     return rows
 
 
@@ -547,6 +577,7 @@ class _ActualRow:
     commentary: str | None
     submitted_by: str | None
     submitted_at: datetime | None
+    number: int = 0  # its row in the sheet
 
 
 def _read_actuals(
@@ -587,7 +618,9 @@ def _read_actuals(
             continue
         if row.ok:
             rows.append(
-                _ActualRow(code, period, value, status, commentary, submitted_by, submitted_at)
+                _ActualRow(
+                    code, period, value, status, commentary, submitted_by, submitted_at, number
+                )
             )
     return rows
 
@@ -722,6 +755,67 @@ def _read_deadlines(
     return rows
 
 
+_CORRECT = 'To record it as a correction, re-run the import with --reason "why it changed".'
+
+
+async def _check_locks(
+    session: AsyncSession,
+    locks: dict[str, PeriodLock],
+    measures: dict[str, Measure],
+    target_rows: list[_TargetRow],
+    actual_rows: list[_ActualRow],
+    problems: list[Problem],
+) -> None:
+    """A problem for each row that would change an actual or a target of a signed-off
+    period (a row that matches what is stored changes nothing, so it is fine)."""
+    targets = [r for r in target_rows if r.period.label in locks]
+    actuals = [r for r in actual_rows if r.period.label in locks]
+    if not (targets or actuals):
+        return
+    named = [(r.code, r.period.label) for r in targets] + [
+        (r.code, r.period.label) for r in actuals
+    ]
+    labels = sorted({label for _, label in named})
+    ids = sorted({measures[code].id for code, _ in named if code in measures})
+    stored: dict[tuple[int, str], Decimal] = {}
+    latest: dict[tuple[int, str], Return] = {}
+    if ids:
+        stored = {
+            (measure_id, label): value
+            for measure_id, label, value in await session.execute(
+                select(Target.measure_id, Target.period, Target.value).where(
+                    Target.measure_id.in_(ids), Target.period.in_(labels)
+                )
+            )
+        }
+        latest = await latest_returns(session, ids, labels)
+
+    def refuse(sheet: str, number: int, code: str, label: str) -> None:
+        sentence = locked_sentence(locks[label], code)
+        problems.append(Problem(sheet, number, f"{sentence} {_CORRECT}"))
+
+    for target in targets:
+        measure = measures.get(target.code)
+        if measure is None or stored.get((measure.id, target.period.label)) != target.value:
+            refuse("targets", target.number, target.code, target.period.label)
+    for actual in actuals:
+        measure = measures.get(actual.code)
+        current = latest.get((measure.id, actual.period.label)) if measure else None
+        if not _same_actual(current, actual):
+            refuse("actuals", actual.number, actual.code, actual.period.label)
+
+
+def _same_actual(current: Return | None, row: _ActualRow) -> bool:
+    """Whether the newest stored return already holds what the row says (so nothing is
+    written for it)."""
+    status = row.status.value if row.status else None
+    return current is not None and (current.value, current.status, current.commentary) == (
+        row.value,
+        status,
+        row.commentary,
+    )
+
+
 def _shown(value: Any) -> Any:
     if isinstance(value, Decimal | date):
         return str(value)
@@ -760,6 +854,8 @@ class _Writer:
         self.people = people
         self.measures = measures
         self.services = services
+        self.locked: frozenset[str] = frozenset()  # the signed-off periods' labels
+        self.reason: str | None = None  # the correction's reason, for those periods
 
     def _audit(self, action: str, entity: str, key: str, changes: dict[str, Any]) -> None:
         record(self.session, self.actor, action, entity, key, changes, self.now)
@@ -874,25 +970,31 @@ class _Writer:
             await self.session.flush()
             self._count("measures", code, created, changes)
 
-    async def write_targets(self, rows: list[tuple[str, Period, Decimal]]) -> None:
+    async def write_targets(self, rows: list[_TargetRow]) -> None:
         if not rows:
             return
         existing = {
             (t.measure_id, t.period): t for t in (await self.session.scalars(select(Target))).all()
         }
-        for code, period, value in rows:
+        for row in rows:
+            code, period, value = row.code, row.period, row.value
             measure = self.measures[code]
             target = existing.get((measure.id, period.label))
             key = f"{code} {period.label}"
+            if target is not None and target.value == value:
+                self.summary.unchanged["targets"] += 1
+                continue
+            changes: dict[str, Any] = {
+                "target": [None if target is None else str(target.value), str(value)]
+            }
+            if period.label in self.locked:  # a correction of a signed-off period
+                changes["reason"] = self.reason
+                self.summary.restated.append(f"{key} target")
             if target is None:
                 self.session.add(Target(measure_id=measure.id, period=period.label, value=value))
-                self._count("targets", key, True, {"target": [None, str(value)]})
-            elif target.value != value:
-                changes = {"target": [str(target.value), str(value)]}
-                target.value = value
-                self._count("targets", key, False, changes)
             else:
-                self.summary.unchanged["targets"] += 1
+                target.value = value
+            self._count("targets", key, target is None, changes)
 
     async def write_actuals(self, rows: list[_ActualRow]) -> None:
         if not rows:
@@ -903,29 +1005,27 @@ class _Writer:
             current = latest.get((measure.id, row.period.label))
             status = row.status.value if row.status else None
             key = f"{row.code} {row.period.label}"
-            if current and (current.value, current.status, current.commentary) == (
-                row.value,
-                status,
-                row.commentary,
-            ):
+            if _same_actual(current, row):
                 self.summary.unchanged["actuals"] += 1
                 continue
             submitter = self.people[row.submitted_by] if row.submitted_by else None
             version = current.version + 1 if current else 1
-            self.session.add(
-                Return(
-                    measure_id=measure.id,
-                    period=row.period.label,
-                    version=version,
-                    value=row.value,
-                    status=status,
-                    commentary=row.commentary,
-                    state=ReturnState.SUBMITTED,
-                    submitted_by_id=submitter.id if submitter else None,
-                    submitted_at=row.submitted_at or self.now,
-                    source="import",
-                )
+            ret = Return(
+                measure_id=measure.id,
+                period=row.period.label,
+                version=version,
+                value=row.value,
+                status=status,
+                commentary=row.commentary,
+                state=ReturnState.SUBMITTED,
+                submitted_by_id=submitter.id if submitter else None,
+                submitted_at=row.submitted_at or self.now,
+                source="import",
             )
+            self.session.add(ret)
+            if row.period.label in self.locked and self.reason is not None:
+                self._restate(measure, key, current, ret, self.reason)
+                continue
             shown_new = str(row.value) if row.value is not None else status
             if current:
                 shown_old = str(current.value) if current.value is not None else current.status
@@ -935,6 +1035,28 @@ class _Writer:
                 self._count("actuals", key, False, changes)
             else:
                 self._count("actuals", key, True, {"actual": [None, shown_new]})
+
+    def _restate(
+        self, measure: Measure, key: str, current: Return | None, ret: Return, reason: str
+    ) -> None:
+        """A figure of a signed-off period corrected by the import, with the reason: a
+        restatement, marked on the new version and audited as one."""
+        earlier = shown_value(measure, current) if has_figure(current) else None
+        mark_restated(ret, earlier, reason)
+        changes: dict[str, Any] = {
+            "actual": [
+                shown_value(measure, current) if current else None,
+                shown_value(measure, ret),
+            ],
+            "version": ret.version,
+            "reason": reason,
+            "source": "import",
+        }
+        if current is not None and current.commentary != ret.commentary:
+            changes["commentary"] = [current.commentary, ret.commentary]
+        self._audit("restate", "return", key, changes)
+        (self.summary.updated if current else self.summary.created)["actuals"] += 1
+        self.summary.restated.append(f"{key} actual")
 
     async def write_closures(self, rows: list[tuple[date, str | None]]) -> None:
         for day, description in rows:

@@ -32,6 +32,11 @@ async def lock_of(session: AsyncSession, period: str) -> PeriodLock | None:
     return await session.get(PeriodLock, period)
 
 
+async def all_locks(session: AsyncSession) -> dict[str, PeriodLock]:
+    """Every signed-off period's lock, by period label, in one read."""
+    return {lock.period: lock for lock in await session.scalars(select(PeriodLock))}
+
+
 async def locked_labels(session: AsyncSession) -> frozenset[str]:
     """The labels of every signed-off period (a council has tens of them, not thousands)."""
     return await locked_periods(session)
@@ -98,6 +103,14 @@ class PeriodStatus:
             *((line.code, MISSING) for line in self.missing),
         ]
         return sorted(found)
+
+    def unapproved_summary(self) -> str:
+        """The unapproved returns by what is wrong: "awaiting approval: HS-01, HS-02;
+        missing: HS-04"."""
+        groups = [(AWAITING, self.awaiting), (RETURNED, self.returned), (MISSING, self.missing)]
+        return "; ".join(
+            f"{what}: {', '.join(line.code for line in lines)}" for what, lines in groups if lines
+        )
 
 
 def parse_period(label: str) -> Period:
@@ -178,7 +191,7 @@ def _may_sign_off(person: Person | None, what: str) -> None:
 
 
 def _signed_off(lock: PeriodLock) -> str:
-    why = f" ({lock.reason})" if lock.reason else ""
+    why = f', reason: "{lock.reason}"' if lock.reason else ""
     return (
         f"{lock.locked_by} on {long_day(today_in_london(lock.locked_at))} at "
         f"{lock.locked_at.astimezone(LONDON):%H:%M}{why}"
@@ -219,12 +232,11 @@ async def lock(
         )
     problems = status.problems()
     if problems and not force:
-        listed = "; ".join(f"{code} {what}" for code, what in problems)
         count = len(problems)
         raise Refused(
             f"{period.label} has {count} return{'s' if count != 1 else ''} not yet approved "
-            f"({listed}): approve them first, or lock it with --force to sign it off as it "
-            "stands. Nothing was changed."
+            f"({status.unapproved_summary()}): approve them first, or lock it with --force to "
+            "sign it off as it stands. Nothing was changed."
         )
     reason = reason.strip() if reason and reason.strip() else None
     new = PeriodLock(period=period.label, locked_at=now, locked_by=actor_email, reason=reason)

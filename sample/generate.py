@@ -19,6 +19,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain import locks
 from domain.periods import Frequency, Period, periods_between
 from domain.workdays import WorkingCalendar
 
@@ -1132,6 +1135,43 @@ def build(as_of: date = FIXTURE_DAY, demo: bool = False) -> dict[str, list[list[
         "actuals": actuals,
         "calendar": closed,
     }
+
+
+# `perfbot sample load` signs off the sample's history: every period that ended more than
+# this many days before its day, so that the demo has signed-off periods and open recent ones.
+SIGNED_OFF_AFTER_DAYS = 90
+SIGNED_OFF_BY = "sample"
+SIGNED_OFF_REASON = "Signed off before PerfBot took over (sample data)"
+
+
+def signed_off(as_of: date) -> list[str]:
+    """The periods of the sample's measures' frequencies, from the start of its history, that
+    ended more than ``SIGNED_OFF_AFTER_DAYS`` days before ``as_of``: what `perfbot sample
+    load` locks. Oldest first, frequency by frequency."""
+    years = Years.of(as_of)
+    frequencies = sorted(
+        {Frequency.parse(spec.frequency) for spec in MEASURES}, key=list(Frequency).index
+    )
+    labels = []
+    for frequency in frequencies:
+        period = Period.containing(date(years.first, 4, 1), frequency)
+        while (as_of - period.end).days > SIGNED_OFF_AFTER_DAYS:
+            labels.append(period.label)
+            period = period.next()
+    return labels
+
+
+async def sign_off(session: AsyncSession, as_of: date, now: datetime) -> list[str]:
+    """Lock the sample's signed-off history (``signed_off``) as of ``now``, forced (its
+    returns were never approved in PerfBot); those locked already are left as they are.
+    The labels it locked."""
+    done = await locks.locked_labels(session)
+    locked = []
+    for label in signed_off(as_of):
+        if label not in done:
+            await locks.lock(session, label, SIGNED_OFF_BY, now, SIGNED_OFF_REASON, force=True)
+            locked.append(label)
+    return locked
 
 
 def render(table: list[list[str]]) -> str:
