@@ -42,6 +42,12 @@ class Verb(enum.StrEnum):
     DROP_ACTION = "drop_action"
     CHASE_FOR_ME = "chase_for_me"
     ACKNOWLEDGE_OVERDUE = "acknowledge_overdue"
+    # The review card (domain/signoff.py):
+    APPROVE = "approve_return"
+    RETURN_TO_OWNER = "return_to_owner"
+    # The performance team's period card (domain/locks.py):
+    LOCK_PERIOD = "lock_period"
+    UNLOCK_PERIOD = "unlock_period"
 
 
 class ids:
@@ -66,6 +72,10 @@ class ids:
     LEAD_EMAIL = "lead_email"
     DECLINE_REASON = "decline_reason"
     DROP_REASON = "drop_reason_"  # drop_reason_<item id>: why an item is dropped
+    CORRECTION_REASON = "correction_reason"  # an admin's reason for changing a signed-off period
+    LOCK_REASON = "lock_reason"  # why a period is signed off (optional) or reopened (required)
+    LOCK_FORCE = "lock_force"  # sign off with returns not yet approved ("true" when on)
+    REVIEW_COMMENT = "comment_"  # comment_<return id>: why a reviewer returns it to its owner
     PROGRESS = "progress_"  # progress_<item id>: the return card's word on an action-plan item
     DONE = "done_"  # done_<item id>: its "done" toggle ("true" when on)
 
@@ -81,9 +91,20 @@ class ids:
     def drop_reason(item_id: int) -> str:
         return f"{ids.DROP_REASON}{item_id}"
 
+    @staticmethod
+    def review_comment(return_id: int) -> str:
+        return f"{ids.REVIEW_COMMENT}{return_id}"
+
 
 DEEP_DIVE_INPUTS = (ids.REVIEW_DATE, ids.LEAD, ids.LEAD_EMAIL, ids.DECLINE_REASON)
-RETURN_INPUTS = (ids.ACTUAL, ids.COMMENTARY, ids.ACTION, ids.ACTION_DUE, ids.STATUS)
+RETURN_INPUTS = (
+    ids.ACTUAL,
+    ids.COMMENTARY,
+    ids.ACTION,
+    ids.ACTION_DUE,
+    ids.STATUS,
+    ids.CORRECTION_REASON,
+)
 INPUTS = (*RETURN_INPUTS, ids.REASON)
 
 
@@ -258,7 +279,45 @@ class AcknowledgeOverdue:
     escalation_owner_id: int | None
 
 
-MAX_LISTED = 50  # returns one "Acknowledge all" may name
+@dataclass(frozen=True)
+class Approve:
+    """The review card's Approve (one return) or "Approve all shown" (every one it listed)."""
+
+    verb: ClassVar[Verb] = Verb.APPROVE
+    returns: tuple[int, ...]  # return (version) ids
+    period: str  # the card's period, to draw it again
+
+
+@dataclass(frozen=True)
+class ReturnToOwner:
+    """The review card's "Return with comment" on one return."""
+
+    verb: ClassVar[Verb] = Verb.RETURN_TO_OWNER
+    return_id: int
+    comment: str
+    period: str
+
+
+@dataclass(frozen=True)
+class LockPeriod:
+    """The period card's Sign off (with "as it stands" when returns await approval)."""
+
+    verb: ClassVar[Verb] = Verb.LOCK_PERIOD
+    period: str
+    reason: str
+    force: bool
+
+
+@dataclass(frozen=True)
+class UnlockPeriod:
+    """The period card's Reopen, with the reason."""
+
+    verb: ClassVar[Verb] = Verb.UNLOCK_PERIOD
+    period: str
+    reason: str
+
+
+MAX_LISTED = 50  # returns one "Acknowledge all" (or "Approve all shown") may name
 
 CardAction = (
     ReturnForm
@@ -279,6 +338,10 @@ CardAction = (
     | OpenDeepDive
     | ChaseForMe
     | AcknowledgeOverdue
+    | Approve
+    | ReturnToOwner
+    | LockPeriod
+    | UnlockPeriod
 )
 
 
@@ -466,6 +529,27 @@ def _acknowledge_overdue(value: Mapping[str, Any]) -> AcknowledgeOverdue:
     return AcknowledgeOverdue(tuple(dict.fromkeys(pairs)), _person_id(value))
 
 
+def _approve(value: Mapping[str, Any]) -> Approve:
+    listed = value.get("returns")
+    found = [_id(v) for v in listed[:MAX_LISTED]] if isinstance(listed, list) else []
+    return Approve(tuple(dict.fromkeys(i for i in found if i)), _period(value))
+
+
+def _return_to_owner(value: Mapping[str, Any]) -> ReturnToOwner:
+    return_id = _id(value.get("return"))
+    comment = _text(value.get(ids.review_comment(return_id))).strip()
+    return ReturnToOwner(return_id, comment[: MAX_TEXT * 2], _period(value))
+
+
+def _lock_period(value: Mapping[str, Any]) -> LockPeriod:
+    force = _text(value.get(ids.LOCK_FORCE)).strip().lower() == "true"
+    return LockPeriod(_period(value), _long(value, ids.LOCK_REASON), force)
+
+
+def _unlock_period(value: Mapping[str, Any]) -> UnlockPeriod:
+    return UnlockPeriod(_period(value), _long(value, ids.LOCK_REASON))
+
+
 PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.SUBMIT_RETURN: _return_form,
     Verb.NOT_AVAILABLE: _not_available,
@@ -485,6 +569,10 @@ PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.DROP_ACTION: _drop_action,
     Verb.CHASE_FOR_ME: _chase_for_me,
     Verb.ACKNOWLEDGE_OVERDUE: _acknowledge_overdue,
+    Verb.APPROVE: _approve,
+    Verb.RETURN_TO_OWNER: _return_to_owner,
+    Verb.LOCK_PERIOD: _lock_period,
+    Verb.UNLOCK_PERIOD: _unlock_period,
 }
 
 

@@ -21,10 +21,12 @@ from domain.action_plans import ActionItem
 from domain.dates import LONDON, long_day
 from domain.deep_dives import DiveView, ListedDive
 from domain.escalations import EscalationView, QuestionCard, Watched
+from domain.locks import PeriodStatus, StatusLine
 from domain.numbers import Unit
 from domain.overdue import Digest
 from domain.plausibility import Doubt
 from domain.ratings import KeyActionStatus, Polarity, Rating
+from domain.signoff import ReviewCard
 from domain.views import OVERDUE, WAITING, OpenReturn, Receipt, shown_value, today_in_london
 
 __all__ = ["INPUTS", "MAX_TEXT", "ids"]  # the card inputs, for callers that render and read
@@ -140,6 +142,7 @@ def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
         "history": history,
         "actual_label": f"Actual for {item.period.label}",
         "placeholder": unit_hint,
+        "locked": item.locked,
     }
 
 
@@ -309,15 +312,18 @@ def return_card(
     errors: Mapping[str, str] | None = None,
     summary: str = "",
     doubt: Doubt | None = None,
+    notice: str = "",
 ) -> dict[str, Any]:
     """The card that asks for a return: a figure (or a key action's progress) and commentary,
-    with what the person typed and what is wrong when it comes back."""
+    with what the person typed and what is wrong when it comes back. ``notice`` heads it (a
+    reviewer's comment on a return sent back)."""
     view = _return_view(item, today)
     context = {
         "r": view,
         "values": dict(values or {}),
         "errors": dict(errors or {}),
         "summary": summary,
+        "notice": notice,
     }
     extra: dict[str, Any]
     if item.measure.is_key_action:
@@ -528,7 +534,8 @@ def welcome_card(
         intro += (
             " When a measure you are escalation owner for goes off track, I'll send you its "
             "escalation card with the owner's own words, to acknowledge, agree the remedial "
-            "action or ask them a question here; type status for your service."
+            "action or ask them a question here. Returns for you to approve come on one card "
+            "per period (type review to see them); type status for your service."
         )
     if leadership:
         intro += (
@@ -782,4 +789,134 @@ def overdue_card(digest: Digest, today: date) -> dict[str, Any]:
         more=more,
         owner_id=str(digest.escalation_owner_id),
         unacknowledged=unacknowledged if len(unacknowledged) > 1 else [],
+    )
+
+
+# ---- sign-off ------------------------------------------------------------------------------
+
+
+def review_card(card: ReviewCard) -> dict[str, Any]:
+    """A reviewer's returns awaiting approval for one period (domain/signoff.py), each with
+    Approve and Return with comment, and Approve all shown."""
+    count = len(card.items) + card.more
+    if count:
+        heading = (
+            f"{count} return{'s' if count != 1 else ''} for {card.period} "
+            f"await{'s' if count == 1 else ''} your approval"
+        )
+    else:
+        heading = f"Nothing else awaits your approval for {card.period}"
+    items = []
+    for item in card.items:
+        m = item.measure
+        sent = f"{item.submitted_by}, {_hm(item.submitted_at)} on "
+        sent += long_day(item.submitted_at.astimezone(LONDON).date(), year=False)
+        facts = [("Service", m.service.name), ("Sent by", sent)]
+        if item.version > 1:
+            facts.append(("Version", str(item.version)))
+        if item.action:
+            due = f" (by {long_day(item.action_due)})" if item.action_due else ""
+            facts.append(("Action", item.action + due))
+        items.append(
+            {
+                "id": item.return_id,
+                "title": f"{m.code} {_cut(m.title, 150)}",
+                "headline": f"{item.shown}  {_rating(item.rated)}" if item.rated else item.shown,
+                "color": _RATING_COLOURS.get(item.rated) if item.rated else None,
+                "rating": item.rating,
+                "commentary": item.commentary or "No commentary.",
+                "earlier": f"You returned it before: \u201c{_cut(item.earlier_comment, 300)}\u201d"
+                if item.earlier_comment
+                else "",
+                "facts": facts,
+                "comment_id": ids.review_comment(item.return_id),
+                "comment": card.typed.get(item.return_id, "")[:MAX_TEXT],
+                "error": card.errors.get(item.return_id, ""),
+            }
+        )
+    # Long commentaries in many scripts: fewer returns on the card, the rest counted.
+    for keep in sorted({min(n, len(items)) for n in (len(items), 4, 2, 1)}, reverse=True):
+        more_count = card.more + len(items) - keep
+        more = (
+            f"And {more_count} more: approve or return these, then type review {card.period} "
+            "for the rest."
+            if more_count
+            else ""
+        )
+        try:
+            return render(
+                "review.json.j2",
+                heading=heading,
+                note=card.note,
+                items=items[:keep],
+                more=more,
+                period=card.period,
+                all_ids=[i["id"] for i in items[:keep]],
+            )
+        except CardTooLarge:
+            if keep <= 1:
+                raise
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+MAX_PERIOD_LINES = 12  # measures a period card lists in each group (the rest are counted)
+
+
+def period_card(status: PeriodStatus, note: str = "") -> dict[str, Any]:
+    """The performance team's card for a period: where its returns stand, and Sign off
+    (or Reopen, once it is signed off) with a reason (domain/locks.py)."""
+    label = status.period.label
+    lock = status.lock
+    if lock is not None:
+        why = f" ({lock.reason})" if lock.reason else ""
+        when = long_day(lock.locked_at.astimezone(LONDON).date())
+        state = f"✔ Signed off by {lock.locked_by} on {when}{why}."
+    elif status.unapproved:
+        state = f"Open: {len(status.unapproved)} not approved yet."
+    else:
+        state = "Open: every return is approved, so it is ready to sign off."
+    counts = [
+        ("Approved", str(len(status.approved))),
+        ("Awaiting approval", str(len(status.awaiting))),
+        ("Returned to owner", str(len(status.returned))),
+        ("Missing", str(len(status.missing))),
+    ]
+    if status.restated:
+        counts.append(("Restated", str(len(status.restated))))
+
+    def lines(group: Sequence[StatusLine], detail: Callable[[StatusLine], str]) -> dict[str, Any]:
+        shown = [(f"{g.code}", _cut(detail(g), 300)) for g in group[:MAX_PERIOD_LINES]]
+        more = len(group) - len(shown)
+        return {
+            "lines": shown,
+            "more": f"And {more} more: perfbot period status {label}" if more else "",
+        }
+
+    groups = []
+    for title, group, detail in (
+        ("Awaiting approval", status.awaiting, lambda g: f"{g.shown} · {g.owner}"),
+        (
+            "Returned to owner",
+            status.returned,
+            lambda g: f"{g.shown} · {g.owner} · “{g.comment or ''}”",
+        ),
+        ("Missing", status.missing, lambda g: f"{g.owner} ({g.service})"),
+        (
+            "Restated",
+            status.restated,
+            lambda g: f"{g.restated_from or '—'} → {g.shown}: {g.correction_reason or ''}",
+        ),
+    ):
+        if group:
+            groups.append({"title": title, **lines(group, detail)})
+    return render(
+        "period.json.j2",
+        heading=f"{label}: sign-off",
+        state=state,
+        locked=lock is not None,
+        note=note,
+        counts=counts,
+        groups=groups,
+        period=label,
+        unapproved=len(status.unapproved),
     )

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import record
 from domain.dates import parse_day, parse_moment, parse_yes_no
-from domain.locks import all_locks, locked_sentence, mark_restated
+from domain.locks import all_locks, mark_restated
 from domain.model import (
     ClosureDay,
     Deadline,
@@ -41,7 +41,7 @@ from domain.numbers import Unit, check_range, parse_figure, quantize
 from domain.periods import Frequency, Period
 from domain.ratings import KeyActionStatus, Polarity, Scheme, Tolerance
 from domain.reporting import latest_returns
-from domain.views import has_figure, shown_value
+from domain.views import has_figure, locked_sentence, shown_value
 from domain.workbook import SHEETS, Sheet
 
 T = TypeVar("T")
@@ -1017,7 +1017,9 @@ class _Writer:
                 value=row.value,
                 status=status,
                 commentary=row.commentary,
-                state=ReturnState.SUBMITTED,
+                # The performance team's own figures (a council's history, or returns sent
+                # to them): imported as signed off; returns sent in Teams await approval.
+                state=ReturnState.APPROVED,
                 submitted_by_id=submitter.id if submitter else None,
                 submitted_at=row.submitted_at or self.now,
                 source="import",

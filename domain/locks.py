@@ -19,7 +19,13 @@ from domain.dates import LONDON, long_day
 from domain.model import Measure, PeriodLock, Person, Return, ReturnState, Role
 from domain.periods import Period, PeriodError
 from domain.reporting import latest_returns
-from domain.views import Refused, has_figure, locked_periods, shown_value, today_in_london
+from domain.views import (
+    Refused,
+    has_figure,
+    lock_of,
+    shown_value,
+    today_in_london,
+)
 
 # What is wrong with an unapproved return, as a refusal to lock names it.
 AWAITING = "awaiting approval"
@@ -27,30 +33,9 @@ RETURNED = "returned"
 MISSING = "missing"
 
 
-async def lock_of(session: AsyncSession, period: str) -> PeriodLock | None:
-    """The lock on a period (by its label), if it is signed off."""
-    return await session.get(PeriodLock, period)
-
-
 async def all_locks(session: AsyncSession) -> dict[str, PeriodLock]:
     """Every signed-off period's lock, by period label, in one read."""
     return {lock.period: lock for lock in await session.scalars(select(PeriodLock))}
-
-
-async def locked_labels(session: AsyncSession) -> frozenset[str]:
-    """The labels of every signed-off period (a council has tens of them, not thousands)."""
-    return await locked_periods(session)
-
-
-def locked_sentence(lock: PeriodLock, code: str | None = None) -> str:
-    """One sentence naming the lock, for a refusal: who signed the period off and when."""
-    what = f"{code} {lock.period}" if code else lock.period
-    why = f" ({lock.reason})" if lock.reason else ""
-    return (
-        f"{lock.period} was signed off by {lock.locked_by} on "
-        f"{long_day(today_in_london(lock.locked_at))}{why}, so {what} can no longer be changed; "
-        "only the performance team can correct it, giving a reason."
-    )
 
 
 def mark_restated(ret: Return, earlier: str | None, reason: str) -> None:
@@ -206,11 +191,13 @@ async def lock(
     reason: str | None,
     force: bool,
     person: Person | None = None,
+    force_hint: str = "lock it with --force",
 ) -> PeriodStatus:
     """Sign a period off: no return for it changes after this but by the performance team's
     correction, with a reason. Refused, having written nothing, if it is signed off already,
     has not ended, or (unless ``force``) has returns not yet approved, which the refusal
-    lists. ``person``, when given (an admin's card), must be an admin. Gives the status as
+    lists, with ``force_hint`` (how to sign off regardless). ``person``, when given (an
+    admin's card), must be an admin. Gives the status as
     it was signed off, with its new lock."""
     _may_sign_off(person, "sign off")
     status = await period_status(session, label, now)
@@ -235,7 +222,7 @@ async def lock(
         count = len(problems)
         raise Refused(
             f"{period.label} has {count} return{'s' if count != 1 else ''} not yet approved "
-            f"({status.unapproved_summary()}): approve them first, or lock it with --force to "
+            f"({status.unapproved_summary()}): approve them first, or {force_hint} to "
             "sign it off as it stands. Nothing was changed."
         )
     reason = reason.strip() if reason and reason.strip() else None

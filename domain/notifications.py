@@ -36,6 +36,10 @@ class Kind(enum.StrEnum):
     STOPPED = "stopped"  # the escalation owner stopped a key action, to its owner
     DEEP_DIVE = "deep-dive"  # a deep-dive candidate, to each of the Leadership Team
     DEEP_DIVE_DECIDED = "deep-dive-decided"  # to the owner, escalation owner and lead (or asker)
+    # Sign-off (domain/signoff.py):
+    REVIEW = "review"  # returns awaiting approval, one card per period, to a reviewer
+    RETURNED = "returned"  # a return sent back with the reviewer's comment, to its owner
+    RESUBMITTED = "resubmitted"  # sent again after a reviewer returned it, to that reviewer
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Insert:

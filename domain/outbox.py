@@ -17,7 +17,7 @@ from sqlalchemy import CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
-from domain import escalations, overdue
+from domain import escalations, overdue, signoff
 from domain.model import (
     Escalation,
     Measure,
@@ -280,6 +280,8 @@ async def still_wanted(
     returns is still overdue."""
     if notification.kind in escalations.KINDS:
         return await escalations.still_wanted(session, notification)
+    if notification.kind in signoff.KINDS:
+        return await signoff.still_wanted(session, notification, policy or Policy())
     payload = notification.payload or {}
     if notification.kind == Kind.OVERDUE and payload.get("for_id"):
         return await overdue.still_overdue(session, payload, today, policy or Policy())

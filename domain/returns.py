@@ -17,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from domain import action_plans, deep_dives, escalations, plausibility
+from domain import action_plans, deep_dives, escalations, plausibility, signoff
 from domain.audit import record
 from domain.dates import long_day, parse_day
+from domain.locks import mark_restated
 from domain.model import (
     Delegate,
     Measure,
@@ -47,6 +48,7 @@ from domain.views import (
     deadline_of,
     has_figure,
     history_labels,
+    locked_sentence,
     measure_by_code,
     newest_by_period,
     open_periods,
@@ -61,13 +63,14 @@ from domain.views import (
 __all__ = ["Refused"]  # raised by the typed commands' use cases; defined with the views
 
 # Input fields of a return, as the cards name them; problems are keyed by these.
-ACTUAL, COMMENTARY, ACTION, ACTION_DUE, STATUS, REASON = (
+ACTUAL, COMMENTARY, ACTION, ACTION_DUE, STATUS, REASON, CORRECTION_REASON = (
     "actual",
     "commentary",
     "action",
     "action_due",
     "status",
     "reason",
+    "correction_reason",
 )
 
 
@@ -121,10 +124,6 @@ class Delegated:
     new: bool
 
 
-async def _is_locked(session: AsyncSession, period: Period) -> bool:
-    return await session.get(PeriodLock, period.label) is not None
-
-
 async def _measure_for_card(session: AsyncSession, code: str) -> Measure | None:
     """The active measure with this code, without the roles of its owner, escalation owner
     and delegates (two queries fewer: a card needs only who they are); touching those roles
@@ -147,9 +146,11 @@ async def _checked_target(
     period_label: str,
     now: datetime,
     action: str,
-) -> tuple[Measure, Period]:
+) -> tuple[Measure, Period, PeriodLock | None]:
     """The measure and period a card names, re-checked on the server: the card's hidden data
-    is never trusted. A mismatch is refused and audited (the caller keeps that record)."""
+    is never trusted. A mismatch is refused and audited (the caller keeps that record). A
+    signed-off period is refused but to the performance team, who are given its lock (their
+    correction needs a reason, and is a restatement)."""
 
     def refuse(reason: str, message: str) -> Refused:
         record(
@@ -182,12 +183,10 @@ async def _checked_target(
             f"Only the owner of {measure.code} ({measure.owner.name}), a delegate or the performance "
             "team can send its return. Nothing was saved.",
         )
-    if await _is_locked(session, period):
-        raise Refused(
-            f"{period.label} has been signed off, so {measure.code} can no longer be changed here. "
-            "Ask the performance team if the figure needs correcting."
-        )
-    return measure, period
+    lock = await session.get(PeriodLock, period.label)
+    if lock is not None and not person.has_role(Role.ADMIN):
+        raise refuse("period locked", locked_sentence(lock, measure.code))
+    return measure, period, lock
 
 
 @dataclass(frozen=True)
@@ -204,6 +203,7 @@ class SubmitReturn:
     status: str = ""
     confirmed: str = ""
     card_id: str = ""  # the card's activity id: a double-click or retry sends the same one
+    correction_reason: str = ""  # an admin's reason for changing a signed-off period
     too_long: tuple[str, ...] = ()  # fields the card sent over the length allowed
     # The card's word on the measure's action-plan items: progress by item id, and those done.
     progress: tuple[tuple[int, str], ...] = ()
@@ -223,6 +223,8 @@ class SubmitReturn:
         ]
         if self.progress or self.done:
             fields.append([list(self.progress), list(self.done)])
+        if self.correction_reason:
+            fields.append(self.correction_reason)
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:40]
 
 
@@ -245,7 +247,7 @@ async def submit_return(
     idempotency key (and answers with its receipt) or takes the next version. ``person`` is
     who sent it, as the Teams layer identified them (``cmd.person_id``), roles loaded."""
     try:
-        measure, period = await _checked_target(
+        measure, period, lock = await _checked_target(
             session, person, cmd.code, cmd.period, now, "submit"
         )
     except Refused as refusal:
@@ -288,12 +290,14 @@ async def submit_return(
             status = None
             assessment = rate(measure, period, target, Return(value=value), policy.scheme)
             _plausible(cmd, measure, period, value, history)
-        _required_fields(cmd, measure, assessment)
+        _required_fields(cmd, measure, assessment, lock is not None, max_text)
     except FormProblems as problems:
         calendar = await load_calendar(session)
         item = build_open_return(
             measure, period, today_in_london(now), policy, calendar, history, targets
         )
+        if lock is not None:
+            item = replace(item, locked=locked_sentence(lock, measure.code))
         return Rejected(await with_action_plan(session, item, today_in_london(now)), problems)
 
     previous = history.get(period.label)
@@ -313,22 +317,17 @@ async def submit_return(
         source="teams",
         idempotency_key=cmd.idempotency_key(),
     )
+    replaced = shown_value(measure, previous) if has_figure(previous) else None
+    changes: dict[str, object] = {
+        "actual": [shown_value(measure, previous) if previous else None, shown_value(measure, ret)],
+        "version": version,
+    }
+    if lock is not None:  # the performance team correcting a signed-off figure, with a reason
+        mark_restated(ret, replaced, cmd.correction_reason.strip())
+        changes.update(reason=cmd.correction_reason.strip(), source="teams")
     session.add(ret)
-    record(
-        session,
-        person.email,
-        "submit" if version == 1 else "correct",
-        "return",
-        f"{measure.code} {period.label}",
-        {
-            "actual": [
-                shown_value(measure, previous) if previous else None,
-                shown_value(measure, ret),
-            ],
-            "version": version,
-        },
-        now,
-    )
+    action = "restate" if lock is not None else "submit" if version == 1 else "correct"
+    record(session, person.email, action, "return", f"{measure.code} {period.label}", changes, now)
     escalated = await escalations.on_return(
         session, measure, period, assessment, ret, person, now, policy
     )
@@ -338,7 +337,11 @@ async def submit_return(
     plan = await action_plans.from_return(
         session, measure, ret, assessment.off_track, person, now, cmd.progress, cmd.done
     )
-    replaced = shown_value(measure, previous) if has_figure(previous) else None
+    review = (
+        None
+        if lock is not None
+        else await signoff.on_submitted(session, measure, ret, previous, person, now)
+    )
     steps = None
     if escalated == "escalated":
         steps = await escalations.escalation_steps(session, measure, period)
@@ -350,6 +353,13 @@ async def submit_return(
     elif escalated == "closed":
         steps = "Its escalation was closed when the activity was stopped, so nothing more is sent."
     receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
+    if lock is not None:
+        review = (
+            f"Recorded as a restatement of {replaced or 'no figure'} in the signed-off "
+            f"{period.label} (reason: {cmd.correction_reason.strip()}); the audit trail shows it."
+        )
+    if review:
+        receipt = replace(receipt, next_steps=f"{receipt.next_steps} {review}")
     return replace(receipt, waiting=still_waiting, action_plan=plan)
 
 
@@ -377,8 +387,17 @@ def _key_action_fields(
     return status, rate(measure, period, None, Return(status=status.value), policy.scheme)
 
 
-def _required_fields(cmd: SubmitReturn, measure: Measure, assessment: Assessment) -> None:
+def _required_fields(
+    cmd: SubmitReturn, measure: Measure, assessment: Assessment, locked: bool, max_text: int
+) -> None:
     errors = {}
+    if locked and not cmd.correction_reason.strip():
+        errors[CORRECTION_REASON] = (
+            "This period is signed off: say why the figure is being corrected (it is recorded "
+            "as a restatement)."
+        )
+    elif len(cmd.correction_reason.strip()) > max_text:
+        errors[CORRECTION_REASON] = f"This is over {max_text:,} characters: please shorten it."
     if not cmd.commentary.strip():
         errors[COMMENTARY] = "Add a short commentary: what the figure shows and why."
     slipping = measure.is_key_action and cmd.status.strip().lower() in ("some risk", "unlikely")
@@ -490,11 +509,16 @@ async def not_available(
 ) -> NotedNotAvailable | Refusal | Rejected:
     """Record why a figure is not available yet, and when PerfBot will ask again."""
     try:
-        measure, period = await _checked_target(
+        measure, period, lock = await _checked_target(
             session, person, code, period_label, now, "not available"
         )
     except Refused as refusal:
         return Refusal(str(refusal))
+    if lock is not None:
+        return Refusal(
+            f'{locked_sentence(lock, measure.code)} A signed-off period takes no "not '
+            'available": correct its figure instead, giving a reason.'
+        )
     calendar = await load_calendar(session)
     today = today_in_london(now)
     if len(reason.strip()) > max_text or not reason.strip():

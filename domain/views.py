@@ -15,7 +15,7 @@ from sqlalchemy import func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.action_plans import ActionItem, open_items
-from domain.dates import LONDON
+from domain.dates import LONDON, long_day
 from domain.model import (
     AuditEntry,
     Delegate,
@@ -70,6 +70,8 @@ class OpenReturn:
     next_ask: date | None
     overdue_days: int = 0  # working days past the deadline, while it is waiting for a figure
     actions: tuple[ActionItem, ...] = ()  # the measure's open action-plan items, most urgent first
+    # Its period is signed off (an admin's card): the lock's sentence, and a reason is asked.
+    locked: str = ""
 
     @property
     def followed_up(self) -> list[ActionItem]:
@@ -188,6 +190,22 @@ def _open_between(
     if first > last:
         return []
     return [p for p in periods_between(first, last) if p.label not in closed]
+
+
+async def lock_of(session: AsyncSession, period: str) -> PeriodLock | None:
+    """The lock on a period (by its label), if it is signed off."""
+    return await session.get(PeriodLock, period)
+
+
+def locked_sentence(lock: PeriodLock, code: str | None = None) -> str:
+    """One sentence naming the lock, for a refusal: who signed the period off and when."""
+    what = f"{code} {lock.period}" if code else lock.period
+    why = f" ({lock.reason})" if lock.reason else ""
+    return (
+        f"{lock.period} was signed off by {lock.locked_by} on "
+        f"{long_day(lock.locked_at.astimezone(LONDON).date())}{why}, so {what} can no longer be changed; "
+        "only the performance team can correct it, giving a reason."
+    )
 
 
 async def locked_periods(session: AsyncSession) -> frozenset[str]:
@@ -454,7 +472,13 @@ async def return_card_for(
             "performance team can send its return."
         )
     calendar = await load_calendar(session)
-    return await open_return(session, measure, today, policy, calendar, period)
+    item = await open_return(session, measure, today, policy, calendar, period)
+    lock = await lock_of(session, item.period.label)
+    if lock is None:
+        return item
+    if not person.has_role(Role.ADMIN):
+        raise Refused(locked_sentence(lock, measure.code))
+    return replace(item, locked=locked_sentence(lock, measure.code))
 
 
 async def my_returns(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import locks
+from domain import locks, views
 from domain.periods import Frequency, Period, periods_between
 from domain.workdays import WorkingCalendar
 
@@ -1165,7 +1165,7 @@ async def sign_off(session: AsyncSession, as_of: date, now: datetime) -> list[st
     """Lock the sample's signed-off history (``signed_off``) as of ``now``, forced (its
     returns were never approved in PerfBot); those locked already are left as they are.
     The labels it locked."""
-    done = await locks.locked_labels(session)
+    done = await views.locked_periods(session)
     locked = []
     for label in signed_off(as_of):
         if label not in done:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import render as cards
-from domain import deep_dives, escalations, views
+from domain import deep_dives, escalations, signoff, views
 from domain import overdue as overdue_digests
 from domain.dates import long_day
 from domain.model import DeepDive, Measure, Person
@@ -367,6 +367,41 @@ async def plain(reading: Reading, payload: dict[str, Any], person: Person | None
     return _notice("PerfBot", str(payload.get("text", "")))
 
 
+async def review(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """A reviewer's card for one period (or a return sent again after they returned it),
+    drawn when it goes, so it lists everything that awaits them then."""
+    assert reading.session is not None  # checked at send time
+    card = await signoff.card_for(reading.session, payload, reading.policy)
+    if card is None:
+        return _notice("PerfBot", "Returns await your approval: type review to see them.")
+    count = len(card.items) + card.more
+    text = card.note or (
+        f"{count} return{'s' if count != 1 else ''} for {card.period} "
+        f"await{'s' if count == 1 else ''} your approval."
+    )
+    return _card_message(cards.review_card(card), text)
+
+
+async def returned(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """A return sent back by its reviewer: their comment, and the return card filled in as
+    the owner sent it, to change and send again."""
+    assert reading.session is not None
+    found = await signoff.returned_card(
+        reading.session, payload, reading.now, reading.policy, reading.calendar
+    )
+    title = f"{payload.get('code', 'Your return')} for {payload.get('period', '')}".strip()
+    by = payload.get("by", "Your reviewer")
+    if found is None:
+        return _notice(f"{title} was returned", f"{by}: {payload.get('comment', '')}")
+    item, values, comment = found
+    notice = (
+        f"{by} returned this to you with a comment: \u201c{comment}\u201d Change what is "
+        "needed below and press Submit to send it again; it goes back to them."
+    )
+    card = cards.return_card(item, views.today_in_london(reading.now), values, notice=notice)
+    return _card_message(card, f"{title} was returned to you by {by}, with a comment.")
+
+
 MESSAGES: dict[Kind, Message] = {
     Kind.REMINDER: Message(reminder, checked_at_send=True),
     Kind.CHASER: Message(chaser, checked_at_send=True),
@@ -384,6 +419,9 @@ MESSAGES: dict[Kind, Message] = {
     Kind.REPLY: Message(reply),
     Kind.DEEP_DIVE: Message(deep_dive, checked_at_send=True),
     Kind.DEEP_DIVE_DECIDED: Message(deep_dive_decided),
+    Kind.REVIEW: Message(review, checked_at_send=True),
+    Kind.RESUBMITTED: Message(review, checked_at_send=True),
+    Kind.RETURNED: Message(returned, checked_at_send=True),
 }
 UNKNOWN_KIND = Message(plain)
 

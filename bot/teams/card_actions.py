@@ -16,10 +16,12 @@ from cards.actions import (
     AcknowledgeOverdue,
     AgreeRemedial,
     AnswerQuestion,
+    Approve,
     AskOwner,
     ChaseForMe,
     DeclineDeepDive,
     DropAction,
+    LockPeriod,
     MarkDone,
     NotAvailableForm,
     OpenDeepDive,
@@ -27,12 +29,14 @@ from cards.actions import (
     OpenReturnCard,
     RequestDeepDive,
     ReturnForm,
+    ReturnToOwner,
     ShowMeasures,
     StopActivity,
+    UnlockPeriod,
     Verb,
     ids,
 )
-from domain import action_plans, deep_dives, escalations, overdue, returns
+from domain import action_plans, deep_dives, escalations, locks, overdue, returns, signoff
 from domain.action_plans import ActionOutcome, ActionRefusal, AlreadyClosed
 from domain.dates import long_day
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
@@ -68,6 +72,7 @@ async def submit_return(turn: Turn, form: ReturnForm) -> None:
         confirmed=confirmed,
         card_id=turn.ctx.activity.reply_to_id or turn.ctx.activity.id or "",
         too_long=form.too_long,
+        correction_reason=typed.get(ids.CORRECTION_REASON, ""),
         progress=tuple(sorted(form.progress.items())),
         done=form.done,
     )
@@ -317,6 +322,72 @@ async def acknowledge_overdue(turn: Turn, action: AcknowledgeOverdue) -> None:
     await _overdue_card_again(turn, action.escalation_owner_id, outcome)
 
 
+async def _review_card_again(turn: Turn, outcome: signoff.Outcome) -> None:
+    """Draw the review card again in place, headed by what the press did (the returns
+    decided are gone from it); a refusal is said and the card left as it was."""
+    if outcome.refused or outcome.period is None:
+        await turn.say(outcome.note)
+        return
+    person, policy, period = turn.person, turn.policy, outcome.period
+    card = await turn.uow.run(
+        lambda tx: signoff.review_card(
+            tx, person, period, policy, outcome.note, outcome.errors, outcome.typed
+        )
+    )
+    await turn.replace_card(cards.review_card(card))
+
+
+async def approve(turn: Turn, action: Approve) -> None:
+    if not action.returns:
+        await turn.say("That card names no return to approve. Type review to see what awaits you.")
+        return
+    now = turn.now
+    outcome = await turn.uow.run(lambda tx: signoff.approve(tx, turn.person, action.returns, now))
+    await _review_card_again(turn, outcome)
+
+
+async def return_to_owner(turn: Turn, action: ReturnToOwner) -> None:
+    now = turn.now
+    outcome = await turn.uow.run(
+        lambda tx: signoff.return_to_owner(
+            tx, turn.person, action.return_id, action.comment, now, MAX_TEXT
+        )
+    )
+    await _review_card_again(turn, outcome)
+
+
+async def lock_period(turn: Turn, action: LockPeriod) -> None:
+    now, person = turn.now, turn.person
+    status = await turn.attempt(
+        lambda tx: locks.lock(
+            tx,
+            action.period,
+            person.email,
+            now,
+            action.reason,
+            action.force,
+            person=person,
+            force_hint="turn on \u201cSign off as it stands\u201d",
+        )
+    )
+    if status is not None:
+        note = f"Signed off {status.period.label}: its returns can no longer be changed here."
+        await turn.replace_card(cards.period_card(status, note))
+
+
+async def unlock_period(turn: Turn, action: UnlockPeriod) -> None:
+    now, person = turn.now, turn.person
+
+    async def reopen(tx: Any) -> locks.PeriodStatus:
+        await locks.unlock(tx, action.period, person.email, now, action.reason, person=person)
+        return await locks.period_status(tx, action.period, now)
+
+    status = await turn.attempt(reopen)
+    if status is not None:
+        note = f"Reopened {status.period.label}: owners can change its returns again."
+        await turn.replace_card(cards.period_card(status, note))
+
+
 CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.SUBMIT_RETURN: submit_return,
     Verb.NOT_AVAILABLE: not_available,
@@ -336,4 +407,8 @@ CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.DROP_ACTION: drop_action,
     Verb.CHASE_FOR_ME: chase_for_me,
     Verb.ACKNOWLEDGE_OVERDUE: acknowledge_overdue,
+    Verb.APPROVE: approve,
+    Verb.RETURN_TO_OWNER: return_to_owner,
+    Verb.LOCK_PERIOD: lock_period,
+    Verb.UNLOCK_PERIOD: unlock_period,
 }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.teams.turn import Turn
 from cards import render as cards
-from domain import action_plans, deep_dives, escalations, returns, views
+from domain import action_plans, deep_dives, escalations, locks, returns, signoff, views
 from domain.dates import long_day
 from domain.model import Role
 from domain.periods import Period, PeriodError
@@ -53,7 +53,48 @@ async def send_return_card(turn: Turn, code: str, period_text: str | None) -> No
 
 
 async def submit(turn: Turn, args: tuple[str, ...]) -> None:
-    await send_return_card(turn, args[0], None)
+    code, period = args[0], args[1] or None
+    if period:
+        try:
+            Period.parse(period)
+        except PeriodError as error:
+            await turn.say(f"{error}. For example: submit {code.upper()} 2025/26 Q1.")
+            return
+    await send_return_card(turn, code, period)
+
+
+async def period(turn: Turn, args: tuple[str, ...]) -> None:
+    """The performance team's card for a period: where its returns stand, to sign off."""
+    if not turn.person.has_role(Role.ADMIN):
+        await turn.say(
+            "period is for the performance team, who sign periods off. Type review to see "
+            "returns awaiting your approval."
+        )
+        return
+    now = turn.now
+    status = await turn.attempt(lambda tx: locks.period_status(tx, args[0], now))
+    if status is not None:
+        await turn.send_card(cards.period_card(status))
+
+
+async def review(turn: Turn, args: tuple[str, ...]) -> None:
+    """What awaits the person's approval: a card per period."""
+    period = args[0] if args and args[0] else None
+    found = await turn.attempt(lambda tx: signoff.reviews(tx, turn.person, turn.policy, period))
+    if found is None:
+        return
+    if not found.cards:
+        where = f" for {period}" if period else ""
+        await turn.say(f"Nothing awaits your approval{where} now.")
+        return
+    for card in found.cards:
+        await turn.send_card(cards.review_card(card))
+    if found.more_periods:
+        await turn.say(
+            "Returns for more periods await you too: "
+            + ", ".join(found.more_periods)
+            + f". Type review {found.more_periods[0]} to see one."
+        )
 
 
 async def status(turn: Turn, args: tuple[str, ...]) -> None:
@@ -149,10 +190,24 @@ COMMANDS: list[Command] = [
     ),
     Command(
         "submit",
-        _pattern(r"^(?:submit|return|send)\s+(\S+)$"),
+        _pattern(r"^(?:submit|return|send|correct)\s+(\S+)(?:\s+(?:for\s+)?(.+))?$"),
         submit,
         "submit HS-04",
-        "the return card for a measure",
+        "the return card for a measure (add a period, as in submit HS-04 2025/26 Q1)",
+    ),
+    Command(
+        "period",
+        _pattern(r"^(?:period|sign[\s-]*off\s+period)\s+(.+)$"),
+        period,
+        "period 2025/26 Q1",
+        "where a period's returns stand, to sign it off or reopen it (performance team)",
+    ),
+    Command(
+        "review",
+        _pattern(r"^(?:review|approve|approvals?|sign[\s-]*off)(?:\s+(?:for\s+)?(.+))?$"),
+        review,
+        "review",
+        "returns awaiting your approval, to approve or return (escalation owners)",
     ),
     Command(
         "status",
@@ -216,7 +271,7 @@ def match(text: str) -> tuple[Command, tuple[str, ...]] | None:
     for command in COMMANDS:
         found = command.pattern.match(said)
         if found:
-            return command, tuple(a.strip() for a in found.groups())
+            return command, tuple((a or "").strip() for a in found.groups())
     return None
 
 

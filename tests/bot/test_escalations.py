@@ -413,7 +413,7 @@ async def test_an_unacknowledged_escalation_is_reminded_once_after_three_working
     teams.now = NOW + timedelta(days=3)
     teams.connector.clear()
     await dispatch(teams)
-    [call] = to(teams, MARK)
+    [call] = [c for c in to(teams, MARK) if c.body["text"].startswith("Reminder:")]
     assert call.body["text"] == (
         "Reminder: RB-06 for 2026/27 Q2 was escalated to you on Monday 23 November 2026 and has "
         "not been acknowledged yet."

@@ -46,7 +46,7 @@ def test_sample_load_signs_off_its_history(council):
         "2026/27 Q1 (quarterly, 1 April 2026 to 30 June 2026): 24 measures reported quarterly"
     )
     assert lines[1] == (
-        "  0 approved, 24 awaiting approval, 0 returned to their owner, 0 missing, 0 restated"
+        "  24 approved, 0 awaiting approval, 0 returned to their owner, 0 missing, 0 restated"
     )
     assert lines[2].startswith("  Signed off (locked) by sample on ")
     assert 'reason: "Signed off before PerfBot took over (sample data)"' in lines[2]
@@ -61,13 +61,13 @@ def test_status_counts_first_then_lists_what_needs_doing(council):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("2026/27 Q2 (quarterly, 1 July 2026 to 30 September 2026)")
     assert lines[1] == (
-        "  0 approved, 23 awaiting approval, 0 returned to their owner, 1 missing, 0 restated"
+        "  23 approved, 0 awaiting approval, 0 returned to their owner, 1 missing, 0 restated"
     )
     assert lines[2] == (
         "  Not signed off. Approve the returns below, or sign it off as it stands with "
         'perfbot period lock "2026/27 Q2" --force.'
     )
-    assert "Awaiting approval (23):" in lines
+    assert "Approved (23):" in lines  # imported: the performance team's own figures
     missing = lines[lines.index("Missing (no figure) (1):") + 1]
     assert missing.split() == [
         "RB-06",
@@ -82,8 +82,7 @@ def test_lock_is_refused_with_the_unapproved_returns_then_forced(council):
     refused = run(council, "period", "lock", Q2)
     fails_clearly(
         refused,
-        "2026/27 Q2 has 24 returns not yet approved (awaiting approval: CS-05, CS-06,",
-        "; missing: RB-06)",
+        "2026/27 Q2 has 1 return not yet approved (missing: RB-06)",
         "approve them first, or lock it with --force",
         "Nothing was changed.",
     )
@@ -98,8 +97,8 @@ def test_lock_is_refused_with_the_unapproved_returns_then_forced(council):
     first, counts, forced, after = locked.stdout.splitlines()
     assert first.startswith("Signed off 2026/27 Q2: locked by rachel.singh@kingsmere.gov.uk on ")
     assert first.endswith(', reason: "For Cabinet on 10 December".')
-    assert counts.strip().startswith("0 approved, 23 awaiting approval")
-    assert forced.strip().startswith("Signed off with --force, not approved: awaiting approval:")
+    assert counts.strip().startswith("23 approved, 0 awaiting approval")
+    assert forced.strip() == "Signed off with --force, not approved: missing: RB-06."
     assert "perfbot period unlock" in after
     status = run(council, "period", "status", Q2).stdout.splitlines()
     assert status[2].startswith("  Signed off (locked) by rachel.singh@kingsmere.gov.uk on ")

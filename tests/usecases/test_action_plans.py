@@ -92,7 +92,10 @@ async def test_an_on_track_return_or_one_without_an_action_adds_nothing(uow, per
     amina = await person(AMINA)
     receipt = await run_submit(uow, submit(amina, actual="66.5"))
     assert receipt.action_plan == ""
-    assert receipt.next_steps == "Nothing more is needed for this period. Thank you."
+    assert receipt.next_steps == (
+        "Nothing more is needed for this period. Thank you. Mark Taylor (the escalation "
+        "owner) approves it once they install PerfBot, or the performance team meanwhile."
+    )
     assert await items(uow) == []
 
 

@@ -67,7 +67,10 @@ async def test_status_groups_each_measure_of_the_period_by_where_its_return_stan
         )
     assert status.period.label == Q2
     assert status.lock is None
-    assert [(line.code, line.reviewed_by) for line in status.approved] == [("RB-05", "Mark Taylor")]
+    # Imported figures are approved (the performance team's own); RB-05 by Mark in chat.
+    reviewed = [(line.code, line.reviewed_by) for line in status.approved if line.reviewed_by]
+    assert reviewed == [("RB-05", "Mark Taylor")]
+    assert "RB-04" not in {line.code for line in status.approved}  # monthly: not this period
     [returned] = status.returned
     assert (returned.code, returned.owner, returned.service) == (
         "RB-06",
@@ -88,6 +91,8 @@ async def test_a_return_never_sent_is_missing(uow):
 
 
 async def test_lock_with_unapproved_returns_is_refused_listing_them_and_writes_nothing(uow):
+    # OD-04's H2 figure was sent in chat and awaits approval; EW-05's never came.
+    await review(uow, "OD-04", "2024/25 H2", ReturnState.SUBMITTED, MARK)
     before = await audit_count(uow)
     with pytest.raises(Refused) as refused:
         await uow.run(lambda tx: locks.lock(tx, "2024/25 H2", ADMIN, NOW, None, False))
@@ -97,7 +102,7 @@ async def test_lock_with_unapproved_returns_is_refused_listing_them_and_writes_n
     assert "awaiting approval: " in message
     assert "approve them first, or lock it with --force" in message
     async with uow() as tx:
-        assert await locks.lock_of(tx, "2024/25 H2") is None
+        assert await views.lock_of(tx, "2024/25 H2") is None
     assert await audit_count(uow) == before
 
 
@@ -108,7 +113,7 @@ async def test_a_forced_lock_signs_the_period_off_and_audits_what_was_unapproved
     assert status.lock is not None
     assert status.lock.locked_by == ADMIN
     async with uow() as tx:
-        lock = await locks.lock_of(tx, "2024/25 H2")
+        lock = await views.lock_of(tx, "2024/25 H2")
         entry = await tx.scalar(select(AuditEntry).where(AuditEntry.action == "lock"))
     assert (lock.locked_at, lock.locked_by, lock.reason) == (NOW, ADMIN, "Committee 5 June")
     assert (entry.actor, entry.entity, entry.key) == (ADMIN, "period", "2024/25 H2")
@@ -166,7 +171,7 @@ async def test_unlock_needs_a_reason_and_a_lock_and_is_audited(uow):
     later = NOW + timedelta(hours=2)
     await uow.run(lambda tx: locks.unlock(tx, Q2, MARK, later, "RB-06 was keyed wrongly"))
     async with uow() as tx:
-        assert await locks.lock_of(tx, Q2) is None
+        assert await views.lock_of(tx, Q2) is None
         entry = await tx.scalar(select(AuditEntry).where(AuditEntry.action == "unlock"))
     assert (entry.actor, entry.key, entry.at) == (MARK, Q2, later)
     assert entry.changes == {"reason": "RB-06 was keyed wrongly"}

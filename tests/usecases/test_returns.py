@@ -147,7 +147,7 @@ async def test_an_action_rating_raises_one_escalation_with_the_owners_own_words(
     again = await run_submit(uow, replace(submit(amina, **{**ACTION, "actual": "54"}), card_id="2"))
     assert await count(uow, Escalation) == 1
     async with uow() as tx:
-        [queued] = list(await tx.scalars(select(Notification)))
+        [queued] = list(await tx.scalars(select(Notification).where(Notification.kind != "review")))
     assert (queued.kind, queued.reason_key) == (
         Kind.ESCALATION,
         "escalation:RB-01:2026/27 M7:off-track",
@@ -158,7 +158,10 @@ async def test_an_action_rating_raises_one_escalation_with_the_owners_own_words(
         "Recovery plan.",
         "2027-01-31",
     )
-    said = "Because it is rated Action, Mark Taylor is being sent an escalation with your commentary and action."
+    said = (
+        "Because it is rated Action, Mark Taylor is being sent an escalation with your "
+        "commentary and action. It goes to Mark Taylor (the escalation owner) to approve."
+    )
     assert receipt.next_steps == again.next_steps == said
 
 
@@ -172,15 +175,22 @@ async def test_an_unreachable_escalation_owner_is_said_and_the_performance_team_
         rows = {n.reason_key: n for n in await tx.scalars(select(Notification))}
         admins = {p.id: p.name for p in await people.performance_team(tx)}
     mine = rows.pop("escalation:RB-01:2026/27 M7:off-track")
+    review = rows.pop(next(key for key in rows if key.startswith("review:")))
+    assert review.person_id == mine.person_id  # the review card waits for Mark too
     assert mine.person_id is not None  # waits for Mark, who gets it when he installs
     assert {n.person_id for n in rows.values()} == set(admins)
     assert all(n.payload["for"] == "Mark Taylor" for n in rows.values())
+    assert "Mark Taylor (the escalation owner) approves it once they install PerfBot" in (
+        receipt.next_steps
+    )
     assert "PerfBot cannot reach Mark Taylor yet (PerfBot has not been installed for them" in (
         receipt.next_steps
     )
     told = ", ".join(sorted(admins.values()))
     assert f"so the performance team ({told}) is being sent it instead." in receipt.next_steps
-    assert receipt.next_steps.endswith("Mark Taylor will get it as soon as they install PerfBot.")
+    assert "as soon as they install PerfBot. Mark Taylor (the escalation owner) approves" in (
+        receipt.next_steps
+    )
 
 
 async def test_the_receipt_names_the_periods_still_waiting(uow, person):
