@@ -354,9 +354,9 @@ async def import_workbook(
         raise ImportRejected(problems)
 
     summary = ImportSummary()
-    writer = _Writer(session, summary, actor, now, people, measures, services)
-    writer.locked = frozenset(locks)
-    writer.reason = reason
+    writer = _Writer(
+        session, summary, actor, now, people, measures, services, frozenset(locks), reason
+    )
     await writer.write_people(person_rows)
     await writer.write_services(service_rows)
     await writer.write_measures(measure_rows)
@@ -846,6 +846,8 @@ class _Writer:
         people: dict[str, Person],
         measures: dict[str, Measure],
         services: dict[str, Service],
+        locked: frozenset[str] = frozenset(),
+        reason: str | None = None,
     ) -> None:
         self.session = session
         self.summary = summary
@@ -854,8 +856,8 @@ class _Writer:
         self.people = people
         self.measures = measures
         self.services = services
-        self.locked: frozenset[str] = frozenset()  # the signed-off periods' labels
-        self.reason: str | None = None  # the correction's reason, for those periods
+        self.locked = locked  # the signed-off periods' labels
+        self.reason = reason  # the correction's reason, for those periods
 
     def _audit(self, action: str, entity: str, key: str, changes: dict[str, Any]) -> None:
         record(self.session, self.actor, action, entity, key, changes, self.now)

@@ -109,7 +109,8 @@ async def overdue_returns(
         item
         for m in measures
         for item in views.returns_of(m, read[m.id], today, policy, calendar)
-        if item.state == "escalated"
+        # A measure with nothing open shows its latest period, which may be signed off.
+        if item.state == "escalated" and item.period.label not in read[m.id].locked
     ]
 
 

@@ -62,6 +62,8 @@ async def test_the_walkthrough_works_on(day, hour, aiohttp_client, connector, da
         generate.write(Path(folder), generate.build(day, demo=True))
         async with db.session_factory(engine)() as session, session.begin():
             await import_workbook(session, read_sheets(Path(folder)), now=now)
+        async with db.session_factory(engine)() as session, session.begin():
+            assert await generate.sign_off(session, day, now)  # its history signed off
     connector.add_member(AMINA.teams_id, AMINA.name, AMINA.email, AMINA.aad)
     settings = Settings(send_window=SendWindow.parse("always"))  # as `make run` sets it
     app = create_app(settings, engine=engine, clock=lambda: now)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+from datetime import date
 from pathlib import Path
 
+from domain.periods import Period
 from sample import generate
 
 COUNCIL = Path(generate.__file__).parent / "council"
@@ -29,3 +31,13 @@ def test_six_services_about_forty_measures_and_three_years_of_history():
     assert {m["kind"] for m in measures} == {"measure", "key action"}
     periods = {a["period"][:7] for a in _rows("actuals")}
     assert {"2023/24", "2024/25", "2025/26"} <= periods
+
+
+def test_sample_load_signs_off_every_period_ended_more_than_90_days_before_its_day():
+    for day in (date(2026, 11, 23), date(2027, 3, 31), date(2027, 4, 1), date(2027, 7, 1)):
+        signed = [Period.parse(label) for label in generate.signed_off(day)]
+        assert all((day - p.end).days > 90 for p in signed)
+        last = {p.frequency: p for p in signed}  # oldest first: the last of each is kept
+        assert {f.value for f in last} == {"monthly", "quarterly", "half-yearly", "annual"}
+        assert all((day - p.next().end).days <= 90 for p in last.values())
+        assert min(signed).year == day.year - 3 - (day.month < 4)  # from its history's start

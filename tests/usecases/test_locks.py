@@ -357,3 +357,17 @@ async def test_chase_for_me_is_refused_for_a_signed_off_period(uow, person):
     )
     assert "2024/25 H2 has been signed off" in done.note
     assert "nothing to chase" in done.note
+
+
+async def test_an_escalated_return_signed_off_drops_out_of_the_overdue_digest(uow, person):
+    mark = await person(MARK)
+    async with uow() as tx:
+        await sweep(tx, FRIDAY, Timetable(), set(CHASER_KINDS))  # October's are escalated
+        before = await overdue.digest(tx, mark.id, FRIDAY, Policy())
+    assert [i.item.period.label for i in before.items] == ["2026/27 M7"] * 4
+    await uow.run(lambda tx: locks.lock(tx, "2026/27 M7", ADMIN, NOW, None, True))
+    async with uow() as tx:
+        after = await overdue.digest(tx, mark.id, FRIDAY + timedelta(days=3), Policy())
+        queued = (await sweep(tx, FRIDAY + timedelta(days=3), Timetable(), CHASER_KINDS)).queued
+    assert after.items == []
+    assert not [k for k in queued if "2026/27 M7" in k or k.startswith(f"overdue:{mark.id}:")]
