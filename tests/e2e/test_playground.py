@@ -372,3 +372,83 @@ async def test_an_action_return_reaches_the_escalation_owner_whose_buttons_work(
         form = text_of(card(await chat.expect_card("createMessage", showing="RB-01")))
         assert "Two agency officers on arrears until the January run." in form
         assert "Friday 15 January" in form
+
+
+def item_button(form: dict[str, Any], title: str, code: str) -> dict[str, Any]:
+    """A review card's button (or the submit inside its ShowCard) on the item for ``code``."""
+    for container in form["body"]:
+        if container.get("type") != "Container" or code not in text_of(container["items"][0]):
+            continue
+        [buttons] = [i for i in container["items"] if i.get("type") == "ActionSet"]
+        action = next(a for a in buttons["actions"] if a["title"] == title)
+        return action["card"]["actions"][0] if action["type"] == "Action.ShowCard" else action
+    raise AssertionError(f"no {title} for {code} on the card")
+
+
+async def test_mark_returns_aminas_figure_she_sends_it_again_and_he_approves_it(server):
+    """Sign-off as `make run` and `make run AS=mark` show it (both Playgrounds open at once,
+    as two people at their desks): Mark returns Amina's figure with a comment, her return
+    card comes back to her filled in with it, she sends it again, and he approves it."""
+    bot_url, database = server
+    async with playground_as("amina", bot_url) as amina, playground_as("mark", bot_url) as mark:
+        await amina.install()
+        await amina.expect("createMessage", showing="I'm PerfBot")
+        await mark.install()
+        await mark.expect("createMessage", showing="I'm PerfBot")
+        await amina.say("submit RB-02")
+        message = await amina.expect_card("createMessage", showing="Actual for 2026/27 M7")
+        await amina.submit(
+            message["messageId"],
+            {
+                **submit_button(card(message))["data"],
+                "actual": "67.4%",
+                "confirmed": "67.4%",
+                "commentary": "Two large ratepayers paid their annual bills early.",
+                "action": "",
+                "action_due": "",
+            },
+        )
+        receipt = text_of(card(await amina.expect("updateMessage")))
+        assert "It goes to Mark Taylor (the escalation owner) to approve." in receipt
+
+        await mark.say("review")
+        message = await mark.expect_card("createMessage", showing="awaits your approval")
+        review = card(message)
+        assert "Two large ratepayers paid their annual bills early." in text_of(review)
+        back = item_button(review, "Return with comment", "RB-02")
+        comment = f"comment_{back['data']['return']}"
+        await mark.submit(
+            message["messageId"],
+            {**back["data"], comment: "Name the two ratepayers' sectors, please."},
+        )
+        await mark.expect("updateMessage", showing="Returned RB-02 for 2026/27 M7")
+
+        returned = await amina.expect_card("createMessage", within=40, showing="returned this")
+        form = card(returned)
+        assert "Name the two ratepayers' sectors, please." in text_of(form)
+        typed = {i["id"]: i.get("value", "") for i in form["body"] if i["type"] == "Input.Text"}
+        assert typed["actual"] == "67.4"
+        await amina.submit(
+            returned["messageId"],
+            {
+                **submit_button(form)["data"],
+                **typed,
+                "confirmed": "67.4",
+                "commentary": "Two logistics firms paid their annual bills early.",
+                "action_due": "",
+            },
+        )
+        receipt = text_of(card(await amina.expect("updateMessage")))
+        assert "Mark Taylor, who returned it, is sent it again to approve." in receipt
+
+        again = await mark.expect_card("createMessage", within=40, showing="sent RB-02 again")
+        approve = item_button(card(again), "Approve", "RB-02")
+        await mark.submit(again["messageId"], approve["data"])
+        await mark.expect("updateMessage", showing="Approved RB-02")
+
+    with sqlite3.connect(database) as db:
+        states = db.execute(
+            "SELECT r.version, r.state FROM returns r JOIN measures m ON m.id = r.measure_id "
+            "WHERE m.code = 'RB-02' AND r.period = '2026/27 M7' ORDER BY r.version"
+        ).fetchall()
+    assert states == [(1, "returned"), (2, "approved")]
