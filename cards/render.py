@@ -24,6 +24,7 @@ from domain.escalations import EscalationView, QuestionCard, Watched
 from domain.locks import PeriodStatus, StatusLine
 from domain.numbers import Unit
 from domain.overdue import Digest
+from domain.periods import Period, PeriodError
 from domain.plausibility import Doubt
 from domain.ratings import KeyActionStatus, Polarity, Rating
 from domain.signoff import ReviewCard
@@ -795,17 +796,31 @@ def overdue_card(digest: Digest, today: date) -> dict[str, Any]:
 # ---- sign-off ------------------------------------------------------------------------------
 
 
+def months_of(label: str) -> str:
+    """A period's months in words: "November 2026", "July to September 2026"."""
+    try:
+        period = Period.parse(label)
+    except PeriodError:
+        return label
+    start, end = period.start, period.end
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start:%B %Y}"
+    first = f"{start:%B}" if start.year == end.year else f"{start:%B %Y}"
+    return f"{first} to {end:%B %Y}"
+
+
 def review_card(card: ReviewCard) -> dict[str, Any]:
     """A reviewer's returns awaiting approval for one period (domain/signoff.py), each with
     Approve and Return with comment, and Approve all shown."""
     count = len(card.items) + card.more
+    period = f"{card.period} ({months_of(card.period)})"
     if count:
         heading = (
-            f"{count} return{'s' if count != 1 else ''} for {card.period} "
+            f"{count} return{'s' if count != 1 else ''} for {period} "
             f"await{'s' if count == 1 else ''} your approval"
         )
     else:
-        heading = f"Nothing else awaits your approval for {card.period}"
+        heading = f"Nothing else awaits your approval for {period}"
     items = []
     for item in card.items:
         m = item.measure

@@ -377,6 +377,7 @@ async def review(reading: Reading, payload: dict[str, Any], person: Person | Non
     count = len(card.items) + card.more
     text = card.note or (
         f"{count} return{'s' if count != 1 else ''} for {card.period} "
+        f"({cards.months_of(card.period)}) "
         f"await{'s' if count == 1 else ''} your approval."
     )
     return _card_message(cards.review_card(card), text)

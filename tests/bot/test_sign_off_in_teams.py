@@ -111,7 +111,7 @@ async def test_mark_returns_aminas_figure_she_sends_it_again_and_he_approves_it(
     teams.now += timedelta(minutes=11)
     await dispatch(teams)
     text, card = await only_card_to(teams, MARK)
-    assert text == "1 return for 2026/27 M7 awaits your approval."
+    assert text == "1 return for 2026/27 M7 (October 2026) awaits your approval."
     shown = card_text(card)
     assert "RB-01 Council tax collected in year" in shown
     assert "97.5%  ★ Strong" in shown
@@ -125,7 +125,7 @@ async def test_mark_returns_aminas_figure_she_sends_it_again_and_he_approves_it(
     assert "Say what needs changing" in await press(teams, MARK, back, **{comment_id: " "})
     after = await press(teams, MARK, back, **{comment_id: "Which accounts moved to direct debit?"})
     assert "Returned RB-01 for 2026/27 M7: Amina Hussain is sent your comment" in after
-    assert "Nothing else awaits your approval for 2026/27 M7" in after
+    assert "Nothing else awaits your approval for 2026/27 M7 (October 2026)" in after
     assert [v.state for v in await versions(teams)] == [ReturnState.RETURNED]
 
     teams.connector.clear()

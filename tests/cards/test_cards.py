@@ -20,15 +20,27 @@ from bot.loopback import card_text, elements
 from bot.teams.commands import help_lines
 from cards import render as cards
 from cards.actions import DEEP_DIVE_INPUTS, MarkDone, Verb, parse_action
+from domain import signoff
 from domain.action_plans import ActionItem
 from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
 from domain.escalations import EscalationView, QuestionCard, QuestionView, Watched
-from domain.model import DeepDive, Measure, MeasureKind, Person, Return, ReturnState, Service
+from domain.locks import PeriodStatus, StatusLine
+from domain.model import (
+    DeepDive,
+    Measure,
+    MeasureKind,
+    PeriodLock,
+    Person,
+    Return,
+    ReturnState,
+    Service,
+)
 from domain.numbers import Unit
 from domain.overdue import MAX_ITEMS, Acknowledged, Digest, OverdueItem
 from domain.periods import Frequency, Period
 from domain.plausibility import Doubt
 from domain.ratings import Assessment, Direction, Polarity, Rating
+from domain.signoff import ReviewCard, ReviewItem
 from domain.views import HistoryPoint, OpenReturn, Receipt
 
 SCHEMA = json.loads((Path(__file__).parent / "adaptive-card-1.5.0.schema.json").read_text())
@@ -192,6 +204,63 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         ),
         **escalation_cards(text),
         **deep_dive_cards(text),
+        **sign_off_cards(text, item),
+    }
+
+
+def sign_off_cards(text: str, item: OpenReturn) -> dict[str, dict[str, Any]]:
+    """The review card at its fullest (as many returns as it lists, each with a whole
+    commentary and action, returned before, a comment coming back with its problem), the
+    owner's returned card, the performance team's correction card, and the period card."""
+    typed = text[: cards.MAX_TEXT]
+    at = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+    review_items = [
+        ReviewItem(
+            n,
+            item.measure,
+            item.period,
+            2,
+            "82.5%",
+            Rating.ACTION,
+            text[:300],
+            True,
+            typed[: signoff.MAX_SHOWN],
+            typed[: signoff.MAX_SHOWN],
+            date(2027, 1, 31),
+            text[:200],
+            at,
+            typed,
+        )
+        for n in range(1, signoff.MAX_ITEMS + 1)
+    ]
+    full = ReviewCard(
+        7,
+        text[:200],
+        "2026/27 M7",
+        review_items,
+        more=3,
+        note=text[:300],
+        errors={1: text[:300]},
+        typed={1: typed, 2: typed},
+    )
+    line = StatusLine("HS-04", text[:300], text[:300], text[:200], "82.5%", text[:200], at, typed)
+    restated = replace(line, restated_from="80.0%", correction_reason=typed)
+    lines = (line,) * 30
+    period = PeriodStatus(Period.parse("2026/27 M7"), None, lines, lines, lines, lines, ())
+    lock = PeriodLock(period="2026/27 M7", locked_at=at, locked_by=text[:200], reason=typed)
+    locked = replace(period, lock=lock, restated=(restated,) * 30)
+    values = dict.fromkeys(cards.INPUTS, typed)
+    return {
+        "review": cards.review_card(full),
+        "review, nothing left": cards.review_card(
+            ReviewCard(7, text[:200], "2026/27 Q2", [], note=text[:300])
+        ),
+        "returned return": cards.return_card(item, TODAY, values, notice=f"{text[:200]}: {typed}"),
+        "correction of a signed-off period": cards.return_card(
+            replace(item, locked=text[:300]), TODAY, values, {"correction_reason": text[:300]}
+        ),
+        "period": cards.period_card(period, note=text[:300]),
+        "period signed off": cards.period_card(locked),
     }
 
 
