@@ -390,6 +390,8 @@ _STATE_WORDS = {
     "approved": "approved",
     "returned": "returned for revision",
     "not available": "not available yet",
+    "signed off": "signed off",
+    "signed off without a figure": "signed off without a figure",
 }
 
 

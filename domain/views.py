@@ -203,8 +203,8 @@ def locked_sentence(lock: PeriodLock, code: str | None = None) -> str:
     why = f" ({lock.reason})" if lock.reason else ""
     return (
         f"{lock.period} was signed off by {lock.locked_by} on "
-        f"{long_day(lock.locked_at.astimezone(LONDON).date())}{why}, so {what} can no longer be changed; "
-        "only the performance team can correct it, giving a reason."
+        f"{long_day(lock.locked_at.astimezone(LONDON).date())}{why}, so {what} can no longer "
+        "be changed; only the performance team can correct it, giving a reason."
     )
 
 
@@ -327,6 +327,7 @@ def build_open_return(
     returns: dict[str, Return],
     targets: dict[str, Decimal],
     escalated: bool = False,
+    signed_off: bool = False,
 ) -> OpenReturn:
     """A period's return from what has been read: the newest return and the target of (at
     least) this period and the four before it, by period label."""
@@ -343,7 +344,9 @@ def build_open_return(
         )
     ret = returns.get(period.label)
     deadline = deadline_of(measure, period, calendar)
-    if ret is not None and ret.not_available_reason and not has_figure(ret) and today <= deadline:
+    if signed_off:  # nothing more is asked, nor can be sent, but by the performance team
+        state = "signed off" if has_figure(ret) else "signed off without a figure"
+    elif ret is not None and ret.not_available_reason and not has_figure(ret) and today <= deadline:
         state = "not available"  # past the deadline it is overdue like any other (still asked)
     elif ret is not None and has_figure(ret):
         state = ret.state.value
@@ -384,6 +387,7 @@ def returns_of(
             record.returns,
             record.targets,
             p.label in record.escalated,
+            p.label in record.locked,
         )
         for p in periods
     ]

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from domain import signoff
+from domain import signoff, views
 from domain.model import (
     Measure,
     Notification,
@@ -247,3 +247,17 @@ async def test_a_signed_off_period_refuses_changes_but_an_admins_reasoned_restat
     assert [r.reason_key for r in await rows(uow, Kind.REVIEW)] == [
         f"review:{mark.id}:2026/27 M7:{ret.id}"
     ]
+
+
+async def test_my_measures_shows_a_signed_off_period_as_such_not_as_overdue(uow, person):
+    amina = await person(AMINA)
+    async with uow() as tx:
+        for label in (M7, "2026/27 Q2"):
+            tx.add(PeriodLock(period=label, locked_at=NOW, locked_by=RACHEL))
+    async with uow() as tx:
+        items = await views.my_returns(tx, amina, NOW.date(), signoff.Policy())
+    states = {(i.measure.code, i.period.label): i.state for i in items}
+    # RB-01's October figure never came, and October is signed off: nothing is asked for it.
+    assert states[("RB-01", M7)] == "signed off without a figure"
+    assert states[("RB-06", "2026/27 Q2")] == "signed off"
+    assert not [i for i in items if i.state in views.WAITING and i.period.label == M7]
