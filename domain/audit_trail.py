@@ -422,13 +422,18 @@ def table_text(lines: Sequence[TrailLine], width: int = 100) -> str:
         for line in lines
     ]
     columns = TABLE_COLUMNS[:-1]
-    widths = [
-        min(
-            max([len(column)] + [len(part) for row in rows for part in row[i].split("\n")]),
-            _WIDTHS[column],
-        )
-        for i, column in enumerate(columns)
-    ]
+    widths = []
+    for i, column in enumerate(columns):
+        most = _WIDTHS[column]
+        parts = [part for row in rows for part in row[i].split("\n")]
+        # An email too long for the column breaks after its @: it needs only its longer half.
+        needs = [
+            max(len(p.split("@")[0]) + 1, len(p.split("@")[1]))
+            if len(p) > most and "@" in p
+            else len(p)
+            for p in parts
+        ]
+        widths.append(min(max([len(column), *needs]), most))
     room = width - sum(widths) - 2 * len(widths)
     beside = room >= _MIN_DETAIL
     if beside:
