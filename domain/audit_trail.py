@@ -106,9 +106,6 @@ _LABELS = {"aad_object_id": "Entra object id", "teams_user_id": "Teams user id"}
 # Changes rendered in a fixed order, first; the rest follow as they were recorded.
 _FIRST = ("actual", "target", "state", "reason", "why", "comment", "action", "question")
 
-# The largest number of entries a trail shows; a narrower filter shows the rest.
-MAX_LINES = 100_000
-
 TABLE_COLUMNS = ("When", "Who", "What", "Measure", "Period", "Detail")
 CSV_COLUMNS = (
     "when",
@@ -150,15 +147,18 @@ def where_of(entity: str, key: str) -> tuple[str, str]:
     if entity not in _BY_MEASURE:
         return "", ""
     words = key.split()
-    if entity == "measure":
-        return (words[0] if len(words) == 1 else ""), ""
-    if entity == "deadline" and words and words[0].islower():
-        return "", _period_label(" ".join(words[1:]))  # a frequency's deadline: "quarterly …"
     if words and words[-1].startswith("#"):
         words = words[:-1]  # an action-plan item: "HS-04 2025/26 Q1 #3"
-    if len(words) < 2:
-        return "", ""  # "12": an escalation or question PerfBot did not know
+    if entity == "deadline" and words and words[0].islower():
+        return "", _period_label(" ".join(words[1:]))  # every measure's: "quarterly 2025/26 Q1"
+    if not words or not _looks_like_code(words[0]):
+        return "", ""  # "12", "deep dive #4": an escalation or deep dive PerfBot did not know
     return words[0], _period_label(" ".join(words[1:]))
+
+
+def _looks_like_code(word: str) -> bool:
+    """Measure codes are stored in capitals and hold a letter: HS-04, not 12 or "deep"."""
+    return word == word.upper() and any(c.isalpha() for c in word)
 
 
 def _period_label(text: str) -> str:
@@ -310,7 +310,7 @@ async def audit_trail(
         query = query.where(func.lower(AuditEntry.actor) == email)
     if since is not None:
         query = query.where(AuditEntry.at >= datetime.combine(since, time(), LONDON))
-    entries = (await session.scalars(query.limit(MAX_LINES))).all()
+    entries = (await session.scalars(query)).all()
     names = {
         email: name for email, name in await session.execute(select(Person.email, Person.name))
     }

@@ -342,6 +342,9 @@ def test_each_kind_of_key_names_its_measure_and_period():
     assert where_of("action_plan", "HS-04 2025/26 Q1 #3") == ("HS-04", "2025/26 Q1")
     assert where_of("escalation", "12") == ("", "")
     assert where_of("deadline", "quarterly 2025/26 Q1") == ("", "2025/26 Q1")
+    assert where_of("deadline", "HS-04 2025/26 Q1") == ("HS-04", "2025/26 Q1")
+    assert where_of("action_plan", "HS-04") == ("HS-04", "")  # a refusal about the measure
+    assert where_of("deep_dive", "deep dive #4") == ("", "")
     assert where_of("measure", "HS-04") == ("HS-04", "")
     assert where_of("person", "amina@x") == ("", "")
 
