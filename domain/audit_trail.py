@@ -439,9 +439,7 @@ def table_text(lines: Sequence[TrailLine], width: int = 100) -> str:
     if beside:
         room = min(room, max([len("Detail")] + [len(row[-1]) for row in rows]))
         widths.append(room)
-        heading = TABLE_COLUMNS
-    else:
-        heading = columns
+    heading: Sequence[str] = TABLE_COLUMNS if beside else columns
     out = ["  ".join(c.ljust(w) for c, w in zip(heading, widths, strict=True)).rstrip()]
     out.append("  ".join("-" * w for w in widths))
     for row in rows:
