@@ -244,7 +244,7 @@ def detail(action: str, changes: dict[str, Any], names: dict[str, str]) -> str:
             if old is None or old == []:
                 parts.append(f"{label} {_shown(new, names)}")
             elif new is None or new == []:
-                parts.append(f"{label} {_shown(old, names)} removed")
+                parts.append(f"{label} removed (was: {_shown(old, names)})")
             else:
                 parts.append(f"{label} {_shown(old, names)} → {_shown(new, names)}")
         if key == "actual" and version is not None:
@@ -262,6 +262,8 @@ def _import_detail(changes: dict[str, Any]) -> list[str]:
         for kind, n in (changes.get(key) or {}).items():
             counts.setdefault(kind, []).append(f"{n:,} {word}")
     parts.extend(f"{kind}: {', '.join(said)}" for kind, said in counts.items())
+    if changes.get("restated"):
+        parts.append(f"restated: {', '.join(changes['restated'])}")
     if changes.get("reason"):
         parts.append(f"reason: {changes['reason']}")
     return parts
@@ -477,6 +479,8 @@ def record_import_run(
         "updated": {k: n for k, n in summary.updated.items() if n},
         "unchanged": {k: n for k, n in summary.unchanged.items() if n},
     }
+    if summary.restated:
+        changes["restated"] = list(summary.restated)
     if reason:
         changes["reason"] = reason
     record(session, actor, "import", "import", source, changes, now)

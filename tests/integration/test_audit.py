@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main
-from domain import db, people, returns
+from domain import db, locks, people, returns
 from domain.audit import record
 from domain.audit_trail import (
     PHRASES,
@@ -616,3 +616,42 @@ async def test_perfbot_import_leaves_one_entry_for_the_run(happened, monkeypatch
     assert runs[-1]["detail"] == f"from {folder}; targets: 1 updated"
     changed = [r for r in csv.DictReader(io.StringIO(out)) if r["key"] == "RB-03 2026/27 M7"]
     assert changed[-1]["detail"] == "target 18.0 → 17.0"
+
+
+async def test_a_lock_and_a_restatement_after_it_are_in_the_trail(happened, tmp_path):
+    """The issue's end: the quarter is signed off, an admin corrects a figure by import with a
+    reason, and the trail shows both, with the figure it replaced."""
+    admin = "rachel.singh@kingsmere.gov.uk"
+    uow = UnitOfWork(db.session_factory(happened))
+    await uow.run(lambda tx: locks.lock(tx, "2026/27 Q2", admin, at("14:00"), "For Cabinet", True))
+    folder = tmp_path / "correction"
+    folder.mkdir()
+    (folder / "actuals.csv").write_text("code,period,actual\nRB-06,2026/27 Q2,90.8\n")
+    async with uow() as tx:  # as `perfbot import --reason` does it
+        summary = await import_workbook(
+            tx, read_sheets(folder), now=at("14:30"), reason="The bank's late file"
+        )
+        record_import_run(tx, "q2.csv", summary, at("14:30"), reason="The bank's late file")
+    lines = told(await trail(happened, period="2026/27 Q2", since=SINCE))
+    locked, restated = lines
+    assert locked[1:5] == (f"Rachel Singh <{admin}>", "locked", "", "2026/27 Q2")
+    assert locked[5].startswith("reason: For Cabinet; unapproved: ")
+    assert locked[5].endswith("; forced (some returns were not approved)")
+    assert restated == (
+        "2026-11-24 14:30",
+        "import",
+        "restated",
+        "RB-06",
+        "2026/27 Q2",
+        "actual 90.3% → 90.8% (version 2); reason: The bank's late file; from import; "
+        "commentary removed (was: Better than last period thanks to the process changes made "
+        "earlier in the year.)",
+    )
+    [run] = told(await trail(happened, person="import", since=at("14:30").date()))[-1:]
+    assert run[2:] == (
+        "ran an import",
+        "",
+        "",
+        "from q2.csv; actuals: 1 updated; restated: RB-06 2026/27 Q2 actual; "
+        "reason: The bank's late file",
+    )
