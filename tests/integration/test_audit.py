@@ -393,6 +393,18 @@ class _Source:
                 params = [a.arg for a in function.args.args]
                 if node.id in params:
                     return self.passed(function, params.index(node.id), node.id, depth)
+                assigned = [
+                    each.value
+                    for each in ast.walk(function)
+                    if isinstance(each, ast.Assign | ast.AnnAssign)
+                    and each.value is not None
+                    and any(
+                        isinstance(t, ast.Name) and t.id == node.id
+                        for t in (each.targets if isinstance(each, ast.Assign) else [each.target])
+                    )
+                ]
+                if assigned:  # a local variable: every value it is given
+                    return set().union(*(self.values(v, depth + 1) for v in assigned))
         raise AssertionError(f"{self.where(node)}: cannot tell which action this records")
 
     def passed(
