@@ -228,7 +228,7 @@ def detail(action: str, changes: dict[str, Any], names: dict[str, str]) -> str:
             parts.append(f"{'reason' if key == 'why' else label}: {_shown(value, names)}")
         elif key == "forced":
             if value:
-                parts.append("forced (some returns were not approved)")
+                parts.append("forced (signed off as it stood)")
         elif key == "source":
             parts.append(f"from {value}")
         elif key == "matched_by":

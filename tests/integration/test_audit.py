@@ -295,8 +295,7 @@ def test_the_table_fits_the_terminal_and_cuts_a_long_detail():
             "period",
             {"reason": "Signed off by CLT", "unapproved": ["HS-04", "RB-01"], "forced": True},
             "locked",
-            "reason: Signed off by CLT; unapproved: HS-04, RB-01; forced (some returns were "
-            "not approved)",
+            "reason: Signed off by CLT; unapproved: HS-04, RB-01; forced (signed off as it stood)",
         ),
         ("lock", "period", {"reason": None, "unapproved": [], "forced": False}, "locked", ""),
         ("unlock", "period", {"reason": "Late correction"}, "unlocked", "reason: Late correction"),
@@ -647,8 +646,7 @@ async def test_a_lock_and_a_restatement_after_it_are_in_the_trail(happened, tmp_
     lines = told(await trail(happened, period="2026/27 Q2", since=SINCE))
     locked, restated = lines
     assert locked[1:5] == (f"Rachel Singh <{admin}>", "locked", "", "2026/27 Q2")
-    assert locked[5].startswith("reason: For Cabinet; unapproved: ")
-    assert locked[5].endswith("; forced (some returns were not approved)")
+    assert locked[5] == "reason: For Cabinet; forced (signed off as it stood)"
     assert restated == (
         "2026-11-24 14:30",
         "import",

@@ -436,7 +436,7 @@ async def test_export_with_commentary_and_versions_writes_two_sheets(
     m3 = [r for r in versions if r[:2] == ("RB-01", "2025/26 M3")]
     by_column = [dict(zip(VERSION_COLUMNS, r, strict=True)) for r in m3]
     assert [(v["version"], v["figure"], v["source"], v["state"]) for v in by_column] == [
-        (1, 29.3, "import", "submitted"),
+        (1, 29.3, "import", "approved"),  # imported figures are stored approved
         (2, 29.5, "import", "approved"),
         (3, 29.6, "admin", "submitted"),
     ]
