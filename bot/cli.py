@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -22,6 +23,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.settings import ENVIRONMENT, MAX_DISPATCHERS, Settings, SettingsError
 from domain import db
+from domain.audit_trail import (
+    TrailError,
+    audit_trail,
+    csv_text,
+    nothing_found,
+    record_import_run,
+    table_text,
+)
 from domain.dates import LONDON, long_day, parse_day, parse_moment
 from domain.importing import ImportRejected, import_workbook
 from domain.locks import PeriodStatus, StatusLine
@@ -32,13 +41,17 @@ from domain.ratings import RatingError
 from domain.reminders import last_working_morning
 from domain.reporting import (
     DEADLINE_COLUMNS,
-    EXPORT_COLUMNS,
+    VERSION_COLUMNS,
+    WITH_CHOICES,
     deadline_values,
+    export_columns,
     load_calendar,
+    parse_extras,
     performance,
     published_deadlines,
+    return_versions,
 )
-from domain.workbook import WorkbookError, read_sheets, write_table
+from domain.workbook import WorkbookError, read_sheets, write_table, write_workbook
 from scheduler.jobs import JOBS
 
 log = logging.getLogger("perfbot")
@@ -150,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exporter.add_argument("--format", choices=("csv", "xlsx"), help="csv (default) or xlsx")
     exporter.add_argument(
+        "--with",
+        dest="with_",
+        metavar="WHAT",
+        help="add to the performance export, separated by commas: "
+        + "; ".join(f"{word}: {what}" for word, what in WITH_CHOICES.items())
+        + " (either also shows a restated figure's earlier value beside it)",
+    )
+    exporter.add_argument(
         "-o", "--output", type=Path, help="file to write (default: standard output, csv only)"
     )
     exporter.set_defaults(run=cmd_export)
@@ -194,6 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
         "server was killed before the dispatcher had started)",
     )
     runner.set_defaults(run=cmd_jobs_run)
+
+    audit = commands.add_parser(
+        "audit", help="who did what when (the audit log, oldest first), in plain words"
+    )
+    audit.add_argument("--measure", metavar="CODE", help="only entries about this measure")
+    audit.add_argument("--period", metavar="P", help="only entries about this period")
+    audit.add_argument("--person", metavar="EMAIL", help="only what this person did")
+    audit.add_argument(
+        "--since", metavar="DATE", help="only from this day on, e.g. 2026-12-01 (London time)"
+    )
+    audit.add_argument(
+        "--format",
+        choices=("table", "csv"),
+        default="table",
+        help="table (default, fits the terminal) or csv (every value whole, and the raw changes)",
+    )
+    audit.set_defaults(run=cmd_audit)
 
     people = commands.add_parser(
         "people", help="people PerfBot knows; --unreachable: those Teams refused"
@@ -350,6 +388,8 @@ async def _import(
         summary = await import_workbook(session, sheets, now=datetime.now(UTC), reason=reason)
         if dry_run:
             await session.rollback()
+        else:
+            record_import_run(session, label, summary, datetime.now(UTC), reason=reason)
     verb = "Checked" if dry_run else "Imported"
     if not summary.changed:
         print(f"{verb} {label}: nothing to change, the database already matches.")
@@ -435,6 +475,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             "--period is for the performance export: leave it out, --deadlines writes every "
             "deadline"
         )
+    extras = _extras(args.with_)
+    if args.deadlines and extras:
+        raise CommandError(
+            "--with is for the performance export: leave it out, --deadlines writes the "
+            "deadlines sheet only"
+        )
     period = Period.parse(args.period) if args.period else None
     sheet = "deadlines" if args.deadlines else "performance"
     file_format = args.format
@@ -442,11 +488,17 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         file_format = "xlsx" if args.output and args.output.suffix.lower() == ".xlsx" else "csv"
     if file_format == "xlsx" and args.output is None:
         raise CommandError(f"an xlsx export needs a file: add -o {sheet}.xlsx")
+    if "versions" in extras and args.output is None:
+        raise CommandError(
+            "--with versions writes a second table, so it needs a file: add -o performance.xlsx "
+            "(a versions sheet) or -o performance.csv (and performance-versions.csv beside it)"
+        )
     if args.output and not args.output.parent.exists():
         raise CommandError(f"the folder {args.output.parent} does not exist")
 
     async def work(engine: Any) -> int:
         await _require_current_schema(engine)
+        versions: list[Sequence[Any]] = []
         async with db.session_factory(engine)() as session:
             columns: Sequence[str]
             values: list[Sequence[Any]]
@@ -454,9 +506,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                 columns = DEADLINE_COLUMNS
                 values = [deadline_values(d) for d in await published_deadlines(session)]
             else:
-                columns = EXPORT_COLUMNS
+                columns = export_columns(extras)
                 rows = await performance(session, settings.default_scheme, period)
-                values = [row.export_values() for row in rows]
+                values = [row.export_values_with(extras) for row in rows]
+                if "versions" in extras:
+                    versions = list(await return_versions(session, period))
+        if "versions" in extras:
+            return _write_with_versions(args.output, file_format, columns, values, versions)
         # The sheet is named as import expects it, so a deadlines workbook imports as it is.
         data = write_table(args.output, columns, values, file_format, sheet_name=sheet)
         if data is not None:
@@ -471,6 +527,41 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _run(settings, work)
+
+
+def _extras(text: str | None) -> frozenset[str]:
+    if text is None:
+        return frozenset()
+    try:
+        return parse_extras(text)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+
+
+def _write_with_versions(
+    output: Path,
+    file_format: str,
+    columns: Sequence[str],
+    values: list[Sequence[Any]],
+    versions: list[Sequence[Any]],
+) -> int:
+    """The performance export and every version of each return: two sheets of one workbook,
+    or two CSV files side by side (``performance.csv`` and ``performance-versions.csv``)."""
+    if file_format == "xlsx":
+        write_workbook(
+            output, [("performance", columns, values), ("versions", VERSION_COLUMNS, versions)]
+        )
+        print(
+            f"Wrote {len(values):,} rows and {len(versions):,} versions to {output}",
+            file=sys.stderr,
+        )
+        return 0
+    beside = output.with_name(f"{output.stem}-versions{output.suffix or '.csv'}")
+    write_table(output, columns, values, "csv")
+    write_table(beside, VERSION_COLUMNS, versions, "csv")
+    print(f"Wrote {len(values):,} rows to {output}", file=sys.stderr)
+    print(f"Wrote {len(versions):,} versions to {beside}", file=sys.stderr)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -915,6 +1006,33 @@ def status_lines(status: PeriodStatus) -> list[str]:
         lines += ["", f"{heading} ({len(found)}):"]
         lines += [row(line, note(line)) for line in found]
     return lines
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    since = _day(args.since, "--since") if args.since else None
+
+    async def work(engine: Any) -> int:
+        await _require_current_schema(engine)
+        async with db.session_factory(engine)() as session:
+            try:
+                lines = await audit_trail(
+                    session,
+                    measure=args.measure,
+                    period=args.period,
+                    person=args.person,
+                    since=since,
+                )
+            except TrailError as error:
+                raise CommandError(str(error)) from None
+        if not lines:
+            print(nothing_found(args.measure, args.period, args.person, since))
+        elif args.format == "csv":
+            sys.stdout.write(csv_text(lines))
+        else:
+            sys.stdout.write(table_text(lines, shutil.get_terminal_size((100, 24)).columns))
+        return 0
+
+    return _run(settings, work)
 
 
 if __name__ == "__main__":  # `python -m bot.cli`, as `perfbot serve` starts its dispatchers

@@ -23,8 +23,16 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    relationship,
+)
 
 from domain.numbers import Unit
 from domain.periods import Frequency
@@ -516,3 +524,30 @@ class Snooze(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     until: Mapped[date]
     created_at: Mapped[datetime]
+
+
+# ---- the audit log is append-only ------------------------------------------------------------
+
+
+class AuditIsAppendOnly(RuntimeError):
+    """Something tried to change or remove an audit entry: the log is only ever added to."""
+
+
+def _refuse_audit_change(mapper: Any, connection: Any, target: AuditEntry) -> None:
+    raise AuditIsAppendOnly(
+        f"audit entry {target.id} cannot be changed or deleted: the audit log is append-only"
+    )
+
+
+def _refuse_bulk_audit_change(state: ORMExecuteState) -> None:
+    """``session.execute(update(AuditEntry))`` or ``delete(...)`` skips the mapper events above."""
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) == AuditEntry.__tablename__:
+        raise AuditIsAppendOnly("audit_log cannot be updated or deleted from: it is append-only")
+
+
+event.listen(AuditEntry, "before_update", _refuse_audit_change)
+event.listen(AuditEntry, "before_delete", _refuse_audit_change)
+event.listen(Session, "do_orm_execute", _refuse_bulk_audit_change)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.audit import record
 from domain.dates import LONDON
 from domain.model import ConversationRef, Notification, NotificationState, Person, Role
 from domain.notifications import Kind, cancel, queue
@@ -20,9 +21,13 @@ REFUSED = "Teams answered"  # a 403 or 404: blocked, uninstalled, or the chat is
 
 
 async def find_person(
-    session: AsyncSession, aad_object_id: str | None, email: str | None
+    session: AsyncSession,
+    aad_object_id: str | None,
+    email: str | None,
+    now: datetime,
 ) -> Person | None:
-    """Match a Teams user: by Entra object id, else by email or UPN (remembering the id)."""
+    """Match a Teams user: by Entra object id, else by email or UPN (remembering the id: a
+    link to their Teams account, audited)."""
     if aad_object_id:
         person = await session.scalar(select(Person).where(Person.aad_object_id == aad_object_id))
         if person:
@@ -30,6 +35,15 @@ async def find_person(
     if email:
         person = await session.scalar(select(Person).where(Person.email == email.strip().lower()))
         if person and aad_object_id and person.aad_object_id != aad_object_id:
+            record(
+                session,
+                person.email,
+                "link identity",
+                "person",
+                person.email,
+                {"aad_object_id": [person.aad_object_id, aad_object_id], "matched_by": "email"},
+                now,
+            )
             person.aad_object_id = aad_object_id
         return person
     return None
@@ -73,11 +87,29 @@ async def reachable_again(
     if person is None:
         return []
     if teams_user_id and person.teams_user_id != teams_user_id:
+        record(
+            session,
+            person.email,
+            "link identity",
+            "person",
+            person.email,
+            {"teams_user_id": [person.teams_user_id, teams_user_id]},
+            now,
+        )
         person.teams_user_id = teams_user_id
     if person.unreachable_reason is None:
         # Every message given up because someone could not be reached marked them
         # unreachable (mark_unreachable), so someone who is not has nothing to queue again.
         return []
+    record(
+        session,
+        person.email,
+        "mark reachable",
+        "person",
+        person.email,
+        {"unreachable": [person.unreachable_reason, None]},
+        now,
+    )
     person.unreachable_reason = None
     person.unreachable_since = None
     failed = await session.scalars(
@@ -133,6 +165,16 @@ async def mark_unreachable(
     install or talk to PerfBot again, nothing more is tried."""
     person = await session.get(Person, person_id) if person_id is not None else None
     if person is not None:
+        if person.unreachable_reason != reason:
+            record(
+                session,
+                "system",
+                "mark unreachable",
+                "person",
+                person.email,
+                {"unreachable": [person.unreachable_reason, reason]},
+                now,
+            )
         person.unreachable_reason = reason
         person.unreachable_since = now
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.model import ClosureDay, Deadline, Measure, Return, Target
+from domain.dates import LONDON
+from domain.model import ClosureDay, Deadline, Measure, MeasureKind, Person, Return, Target
 from domain.numbers import quantize
 from domain.periods import Period
 from domain.ratings import (
@@ -35,6 +36,31 @@ EXPORT_COLUMNS = (
     "variance_pct",
     "rating",
     "direction",
+)
+
+# What `perfbot export --with ...` may add, and what each adds.
+WITH_CHOICES = {
+    "commentary": "each return's commentary, remedial action and action due date",
+    "versions": "every version of each return, on a sheet (or CSV file) of its own",
+}
+# With any of them, a restated figure shows the figure it replaced beside it.
+RESTATED_COLUMNS = ("restated_from",)
+COMMENTARY_COLUMNS = ("commentary", "remedial_action", "action_due")
+VERSION_COLUMNS = (
+    "code",
+    "period",
+    "version",
+    "figure",
+    "state",
+    "submitted_by",
+    "submitted_at",
+    "source",
+    "reviewed_by",
+    "reviewed_at",
+    "review_comment",
+    "restated",
+    "restated_from",
+    "correction_reason",
 )
 
 # The deadlines sheet, as `perfbot export --deadlines` writes it and `perfbot import` reads it.
@@ -70,6 +96,91 @@ class PerformanceRow:
             self.assessment.rating.word if self.assessment.rating else None,
             self.direction.value if self.direction else None,
         )
+
+    def export_values_with(self, extras: frozenset[str]) -> tuple[Any, ...]:
+        """The row for ``export_columns(extras)``: the earlier figure of a restatement beside
+        the actual, then (with commentary) the return's own words."""
+        values = list(self.export_values())
+        latest = self.latest
+        if extras:
+            restated = latest.restated_from if latest is not None and latest.restated else None
+            values.insert(EXPORT_COLUMNS.index("actual") + 1, restated)
+        if "commentary" in extras:
+            values += [
+                latest.commentary if latest else None,
+                latest.remedial_action if latest else None,
+                latest.action_due if latest else None,
+            ]
+        return tuple(values)
+
+
+def export_columns(extras: frozenset[str]) -> tuple[str, ...]:
+    """The performance export's columns; with no extras, EXPORT_COLUMNS as they always were."""
+    if not extras:
+        return EXPORT_COLUMNS
+    at = EXPORT_COLUMNS.index("actual") + 1
+    columns = EXPORT_COLUMNS[:at] + RESTATED_COLUMNS + EXPORT_COLUMNS[at:]
+    if "commentary" in extras:
+        columns += COMMENTARY_COLUMNS
+    return columns
+
+
+def parse_extras(text: str) -> frozenset[str]:
+    """``commentary,versions`` -> the extras; an unknown word is refused, naming the choices."""
+    words = [w.strip().lower() for w in text.split(",") if w.strip()]
+    choices = ", ".join(WITH_CHOICES)
+    unknown = [w for w in words if w not in WITH_CHOICES]
+    if unknown:
+        raise ValueError(
+            f"--with: '{unknown[0]}' is not one of {choices}; write for example "
+            f"--with {','.join(WITH_CHOICES)}"
+        )
+    if not words:
+        raise ValueError(f"--with needs one or more of {choices}, separated by commas")
+    return frozenset(words)
+
+
+def _in_london(moment: datetime | None) -> datetime | None:
+    """A moment as London's wall clock shows it, without a zone (a spreadsheet keeps none)."""
+    return None if moment is None else moment.astimezone(LONDON).replace(tzinfo=None)
+
+
+async def return_versions(
+    session: AsyncSession, period: Period | None = None
+) -> list[tuple[Any, ...]]:
+    """Every version of every return of the active measures (of one period), oldest version
+    first, as rows of VERSION_COLUMNS: who sent it, how, who reviewed it, and any restatement."""
+    emails = dict((await session.execute(select(Person.id, Person.email))).all())
+    query = (
+        select(Measure.code, Measure.kind, Return)
+        .join(Measure, Return.measure_id == Measure.id)
+        .where(Measure.active)
+    )
+    if period is not None:
+        query = query.where(Return.period == period.label)
+    rows = []
+    for code, kind, ret in (await session.execute(query)).all():
+        figure = ret.status if kind is MeasureKind.KEY_ACTION else ret.value
+        rows.append(
+            (
+                code,
+                ret.period,
+                ret.version,
+                figure,
+                ret.state.value,
+                emails.get(ret.submitted_by_id or 0),
+                _in_london(ret.submitted_at),
+                ret.source,
+                emails.get(ret.reviewed_by_id or 0),
+                _in_london(ret.reviewed_at),
+                ret.review_comment,
+                "yes" if ret.restated else "no",
+                ret.restated_from,
+                ret.correction_reason,
+            )
+        )
+    rows.sort(key=lambda r: (r[0], Period.parse(r[1]), r[2]))
+    return rows
 
 
 async def load_calendar(session: AsyncSession) -> WorkingCalendar:

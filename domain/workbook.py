@@ -150,21 +150,33 @@ def write_table(
             writer.writerow(["" if v is None else v for v in row])
         data = buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read £ and ★ right
     elif file_format == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.title = sheet_name
-        sheet.append(list(columns))
-        for row in rows:
-            sheet.append(list(row))
-        sheet.freeze_panes = "A2"
-        out = io.BytesIO()
-        workbook.save(out)
-        data = out.getvalue()
+        data = _xlsx([(sheet_name, columns, rows)])
     else:
         raise WorkbookError(f"format '{file_format}' is not csv or xlsx")
     if path is None:
         return data
     path.write_bytes(data)
     return None
+
+
+def write_workbook(
+    path: Path, sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]
+) -> None:
+    """Write several named sheets, each (name, columns, rows), to one .xlsx workbook."""
+    path.write_bytes(_xlsx(sheets))
+
+
+def _xlsx(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, columns, rows in sheets:
+        sheet = workbook.create_sheet(name)
+        sheet.append(list(columns))
+        for row in rows:
+            sheet.append(list(row))
+        sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

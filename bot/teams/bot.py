@@ -123,7 +123,8 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         sender = ctx.activity.from_property
         aad = getattr(sender, "aad_object_id", None)
         uow = self.services.uow
-        person = await uow.run(lambda tx: people.find_person(tx, aad, None))
+        now = self.services.clock()
+        person = await uow.run(lambda tx: people.find_person(tx, aad, None, now))
         if person is not None:
             return person
         email = None
@@ -134,7 +135,7 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         except Exception as error:  # the member lookup is a courtesy; its failure is not fatal
             log.warning("could not look up Teams member %s: %s", sender.id, error)
         # Keeps an Entra id learned from the member lookup.
-        return await uow.run(lambda tx: people.find_person(tx, aad, email))
+        return await uow.run(lambda tx: people.find_person(tx, aad, email, now))
 
     async def _unknown_person(self, ctx: TurnContext) -> None:
         sender = ctx.activity.from_property

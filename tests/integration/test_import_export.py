@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,13 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cli import main
 from domain.importing import ImportRejected, ImportSummary, import_workbook
-from domain.model import AuditEntry, Measure, Person, Return, Target
+from domain.locks import mark_restated
+from domain.model import AuditEntry, Measure, Person, Return, ReturnState, Target
 from domain.periods import Period
 from domain.ratings import Scheme
-from domain.reporting import EXPORT_COLUMNS, performance
+from domain.reporting import EXPORT_COLUMNS, VERSION_COLUMNS, export_columns, performance
 from domain.workbook import read_sheets, write_table
 from tests.conftest import SAMPLE
 
@@ -337,3 +341,160 @@ async def test_the_xlsx_export_opens_in_excel_with_numbers_as_numbers(sessions, 
     assert header == list(EXPORT_COLUMNS)
     od03 = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "OD-03")
     assert od03[4:8] == (95, 93, -2.1, "Amber")  # the council default here is RAG
+
+
+# ---- perfbot export --with commentary,versions ------------------------------------------------
+
+RESTATED_AT = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
+
+
+async def perfbot(engine, monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """`perfbot ARGS` in this process (on a thread: it runs its own event loop)."""
+    monkeypatch.setenv("PERFBOT_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    capsys.readouterr()
+    status = await asyncio.to_thread(main, list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+async def corrected_and_restated(sessions, tmp_path: Path) -> None:
+    """The sample council, with RB-01's June 2025 figure (29.3, version 1) corrected by an
+    import (29.5, version 2, which Mark Taylor then approved) and restated by an admin after
+    sign-off (29.6, version 3)."""
+    await load(sessions, SAMPLE)
+    folder = tmp_path / "correction"
+    folder.mkdir()
+    (folder / "actuals.csv").write_text(
+        "code,period,actual,commentary\nRB-01,2025/26 M3,29.5,Late direct debits counted.\n"
+    )
+    await load(sessions, folder)
+    async with sessions() as session, session.begin():
+        measure = await session.scalar(select(Measure).where(Measure.code == "RB-01"))
+        mark = await session.scalar(
+            select(Person).where(Person.email == "mark.taylor@kingsmere.gov.uk")
+        )
+        second = await session.scalar(
+            select(Return).where(Return.measure_id == measure.id, Return.period == "2025/26 M3")
+            .where(Return.version == 2)
+        )  # fmt: skip
+        second.state = ReturnState.APPROVED
+        second.reviewed_by_id = mark.id
+        second.reviewed_at = RESTATED_AT - timedelta(days=2)
+        second.review_comment = "Agreed."
+        third = Return(
+            measure_id=measure.id,
+            period="2025/26 M3",
+            version=3,
+            value=Decimal("29.6"),
+            commentary="Late direct debits counted.",
+            remedial_action="Reconcile with the bank weekly.",
+            action_due=date(2026, 12, 18),
+            submitted_by_id=mark.id,
+            submitted_at=RESTATED_AT,
+            source="admin",
+        )
+        mark_restated(third, "29.5%", "The bank's late file")
+        session.add(third)
+
+
+async def test_the_default_export_keeps_its_columns(engine, sessions, monkeypatch, capsys):
+    await load(sessions, SAMPLE)
+    status, out, _ = await perfbot(engine, monkeypatch, capsys, "export", "--period", "2025/26 M3")
+    assert status == 0
+    assert (
+        out.splitlines()[0]
+        == "code,title,service,period,target,actual,variance_pct,rating,direction"
+    )
+    assert export_columns(frozenset()) == EXPORT_COLUMNS
+
+
+async def test_export_with_commentary_and_versions_writes_two_sheets(
+    engine, sessions, monkeypatch, capsys, tmp_path
+):
+    await corrected_and_restated(sessions, tmp_path)
+    path = tmp_path / "performance.xlsx"
+    status, _, err = await perfbot(
+        engine, monkeypatch, capsys, "export", "--with", "Commentary, versions", "-o", str(path)
+    )
+    assert status == 0, err
+    assert "versions to" in err
+    workbook = load_workbook(path)
+    assert workbook.sheetnames == ["performance", "versions"]
+    main_rows = list(workbook["performance"].iter_rows(values_only=True))
+    assert main_rows[0] == (
+        "code", "title", "service", "period", "target", "actual", "restated_from",
+        "variance_pct", "rating", "direction", "commentary", "remedial_action", "action_due",
+    )  # fmt: skip
+    rb01 = next(r for r in main_rows if r[0] == "RB-01" and r[3] == "2025/26 M3")
+    assert rb01[5:7] == (29.6, "29.5%")  # the restated figure beside the one it replaced
+    assert rb01[10:12] == ("Late direct debits counted.", "Reconcile with the bank weekly.")
+    assert rb01[12].date() == date(2026, 12, 18)
+    unrestated = next(r for r in main_rows if r[0] == "RB-01" and r[3] == "2025/26 M2")
+    assert unrestated[6] is None
+    versions = list(workbook["versions"].iter_rows(values_only=True))
+    assert versions[0] == VERSION_COLUMNS
+    m3 = [r for r in versions if r[:2] == ("RB-01", "2025/26 M3")]
+    by_column = [dict(zip(VERSION_COLUMNS, r, strict=True)) for r in m3]
+    assert [(v["version"], v["figure"], v["source"], v["state"]) for v in by_column] == [
+        (1, 29.3, "import", "approved"),  # imported figures are stored approved
+        (2, 29.5, "import", "approved"),
+        (3, 29.6, "admin", "submitted"),
+    ]
+    first, second, third = by_column
+    assert (first["submitted_by"], str(first["submitted_at"])) == (
+        "lucy.price@kingsmere.gov.uk",
+        "2025-07-18 12:34:00",  # London's clock, as the sample's spreadsheet says it
+    )
+    assert (second["reviewed_by"], second["review_comment"]) == (
+        "mark.taylor@kingsmere.gov.uk",
+        "Agreed.",
+    )
+    assert (third["restated"], third["restated_from"], third["correction_reason"]) == (
+        "yes",
+        "29.5%",
+        "The bank's late file",
+    )
+    assert first["restated"] == "no"
+
+
+async def test_export_with_versions_as_csv_writes_a_second_file_beside(
+    engine, sessions, monkeypatch, capsys, tmp_path
+):
+    await corrected_and_restated(sessions, tmp_path)
+    path = tmp_path / "perf.csv"
+    status, _, err = await perfbot(
+        engine, monkeypatch, capsys, "export", "--period", "2025/26 M3", "--with", "versions",
+        "-o", str(path),
+    )  # fmt: skip
+    assert status == 0, err
+    beside = tmp_path / "perf-versions.csv"
+    assert f"to {beside}" in err
+    main_rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert "commentary" not in main_rows[0]
+    rb01 = next(r for r in main_rows if r["code"] == "RB-01")
+    assert (rb01["actual"], rb01["restated_from"]) == ("29.6", "29.5%")
+    versions = list(csv.DictReader(io.StringIO(beside.read_text(encoding="utf-8-sig"))))
+    assert {r["period"] for r in versions} == {"2025/26 M3"}
+    assert [r["version"] for r in versions if r["code"] == "RB-01"] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ["--with", "comments"],
+            "--with: 'comments' is not one of commentary, versions; write for example "
+            "--with commentary,versions",
+        ),
+        (["--with", " , "], "--with needs one or more of commentary, versions"),
+        (["--with", "versions"], "--with versions writes a second table, so it needs a file"),
+        (["--deadlines", "--with", "commentary"], "--with is for the performance export"),
+    ],
+)
+async def test_export_with_something_unknown_says_what_it_can_be(
+    engine, monkeypatch, capsys, args, says
+):
+    status, out, err = await perfbot(engine, monkeypatch, capsys, "export", *args)
+    assert (status, out) == (1, "")
+    assert says in err
+    assert len(err.strip().splitlines()) == 1
