@@ -148,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="why figures of signed-off (locked) periods change: without it such rows are "
         "refused; with it they are recorded as corrections (restatements) with this reason",
     )
+    importer.add_argument(
+        "--by",
+        metavar="EMAIL",
+        help="who makes a --reason correction, for the audit log (default: cli:<login name>)",
+    )
     importer.set_defaults(run=cmd_import)
 
     exporter = commands.add_parser(
@@ -379,17 +384,26 @@ def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _import(
-    engine: Any, path: Path, dry_run: bool, label: str, reason: str | None = None
+    engine: Any,
+    path: Path,
+    dry_run: bool,
+    label: str,
+    reason: str | None = None,
+    actor: str = "import",
 ) -> int:
     sheets = read_sheets(path)
     await _require_current_schema(engine)
     sessions = db.session_factory(engine)
     async with sessions() as session, session.begin():
-        summary = await import_workbook(session, sheets, now=datetime.now(UTC), reason=reason)
+        summary = await import_workbook(
+            session, sheets, now=datetime.now(UTC), actor=actor, reason=reason
+        )
         if dry_run:
             await session.rollback()
         else:
-            record_import_run(session, label, summary, datetime.now(UTC), reason=reason)
+            record_import_run(
+                session, label, summary, datetime.now(UTC), actor=actor, reason=reason
+            )
     verb = "Checked" if dry_run else "Imported"
     if not summary.changed:
         print(f"{verb} {label}: nothing to change, the database already matches.")
@@ -406,9 +420,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             '--reason is empty: say why the figures change, as in --reason "HS-04 Q1 was '
             'keyed wrongly"'
         )
+    # A correction of signed-off figures names who made it; an ordinary import is "import".
+    actor = _actor(args.by) if args.reason is not None else "import"
     return _run(
         settings,
-        lambda engine: _import(engine, args.path, args.dry_run, str(args.path), args.reason),
+        lambda engine: _import(engine, args.path, args.dry_run, str(args.path), args.reason, actor),
     )
 
 

@@ -43,7 +43,7 @@ WITH_CHOICES = {
     "commentary": "each return's commentary, remedial action and action due date",
     "versions": "every version of each return, on a sheet (or CSV file) of its own",
 }
-# With any of them, a restated figure shows the figure it replaced beside it.
+# A restated figure (changed after its period was signed off) shows the figure it replaced.
 RESTATED_COLUMNS = ("restated_from",)
 COMMENTARY_COLUMNS = ("commentary", "remedial_action", "action_due")
 VERSION_COLUMNS = (
@@ -102,9 +102,8 @@ class PerformanceRow:
         the actual, then (with commentary) the return's own words."""
         values = list(self.export_values())
         latest = self.latest
-        if extras:
-            restated = latest.restated_from if latest is not None and latest.restated else None
-            values.insert(EXPORT_COLUMNS.index("actual") + 1, restated)
+        restated = latest.restated_from if latest is not None and latest.restated else None
+        values.insert(EXPORT_COLUMNS.index("actual") + 1, restated)
         if "commentary" in extras:
             values += [
                 latest.commentary if latest else None,
@@ -115,9 +114,8 @@ class PerformanceRow:
 
 
 def export_columns(extras: frozenset[str]) -> tuple[str, ...]:
-    """The performance export's columns; with no extras, EXPORT_COLUMNS as they always were."""
-    if not extras:
-        return EXPORT_COLUMNS
+    """The performance export's columns: EXPORT_COLUMNS with a restatement's earlier figure
+    beside the actual, then what ``extras`` add."""
     at = EXPORT_COLUMNS.index("actual") + 1
     columns = EXPORT_COLUMNS[:at] + RESTATED_COLUMNS + EXPORT_COLUMNS[at:]
     if "commentary" in extras:

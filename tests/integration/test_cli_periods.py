@@ -185,8 +185,15 @@ def test_an_import_into_a_signed_off_period_needs_a_reason(council, tmp_path):
     )
     assert _pl05(council) == before  # a dry run writes nothing
 
-    imported = run(council, "import", str(folder), "--reason", "Late completions")
+    imported = run(
+        council, "import", str(folder), "--reason", "Late completions",
+        "--by", "Rachel.Singh@kingsmere.gov.uk",
+    )  # fmt: skip
     assert imported.returncode == 0, imported.stderr
+    trail = run(council, "audit", "--measure", "PL-05", "--format", "csv").stdout
+    restated = [row for row in trail.splitlines() if ",restate," in row]
+    assert len(restated) == 1
+    assert "rachel.singh@kingsmere.gov.uk" in restated[0]  # who corrected it, not "import"
     assert "actuals: 1 updated" in imported.stdout
     assert "PL-05 2026/27 Q1 actual" in imported.stdout
     assert [r["actual"] for r in _pl05(council)] == ["52"]

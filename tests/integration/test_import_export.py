@@ -397,15 +397,19 @@ async def corrected_and_restated(sessions, tmp_path: Path) -> None:
         session.add(third)
 
 
-async def test_the_default_export_keeps_its_columns(engine, sessions, monkeypatch, capsys):
-    await load(sessions, SAMPLE)
+async def test_the_default_export_has_a_restatements_earlier_figure_beside_the_actual(
+    engine, sessions, monkeypatch, capsys, tmp_path
+):
+    await corrected_and_restated(sessions, tmp_path)
     status, out, _ = await perfbot(engine, monkeypatch, capsys, "export", "--period", "2025/26 M3")
     assert status == 0
-    assert (
-        out.splitlines()[0]
-        == "code,title,service,period,target,actual,variance_pct,rating,direction"
+    lines = out.splitlines()
+    assert lines[0] == (
+        "code,title,service,period,target,actual,restated_from,variance_pct,rating,direction"
     )
-    assert export_columns(frozenset()) == EXPORT_COLUMNS
+    assert export_columns(frozenset())[:6] == EXPORT_COLUMNS[:6]
+    [rb01] = [line for line in lines[1:] if line.startswith("RB-01,")]
+    assert ",29.6,29.5%," in rb01  # the actual, then the figure it replaced
 
 
 async def test_export_with_commentary_and_versions_writes_two_sheets(
