@@ -512,6 +512,35 @@ class PeriodLock(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class LeadershipChannel(Base):
+    """The team channel where the Leadership Team's weekly summary is posted (one row at
+    most: id 1). With none, the summary goes to each of the Leadership Team in person."""
+
+    __tablename__ = "leadership_channel"
+    __table_args__ = (CheckConstraint("id = 1", name="one_channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    conversation_id: Mapped[str] = mapped_column(String(255))  # the channel's conversation
+    team_id: Mapped[str | None] = mapped_column(String(255))
+    team_name: Mapped[str | None]
+    channel_name: Mapped[str | None]
+    set_by: Mapped[str]  # an email, or "cli:<login>"
+    set_at: Mapped[datetime]
+
+
+class Publication(Base):
+    """A summary or board that went out, with the periods it showed: a figure of one of
+    them changed afterwards is a restatement, listed in the next summary."""
+
+    __tablename__ = "publications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # summary, board
+    reason_key: Mapped[str] = mapped_column(String(200), unique=True)  # the outbox row's
+    periods: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"periods": [labels]}
+    published_at: Mapped[datetime]
+
+
 class Snooze(Base):
     """No reminders to this person for this return until the given day (never past the deadline)."""
 
