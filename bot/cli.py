@@ -246,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     people.set_defaults(run=cmd_people)
 
+    _add_leadership_commands(commands)
+
     sample = commands.add_parser(
         "sample", help="the bundled sample council (Kingsmere Borough Council)"
     )
@@ -262,6 +264,32 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(run=cmd_sample_load)
     _add_period_commands(commands)
     return parser
+
+
+def _add_leadership_commands(commands: Any) -> None:
+    lead = commands.add_parser(
+        "leadership", help="where the Leadership Team's weekly summary goes: show, set, clear"
+    )
+    actions = lead.add_subparsers(dest="leadership_command", metavar="ACTION", required=True)
+    show = actions.add_parser(
+        "show", help="where the weekly summary goes now, who set it, and when the next one goes"
+    )
+    show.add_argument("--now", metavar="WHEN", help="as if at this moment (London time)")
+    show.set_defaults(run=cmd_leadership_show)
+    choose = actions.add_parser(
+        "set-channel", help="post the weekly summary in this team's channel from now on"
+    )
+    choose.add_argument(
+        "--team", required=True, help="the team, by its name or id as Teams gave them to PerfBot"
+    )
+    choose.add_argument("--channel", required=True, help="the channel in it, by name or id")
+    choose.add_argument("--by", help="your email, for the audit log (default: cli:<login>)")
+    choose.set_defaults(run=cmd_leadership_set_channel)
+    clear = actions.add_parser(
+        "clear-channel", help="no channel: the summary goes to each of the Leadership Team"
+    )
+    clear.add_argument("--by", help="your email, for the audit log (default: cli:<login>)")
+    clear.set_defaults(run=cmd_leadership_clear_channel)
 
 
 def _add_period_commands(commands: Any) -> None:
@@ -681,10 +709,11 @@ def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
 
     now = _moment(args.now)
     for job in JOBS.values():
-        upcoming = job.trigger.get_next_fire_time(None, now)
-        print(f"{job.name:<12} next {upcoming:%a %d %b %Y %H:%M %Z}  {job.description}")
+        upcoming = job.next_run(settings.timetable, now)
+        when = f"{upcoming.astimezone(LONDON):%a %d %b %Y %H:%M %Z}" if upcoming else "never"
+        print(f"{job.name:<14} next {when}  {job.description}")
     print(
-        f"{DISPATCH:<12} continuously while `perfbot serve` runs  sends due notifications "
+        f"{DISPATCH:<14} continuously while `perfbot serve` runs  sends due notifications "
         f"({'any time' if settings.send_window.always else 'working days, in the send window'})"
     )
     return 0
@@ -721,7 +750,10 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
                     settings, sessions, clock, shard, args.parent or os.getppid()
                 )
             return await _dispatch(settings, sessions, clock, shard)
-        context = JobContext(UnitOfWork(sessions), settings.timetable, settings.policy)
+        # By hand, the weekly summary goes for now's week whatever the day (on demand).
+        context = JobContext(
+            UnitOfWork(sessions), settings.timetable, settings.policy, on_demand=True
+        )
         result = await run_job(args.name, context, now)
         print(
             f"{args.name} at {now.astimezone(LONDON):%a %d %b %Y %H:%M}: {len(result.queued)} queued"
@@ -876,6 +908,85 @@ def _short_day(day: date) -> str:
 def _when(moment: datetime) -> str:
     local = moment.astimezone(LONDON)
     return f"{long_day(local.date())} at {local:%H:%M}"
+
+
+def _channel_line(channel: Any) -> str:
+    where = f"the channel {channel.channel_name} ({channel.conversation_id})"
+    if not channel.channel_name:
+        where = f"the channel {channel.conversation_id}"
+    team = channel.team_name or channel.team_id
+    if team:
+        ident = f" ({channel.team_id})" if channel.team_name and channel.team_id else ""
+        where += f" of the team {team}{ident}"
+    return where
+
+
+def leadership_lines(where: Any, settings: Settings, upcoming: datetime) -> list[str]:
+    """What `perfbot leadership show` prints: where the summary goes, and when next."""
+    schedule = settings.summary
+    if where.channel is not None:
+        lines = [
+            f"The weekly summary goes to {_channel_line(where.channel)}.",
+            f"  Set by {where.channel.set_by} on {_when(where.channel.set_at)}.",
+        ]
+    else:
+        names = ", ".join(p.name for p in where.people) or "nobody (no one has the leadership role)"
+        lines = [
+            f"No channel is set: it goes to each of the Leadership Team in person: {names}.",
+            "  The performance team is told each time; to post it in a channel, type set "
+            "leadership channel there in Teams, or run perfbot leadership set-channel.",
+        ]
+    lines.append(
+        f"  Next: {_when(upcoming)} ({schedule.describe()}, {schedule.zone.key}; a bank "
+        "holiday or closure day moves it to the next working day)."
+    )
+    return lines
+
+
+def cmd_leadership_show(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import leadership
+
+    now = _moment(args.now)
+
+    async def read(session: Any) -> tuple[Any, datetime]:
+        calendar = await load_calendar(session)
+        where = await leadership.destination(session)
+        return where, settings.summary.next_moment(now, calendar)
+
+    where, upcoming = _period_use_case(settings, read)
+    for line in leadership_lines(where, settings, upcoming):
+        print(line)
+    return 0
+
+
+def cmd_leadership_set_channel(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import leadership
+
+    actor = _actor(args.by)
+    now = datetime.now(UTC)
+    channel = _period_use_case(
+        settings,
+        lambda session: leadership.set_channel_named(session, args.team, args.channel, actor, now),
+    )
+    print(f"The weekly summary will be posted in {_channel_line(channel)} from now on.")
+    print(f"  {settings.summary.describe().capitalize()} ({settings.summary.zone.key}).")
+    return 0
+
+
+def cmd_leadership_clear_channel(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import leadership
+
+    actor = _actor(args.by)
+    now = datetime.now(UTC)
+    was = _period_use_case(settings, lambda session: leadership.clear_channel(session, actor, now))
+    if was is None:
+        print("No channel was set: the summary already goes to each of the Leadership Team.")
+        return 0
+    print(
+        f"Cleared: the weekly summary no longer goes to {_channel_line(was)}; it goes to each "
+        "of the Leadership Team in person, and the performance team is told."
+    )
+    return 0
 
 
 def cmd_period_lock(args: argparse.Namespace, settings: Settings) -> int:

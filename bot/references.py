@@ -46,7 +46,32 @@ def reference_values(activity: Activity, person: Person | None) -> dict[str, Any
     }
     if person is not None and values["scope"] == "personal":
         values["person_id"] = person.id
+    if values["scope"] != "personal":
+        names = _names(channel_data)
+        if names:  # kept beside the reference (never sent): `perfbot leadership` names them
+            values["reference"]["names"] = names
     return values
+
+
+def _names(channel_data: dict[str, Any]) -> dict[str, str]:
+    team = channel_data.get("team") or {}
+    channel = channel_data.get("channel") or {}
+    names = {"team": team.get("name"), "channel": channel.get("name")}
+    return {key: value for key, value in names.items() if isinstance(value, str) and value}
+
+
+def channel_values(activity: Activity) -> tuple[str, dict[str, Any]]:
+    """The team channel a message came from and what is stored to post there. A message in a
+    channel comes from its thread ("19:…@thread.tacv2;messageid=1234"); PerfBot posts to
+    the channel itself, a new conversation of its own, so the thread's id is left off."""
+    channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    channel_id = (channel_data.get("channel") or {}).get("id") or activity.conversation.id.split(
+        ";messageid="
+    )[0]
+    values = reference_values(activity, None)
+    values["scope"] = "channel"
+    values["reference"]["conversation"]["id"] = channel_id
+    return channel_id, values
 
 
 class References:

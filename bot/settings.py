@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from domain.dates import parse_day
 from domain.db import DEFAULT_DATABASE_URL, database_url
@@ -13,6 +14,7 @@ from domain.outbox import Timetable
 from domain.policy import Policy
 from domain.ratings import Rating, RatingError, Scheme
 from domain.reminders import Cadence, SendWindow, TimetableError
+from domain.weekly import ScheduleError, SummarySchedule
 
 
 class SettingsError(ValueError):
@@ -61,6 +63,10 @@ ENVIRONMENT = {
     "PERFBOT_CONVERSATION_RATES": "sends allowed per conversation (default 7/1,8/2,60/30,1800/3600)",
     "PERFBOT_CLAIM_LEASE_SECONDS": "how long a dispatcher holds rows it took before another may (default 120)",
     "PERFBOT_OPEN_FROM": "a date: periods that ended before it are never asked for (default: each measure's first target or return)",
+    "PERFBOT_SUMMARY_DAY": "the weekday the Leadership Team's weekly summary goes (default monday; a bank holiday or closure day moves it to the next working day)",
+    "PERFBOT_SUMMARY_TIME": "when on that day, HH:MM in PERFBOT_TIMEZONE (default 09:00)",
+    "PERFBOT_SUMMARY_EVERY_WEEKS": "the summary goes every this many weeks (default 1; 3 for three-weekly dashboards)",
+    "PERFBOT_SUMMARY_FROM": "the date of one summary day, from which the weeks are counted (default 2024-04-01, a Monday)",
     "PERFBOT_DISPATCHERS": "dispatcher processes `perfbot serve` runs, each for its share of the people and of the tenant rate (default 1)",
 }
 
@@ -128,6 +134,26 @@ def _ratings(env: Mapping[str, str], name: str) -> frozenset[Rating]:
 MAX_DISPATCHERS = 8
 
 
+def _summary(env: Mapping[str, str], zone: str) -> SummarySchedule:
+    """The weekly summary's day, time and cadence (PERFBOT_SUMMARY_*)."""
+    defaults = SummarySchedule()
+    try:
+        weekday = SummarySchedule.parse_day(env.get("PERFBOT_SUMMARY_DAY", "") or "monday")
+        at = SummarySchedule.parse_time(env.get("PERFBOT_SUMMARY_TIME", "") or "09:00")
+        every = _count(env, "PERFBOT_SUMMARY_EVERY_WEEKS", 1, 13)
+        start_text = env.get("PERFBOT_SUMMARY_FROM", "").strip()
+        if start_text:
+            try:
+                start = parse_day(start_text)
+            except ValueError as error:
+                raise SettingsError(f"PERFBOT_SUMMARY_FROM: {error}") from None
+        else:  # the default Monday, moved to the chosen weekday of its week
+            start = defaults.start + timedelta(days=weekday)
+        return SummarySchedule(weekday, at, every, start, ZoneInfo(zone))
+    except ScheduleError as error:
+        raise SettingsError(str(error)) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
@@ -148,6 +174,7 @@ class Settings:
     escalate: frozenset[Rating] = Policy.escalate
     acknowledge_within: int = Policy.acknowledge_within
     deep_dive_after: int = Policy.deep_dive_after
+    summary: SummarySchedule = field(default_factory=SummarySchedule)
 
     @property
     def policy(self) -> Policy:
@@ -162,7 +189,7 @@ class Settings:
 
     @property
     def timetable(self) -> Timetable:
-        return Timetable(self.cadence, self.send_window, self.open_from)
+        return Timetable(self.cadence, self.send_window, self.open_from, self.summary)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -221,6 +248,7 @@ class Settings:
             except ValueError as error:
                 raise SettingsError(f"PERFBOT_OPEN_FROM: {error}") from None
         return cls(
+            summary=_summary(env, zone),
             open_from=open_from,
             escalate=_ratings(env, "PERFBOT_ESCALATE_RATINGS"),
             acknowledge_within=_count(env, "PERFBOT_ACKNOWLEDGE_DAYS", 3, 20),

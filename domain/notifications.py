@@ -42,6 +42,9 @@ class Kind(enum.StrEnum):
     RESUBMITTED = "resubmitted"  # sent again after a reviewer returned it, to that reviewer
     # The weekly summary's buttons (domain/summary.py):
     MEASURE_DETAIL = "measure-detail"  # a measure's history and commentary, to who asked
+    # The Leadership Team's weekly summary (domain/leadership.py):
+    WEEKLY_SUMMARY = "weekly-summary"  # to the leadership channel, or each of them in person
+    NO_CHANNEL = "no-channel"  # to each admin: no leadership channel is set, and how to set one
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Insert:

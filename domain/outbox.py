@@ -33,6 +33,7 @@ from domain.policy import Policy
 from domain.reminders import Cadence, SendWindow, Step, due_step, local_moment
 from domain.reporting import latest_returns, load_calendar
 from domain.views import deadline_of, has_figure, open_periods, records
+from domain.weekly import SummarySchedule
 
 REMINDER_KINDS = frozenset({Kind.REMINDER})
 CHASER_KINDS = frozenset({Kind.CHASER, Kind.OVERDUE})
@@ -46,6 +47,7 @@ class Timetable:
     cadence: Cadence = field(default_factory=Cadence)
     window: SendWindow = field(default_factory=SendWindow)
     open_from: date | None = None  # see Policy.open_from
+    summary: SummarySchedule = field(default_factory=SummarySchedule)  # the weekly summary
 
 
 @dataclass

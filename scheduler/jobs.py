@@ -16,11 +16,12 @@ from datetime import datetime, time, timedelta
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from domain import escalations, outbox, people
+from domain import escalations, leadership, outbox, people
 from domain.dates import LONDON
 from domain.policy import Policy
 from domain.reporting import load_calendar
 from domain.uow import UnitOfWork
+from domain.workdays import WorkingCalendar
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class JobContext:
     uow: UnitOfWork
     timetable: outbox.Timetable
     policy: Policy
+    # Run by hand (`perfbot jobs run`): the weekly summary goes for now's week, whatever
+    # the day (see domain/leadership.weekly).
+    on_demand: bool = False
 
 
 # What a job reports: the reason keys it queued and why it passed others over.
@@ -46,6 +50,19 @@ class Job:
     # After a start-up the job runs once to catch up, this long after (the list of who
     # cannot be reached waits for the catch-up's own messages to have met them).
     catch_up_after: timedelta = timedelta(seconds=3)
+    # A trigger drawn from the council's settings, in place of ``trigger``.
+    trigger_of: Callable[[outbox.Timetable], BaseTrigger] | None = None
+    # When it next does something, where that is not simply its trigger's next time.
+    next_of: Callable[[outbox.Timetable, datetime], datetime] | None = None
+
+    def trigger_for(self, timetable: outbox.Timetable) -> BaseTrigger:
+        return self.trigger_of(timetable) if self.trigger_of else self.trigger
+
+    def next_run(self, timetable: outbox.Timetable, now: datetime) -> datetime | None:
+        if self.next_of is not None:
+            return self.next_of(timetable, now)
+        upcoming: datetime | None = self.trigger_for(timetable).get_next_fire_time(None, now)
+        return upcoming
 
 
 async def reminders(context: JobContext, now: datetime) -> JobResult:
@@ -87,6 +104,28 @@ async def unacknowledged(context: JobContext, now: datetime) -> JobResult:
     return result
 
 
+async def weekly_summary(context: JobContext, now: datetime) -> JobResult:
+    """The Leadership Team's weekly summary, queued when it is due (domain/leadership.py)."""
+    async with context.uow() as tx:
+        calendar = await load_calendar(tx)
+        queued = await leadership.weekly(
+            tx, now, context.timetable.summary, calendar, context.on_demand
+        )
+    return JobResult(queued=queued.queued, skipped=queued.skipped)
+
+
+def _summary_trigger(timetable: outbox.Timetable) -> BaseTrigger:
+    """Every working day at the summary's time: the run itself finds whether one is due (a
+    bank holiday Monday's goes on the Tuesday)."""
+    at, zone = timetable.summary.at, timetable.summary.zone
+    return CronTrigger(day_of_week="mon-fri", hour=at.hour, minute=at.minute, timezone=zone)
+
+
+def _next_summary(timetable: outbox.Timetable, now: datetime) -> datetime:
+    # Bank holidays only: the council's closure days are in the database, not read here.
+    return timetable.summary.next_moment(now, WorkingCalendar())
+
+
 WORKING_DAYS_AT_NINE = CronTrigger(day_of_week="mon-fri", hour=9, minute=0, timezone=LONDON)
 
 JOBS: dict[str, Job] = {
@@ -116,6 +155,14 @@ JOBS: dict[str, Job] = {
             "one reminder to an escalation owner who has not acknowledged an escalation in PERFBOT_ACKNOWLEDGE_DAYS working days",
             WORKING_DAYS_AT_NINE,
             unacknowledged,
+        ),
+        Job(
+            "weekly-summary",
+            "the Leadership Team's weekly summary, to their channel (perfbot leadership) or each of them (PERFBOT_SUMMARY_DAY, _TIME, _EVERY_WEEKS)",
+            WORKING_DAYS_AT_NINE,
+            weekly_summary,
+            trigger_of=_summary_trigger,
+            next_of=_next_summary,
         ),
     )
 }

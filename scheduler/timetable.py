@@ -50,7 +50,7 @@ def build_scheduler(
     for job in JOBS.values():
         scheduler.add_job(
             run,
-            job.trigger,
+            job.trigger_for(context.timetable),
             args=[job.name],
             id=job.name,
             name=job.description,

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,12 +29,17 @@ from botbuilder.schema import (
     ConversationReference,
 )
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from bot.connector import read_model
 from bot.delivery.failures import RETRYABLE, SendFailure, classify
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.messages import Reading, message_for
+from bot.delivery.messages import Reading, Sent, message_for
 from bot.references import References
 from bot.settings import Settings
 from domain import notifications, outbox
@@ -75,10 +80,19 @@ class _SentMarks:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._after: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {}
         self._writer: asyncio.Task[None] | None = None
 
-    async def mark(self, row: dict[str, Any]) -> None:
+    async def mark(
+        self,
+        row: dict[str, Any],
+        after: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+    ) -> None:
+        """Mark ``row`` sent; ``after`` (its kind's ``after_sent``) is written in the same
+        transaction, so what it records stands or falls with the mark."""
         done = asyncio.get_running_loop().create_future()
+        if after is not None:
+            self._after[row["row"]] = after
         self._waiting.append((row, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
@@ -90,14 +104,20 @@ class _SentMarks:
             try:
                 async with self.engine.begin() as connection:
                     await connection.execute(_MARK_SENT, [row for row, _ in group])
+                    for row, _ in group:
+                        after = self._after.pop(row["row"], None)
+                        if after is not None:
+                            await _after_sent(connection, row["row"], after)
             except Exception as error:
-                for _, done in group:
+                for row, done in group:
+                    self._after.pop(row["row"], None)
                     if not done.done():
                         done.set_exception(error)
             except BaseException:  # cancelled (shutting down): nobody is left to write
                 for _, done in group + self._waiting:
                     done.cancel()
                 self._waiting = []
+                self._after.clear()
                 raise
             else:
                 for _, done in group:
@@ -105,11 +125,24 @@ class _SentMarks:
                         done.set_result(None)
 
 
+async def _after_sent(
+    connection: AsyncConnection, row: int, after: Callable[[AsyncConnection], Awaitable[None]]
+) -> None:
+    """A kind's after-sent record, in a savepoint: if it fails, the row is still marked sent
+    (it went), and the failure is logged rather than the message sent again."""
+    try:
+        async with connection.begin_nested():
+            await after(connection)
+    except Exception:
+        log.exception("row %s was sent, but what is recorded after it went failed", row)
+
+
 @dataclass
 class _Job:
     """A claimed row, with what sending it needs, read for the whole batch at once."""
 
     id: int
+    reason_key: str
     kind: str
     payload: dict[str, Any]
     person: Person | None
@@ -259,7 +292,14 @@ class Dispatcher:
         }
         targets = await self._targets(session, rows, people)
         return [
-            _Job(n.id, n.kind, n.payload or {}, people.get(n.person_id or 0), targets.get(n.id))
+            _Job(
+                n.id,
+                n.reason_key,
+                n.kind,
+                n.payload or {},
+                people.get(n.person_id or 0),
+                targets.get(n.id),
+            )
             for n in rows
         ]
 
@@ -282,12 +322,12 @@ class Dispatcher:
             checked = await self._checked(job, report, calendar, now)
             if checked is None:
                 return
-            message, (reference, tenant), update_of = checked
+            message, (reference, tenant), update_of, kept = checked
         else:  # a notice to a known chat: nothing it depends on can have changed meanwhile
             reading = Reading(None, now, self.policy, calendar)
             message = await spec.build(reading, job.payload, person)
             reference, tenant = target
-            update_of = None
+            update_of, kept = None, reading.kept
         try:
             await self.limiter.acquire(
                 tenant or "-", reference.conversation.id if reference.conversation else "-"
@@ -301,16 +341,27 @@ class Dispatcher:
             if failure.permanent and person is not None:
                 self._refused.add(person.id)
             return
-        await self._marks.mark({"row": job.id, "activity": activity_id, "at": self.clock()})
+        at = self.clock()
+        after = None
+        if spec.after_sent is not None:
+            hook, sent = spec.after_sent, Sent(job.reason_key, at, kept)
+
+            async def after(connection: AsyncConnection) -> None:
+                await hook(connection, sent)
+
+        await self._marks.mark({"row": job.id, "activity": activity_id, "at": at}, after)
         report.sent += 1
 
     async def _checked(
         self, job: _Job, report: DeliveryReport, calendar: WorkingCalendar, now: datetime
-    ) -> tuple[Activity, tuple[ConversationReference, str | None], str | None] | None:
+    ) -> (
+        tuple[Activity, tuple[ConversationReference, str | None], str | None, dict[str, Any]] | None
+    ):
         """The message and where it goes, with everything that can stop a row checked again
         at send time from the database afresh: quiet hours, a return submitted or snoozed
         since the row was queued, a person found unreachable; None when it is not to go.
-        Third, the activity it replaces in place, if it updates one sent earlier."""
+        Third, the activity it replaces in place, if it updates one sent earlier; fourth,
+        what its builder kept for its ``after_sent``."""
         async with self.uow() as session:
             notification = await session.get(Notification, job.id)
             if notification is None or notification.state is not NotificationState.PENDING:
@@ -350,7 +401,12 @@ class Dispatcher:
             reading = Reading(session, now, self.policy, calendar)
             message = await spec.build(reading, notification.payload or {}, person)
             update_of = await _sent_activity(session, notification)
-        return message, target, update_of  # the transaction ended: none is held over the network
+        return (
+            message,
+            target,
+            update_of,
+            reading.kept,
+        )  # the transaction ended: none is held over the network
 
     def _give_up(self, notification: Notification, reason: str) -> None:
         notifications.give_up(notification, reason)

@@ -8,17 +8,17 @@ queues it, and one line here."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Activity
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cards import render as cards
-from domain import deep_dives, escalations, signoff, summary, views
+from domain import deep_dives, escalations, leadership, signoff, summary, views
 from domain import overdue as overdue_digests
 from domain.dates import long_day
 from domain.model import DeepDive, Measure, Person
@@ -37,15 +37,31 @@ class Reading:
     now: datetime
     policy: Policy
     calendar: WorkingCalendar
+    # What a builder keeps for its message's ``after_sent`` (the periods a summary showed).
+    kept: dict[str, Any] = field(default_factory=dict)
 
 
 Builder = Callable[[Reading, dict[str, Any], Person | None], Awaitable[Activity]]
 
 
 @dataclass(frozen=True)
+class Sent:
+    """A row just marked sent, for its kind's ``after_sent``."""
+
+    reason_key: str
+    at: datetime
+    kept: dict[str, Any]
+
+
+# Written in the transaction that marks the row sent, so it stands or falls with that mark.
+AfterSent = Callable[[AsyncConnection, Sent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class Message:
     build: Builder
     checked_at_send: bool = False
+    after_sent: AfterSent | None = None
 
 
 def _notice(title: str, body: str, *, warning: bool = True) -> Activity:
@@ -419,6 +435,53 @@ async def measure_detail(
     return _card_message(cards.measure_detail_card(found), f"{code}: its history and commentary.")
 
 
+def summary_chart(found: summary.Summary) -> Any:
+    """The summary's chart (cards/chart.py); a summary goes without it rather than not at all."""
+    try:
+        from cards.chart import ratings_chart
+    except ImportError:  # not on this branch yet
+        return None
+    return ratings_chart(found)
+
+
+async def weekly_summary(
+    reading: Reading, payload: dict[str, Any], person: Person | None
+) -> Activity:
+    """The Leadership Team's weekly summary, built as the database stands when it goes, with
+    its movements since the previous summary that went."""
+    assert reading.session is not None  # checked at send time
+    day = date.fromisoformat(payload["day"]) if payload.get("day") else None
+    since = await leadership.since(reading.session, day)
+    found = await summary.build(reading.session, reading.now, reading.policy, since)
+    reading.kept["periods"] = list(found.periods)
+    card = cards.summary_card(found, summary_chart(found))
+    text = f"The weekly performance summary for {long_day(found.week_of)}."
+    return _card_message(card, text)
+
+
+async def summary_published(connection: AsyncConnection, sent: Sent) -> None:
+    await leadership.published(
+        connection, sent.reason_key, list(sent.kept.get("periods") or []), sent.at
+    )
+
+
+async def no_channel(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    names = list(payload.get("people") or [])
+    went = (
+        f"This week's summary went to each of the Leadership Team in their personal chat "
+        f"({', '.join(names)})."
+        if names
+        else "Nobody has the leadership role in the people sheet, so this week's summary went "
+        "to nobody."
+    )
+    return _notice(
+        "No leadership channel is set",
+        f"{went} To have it posted in the Leadership Team's channel ({payload.get('every', '')}) "
+        "instead: add PerfBot to their team in Teams, then type set leadership channel in that "
+        "channel; or run perfbot leadership set-channel --team TEAM --channel CHANNEL.",
+    )
+
+
 MESSAGES: dict[Kind, Message] = {
     Kind.REMINDER: Message(reminder, checked_at_send=True),
     Kind.CHASER: Message(chaser, checked_at_send=True),
@@ -440,6 +503,10 @@ MESSAGES: dict[Kind, Message] = {
     Kind.RESUBMITTED: Message(review, checked_at_send=True),
     Kind.RETURNED: Message(returned, checked_at_send=True),
     Kind.MEASURE_DETAIL: Message(measure_detail, checked_at_send=True),
+    Kind.WEEKLY_SUMMARY: Message(
+        weekly_summary, checked_at_send=True, after_sent=summary_published
+    ),
+    Kind.NO_CHANNEL: Message(no_channel),
 }
 UNKNOWN_KIND = Message(plain)
 

@@ -6,13 +6,29 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery.messages import summary_chart
+from bot.references import channel_values
 from bot.teams.turn import Turn
 from cards import render as cards
-from domain import action_plans, deep_dives, escalations, locks, returns, signoff, views
+from domain import (
+    action_plans,
+    deep_dives,
+    escalations,
+    leadership,
+    locks,
+    returns,
+    signoff,
+    summary,
+    views,
+)
 from domain.dates import long_day
-from domain.model import Role
+from domain.model import LeadershipChannel, Role
 from domain.periods import Period, PeriodError
+from domain.reporting import load_calendar
 
 CommandHandler = Callable[[Turn, tuple[str, ...]], Awaitable[None]]
 
@@ -169,6 +185,72 @@ async def list_deep_dives(turn: Turn, args: tuple[str, ...]) -> None:
         await turn.send_card(cards.deep_dives_card("Deep dives", items))
 
 
+def _in_channel(turn: Turn) -> bool:
+    return bool(turn.ctx.activity.conversation.conversation_type == "channel")
+
+
+async def set_leadership_channel(turn: Turn, args: tuple[str, ...]) -> None:
+    """Typed in a team channel by an admin: the weekly summary is posted there from now on."""
+    if not _in_channel(turn):
+        await turn.say(
+            "Type set leadership channel in the team channel where the Leadership Team should "
+            "get the weekly summary (add PerfBot to that team first), not here: PerfBot then "
+            "posts the summary in that channel."
+        )
+        return
+    if not turn.person.has_role(Role.ADMIN):
+        await turn.say(
+            "Only the performance team can choose where the weekly summary goes: ask "
+            f"{await turn.contact()}. Nothing was changed."
+        )
+        return
+    channel_id, values = channel_values(turn.ctx.activity)
+    now, by = turn.now, turn.person.email
+    schedule = turn.services.settings.timetable.summary
+
+    async def choose(tx: AsyncSession) -> tuple[str, datetime]:
+        before = await tx.get(LeadershipChannel, 1)
+        instead = ""
+        if before is not None and before.conversation_id != channel_id:
+            team = f" in {before.team_name}" if before.team_name else ""
+            instead = (
+                f" It no longer goes to {before.channel_name or before.conversation_id}{team}."
+            )
+        await leadership.set_channel(tx, channel_id, values, by, now)
+        return instead, schedule.next_moment(now, await load_calendar(tx))
+
+    instead, upcoming = await turn.uow.run(choose)
+    local = upcoming.astimezone(schedule.zone)
+    await turn.say(
+        f"The weekly summary will be posted here {schedule.describe()} ({schedule.zone.key}); "
+        f"the next one on {long_day(local.date())} at {local:%H:%M}.{instead} To send one now, "
+        "run perfbot jobs run weekly-summary; perfbot leadership show says where it goes."
+    )
+
+
+async def weekly_summary(turn: Turn, args: tuple[str, ...]) -> None:
+    """The weekly summary's card as it stands now, for the Leadership Team and the admins."""
+    if not (turn.person.has_role(Role.LEADERSHIP) or turn.person.has_role(Role.ADMIN)):
+        await turn.say(
+            "The weekly summary is for the Leadership Team. Type status for your service's "
+            "returns and ratings, or my measures for your own."
+        )
+        return
+    if _in_channel(turn):
+        await turn.say(
+            "Type summary in your personal chat with PerfBot to see it now; here it is posted "
+            "on its day."
+        )
+        return
+    now, policy = turn.now, turn.policy
+
+    async def read(tx: AsyncSession) -> summary.Summary:
+        return await summary.build(tx, now, policy, await leadership.since(tx))
+
+    found = await turn.uow.run(read)
+    await turn.send_card(cards.summary_card(found, summary_chart(found)))
+
+
 async def unknown(turn: Turn, text: str) -> None:
     """Anything PerfBot does not understand gets the help card, never silence."""
     said = text[:80] + ("…" if len(text) > 80 else "")
@@ -243,6 +325,20 @@ COMMANDS: list[Command] = [
         list_deep_dives,
         "deep dives",
         "deep dives waiting for a decision, and those accepted (Leadership Team)",
+    ),
+    Command(
+        "summary",
+        _pattern(r"^(?:weekly\s+)?summary$"),
+        weekly_summary,
+        "summary",
+        "the Leadership Team's weekly summary as it stands now (Leadership Team)",
+    ),
+    Command(
+        "set leadership channel",
+        _pattern(r"^set\s+(?:the\s+)?leadership\s+channel$"),
+        set_leadership_channel,
+        "set leadership channel",
+        "typed in a team channel: the weekly summary is posted there (performance team)",
     ),
     Command(
         "help",
