@@ -913,15 +913,15 @@ def period_card(status: PeriodStatus, note: str = "") -> dict[str, Any]:
 
     groups = []
     for title, group, detail in (
-        ("Awaiting approval", status.awaiting, lambda g: f"{g.shown} · {g.owner}"),
+        (status.title("awaiting"), status.awaiting, lambda g: f"{g.shown} · {g.owner}"),
         (
-            "Returned to owner",
+            status.title("returned"),
             status.returned,
             lambda g: f"{g.shown} · {g.owner} · “{g.comment or ''}”",
         ),
-        ("Missing", status.missing, lambda g: f"{g.owner} ({g.service})"),
+        (status.title("missing"), status.missing, lambda g: f"{g.owner} ({g.service})"),
         (
-            "Restated",
+            status.title("restated"),
             status.restated,
             lambda g: f"{g.restated_from or '—'} → {g.shown}: {g.correction_reason or ''}",
         ),
