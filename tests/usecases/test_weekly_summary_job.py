@@ -196,10 +196,10 @@ async def test_a_channel_chosen_by_name_must_be_one_perfbot_knows(uow):
             tx, "corporate management team", "Leadership", "cli:rachel", SET_AT
         )
         assert chosen.conversation_id == CHANNEL
-    with pytest.raises(Refused, match="never installed in a team 'Finance'.*Corporate Management"):
+    with pytest.raises(Refused, match=r"never installed in a team 'Finance'.*Corporate Management"):
         async with uow() as tx:
             await leadership.set_channel_named(tx, "Finance", "General", "cli:rachel", SET_AT)
-    with pytest.raises(Refused, match="knows no channel 'Random'.*Leadership \\(19:leadership"):
+    with pytest.raises(Refused, match=r"knows no channel 'Random'.*Leadership \(19:leadership"):
         async with uow() as tx:
             await leadership.set_channel_named(tx, TEAM, "Random", "cli:rachel", SET_AT)
 
