@@ -42,7 +42,7 @@ def in_channel(teams: Teams, user: User, text: str, message_id: str = "1234") ->
                 "mentioned": {"id": BOT_ID, "name": "PerfBot"},
                 "text": "<at>PerfBot</at>",
             }
-        ],  # fmt: skip
+        ],
         channelData={
             "tenant": {"id": TENANT},
             "teamsChannelId": CHANNEL,
