@@ -98,7 +98,9 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 cards.notice_card(
                     "PerfBot is here",
                     "PerfBot is installed in this team. Measure owners hear from it in their "
-                    "personal chat; nothing is posted here yet.",
+                    "personal chat. The performance team can type set leadership channel in a "
+                    "channel of this team to have the Leadership Team's weekly summary posted "
+                    "there; until then nothing is posted here.",
                 ),
             )
             return

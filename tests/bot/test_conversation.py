@@ -649,7 +649,9 @@ async def test_installing_in_a_team_stores_the_channel_and_says_what_will_be_pos
     [notice] = teams.connector.cards()
     shown = card_text(notice)
     assert "PerfBot is installed in this team" in shown
-    assert "summary" not in shown  # no weekly summary is promised before there is one
+    # Nothing is promised here until the performance team chooses a channel for the summary.
+    assert "set leadership channel" in shown
+    assert "until then nothing is posted here" in shown
     from bot.app import SESSIONS
 
     async with teams.client.app[SESSIONS]() as session:
