@@ -1083,7 +1083,7 @@ def summary_card(summary: Summary, chart: ChartImage | None = None) -> dict[str,
             "alt": chart.alt,
         }
     heading = f"Weekly performance summary · {long_day(summary.week_of)}"
-    for limit, with_image in ((SUMMARY_LINES, True), (3, True), (3, False), (1, False)):
+    for limit, with_image in ((SUMMARY_LINES, True), (3, True), (1, True), (1, False)):
         try:
             return render(
                 "summary.json.j2",
