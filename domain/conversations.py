@@ -10,7 +10,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.model import ConversationRef
+from domain.audit import record
+from domain.model import ConversationRef, LeadershipChannel
 from domain.notifications import Kind, insert_ignoring_duplicates, queue
 from domain.people import mark_unreachable
 
@@ -47,6 +48,7 @@ async def store(
 
 
 UNINSTALLED = "they removed PerfBot in Teams"
+UNINSTALLED_TEAM = "PerfBot was removed from the team in Teams"
 
 
 async def forget(session: AsyncSession, conversation_id: str, now: datetime) -> None:
@@ -59,7 +61,33 @@ async def forget(session: AsyncSession, conversation_id: str, now: datetime) -> 
         return
     if ref.scope == "personal" and ref.person_id is not None:
         await mark_unreachable(session, ref.person_id, UNINSTALLED, now)
+    if ref.scope == "channel" and ref.team_id is not None and ref.conversation_id == ref.team_id:
+        await _team_removed(session, ref.team_id, now)
     await session.delete(ref)
+
+
+async def _team_removed(session: AsyncSession, team_id: str, now: datetime) -> None:
+    """PerfBot was removed from a team: none of its channels can be posted to any more, and
+    a leadership channel there is cleared (the summary then goes to each of the Leadership
+    Team, and the admins are told that no channel is set)."""
+    for channel in await session.scalars(
+        select(ConversationRef).where(
+            ConversationRef.team_id == team_id, ConversationRef.conversation_id != team_id
+        )
+    ):
+        await session.delete(channel)
+    chosen = await session.get(LeadershipChannel, 1)
+    if chosen is not None and chosen.team_id == team_id:
+        record(
+            session,
+            "system",
+            "cleared leadership channel",
+            "leadership_channel",
+            "1",
+            {"conversation_id": [chosen.conversation_id, None], "why": UNINSTALLED_TEAM},
+            now,
+        )
+        await session.delete(chosen)
 
 
 async def reply_later(

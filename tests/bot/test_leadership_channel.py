@@ -174,3 +174,43 @@ async def test_summary_typed_by_the_leadership_team_shows_the_card_and_others_ar
     await teams.say(AMINA, "summary")
     [reply] = replies_in(teams, f"a:personal-{AMINA.teams_id}")
     assert reply.startswith("The weekly summary is for the Leadership Team.")
+
+
+async def test_removing_perfbot_from_the_team_clears_its_leadership_channel(teams):
+    teams.connector.add_member(RACHEL.teams_id, RACHEL.name, RACHEL.email, RACHEL.aad)
+    await teams.post(in_channel(teams, RACHEL, "set leadership channel"))
+    removed = teams.activity(
+        RACHEL,
+        "conversationUpdate",
+        conversation_id=TEAM,
+        membersRemoved=[{"id": BOT_ID}],
+        channelData={
+            "tenant": {"id": TENANT},
+            "team": {"id": TEAM, "name": "Corporate Management Team"},
+            "eventType": "teamMemberRemoved",
+        },
+    )
+    removed["conversation"] = {
+        "isGroup": True,
+        "conversationType": "channel",
+        "id": TEAM,
+        "tenantId": TENANT,
+    }
+    async with teams.client.app[SESSIONS]() as session, session.begin():
+        session.add(  # the team's own (General) channel, stored when PerfBot was installed
+            ConversationRef(
+                conversation_id=TEAM,
+                scope="channel",
+                team_id=TEAM,
+                service_url=teams.connector.url,
+                reference={"conversation": {"id": TEAM}},
+                updated_at=teams.now,
+            )
+        )
+    assert await teams.post(removed) in (200, 201)
+    assert await stored(teams, LeadershipChannel) == []
+    assert all(r.team_id != TEAM for r in await stored(teams, ConversationRef))
+    audits = [
+        a for a in await stored(teams, AuditEntry) if a.action == "cleared leadership channel"
+    ]
+    assert [a.actor for a in audits] == ["system"]
