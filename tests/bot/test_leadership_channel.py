@@ -5,6 +5,7 @@ the Leadership Team."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -137,6 +138,7 @@ async def test_the_summary_goes_to_the_channel_itself_and_is_published_once_sent
     [posted] = [c for c in teams.connector.delivered() if c.conversation_id == CHANNEL]
     assert "summary" in (posted.body.get("text") or "").lower()
     assert teams.connector.cards([posted])
+    assert '"names"' not in json.dumps(posted.body)  # the stored names stay in PerfBot
     [published] = await stored(teams, Publication)
     [row] = [n for n in await stored(teams, Notification) if n.kind == "weekly-summary"]
     assert (published.kind, published.reason_key) == ("summary", row.reason_key)
