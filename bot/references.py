@@ -128,6 +128,18 @@ class References:
                 self.queued_again()
         return created
 
+    async def remember_channel(self, activity: Activity) -> str:
+        """A message typed in a team channel: the channel (not its thread) is stored, so that
+        `perfbot leadership set-channel` knows it by name and PerfBot can post there. Its id."""
+        channel_id, values = channel_values(activity)
+        if self._stored.get(channel_id) != values:
+            if len(self._stored) >= STORED_CONVERSATIONS:
+                self._stored.clear()
+            now = self.clock()
+            await self.uow.run(lambda tx: conversations.store(tx, channel_id, values, now))
+            self._stored[channel_id] = values
+        return channel_id
+
     async def remember_created(self, activity: Activity, person: Person | None) -> None:
         """A 1:1 chat PerfBot has just opened to message someone (Teams gives back the
         existing chat if there is one, which is then left as it is)."""

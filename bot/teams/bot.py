@@ -165,6 +165,8 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             return
         if _personal(ctx):
             await self.services.references.remember(ctx.activity, person)
+        elif ctx.activity.conversation.conversation_type == "channel":
+            await self.services.references.remember_channel(ctx.activity)
         turn = Turn(ctx, person, self.services)
         value = ctx.activity.value
         if value is None:

@@ -102,6 +102,12 @@ async def test_someone_not_in_the_performance_team_is_told_who_can_and_nothing_i
     assert "Rachel Singh" in reply
     assert "Nothing was changed." in reply
     assert await stored(teams, LeadershipChannel) == []
+    # PerfBot now knows the channel, so an admin can choose it by name from the command line.
+    [ref] = [r for r in await stored(teams, ConversationRef) if r.scope == "channel"]
+    assert (ref.conversation_id, ref.reference["names"]) == (
+        CHANNEL,
+        {"team": "Corporate Management Team", "channel": "Leadership"},
+    )
 
 
 async def test_typed_in_a_personal_chat_it_says_to_type_it_in_the_channel(teams):
