@@ -319,15 +319,26 @@ def decision_words(dive: DeepDive, people: dict[int, Person]) -> str | None:
     return f"Declined by {who} on {when}: {dive.decline_reason or 'no reason given'}"
 
 
-async def view(
-    session: AsyncSession, dive: DeepDive, today: date, policy: Policy, note: str = ""
-) -> DiveView:
-    """Everything the deep dive's card shows: why it is flagged, the measure's recent
-    history, the owner's latest words, its open action-plan items, and any decision."""
-    measure = await session.get(Measure, dive.measure_id)
-    assert measure is not None  # a deep dive's measure is deleted with it (cascade)
-    period = Period.parse(dive.period)
-    window = _back(period, HISTORY_PERIODS)
+@dataclass(frozen=True)
+class MeasureRecord:
+    """A measure's recent history, its owner's latest words and its open action plan, as
+    the deep-dive card and the weekly summary's detail show them."""
+
+    history: list[HistoryLine]  # oldest first; periods with neither a return nor a target left out
+    latest: Return | None  # the newest return in the window with a commentary
+    plan: list[PlanItem]  # the first ``items`` open items, soonest due first
+    open_items: int  # how many are open in all
+
+
+async def measure_record(
+    session: AsyncSession,
+    measure: Measure,
+    window: list[Period],
+    today: date,
+    policy: Policy,
+    items: int,
+) -> MeasureRecord:
+    """What the cards show of a measure over ``window`` (newest first)."""
     labels = [p.label for p in window]
     returns = await newest_by_period(session, measure.id, labels)
     targets = await targets_of(session, measure.id, labels)
@@ -350,7 +361,7 @@ async def view(
         (returns[p.label] for p in window if p.label in returns and returns[p.label].commentary),
         None,
     )
-    items = list(
+    found = list(
         await session.scalars(
             select(ActionPlan)
             .where(
@@ -360,24 +371,36 @@ async def view(
             .order_by(ActionPlan.due_date.is_(None), ActionPlan.due_date, ActionPlan.id)
         )
     )
-    people = await _people(
-        session,
-        [
-            dive.requested_by_id,
-            dive.decided_by_id,
-            dive.lead_id,
-            *(i.owner_id for i in items[:MAX_ITEMS]),
-        ],
-    )
+    owners = await _people(session, [i.owner_id for i in found[:items]])
     plan = [
         PlanItem(
             i.description,
-            people[i.owner_id].name if i.owner_id in people else None,
+            owners[i.owner_id].name if i.owner_id in owners else None,
             i.due_date,
             i.due_date is not None and i.due_date < today,
         )
-        for i in items[:MAX_ITEMS]
+        for i in found[:items]
     ]
+    return MeasureRecord(history, latest, plan, len(found))
+
+
+async def view(
+    session: AsyncSession, dive: DeepDive, today: date, policy: Policy, note: str = ""
+) -> DiveView:
+    """Everything the deep dive's card shows: why it is flagged, the measure's recent
+    history, the owner's latest words, its open action-plan items, and any decision."""
+    measure = await session.get(Measure, dive.measure_id)
+    assert measure is not None  # a deep dive's measure is deleted with it (cascade)
+    record = await measure_record(
+        session,
+        measure,
+        _back(Period.parse(dive.period), HISTORY_PERIODS),
+        today,
+        policy,
+        MAX_ITEMS,
+    )
+    history, latest, plan, items = record.history, record.latest, record.plan, record.open_items
+    people = await _people(session, [dive.requested_by_id, dive.decided_by_id, dive.lead_id])
     if dive.reason == REQUESTED:
         who = people[dive.requested_by_id].name if dive.requested_by_id in people else "Someone"
         why = (
@@ -412,7 +435,7 @@ async def view(
         latest.action_due if latest else None,
         latest.period if latest else None,
         plan,
-        max(0, len(items) - MAX_ITEMS),
+        max(0, items - MAX_ITEMS),
         leads,
         decision_words(dive, people),
         note,

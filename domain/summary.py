@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, raiseload
 
 from domain.dates import LONDON, long_day
-from domain.deep_dives import HistoryLine, PlanItem
+from domain.deep_dives import HistoryLine, PlanItem, measure_record
 from domain.model import (
     ActionPlan,
     ActionPlanStatus,
@@ -39,7 +39,6 @@ from domain.model import (
     Target,
 )
 from domain.notifications import Kind, queue
-from domain.numbers import format_figure
 from domain.people import why_unreachable
 from domain.periods import Frequency, Period
 from domain.policy import Policy
@@ -50,9 +49,7 @@ from domain.views import (
     current_period,
     locked_periods,
     measure_by_code,
-    newest_by_period,
     shown_value,
-    targets_of,
 )
 
 
@@ -534,66 +531,20 @@ async def detail(session: AsyncSession, code: str, today: date, policy: Policy) 
     measure = await measure_by_code(session, code) if code else None
     if measure is None:
         raise Refused(f"There is no measure {code.strip().upper()!r} now, so there is no detail.")
-    period = current_period(measure, today)
-    window = [period]
+    window = [current_period(measure, today)]
     while len(window) < DETAIL_PERIODS:
         window.append(window[-1].previous())
-    labels = [p.label for p in window]
-    returns = await newest_by_period(session, measure.id, labels)
-    targets = await targets_of(session, measure.id, labels)
-    history = []
-    for p in reversed(window):
-        ret, target = returns.get(p.label), targets.get(p.label)
-        if ret is None and target is None:
-            continue
-        history.append(
-            HistoryLine(
-                p.label,
-                shown_value(measure, ret),
-                "none"
-                if target is None or measure.data_only
-                else format_figure(target, measure.unit, measure.decimals),
-                rate(measure, p, target, ret, policy.scheme).rating,
-            )
-        )
-    latest = next(
-        (returns[p.label] for p in window if p.label in returns and returns[p.label].commentary),
-        None,
-    )
-    items = list(
-        await session.scalars(
-            select(ActionPlan)
-            .where(
-                ActionPlan.measure_id == measure.id,
-                ActionPlan.status == ActionPlanStatus.OPEN.value,
-            )
-            .order_by(ActionPlan.due_date.is_(None), ActionPlan.due_date, ActionPlan.id)
-        )
-    )
-    owners = {
-        p.id: p.name
-        for p in await session.scalars(
-            select(Person).where(Person.id.in_({i.owner_id for i in items if i.owner_id}))
-        )
-    }
-    plan = [
-        PlanItem(
-            i.description,
-            owners.get(i.owner_id or 0),
-            i.due_date,
-            i.due_date is not None and i.due_date < today,
-        )
-        for i in items[:DETAIL_ITEMS]
-    ]
+    record = await measure_record(session, measure, window, today, policy, DETAIL_ITEMS)
+    latest = record.latest
     return MeasureDetail(
         measure,
-        history,
+        record.history,
         latest.commentary if latest else None,
         latest.remedial_action if latest else None,
         latest.action_due if latest else None,
         latest.period if latest else None,
-        plan,
-        max(0, len(items) - DETAIL_ITEMS),
+        record.plan,
+        max(0, record.open_items - DETAIL_ITEMS),
     )
 
 

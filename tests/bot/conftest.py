@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
-from bot.loopback import LoopbackConnector
+from bot.loopback import Call, LoopbackConnector
 from bot.settings import Settings
 from tests.conftest import NOW
 
@@ -104,6 +104,19 @@ class Teams:
     async def install(self, user: User) -> None:
         for event in self.install_events(user):
             assert await self.post(event) in (200, 201)
+
+    async def dispatch(self) -> None:
+        """One pass of the real dispatcher, on the bot's clock: what is due goes out."""
+        from bot.app import ADAPTER, SESSIONS
+        from bot.delivery.dispatcher import Dispatcher
+
+        app = self.client.app
+        await Dispatcher(Settings(), app[SESSIONS], app[ADAPTER], lambda: self.now).run_once()
+
+    def sent_to(self, user: User) -> list[Call]:
+        """What went to someone's personal chat."""
+        chat = f"a:personal-{user.teams_id}"
+        return [c for c in self.connector.sent() if c.conversation_id == chat]
 
 
 @pytest.fixture

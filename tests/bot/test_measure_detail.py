@@ -8,22 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.app import ADAPTER, SESSIONS
-from bot.delivery.dispatcher import Dispatcher
+from bot.app import SESSIONS
 from bot.loopback import card_text
-from bot.settings import Settings
 from domain.model import Notification
 from tests.bot.conftest import HELEN, Teams
 
 CHANNEL = "19:performance@thread.tacv2"
-
-
-class Clock:
-    def __init__(self, teams: Teams) -> None:
-        self.teams = teams
-
-    def __call__(self):
-        return self.teams.now
 
 
 def pressed(teams: Teams, code: str, **where) -> dict:
@@ -57,8 +47,7 @@ async def test_pressed_in_the_channel_it_goes_to_the_pressers_chat_not_the_chann
         [row] = list(await session.scalars(select(Notification)))
     assert (row.kind, row.payload) == ("measure-detail", {"code": "RB-06"})
     teams.now += timedelta(seconds=5)
-    app = teams.client.app
-    await Dispatcher(Settings(), app[SESSIONS], app[ADAPTER], Clock(teams)).run_once()
+    await teams.dispatch()
     [call] = teams.connector.sent()
     assert call.conversation_id == f"a:personal-{HELEN.teams_id}"
     assert "RB-06 · Council Tax Support" in card_text(teams.connector.cards([call])[0])

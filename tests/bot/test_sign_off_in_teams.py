@@ -11,10 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.app import ADAPTER, SESSIONS
-from bot.delivery.dispatcher import Dispatcher
+from bot.app import SESSIONS
 from bot.loopback import Call, card_text, elements
-from bot.settings import Settings
 from domain.model import AuditEntry, Measure, Return, ReturnState
 from tests.bot.conftest import AMINA, MARK, Teams, User
 
@@ -22,22 +20,12 @@ CLAIRE = User("29:claire", "Claire Whitfield", "claire.whitfield@kingsmere.gov.u
 M7 = "2026/27 M7"
 
 
-class Clock:
-    def __init__(self, teams: Teams) -> None:
-        self.teams = teams
-
-    def __call__(self):
-        return self.teams.now
-
-
 async def dispatch(teams: Teams) -> None:
-    app = teams.client.app
-    await Dispatcher(Settings(), app[SESSIONS], app[ADAPTER], Clock(teams)).run_once()
+    await teams.dispatch()
 
 
 def to(teams: Teams, user: User) -> list[Call]:
-    chat = f"a:personal-{user.teams_id}"
-    return [c for c in teams.connector.sent() if c.conversation_id == chat]
+    return teams.sent_to(user)
 
 
 def submit_data(card: dict[str, Any], title: str) -> dict[str, Any]:
