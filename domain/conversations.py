@@ -31,6 +31,7 @@ async def store(
         select(ConversationRef).where(ConversationRef.conversation_id == conversation_id)
     )
     if existing is not None:
+        values = _keeping_names(existing.reference or {}, values)
         changed = {k: v for k, v in values.items() if getattr(existing, k) != v}
         if refresh and changed:
             for key, value in changed.items():
@@ -45,6 +46,17 @@ async def store(
         )
     )
     return bool(cast(CursorResult[Any], inserted).rowcount)
+
+
+def _keeping_names(stored: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A channel's team and channel names, once Teams gave them, are kept when a later
+    activity from there comes without them (Teams sends names only on some)."""
+    known = stored.get("names") or {}
+    reference = values.get("reference")
+    if not known or not isinstance(reference, dict):
+        return values
+    names = {**known, **(reference.get("names") or {})}
+    return {**values, "reference": {**reference, "names": names}}
 
 
 UNINSTALLED = "they removed PerfBot in Teams"

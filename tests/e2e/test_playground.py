@@ -452,3 +452,75 @@ async def test_mark_returns_aminas_figure_she_sends_it_again_and_he_approves_it(
             "WHERE m.code = 'RB-02' AND r.period = '2026/27 M7' ORDER BY r.version"
         ).fetchall()
     assert states == [(1, "returned"), (2, "approved")]
+
+
+# ---- the weekly summary in the team channel --------------------------------------------
+
+SUMMARY_TEAM = "19:leadership@thread.tacv2"  # sample/playground.yml: its General channel's id too
+SUMMARY_BOT = "28:perfbot-kingsmere"
+
+
+async def next_in(chat: Chat, conversations: set[str], within: float = 30) -> dict[str, Any]:
+    """The next message the bot posts in one of these conversations (a channel or thread)."""
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        message = await asyncio.wait_for(chat.ws.receive(), end - time.monotonic())
+        event = json.loads(message.data)
+        if event["action"] == "createMessage" and event["actionConversationId"] in conversations:
+            return event["message"]
+    raise AssertionError(f"nothing in {conversations} within {within} s")
+
+
+async def perfbot_run(cwd: Any, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
+    job = await asyncio.create_subprocess_exec(
+        PERFBOT, *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await job.communicate()
+    assert job.returncode == 0, out
+    return out.decode()
+
+
+async def test_the_summary_is_posted_in_the_playground_teams_channel(teams, bot):
+    async with aiohttp.ClientSession() as session:
+        chat = Chat(teams, session)
+        await chat.connect()
+        installed = await session.post(
+            f"{teams}/_debug/conversation/{SUMMARY_TEAM}/installation", json={}
+        )
+        assert installed.status == 200
+        notice = await next_in(chat, {SUMMARY_TEAM})
+        assert "set leadership channel" in text_of(notice)
+
+        # Amina (the Playground's user) is not in the performance team.
+        posted = await session.post(
+            f"{teams}/_conversation/v1/conversations/{SUMMARY_TEAM}/messages",
+            json={
+                "from": {"id": chat.me},
+                "text": "<at>PerfBot</at> set leadership channel",
+                "textFormat": "plain",
+                "mentions": [{"mentioned": {"id": SUMMARY_BOT}, "text": "<at>PerfBot</at>"}],
+            },
+        )
+        assert posted.status == 200, await posted.text()
+        thread = (await posted.json()).get("postConversationId") or SUMMARY_TEAM
+        refusal = await next_in(chat, {thread, SUMMARY_TEAM})
+        assert "Only the performance team can choose where the weekly summary goes" in text_of(
+            refusal
+        )
+
+        folder = bot[1].parent
+        chosen = await perfbot_run(
+            folder, "leadership", "set-channel", "--team", "Leadership Team", "--channel", "General"
+        )
+        assert "will be posted in the channel General" in chosen
+        queued = await perfbot_run(
+            folder, "jobs", "run", "weekly-summary", "--now", "2026-11-23T10:00"
+        )
+        assert f"weekly-summary:{SUMMARY_TEAM}:2026-11-23" in queued
+        summary = await next_in(chat, {SUMMARY_TEAM})
+        while not summary.get("attachments"):  # its text and its card come as two messages
+            summary = await next_in(chat, {SUMMARY_TEAM})
+        [attachment] = summary["attachments"]
+        shown = text_of(attachment["content"])
+        assert "returns received" in shown
