@@ -81,6 +81,9 @@ PHRASES: dict[str, str] = {
     "link identity": "linked to their Teams account",
     "mark unreachable": "marked unreachable",
     "mark reachable": "reachable again",
+    # the weekly summary
+    "set leadership channel": "set the leadership channel",
+    "cleared leadership channel": "cleared the leadership channel",
 }
 
 # What an imported row is, after "imported new" / "imported a change to".
