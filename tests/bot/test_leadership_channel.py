@@ -222,3 +222,31 @@ async def test_removing_perfbot_from_the_team_clears_its_leadership_channel(team
         a for a in await stored(teams, AuditEntry) if a.action == "cleared leadership channel"
     ]
     assert [a.actor for a in audits] == ["system"]
+
+
+async def test_a_restart_while_the_summaries_were_going_loses_none_and_sends_none_twice(teams):
+    from domain import outbox
+
+    await teams.install(HELEN)
+    teams.now = MONDAY_NINE
+    queued = await run_job(teams, MONDAY_NINE)
+    assert len(queued) == 5  # three of the Leadership Team, two admins told
+    # A server took them all to send and died at once (its claims hold for their lease).
+    async with teams.client.app[SESSIONS]() as session, session.begin():
+        taken = await outbox.claim(session, MONDAY_NINE, "dead", 50, timedelta(seconds=120))
+    assert len(taken) == 5
+    teams.connector.clear()
+    assert (await dispatcher(teams, MONDAY_NINE + timedelta(minutes=1)).run_once()).sent == 0
+    # Started again: once the lease has run out, each goes, once.
+    after = dispatcher(teams, MONDAY_NINE + timedelta(minutes=3))
+    report = await after.run_once()
+    assert report.sent + report.failed == 5  # some of them have no PerfBot: reported, not lost
+    assert (await after.run_once()).sent == 0
+    helen = [c for c in teams.connector.delivered() if c.conversation_id.endswith("29:helen")]
+    assert len([c for c in helen if teams.connector.cards([c])]) == 1
+    published = await stored(teams, Publication)
+    sent = [
+        n for n in await stored(teams, Notification)
+        if n.kind == "weekly-summary" and n.state.value == "sent"
+    ]  # fmt: skip
+    assert sorted(p.reason_key for p in published) == sorted(n.reason_key for n in sent)
