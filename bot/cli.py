@@ -997,24 +997,24 @@ def status_lines(status: PeriodStatus) -> list[str]:
         return f"{verb} by {line.reviewed_by}{when}"
 
     groups: list[tuple[str, tuple[StatusLine, ...], Callable[[StatusLine], str]]] = [
-        ("Awaiting approval", status.awaiting, lambda line: ""),
+        (status.title("awaiting"), status.awaiting, lambda line: ""),
         (
-            "Returned to their owner",
+            status.title("returned"),
             status.returned,
             lambda line: (
                 reviewed(line, "returned") + (f': "{line.comment}"' if line.comment else "")
             ),
         ),
-        ("Missing (no figure)", status.missing, lambda line: ""),
+        (status.title("missing"), status.missing, lambda line: ""),
         (
-            "Restated (changed after sign-off)",
+            status.title("restated"),
             status.restated,
             lambda line: (
                 f"was {line.restated_from or 'no figure'}"
                 + (f": {line.correction_reason}" if line.correction_reason else "")
             ),
         ),
-        ("Approved", status.approved, lambda line: reviewed(line, "approved")),
+        (status.title("approved"), status.approved, lambda line: reviewed(line, "approved")),
     ]
     for heading, found, note in groups:
         if not found:

@@ -45,6 +45,8 @@ class Verb(enum.StrEnum):
     # The review card (domain/signoff.py):
     APPROVE = "approve_return"
     RETURN_TO_OWNER = "return_to_owner"
+    # The weekly summary's lines (domain/summary.py): a measure's detail, in one's own chat.
+    OPEN_MEASURE = "open_measure"
     # The performance team's period card (domain/locks.py):
     LOCK_PERIOD = "lock_period"
     UNLOCK_PERIOD = "unlock_period"
@@ -317,6 +319,15 @@ class UnlockPeriod:
     reason: str
 
 
+@dataclass(frozen=True)
+class OpenMeasure:
+    """A weekly summary line's button: the measure's history and commentary, sent to the
+    personal chat of whoever pressed it (never into the channel)."""
+
+    verb: ClassVar[Verb] = Verb.OPEN_MEASURE
+    code: str
+
+
 MAX_LISTED = 50  # returns one "Acknowledge all" (or "Approve all shown") may name
 
 CardAction = (
@@ -342,6 +353,7 @@ CardAction = (
     | ReturnToOwner
     | LockPeriod
     | UnlockPeriod
+    | OpenMeasure
 )
 
 
@@ -550,6 +562,10 @@ def _unlock_period(value: Mapping[str, Any]) -> UnlockPeriod:
     return UnlockPeriod(_period(value), _long(value, ids.LOCK_REASON))
 
 
+def _open_measure(value: Mapping[str, Any]) -> OpenMeasure:
+    return OpenMeasure(_code(value))
+
+
 PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.SUBMIT_RETURN: _return_form,
     Verb.NOT_AVAILABLE: _not_available,
@@ -573,6 +589,7 @@ PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.RETURN_TO_OWNER: _return_to_owner,
     Verb.LOCK_PERIOD: _lock_period,
     Verb.UNLOCK_PERIOD: _unlock_period,
+    Verb.OPEN_MEASURE: _open_measure,
 }
 
 

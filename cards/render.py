@@ -7,12 +7,13 @@ Every template value goes through ``tojson`` and every render is parsed back wit
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -28,6 +29,7 @@ from domain.periods import Period, PeriodError
 from domain.plausibility import Doubt
 from domain.ratings import KeyActionStatus, Polarity, Rating
 from domain.signoff import ReviewCard
+from domain.summary import MeasureDetail, MeasureLine, Summary
 from domain.views import OVERDUE, WAITING, OpenReturn, Receipt, shown_value, today_in_london
 
 __all__ = ["INPUTS", "MAX_TEXT", "ids"]  # the card inputs, for callers that render and read
@@ -49,14 +51,14 @@ class CardTooLarge(ValueError):
     """A rendered card over the size Teams accepts comfortably."""
 
 
-def render(template: str, **context: Any) -> dict[str, Any]:
+def render(template: str, *, max_bytes: int = MAX_CARD_BYTES, **context: Any) -> dict[str, Any]:
     text = _env.get_template(template).render(
         ids=ids, verbs=Verb, max_text=MAX_TEXT, max_progress=MAX_PROGRESS, **context
     )
     card: dict[str, Any] = json.loads(text)
     size = len(json.dumps(card, ensure_ascii=False).encode())
-    if size > MAX_CARD_BYTES:
-        raise CardTooLarge(f"the {template} card is {size:,} bytes, over {MAX_CARD_BYTES:,}")
+    if size > max_bytes:
+        raise CardTooLarge(f"the {template} card is {size:,} bytes, over {max_bytes:,}")
     return card
 
 
@@ -319,7 +321,7 @@ def return_card(
     with what the person typed and what is wrong when it comes back. ``notice`` heads it (a
     reviewer's comment on a return sent back)."""
     view = _return_view(item, today)
-    context = {
+    context: dict[str, Any] = {
         "r": view,
         "values": dict(values or {}),
         "errors": dict(errors or {}),
@@ -911,15 +913,15 @@ def period_card(status: PeriodStatus, note: str = "") -> dict[str, Any]:
 
     groups = []
     for title, group, detail in (
-        ("Awaiting approval", status.awaiting, lambda g: f"{g.shown} · {g.owner}"),
+        (status.title("awaiting"), status.awaiting, lambda g: f"{g.shown} · {g.owner}"),
         (
-            "Returned to owner",
+            status.title("returned"),
             status.returned,
             lambda g: f"{g.shown} · {g.owner} · “{g.comment or ''}”",
         ),
-        ("Missing", status.missing, lambda g: f"{g.owner} ({g.service})"),
+        (status.title("missing"), status.missing, lambda g: f"{g.owner} ({g.service})"),
         (
-            "Restated",
+            status.title("restated"),
             status.restated,
             lambda g: f"{g.restated_from or '—'} → {g.shown}: {g.correction_reason or ''}",
         ),
@@ -936,4 +938,205 @@ def period_card(status: PeriodStatus, note: str = "") -> dict[str, Any]:
         groups=groups,
         period=label,
         unapproved=len(status.unapproved),
+    )
+
+
+# ---- the weekly summary ----------------------------------------------------------------------
+
+MAX_SUMMARY_BYTES = 80 * 1024  # the card with its chart (Teams takes a message of this size)
+SUMMARY_LINES = 6  # measures named in each section (the rest are counted)
+
+
+class ChartImage(Protocol):
+    """The summary's chart (cards/chart.py): a PNG and the sentence that says what it shows."""
+
+    png: bytes
+    alt: str
+
+
+def _line(m: MeasureLine, what: str = "") -> dict[str, Any]:
+    rating = f" · {_rating(m.rating)}" if m.rating else ""
+    was = f" (was {_rating(m.was)})" if m.was else ""
+    text = f"{m.code} {_cut(m.title, 90)} · {m.service} · {m.period}"
+    if m.shown and m.shown != "—":
+        text += f" · {m.shown}"
+    text += rating + was + (f" · {what}" if what else "") + (f" · {m.note}" if m.note else "")
+    return {"text": text, "code": m.code}
+
+
+def _section(title: str, lines: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    more = len(lines) - limit
+    return {
+        "title": f"{title} ({len(lines)})",
+        "lines": lines[:limit],
+        "more": f"And {more} more." if more > 0 else "",
+    }
+
+
+def _since(summary: Summary) -> str:
+    if summary.since is None:
+        return "This is the first weekly summary: movements are over the last seven days."
+    day = long_day(summary.since.astimezone(LONDON).date())
+    return f"Movements since the last summary, sent on {day}."
+
+
+def summary_card(summary: Summary, chart: ChartImage | None = None) -> dict[str, Any]:
+    """The Leadership Team's weekly summary (domain/summary.py): the counts, the chart, and
+    only the exceptions, each measure with a button for its detail in the reader's chat.
+    Empty sections are left out; a quiet week says so in one line."""
+    periods = ", ".join(f"{p} ({months_of(p)})" for p in summary.periods[:4])
+    overdue = [o for s in summary.returns for o in s.overdue]
+    not_due = summary.expected - summary.received - len(overdue)
+    returns_line = (
+        f"{summary.received} of {summary.expected} returns received"
+        + (f", {len(overdue)} overdue" if overdue else ", none overdue")
+        + (f", {not_due} not due yet" if not_due > 0 else "")
+        + "."
+    )
+    by_service = [
+        (
+            s.service,
+            f"{s.received} of {s.expected} received"
+            + (f", {len(s.overdue)} overdue" if s.overdue else ""),
+        )
+        for s in summary.returns
+    ]
+    ratings = []
+    for count in summary.ratings:
+        change = count.now - count.last_week
+        week = "no change on last week" if change == 0 else f"{change:+d} on last week"
+        ratings.append(
+            (
+                f"{count.rating.symbol} {count.rating.word}",
+                f"{count.now} ({week}; {count.last_period} last period)",
+            )
+        )
+    sections = []
+    if overdue:
+        sections.append(("Overdue returns", [_line(o) for o in overdue]))
+    if summary.new_off_track:
+        sections.append(("Newly off track", [_line(m) for m in summary.new_off_track]))
+    if summary.escalations:
+        lines = []
+        for e in summary.escalations:
+            when = long_day(e.raised_at.astimezone(LONDON).date(), year=False)
+            state = (
+                f"acknowledged by {e.acknowledged_by}"
+                if e.acknowledged
+                else ("not acknowledged yet")
+            )
+            lines.append(
+                {
+                    "text": f"{e.code} {_cut(e.title, 90)} · {e.service} · {e.period} · "
+                    f"escalated {when}, {state}",
+                    "code": e.code,
+                }
+            )
+        sections.append(("Escalations raised", lines))
+    if summary.deep_dives:
+        sections.append(("Deep-dive candidates", [_line(m) for m in summary.deep_dives]))
+    if summary.actions_late:
+        lines = [
+            {
+                "text": f"{a.code} · {a.service} · “{_cut(a.description, 120)}” · "
+                f"due {long_day(a.due)}",
+                "code": a.code,
+            }
+            for a in summary.actions_late
+        ]
+        sections.append(("Action-plan items past their date", lines))
+    if summary.restatements:
+        lines = [
+            {
+                "text": f"{r.code} {_cut(r.title, 90)} · {r.service} · {r.period} · "
+                f"{r.was or 'no figure'} → {r.now}"
+                + (f" · {_cut(r.reason, 200)}" if r.reason else ""),
+                "code": r.code,
+            }
+            for r in summary.restatements
+        ]
+        sections.append(("Restated figures", lines))
+    celebrate = [_line(m, "back on track") for m in summary.recoveries]
+    celebrate += [
+        _line(m) for m in summary.strong if m.code not in {r.code for r in summary.recoveries}
+    ]
+    if celebrate:
+        sections.append(("To celebrate", celebrate))
+    unreachable = ""
+    if summary.unreachable:
+        people = sum(summary.unreachable.values())
+        where = ", ".join(f"{name} {n}" for name, n in summary.unreachable.items())
+        unreachable = (
+            f"PerfBot cannot reach {people} {'person' if people == 1 else 'people'} ({where}); "
+            "the performance team has their names and is following up."
+        )
+    quiet = (
+        "A quiet week: nothing is overdue, nothing new is off track, and no escalation, "
+        "deep dive, late action or restatement to report."
+        if summary.quiet
+        else ""
+    )
+    image = None
+    if chart is not None:
+        image = {
+            "url": "data:image/png;base64," + base64.b64encode(chart.png).decode("ascii"),
+            "alt": chart.alt,
+        }
+    heading = f"Weekly performance summary · {long_day(summary.week_of)}"
+    for limit, with_image in ((SUMMARY_LINES, True), (3, True), (3, False), (1, False)):
+        try:
+            return render(
+                "summary.json.j2",
+                max_bytes=MAX_SUMMARY_BYTES,
+                heading=heading,
+                periods=f"Open periods: {periods}." if periods else "",
+                since=_since(summary),
+                image=image if with_image else None,
+                returns_line=returns_line,
+                by_service=by_service,
+                ratings=ratings,
+                sections=[_section(t, lines, limit) for t, lines in sections],
+                unreachable=unreachable,
+                quiet=quiet,
+            )
+        except CardTooLarge:
+            if limit == 1:
+                raise
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+def measure_detail_card(detail: MeasureDetail) -> dict[str, Any]:
+    """A measure's history and commentary, sent to whoever pressed its summary button."""
+    m = detail.measure
+    facts = [("Service", m.service.name), ("Owner", m.owner.name)]
+    if m.escalation_owner is not None:
+        facts.append(("Escalation owner", m.escalation_owner.name))
+    history = [
+        (
+            h.period,
+            f"{h.shown} (target {h.target})" + (f"  {_rating(h.rating)}" if h.rating else ""),
+        )
+        for h in detail.history
+    ]
+    plan = [
+        (
+            f"{'LATE ' if p.late else ''}due {long_day(p.due)}" if p.due else "no date",
+            _cut(p.description, 300) + (f" ({p.owner})" if p.owner else ""),
+        )
+        for p in detail.plan
+    ]
+    action = None
+    if detail.action:
+        due = f" (by {long_day(detail.action_due)})" if detail.action_due else ""
+        action = _cut(detail.action, 1500) + due
+    return render(
+        "measure_detail.json.j2",
+        title=f"{m.code} · {_cut(m.title, 200)}",
+        facts=facts,
+        history=history,
+        commentary=_cut(detail.commentary, 2000) if detail.commentary else None,
+        commentary_period=detail.commentary_period,
+        action=action,
+        plan=plan,
+        more=f"And {detail.more_items} more: type actions." if detail.more_items else "",
     )

@@ -1046,7 +1046,7 @@ class _Writer:
         """A figure of a signed-off period corrected by the import, with the reason: a
         restatement, marked on the new version and audited as one."""
         earlier = shown_value(measure, current) if has_figure(current) else None
-        mark_restated(ret, earlier, reason)
+        mark_restated(ret, earlier, reason, current)
         changes: dict[str, Any] = {
             "actual": [
                 shown_value(measure, current) if current else None,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import record
 from domain.dates import LONDON, long_day
-from domain.model import Measure, PeriodLock, Person, Return, ReturnState, Role
+from domain.model import Measure, PeriodLock, Person, Publication, Return, ReturnState, Role
 from domain.periods import Period, PeriodError
 from domain.reporting import latest_returns
 from domain.views import (
@@ -26,6 +26,20 @@ from domain.views import (
     shown_value,
     today_in_london,
 )
+
+# The headings of a period's groups, while open and once signed off.
+OPEN_TITLES = {
+    "awaiting": "Awaiting approval",
+    "returned": "Returned to their owner",
+    "missing": "Missing (no figure)",
+    "restated": "Restated (changed after sign-off)",
+    "approved": "Approved",
+}
+SIGNED_OFF_TITLES = {
+    "awaiting": "Signed off while awaiting approval",
+    "returned": "Signed off while returned to their owner",
+    "missing": "Signed off without a figure",
+}
 
 # What is wrong with an unapproved return, as a refusal to lock names it.
 AWAITING = "awaiting approval"
@@ -38,12 +52,32 @@ async def all_locks(session: AsyncSession) -> dict[str, PeriodLock]:
     return {lock.period: lock for lock in await session.scalars(select(PeriodLock))}
 
 
-def mark_restated(ret: Return, earlier: str | None, reason: str) -> None:
-    """Mark a new version as a restatement of a signed-off figure: ``earlier`` is the figure
-    it replaces as people saw it (None if there was none), ``reason`` the corrector's."""
+def mark_restated(
+    ret: Return, earlier: str | None, reason: str | None, previous: Return | None = None
+) -> None:
+    """Mark a new version as a restatement of a signed-off (or published) figure:
+    ``earlier`` is the figure it replaces as people saw it (None if there was none),
+    ``reason`` the corrector's. A restatement of a restatement keeps the figure first
+    signed off or published, which is what the export and the summary compare with."""
     ret.restated = True
-    ret.restated_from = earlier
+    ret.restated_from = previous.restated_from if previous and previous.restated else earlier
     ret.correction_reason = reason
+
+
+async def published_since(
+    session: AsyncSession, period: str, since: datetime
+) -> Publication | None:
+    """The first summary or board that went out after ``since`` showing ``period``: a figure
+    sent before it and changed after it is a restatement."""
+    found = await session.scalars(
+        select(Publication)
+        .where(Publication.published_at > since)
+        .order_by(Publication.published_at, Publication.id)
+    )
+    for publication in found:
+        if period in (publication.periods or {}).get("periods", []):
+            return publication
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,6 +109,13 @@ class PeriodStatus:
     returned: tuple[StatusLine, ...]
     missing: tuple[StatusLine, ...]
     restated: tuple[StatusLine, ...]
+
+    def title(self, group: str) -> str:
+        """A group's heading: once the period is signed off, nobody is asked to act on its
+        unapproved returns any more, so they are named for what they were when it was."""
+        if self.lock is None:
+            return OPEN_TITLES[group]
+        return SIGNED_OFF_TITLES.get(group, OPEN_TITLES[group])
 
     @property
     def unapproved(self) -> tuple[StatusLine, ...]:

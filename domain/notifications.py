@@ -40,6 +40,8 @@ class Kind(enum.StrEnum):
     REVIEW = "review"  # returns awaiting approval, one card per period, to a reviewer
     RETURNED = "returned"  # a return sent back with the reviewer's comment, to its owner
     RESUBMITTED = "resubmitted"  # sent again after a reviewer returned it, to that reviewer
+    # The weekly summary's buttons (domain/summary.py):
+    MEASURE_DETAIL = "measure-detail"  # a measure's history and commentary, to who asked
 
 
 def insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Insert:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from domain import action_plans, deep_dives, escalations, plausibility, signoff
 from domain.audit import record
 from domain.dates import long_day, parse_day
-from domain.locks import mark_restated
+from domain.locks import mark_restated, published_since
 from domain.model import (
     Delegate,
     Measure,
@@ -322,11 +322,23 @@ async def submit_return(
         "actual": [shown_value(measure, previous) if previous else None, shown_value(measure, ret)],
         "version": version,
     }
+    published = None
     if lock is not None:  # the performance team correcting a signed-off figure, with a reason
-        mark_restated(ret, replaced, cmd.correction_reason.strip())
+        mark_restated(ret, replaced, cmd.correction_reason.strip(), previous)
         changes.update(reason=cmd.correction_reason.strip(), source="teams")
+        # Signed off already: it needs no approval, and is the corrector's own.
+        ret.state, ret.reviewed_by_id, ret.reviewed_at = ReturnState.APPROVED, person.id, now
+    elif previous is not None and has_figure(previous):
+        published = await published_since(session, period.label, previous.submitted_at)
+        if published is not None:  # the figure was in a summary: changing it restates it
+            when = long_day(today_in_london(published.published_at))
+            mark_restated(ret, replaced, None, previous)
+            changes.update(reason=f"changed after the {published.kind} of {when}", source="teams")
+        elif previous.restated:  # a restated figure changed again: still a restatement
+            mark_restated(ret, replaced, None, previous)
+            changes.update(reason="a restated figure changed again", source="teams")
     session.add(ret)
-    action = "restate" if lock is not None else "submit" if version == 1 else "correct"
+    action = "restate" if ret.restated else "submit" if version == 1 else "correct"
     record(session, person.email, action, "return", f"{measure.code} {period.label}", changes, now)
     escalated = await escalations.on_return(
         session, measure, period, assessment, ret, person, now, policy
@@ -354,10 +366,17 @@ async def submit_return(
         steps = "Its escalation was closed when the activity was stopped, so nothing more is sent."
     receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
     if lock is not None:
+        what = f"a restatement of {replaced}" if replaced else "a new figure"
         review = (
-            f"Recorded as a restatement of {replaced or 'no figure'} in the signed-off "
-            f"{period.label} (reason: {cmd.correction_reason.strip()}); the audit trail shows it."
+            f"Recorded as {what} in the signed-off {period.label} (reason: "
+            f"{cmd.correction_reason.strip()}); the audit trail shows it."
         )
+    elif published is not None:
+        when = long_day(today_in_london(published.published_at))
+        review = (
+            f"{replaced} was in the {published.kind} of {when}, so this is recorded as a "
+            f"restatement and listed in the next one. {review or ''}"
+        ).strip()
     if review:
         receipt = replace(receipt, next_steps=f"{receipt.next_steps} {review}")
     return replace(receipt, waiting=still_waiting, action_plan=plan)
@@ -515,6 +534,15 @@ async def not_available(
     except Refused as refusal:
         return Refusal(str(refusal))
     if lock is not None:
+        record(
+            session,
+            person.email,
+            "refused",
+            "return",
+            f"{measure.code} {period.label}",
+            {"action": "not available", "reason": "period locked"},
+            now,
+        )
         return Refusal(
             f'{locked_sentence(lock, measure.code)} A signed-off period takes no "not '
             'available": correct its figure instead, giving a reason.'

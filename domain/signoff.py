@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from domain import audit
-from domain.dates import LONDON, long_day
+from domain.escalations import when
 from domain.model import (
     Measure,
     Notification,
@@ -43,6 +43,7 @@ from domain.views import (
     Refused,
     has_figure,
     locked_sentence,
+    newest_by_period,
     open_return,
     shown_value,
     today_in_london,
@@ -109,11 +110,6 @@ def may_review(person: Person, measure: Measure) -> bool:
 
 def _own(person: Person, measure: Measure, ret: Return) -> bool:
     return ret.submitted_by_id == person.id or measure.owner_id == person.id
-
-
-def _at(moment: datetime) -> str:
-    local = moment.astimezone(LONDON)
-    return f"{local:%H:%M} on {long_day(local.date(), year=False)}"
 
 
 def _names(names: Sequence[str]) -> str:
@@ -279,7 +275,12 @@ async def reviews(
 ) -> Reviews:
     """What awaits a reviewer, a card per period (newest first). Refused for someone who
     reviews nothing, or for a period that cannot be read."""
-    if not (reviewer.has_role(Role.ADMIN) or reviewer.has_role(Role.ESCALATION_OWNER)):
+    reviews_any = await session.scalar(
+        select(Measure.id)
+        .where(Measure.active, Measure.escalation_owner_id == reviewer.id)
+        .limit(1)
+    )
+    if not (reviewer.has_role(Role.ADMIN) or reviews_any is not None):
         raise Refused(
             "review is for escalation owners and the performance team, who approve returns. "
             "Type my measures to see your own."
@@ -323,12 +324,18 @@ def _prefix(reviewer_id: int, period: str) -> str:
     return f"{reviewer_id}:{period}:"
 
 
-async def _pending_card(session: AsyncSession, reviewer_id: int, period: str) -> int | None:
+async def _pending_card(
+    session: AsyncSession, reviewer_id: int, period: str, now: datetime
+) -> int | None:
+    """A review card for this reviewer and period still waiting for its time (so it will be
+    drawn later and list this return too); one already due may be going out this moment,
+    drawn before this return, so it does not count."""
     return await session.scalar(
         select(Notification.id)
         .where(
             Notification.kind == Kind.REVIEW.value,
             Notification.state == NotificationState.PENDING,
+            Notification.not_before > now,
             Notification.reason_key.startswith(
                 f"{Kind.REVIEW}:{_prefix(reviewer_id, period)}", autoescape=True
             ),
@@ -370,7 +377,7 @@ async def on_submitted(
         return f"{returned_by.name}, who returned it, is sent it again to approve."
     reviewers = await reviewers_of(session, measure, ret)
     for reviewer in reviewers:
-        if await _pending_card(session, reviewer.id, ret.period) is not None:
+        if await _pending_card(session, reviewer.id, ret.period, now) is not None:
             continue  # the card waiting to go will list this one too
         await queue(
             session,
@@ -388,8 +395,8 @@ async def on_submitted(
         return "It goes to the performance team to approve."
     if await why_unreachable(session, first) is not None:
         return (
-            f"{first.name} (the escalation owner) approves it once they install PerfBot, or "
-            "the performance team meanwhile."
+            f"It waits for {first.name} (the escalation owner) to approve once they install "
+            "PerfBot; the performance team can approve it meanwhile."
         )
     return f"It goes to {first.name} (the escalation owner) to approve."
 
@@ -403,14 +410,11 @@ async def still_wanted(
         ret = await session.get(Return, int(payload.get("return", 0)))
         if ret is None or ret.state is not ReturnState.RETURNED:
             return "the return is no longer returned"
-        newer = await session.scalar(
-            select(Return.id).where(
-                Return.measure_id == ret.measure_id,
-                Return.period == ret.period,
-                Return.version > ret.version,
-            )
-        )
-        return "it has been sent again since" if newer is not None else None
+        if await session.get(PeriodLock, ret.period) is not None:
+            return "the period has been signed off since"
+        if (await _newest_version(session, ret)).id != ret.id:
+            return "it has been sent again since"
+        return None
     reviewer = await session.get(Person, int(payload.get("reviewer", 0)))
     if reviewer is None:
         return "the reviewer is no longer known"
@@ -502,7 +506,7 @@ async def _check(
     person now (refusals of who may are audited)."""
     ret = await session.get(Return, return_id) if return_id else None
     measure = await session.get(Measure, ret.measure_id) if ret is not None else None
-    if ret is None or measure is None:
+    if ret is None or measure is None or not measure.active:
         return "I can't find that return: nothing was changed. Type review to see what awaits you."
     title = f"{measure.code} for {ret.period}"
 
@@ -544,13 +548,8 @@ async def _check(
 
 
 async def _newest_version(session: AsyncSession, ret: Return) -> Return:
-    newest = await session.scalar(
-        select(Return)
-        .where(Return.measure_id == ret.measure_id, Return.period == ret.period)
-        .order_by(Return.version.desc())
-        .limit(1)
-    )
-    return newest or ret
+    newest = await newest_by_period(session, ret.measure_id, [ret.period])
+    return newest.get(ret.period, ret)
 
 
 async def _not_awaiting(session: AsyncSession, found: _Found) -> str | None:
@@ -561,14 +560,14 @@ async def _not_awaiting(session: AsyncSession, found: _Found) -> str | None:
         by = await session.get(Person, newest.submitted_by_id) if newest.submitted_by_id else None
         who = f" by {by.name}" if by else ""
         return (
-            f"{title} was sent again{who} at {_at(newest.submitted_at)} (version "
+            f"{title} was sent again{who} at {when(newest.submitted_at)} (version "
             f"{newest.version}), after the one you were shown: look at the new one."
         )
     if ret.state in (ReturnState.APPROVED, ReturnState.RETURNED):
         by = await session.get(Person, ret.reviewed_by_id) if ret.reviewed_by_id else None
         verb = "approved" if ret.state is ReturnState.APPROVED else "returned to its owner"
-        when = f" at {_at(ret.reviewed_at)}" if ret.reviewed_at else ""
-        return f"{title} was already {verb} by {by.name if by else 'someone'}{when}."
+        at = f" at {when(ret.reviewed_at)}" if ret.reviewed_at else ""
+        return f"{title} was already {verb} by {by.name if by else 'someone'}{at}."
     if not has_figure(ret):
         return f"{title} has no figure yet, so there is nothing to approve."
     return None
@@ -630,7 +629,7 @@ async def approve(
         others.append(why_not or await _not_awaiting(session, found) or "")
     lines = []
     if approved:
-        lines.append(f"Approved {_names(approved)} at {_at(now)}.")
+        lines.append(f"Approved {_names(approved)} at {when(now)}.")
     lines += [line for line in others if line]
     if not approved and not others:
         return Outcome(" ".join(refusals) or "There was nothing to approve.", refused=True)

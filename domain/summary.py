@@ -16,10 +16,44 @@ The figures of a summary:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, joinedload, raiseload
+
+from domain.dates import LONDON, long_day
+from domain.deep_dives import HistoryLine, PlanItem
+from domain.model import (
+    ActionPlan,
+    ActionPlanStatus,
+    DeepDive,
+    Escalation,
+    Measure,
+    Person,
+    Return,
+    Service,
+    Target,
+)
+from domain.notifications import Kind, queue
+from domain.numbers import format_figure
+from domain.people import why_unreachable
+from domain.periods import Frequency, Period
+from domain.policy import Policy
 from domain.ratings import Rating, Scheme
+from domain.reporting import load_calendar, rate
+from domain.views import (
+    Refused,
+    current_period,
+    locked_periods,
+    measure_by_code,
+    newest_by_period,
+    shown_value,
+    targets_of,
+)
 
 
 @dataclass(frozen=True)
@@ -126,3 +160,463 @@ class Summary:
             or self.restatements
             or self.unreachable
         )
+
+
+# ---- building it ---------------------------------------------------------------------------
+
+# How far back each frequency's open returns are looked for: a year and the period before.
+WINDOW = {
+    Frequency.MONTHLY: 13,
+    Frequency.QUARTERLY: 5,
+    Frequency.HALF_YEARLY: 3,
+    Frequency.ANNUAL: 2,
+}
+TOP = (Rating.STRONG, Rating.GREEN)  # the ratings to celebrate
+
+
+@dataclass
+class _Figure:
+    """The newest version of a return, as read (columns, not ORM objects: a council has
+    thousands of measures)."""
+
+    version: int
+    value: Decimal | None
+    status: str | None
+    submitted_at: datetime
+
+    @property
+    def has_figure(self) -> bool:
+        return self.value is not None or bool(self.status)
+
+    def as_return(self) -> Return:
+        return Return(value=self.value, status=self.status)
+
+
+def _labels(frequency: Frequency, today: date) -> list[str]:
+    """The periods of a frequency the summary reads, newest first."""
+    period = Period.containing(today, frequency).previous()
+    labels = []
+    for _ in range(WINDOW.get(frequency, 5)):
+        labels.append(period.label)
+        period = period.previous()
+    return labels
+
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(LONDON).date()
+
+
+async def build(
+    session: AsyncSession, now: datetime, policy: Policy, since: datetime | None
+) -> Summary:
+    """The weekly summary as the database stands ``now``; movements are since ``since``
+    (the last summary that went; a week before ``now`` for the first)."""
+    today = _day(now)
+    since_at = since or now - timedelta(days=7)
+    calendar = await load_calendar(session)
+    locked = await locked_periods(session)
+    measures = list(
+        await session.scalars(
+            select(Measure)
+            .where(Measure.active)
+            .options(
+                joinedload(Measure.service),
+                joinedload(Measure.owner).raiseload("*"),
+                raiseload(Measure.escalation_owner),
+                raiseload(Measure.delegates),
+            )
+            .order_by(Measure.code)
+        )
+    )
+    frequencies = {m.frequency for m in measures}
+    labels_of = {f: _labels(f, today) for f in frequencies}
+    every_label = sorted({label for labels in labels_of.values() for label in labels})
+    now_figures: dict[tuple[int, str], _Figure] = {}
+    then_figures: dict[tuple[int, str], _Figure] = {}
+    rows = await session.execute(
+        select(
+            Return.measure_id,
+            Return.period,
+            Return.version,
+            Return.value,
+            Return.status,
+            Return.submitted_at,
+        ).where(Return.period.in_(every_label))
+    )
+    for measure_id, label, version, value, status, submitted_at in rows:
+        key = (measure_id, label)
+        figure = _Figure(version, value, status, submitted_at)
+        if key not in now_figures or now_figures[key].version < version:
+            now_figures[key] = figure
+        if submitted_at <= since_at and (
+            key not in then_figures or then_figures[key].version < version
+        ):
+            then_figures[key] = figure
+    targets: dict[tuple[int, str], Decimal] = {
+        (measure_id, label): value
+        for measure_id, label, value in await session.execute(
+            select(Target.measure_id, Target.period, Target.value).where(
+                Target.period.in_(every_label)
+            )
+        )
+    }
+    # Each measure's first period in the window with a target or a return: nothing before it
+    # is expected (as views.first_period: a measure set up this year was never asked for
+    # last year); with neither, only its latest period is.
+    first_seen: dict[int, date] = {}
+    for measure_id, label in [*targets, *now_figures]:
+        start = Period.parse(label).start
+        if measure_id not in first_seen or start < first_seen[measure_id]:
+            first_seen[measure_id] = start
+
+    def rated(measure: Measure, figures: dict[tuple[int, str], _Figure]) -> list[MeasureLine]:
+        """The measure's rated periods in the window, newest first."""
+        lines = []
+        for label in labels_of[measure.frequency]:
+            figure = figures.get((measure.id, label))
+            if figure is None or not figure.has_figure:
+                continue
+            period = Period.parse(label)
+            target = None if measure.data_only else targets.get((measure.id, label))
+            ret = figure.as_return()
+            assessment = rate(measure, period, target, ret, policy.scheme)
+            lines.append(
+                MeasureLine(
+                    measure.code,
+                    measure.title,
+                    measure.service.name,
+                    label,
+                    shown_value(measure, ret),
+                    assessment.rating,
+                )
+            )
+        return lines
+
+    services: dict[str, ServiceReturns] = {}
+    counts_now: Counter[Rating] = Counter()
+    counts_then: Counter[Rating] = Counter()
+    counts_before: Counter[Rating] = Counter()
+    by_service: dict[str, Counter[Rating]] = {}
+    new_off_track, recoveries, strong = [], [], []
+    periods_covered: set[str] = set()
+    for measure in measures:
+        service = measure.service.name
+        labels = labels_of[measure.frequency]
+        first = first_seen.get(measure.id)
+        expected = received = 0
+        overdue = []
+        for index, label in enumerate(labels):
+            if label in locked:
+                continue
+            period = Period.parse(label)
+            if index > 0 and (first is None or period.start < first):
+                continue  # before the measure's first target or return: never asked for
+            found = now_figures.get((measure.id, label))
+            has = found is not None and found.has_figure
+            if index > 0 and has:
+                continue  # an older period counts only while it is still open
+            periods_covered.add(label)
+            expected += 1
+            if has:
+                received += 1
+                continue
+            deadline = calendar.deadline(period, measure.deadline_working_days, measure.code)
+            if deadline < today:
+                late = calendar.working_days_between(deadline, today)
+                overdue.append(
+                    MeasureLine(
+                        measure.code,
+                        measure.title,
+                        service,
+                        label,
+                        "—",
+                        None,
+                        note=f"due {long_day(deadline)}, {late} working day"
+                        f"{'s' if late != 1 else ''} late",
+                    )
+                )
+        entry = services.get(service) or ServiceReturns(service, 0, 0)
+        services[service] = ServiceReturns(
+            service,
+            entry.expected + expected,
+            entry.received + received,
+            entry.overdue + tuple(overdue),
+        )
+        history = rated(measure, now_figures)
+        then = rated(measure, then_figures)
+        latest = history[0] if history else None
+        latest_then = then[0] if then else None
+        if latest is not None and latest.rating is not None:
+            counts_now[latest.rating] += 1
+            by_service.setdefault(service, Counter())[latest.rating] += 1
+        if latest_then is not None and latest_then.rating is not None:
+            counts_then[latest_then.rating] += 1
+        if len(history) > 1 and history[1].rating is not None:
+            counts_before[history[1].rating] += 1
+        now_rating = latest.rating if latest else None
+        then_rating = latest_then.rating if latest_then else None
+        if latest is None or now_rating is None:
+            continue
+        moved = replace(latest, was=then_rating)
+        if now_rating.off_track and not (then_rating and then_rating.off_track):
+            new_off_track.append(moved)
+        elif then_rating is not None and then_rating.off_track and not now_rating.off_track:
+            recoveries.append(moved)
+        if now_rating in TOP and then_rating not in TOP:
+            strong.append(moved)
+
+    order = [r for r in Rating if r in _scheme_ratings(policy.scheme)]
+    order += [r for r in Rating if r not in order and (counts_now[r] or counts_then[r])]
+    return Summary(
+        week_of=today,
+        since=since,
+        scheme=policy.scheme,
+        periods=tuple(sorted(periods_covered, key=_newest_first)),
+        returns=tuple(sorted(services.values(), key=lambda s: s.service)),
+        ratings=tuple(
+            RatingCount(r, counts_now[r], counts_then[r], counts_before[r]) for r in order
+        ),
+        by_service={name: dict(counts) for name, counts in sorted(by_service.items())},
+        new_off_track=tuple(new_off_track),
+        recoveries=tuple(recoveries),
+        escalations=tuple(await _escalations(session, since_at)),
+        deep_dives=tuple(await _deep_dives(session, since_at)),
+        actions_late=tuple(await _actions_late(session, today)),
+        restatements=tuple(await _restatements(session, since_at)),
+        strong=tuple(strong),
+        unreachable=await _unreachable(session),
+    )
+
+
+def _scheme_ratings(scheme: Scheme) -> tuple[Rating, ...]:
+    if scheme is Scheme.RAG:
+        return (Rating.GREEN, Rating.AMBER, Rating.RED)
+    return (Rating.STRONG, Rating.GOOD, Rating.REVIEW, Rating.ACTION)
+
+
+def _newest_first(label: str) -> tuple[int, int]:
+    period = Period.parse(label)
+    return (-period.end.toordinal(), period.frequency.months)
+
+
+async def _escalations(session: AsyncSession, since: datetime) -> list[EscalationLine]:
+    """Escalations raised since the last summary, and whether they were acknowledged."""
+    acknowledger = aliased(Person)
+    rows = await session.execute(
+        select(Escalation, Measure.code, Measure.title, Service.name, acknowledger.name)
+        .join(Measure, Measure.id == Escalation.measure_id)
+        .join(Service, Service.id == Measure.service_id)
+        .outerjoin(acknowledger, acknowledger.id == Escalation.acknowledged_by_id)
+        .where(Escalation.raised_at > since)
+        .order_by(Escalation.raised_at, Measure.code)
+    )
+    return [
+        EscalationLine(
+            code,
+            title,
+            service,
+            escalation.period,
+            escalation.raised_at,
+            escalation.acknowledged_at is not None,
+            by,
+        )
+        for escalation, code, title, service, by in rows
+    ]
+
+
+async def _deep_dives(session: AsyncSession, since: datetime) -> list[MeasureLine]:
+    """Deep-dive candidates put to the Leadership Team since the last summary, and those
+    still waiting for their decision."""
+    rows = await session.execute(
+        select(DeepDive, Measure.code, Measure.title, Service.name)
+        .join(Measure, Measure.id == DeepDive.measure_id)
+        .join(Service, Service.id == Measure.service_id)
+        .where(or_(DeepDive.flagged_at > since, DeepDive.decision.is_(None)))
+        .order_by(DeepDive.flagged_at, Measure.code)
+    )
+    lines = []
+    for dive, code, title, service in rows:
+        why = (
+            "asked for by its escalation owner"
+            if dive.reason == "requested"
+            else ("off track for periods running")
+        )
+        state = {"accepted": "accepted", "declined": "declined"}.get(
+            dive.decision or "", "waiting for your decision"
+        )
+        lines.append(
+            MeasureLine(code, title, service, dive.period, "", None, note=f"{why}; {state}")
+        )
+    return lines
+
+
+async def _actions_late(session: AsyncSession, today: date) -> list[ActionLine]:
+    """Open action-plan items past their date, the most overdue first."""
+    owner = aliased(Person)
+    rows = await session.execute(
+        select(ActionPlan, Measure.code, Service.name, owner.name)
+        .join(Measure, Measure.id == ActionPlan.measure_id)
+        .join(Service, Service.id == Measure.service_id)
+        .outerjoin(owner, owner.id == ActionPlan.owner_id)
+        .where(
+            Measure.active,
+            ActionPlan.status == ActionPlanStatus.OPEN.value,
+            ActionPlan.due_date < today,
+        )
+        .order_by(ActionPlan.due_date, Measure.code)
+    )
+    return [
+        ActionLine(code, service, item.description, item.due_date, name)
+        for item, code, service, name in rows
+        if item.due_date is not None
+    ]
+
+
+async def _restatements(session: AsyncSession, since: datetime) -> list[RestatementLine]:
+    """Figures changed after their period was signed off (or published), since the last
+    summary."""
+    rows = await session.execute(
+        select(Return, Measure)
+        .join(Measure, Measure.id == Return.measure_id)
+        .where(Return.restated, Return.submitted_at > since)
+        .order_by(Return.submitted_at, Measure.code)
+    )
+    return [
+        RestatementLine(
+            measure.code,
+            measure.title,
+            measure.service.name,
+            ret.period,
+            ret.restated_from,
+            shown_value(measure, ret),
+            ret.correction_reason,
+            ret.submitted_at,
+        )
+        for ret, measure in rows
+    ]
+
+
+async def _unreachable(session: AsyncSession) -> dict[str, int]:
+    """How many people PerfBot cannot reach (Teams refused them), by service: the channel
+    card names no one; the performance team has the names each morning."""
+    rows = await session.execute(
+        select(Service.name, func.count(Person.id))
+        .join(Service, Service.id == Person.service_id, isouter=True)
+        .where(Person.unreachable_reason.is_not(None))
+        .group_by(Service.name)
+    )
+    return {name or "No service": count for name, count in rows}
+
+
+# ---- a measure's detail, from a summary line -----------------------------------------------
+
+DETAIL_PERIODS = 8  # periods of history the detail card shows
+DETAIL_ITEMS = 5  # open action-plan items it lists
+
+
+@dataclass(frozen=True)
+class MeasureDetail:
+    """A measure's history and commentary, as the summary's buttons show it."""
+
+    measure: Measure
+    history: list[HistoryLine]  # oldest first
+    commentary: str | None
+    action: str | None
+    action_due: date | None
+    commentary_period: str | None
+    plan: list[PlanItem]
+    more_items: int
+
+
+async def detail(session: AsyncSession, code: str, today: date, policy: Policy) -> MeasureDetail:
+    """The measure's last eight periods with figure, target and rating, the owner's latest
+    words and its open action-plan items; Refused if there is no such active measure."""
+    measure = await measure_by_code(session, code) if code else None
+    if measure is None:
+        raise Refused(f"There is no measure {code.strip().upper()!r} now, so there is no detail.")
+    period = current_period(measure, today)
+    window = [period]
+    while len(window) < DETAIL_PERIODS:
+        window.append(window[-1].previous())
+    labels = [p.label for p in window]
+    returns = await newest_by_period(session, measure.id, labels)
+    targets = await targets_of(session, measure.id, labels)
+    history = []
+    for p in reversed(window):
+        ret, target = returns.get(p.label), targets.get(p.label)
+        if ret is None and target is None:
+            continue
+        history.append(
+            HistoryLine(
+                p.label,
+                shown_value(measure, ret),
+                "none"
+                if target is None or measure.data_only
+                else format_figure(target, measure.unit, measure.decimals),
+                rate(measure, p, target, ret, policy.scheme).rating,
+            )
+        )
+    latest = next(
+        (returns[p.label] for p in window if p.label in returns and returns[p.label].commentary),
+        None,
+    )
+    items = list(
+        await session.scalars(
+            select(ActionPlan)
+            .where(
+                ActionPlan.measure_id == measure.id,
+                ActionPlan.status == ActionPlanStatus.OPEN.value,
+            )
+            .order_by(ActionPlan.due_date.is_(None), ActionPlan.due_date, ActionPlan.id)
+        )
+    )
+    owners = {
+        p.id: p.name
+        for p in await session.scalars(
+            select(Person).where(Person.id.in_({i.owner_id for i in items if i.owner_id}))
+        )
+    }
+    plan = [
+        PlanItem(
+            i.description,
+            owners.get(i.owner_id or 0),
+            i.due_date,
+            i.due_date is not None and i.due_date < today,
+        )
+        for i in items[:DETAIL_ITEMS]
+    ]
+    return MeasureDetail(
+        measure,
+        history,
+        latest.commentary if latest else None,
+        latest.remedial_action if latest else None,
+        latest.action_due if latest else None,
+        latest.period if latest else None,
+        plan,
+        max(0, len(items) - DETAIL_ITEMS),
+    )
+
+
+async def send_detail(
+    session: AsyncSession, person: Person, code: str, pressed: str, now: datetime
+) -> str | None:
+    """A summary button pressed in a channel: queue the measure's detail to the presser's
+    personal chat. What to say in the channel (None: nothing, it is on its way)."""
+    measure = await measure_by_code(session, code) if code else None
+    if measure is None:
+        return f"There is no measure {code.strip().upper()!r} now, so there is no detail to send."
+    why = await why_unreachable(session, person)
+    if why is not None:
+        return (
+            f"{person.name}, I can't send {measure.code}'s detail to your chat with PerfBot "
+            f"({why}). Open PerfBot in Teams, then press the button again."
+        )
+    await queue(
+        session,
+        Kind.MEASURE_DETAIL,
+        f"{measure.code}:{person.id}:{pressed or now.isoformat()}",
+        person_id=person.id,
+        payload={"code": measure.code},
+        now=now,
+    )
+    return None

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import render as cards
-from domain import deep_dives, escalations, signoff, views
+from domain import deep_dives, escalations, signoff, summary, views
 from domain import overdue as overdue_digests
 from domain.dates import long_day
 from domain.model import DeepDive, Measure, Person
@@ -403,6 +403,22 @@ async def returned(reading: Reading, payload: dict[str, Any], person: Person | N
     return _card_message(card, f"{title} was returned to you by {by}, with a comment.")
 
 
+async def measure_detail(
+    reading: Reading, payload: dict[str, Any], person: Person | None
+) -> Activity:
+    """A measure's history and commentary, asked for from a summary in a channel: drawn when
+    it goes, in the personal chat of whoever pressed the button."""
+    assert reading.session is not None
+    code = str(payload.get("code", ""))
+    try:
+        found = await summary.detail(
+            reading.session, code, views.today_in_london(reading.now), reading.policy
+        )
+    except views.Refused as refusal:
+        return _notice("PerfBot", str(refusal))
+    return _card_message(cards.measure_detail_card(found), f"{code}: its history and commentary.")
+
+
 MESSAGES: dict[Kind, Message] = {
     Kind.REMINDER: Message(reminder, checked_at_send=True),
     Kind.CHASER: Message(chaser, checked_at_send=True),
@@ -423,6 +439,7 @@ MESSAGES: dict[Kind, Message] = {
     Kind.REVIEW: Message(review, checked_at_send=True),
     Kind.RESUBMITTED: Message(review, checked_at_send=True),
     Kind.RETURNED: Message(returned, checked_at_send=True),
+    Kind.MEASURE_DETAIL: Message(measure_detail, checked_at_send=True),
 }
 UNKNOWN_KIND = Message(plain)
 

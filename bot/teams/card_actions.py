@@ -26,6 +26,7 @@ from cards.actions import (
     NotAvailableForm,
     OpenDeepDive,
     OpenEscalation,
+    OpenMeasure,
     OpenReturnCard,
     RequestDeepDive,
     ReturnForm,
@@ -36,7 +37,16 @@ from cards.actions import (
     Verb,
     ids,
 )
-from domain import action_plans, deep_dives, escalations, locks, overdue, returns, signoff
+from domain import (
+    action_plans,
+    deep_dives,
+    escalations,
+    locks,
+    overdue,
+    returns,
+    signoff,
+    summary,
+)
 from domain.action_plans import ActionOutcome, ActionRefusal, AlreadyClosed
 from domain.dates import long_day
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
@@ -388,6 +398,24 @@ async def unlock_period(turn: Turn, action: UnlockPeriod) -> None:
         await turn.replace_card(cards.period_card(status, note))
 
 
+async def open_measure(turn: Turn, action: OpenMeasure) -> None:
+    """A summary line's button: the measure's detail in the presser's own chat. In a
+    personal chat it comes in reply; pressed in a channel, it is queued to their chat (the
+    channel is not told anything unless PerfBot cannot reach them there)."""
+    today, person, policy = turn.today, turn.person, turn.policy
+    if turn.ctx.activity.conversation.conversation_type in (None, "personal"):
+        found = await turn.attempt(lambda tx: summary.detail(tx, action.code, today, policy))
+        if found is not None:
+            await turn.send_card(cards.measure_detail_card(found))
+        return
+    now = turn.now
+    why = await turn.uow.run(
+        lambda tx: summary.send_detail(tx, person, action.code, turn.ctx.activity.id or "", now)
+    )
+    if why:
+        await turn.say(why)
+
+
 CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.SUBMIT_RETURN: submit_return,
     Verb.NOT_AVAILABLE: not_available,
@@ -411,4 +439,5 @@ CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.RETURN_TO_OWNER: return_to_owner,
     Verb.LOCK_PERIOD: lock_period,
     Verb.UNLOCK_PERIOD: unlock_period,
+    Verb.OPEN_MEASURE: open_measure,
 }

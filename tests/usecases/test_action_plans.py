@@ -93,8 +93,9 @@ async def test_an_on_track_return_or_one_without_an_action_adds_nothing(uow, per
     receipt = await run_submit(uow, submit(amina, actual="66.5"))
     assert receipt.action_plan == ""
     assert receipt.next_steps == (
-        "Nothing more is needed for this period. Thank you. Mark Taylor (the escalation "
-        "owner) approves it once they install PerfBot, or the performance team meanwhile."
+        "Nothing more is needed for this period. Thank you. It waits for Mark Taylor (the "
+        "escalation owner) to approve once they install PerfBot; the performance team can "
+        "approve it meanwhile."
     )
     assert await items(uow) == []
 

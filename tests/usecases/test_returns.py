@@ -180,7 +180,7 @@ async def test_an_unreachable_escalation_owner_is_said_and_the_performance_team_
     assert mine.person_id is not None  # waits for Mark, who gets it when he installs
     assert {n.person_id for n in rows.values()} == set(admins)
     assert all(n.payload["for"] == "Mark Taylor" for n in rows.values())
-    assert "Mark Taylor (the escalation owner) approves it once they install PerfBot" in (
+    assert "It waits for Mark Taylor (the escalation owner) to approve once they install" in (
         receipt.next_steps
     )
     assert "PerfBot cannot reach Mark Taylor yet (PerfBot has not been installed for them" in (
@@ -188,7 +188,7 @@ async def test_an_unreachable_escalation_owner_is_said_and_the_performance_team_
     )
     told = ", ".join(sorted(admins.values()))
     assert f"so the performance team ({told}) is being sent it instead." in receipt.next_steps
-    assert "as soon as they install PerfBot. Mark Taylor (the escalation owner) approves" in (
+    assert "as soon as they install PerfBot. It waits for Mark Taylor (the escalation owner)" in (
         receipt.next_steps
     )
 

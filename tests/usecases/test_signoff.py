@@ -11,21 +11,31 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from domain import signoff, views
+from domain import returns, signoff, views
 from domain.model import (
     Measure,
     Notification,
     PeriodLock,
     Person,
+    Publication,
     Return,
     ReturnState,
+    Role,
 )
 from domain.notifications import Kind
 from domain.reporting import load_calendar
 from domain.returns import CORRECTION_REASON, Refusal, Rejected
 from domain.views import Receipt
 from tests.conftest import NOW
-from tests.usecases.test_action_plans import AMINA, GARETH, MARK, audits, run_submit, submit
+from tests.usecases.test_action_plans import (
+    AMINA,
+    GARETH,
+    MARK,
+    POLICY,
+    audits,
+    run_submit,
+    submit,
+)
 from tests.usecases.test_returns import reachable
 
 CLAIRE = "claire.whitfield@kingsmere.gov.uk"  # escalation owner in Planning and Regeneration
@@ -65,8 +75,8 @@ async def test_a_submission_goes_to_its_escalation_owner_on_one_card_per_period(
     receipt = await run_submit(uow, submit(amina, actual="97.5"))
     assert isinstance(receipt, Receipt)
     assert receipt.next_steps.endswith(  # Mark has not installed PerfBot yet
-        "Mark Taylor (the escalation owner) approves it once they install PerfBot, or the "
-        "performance team meanwhile."
+        "It waits for Mark Taylor (the escalation owner) to approve once they install PerfBot; "
+        "the performance team can approve it meanwhile."
     )
     await reachable(uow, MARK)
     second = await run_submit(uow, submit(gareth, card="c2", code="RB-03", actual="17.5"))
@@ -261,3 +271,94 @@ async def test_my_measures_shows_a_signed_off_period_as_such_not_as_overdue(uow,
     assert states[("RB-01", M7)] == "signed off without a figure"
     assert states[("RB-06", "2026/27 Q2")] == "signed off"
     assert not [i for i in items if i.state in views.WAITING and i.period.label == M7]
+
+
+async def test_a_card_already_due_does_not_swallow_a_return_sent_as_it_goes(uow, person):
+    amina, gareth, mark = await person(AMINA), await person(GARETH), await person(MARK)
+    await sent_in(uow, amina, actual="97.5")
+    # Ten minutes on, the card is due (the dispatcher may be drawing it this moment): a
+    # return sent now gets a card of its own rather than trusting that one to list it.
+    later = NOW + signoff.BATCH
+    second = await run_submit(uow, submit(gareth, card="c2", code="RB-03", actual="17.5"), later)
+    assert isinstance(second, Receipt)
+    assert [r.person_id for r in await rows(uow, Kind.REVIEW)] == [mark.id, mark.id]
+
+
+async def test_a_returned_return_is_not_sent_back_once_its_period_is_signed_off(uow, person):
+    amina, mark = await person(AMINA), await person(MARK)
+    ret = await sent_in(uow, amina, actual="97.5")
+    await send_back(uow, mark, ret, "Say why collection rose.")
+    [told] = await rows(uow, Kind.RETURNED)
+    async with uow() as tx:
+        assert await signoff.still_wanted(tx, told, signoff.Policy()) is None
+        tx.add(PeriodLock(period=M7, locked_at=LATER, locked_by=RACHEL))
+    async with uow() as tx:
+        assert await signoff.still_wanted(tx, told, signoff.Policy()) == (
+            "the period has been signed off since"
+        )
+
+
+async def test_a_restatement_by_the_performance_team_needs_no_approval(uow, person):
+    amina, rachel = await person(AMINA), await person(RACHEL)
+    await sent_in(uow, amina, actual="97.5")
+    async with uow() as tx:
+        tx.add(PeriodLock(period=M7, locked_at=NOW, locked_by=RACHEL))
+    fixed = await run_submit(
+        uow, submit(rachel, card="fix", actual="98.1", correction_reason="Bank file."), LATER
+    )
+    assert isinstance(fixed, Receipt)
+    _, restated = await versions(uow)
+    assert (restated.state, restated.reviewed_by_id) == (ReturnState.APPROVED, rachel.id)
+    refused = await uow.run(
+        lambda tx: returns.not_available(tx, rachel, "RB-01", M7, "x", LATER, POLICY, 4_000)
+    )
+    assert isinstance(refused, Refusal)
+    assert (await audits(uow, "refused"))[-1].changes == {
+        "action": "not available",
+        "reason": "period locked",
+    }
+
+
+async def test_a_figure_changed_after_a_summary_showed_it_is_a_restatement(uow, person):
+    amina = await person(AMINA)
+    await sent_in(uow, amina, actual="97.5")
+    async with uow() as tx:
+        tx.add(
+            Publication(
+                kind="summary",
+                reason_key="weekly-summary:test",
+                periods={"periods": [M7, "2026/27 Q2"]},
+                published_at=NOW + timedelta(minutes=30),
+            )
+        )
+    again = await run_submit(uow, submit(amina, card="again", actual="97.9"), LATER)
+    assert isinstance(again, Receipt)
+    assert again.next_steps.startswith(
+        "Nothing more is needed for this period. Thank you. 97.5% was in the summary of "
+        "Monday 23 November 2026, so this is recorded as a restatement and listed in the next "
+        "one."
+    )
+    _, second = await versions(uow)
+    assert (second.restated, second.restated_from, second.correction_reason) == (
+        True,
+        "97.5%",
+        None,
+    )
+    [entry] = await audits(uow, "restate")
+    assert entry.changes["reason"] == "changed after the summary of Monday 23 November 2026"
+    # A third version keeps the figure the summary showed as the one it restates.
+    third = await run_submit(uow, submit(amina, card="third", actual="98.0"), LATER)
+    assert isinstance(third, Receipt)
+    assert (await versions(uow))[-1].restated_from == "97.5%"
+
+
+async def test_an_escalation_owner_without_the_role_may_still_type_review(uow, person):
+    mark = await person(MARK)
+    async with uow() as tx:
+        mark = await tx.get(Person, mark.id)
+        mark.role_rows = [r for r in mark.role_rows if r.role.value != "escalation_owner"]
+    async with uow() as tx:
+        mark = await tx.get(Person, mark.id)
+        assert not mark.has_role(Role.ESCALATION_OWNER)
+        found = await signoff.reviews(tx, mark, signoff.Policy())
+    assert found.cards == []  # nothing awaits him, but he is not refused
