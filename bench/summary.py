@@ -304,11 +304,11 @@ async def measure(url: str, runs: int) -> dict:
 
     first, made = await build()  # a cold start: the Monday job's own first statements
     seconds = [(await build())[0] for _ in range(runs)]
+    rss_build = _rss_mb()  # before tracemalloc, whose own records of each block are large
     tracemalloc.start()
     await build()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    rss_build = _rss_mb()
 
     counts = []
     for _ in range(runs):
