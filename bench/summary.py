@@ -10,9 +10,10 @@ acknowledged), 60 deep dives (20 waiting for a decision), 2,000 action-plan item
 past their date) and 8 people PerfBot cannot reach.
 
 Then, in a process of its own (so that its peak memory is the summary's, not the
-generator's), `domain.summary.build(...)` runs R times (default 5) as the Monday job calls
-it, each in a session of its own, and the benchmark prints its time (median and range),
-tracemalloc's peak over one more build, and the process's max RSS, against the targets
+generator's), `domain.summary.build(...)` runs once cold and then R times (default 5) as the
+Monday job calls it, each in a session of its own, and the benchmark prints its time (median
+and range of the R), the process's peak RSS (VmHWM), tracemalloc's peak over one more build,
+against the targets
 (under 1 s, under 200 MB); beside it, in the same process and over the same data, the
 baselines for a ratio: one `SELECT count(*) FROM returns`, and the existing
 `domain.reporting.performance(...)` for November (every measure's figure and rating for one
