@@ -22,11 +22,12 @@ $(PLAYGROUND): tests/e2e/package.json tests/e2e/package-lock.json
 ## run: prepare perfbot.db with the sample council (if empty), start the bot and the Playground
 ## (messages may go at any hour here, so that a demo works in the evening too);
 ## `make run AS=mark` is the same council with you as Amina's escalation owner (AS is also
-## make's assembler, so only an AS given on the command line or in the environment counts)
+## make's assembler, so only an AS given on the command line or in the environment counts);
+## `make run PORT=3979` if another program has the bot's port 3978
 run: $(STAMP) $(PLAYGROUND)
 	$(BIN)/perfbot db upgrade
 	$(BIN)/perfbot sample load --if-empty
-	PERFBOT_SEND_HOURS=$${PERFBOT_SEND_HOURS:-always} $(BIN)/perfbot serve --playground $(if $(filter command line environment,$(origin AS)),--as $(AS))
+	PERFBOT_SEND_HOURS=$${PERFBOT_SEND_HOURS:-always} $(BIN)/perfbot serve --playground $(if $(filter command line environment,$(origin AS)),--as $(AS)) $(if $(PORT),--port $(PORT))
 
 ## test: the whole suite (PostgreSQL tests run when PERFBOT_TEST_POSTGRES_URL is set)
 test: $(STAMP) $(PLAYGROUND)

@@ -479,8 +479,11 @@ def cmd_sample_load(args: argparse.Namespace, settings: Settings) -> int:
                 False,
                 f"the sample council (Kingsmere Borough Council) as of {long_day(day)}",
             )
-        # Its history signed off, as of the moment it is loaded (or its day, if later).
-        now = max(datetime.now(UTC), datetime.combine(day, time(12), tzinfo=LONDON))
+        # Its history signed off as of the moment it is loaded; for a council of a day still
+        # to come, as of noon that day (its periods must have ended when they are locked).
+        now = datetime.now(UTC)
+        if day > now.astimezone(LONDON).date():
+            now = datetime.combine(day, time(12), tzinfo=LONDON)
         async with db.session_factory(engine)() as session, session.begin():
             locked = await generate.sign_off(session, day, now)
         if locked:
@@ -678,7 +681,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as error:
         raise CommandError(
             f"cannot listen on {args.host}:{args.port} ({error.strerror or error}): is PerfBot "
-            "already running? Choose another port with --port"
+            "already running? Choose another port with --port (with make: make run PORT=3979)"
         ) from None
     finally:
         if playground is not None:

@@ -30,7 +30,15 @@ from domain.plausibility import Doubt
 from domain.ratings import KeyActionStatus, Polarity, Rating
 from domain.signoff import ReviewCard
 from domain.summary import MeasureDetail, MeasureLine, Summary
-from domain.views import OVERDUE, WAITING, OpenReturn, Receipt, shown_value, today_in_london
+from domain.views import (
+    OVERDUE,
+    WAITING,
+    OpenReturn,
+    Receipt,
+    shown_value,
+    signed_off_by,
+    today_in_london,
+)
 
 __all__ = ["INPUTS", "MAX_TEXT", "ids"]  # the card inputs, for callers that render and read
 
@@ -124,7 +132,14 @@ def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
         )
         facts.append(("Unit", _unit_words(m.unit, m.polarity)))
     if item.latest is not None and item.state not in WAITING:
-        facts.append(("Already sent", f"{shown_value(m, item.latest)}: a new figure replaces it"))
+        sent = shown_value(m, item.latest)
+        if item.state == "approved":
+            sent += " (approved): a new figure replaces it and goes to be approved again"
+        elif item.state == "returned":
+            sent += " (returned to you for changes): a new figure replaces it"
+        else:
+            sent += ": a new figure replaces it"
+        facts.append(("Already sent", sent))
     if item.state in WAITING and item.latest is not None and item.latest.not_available_reason:
         facts.append(("Not available", item.latest.not_available_reason))
     history = [
@@ -366,7 +381,9 @@ def receipt_card(receipt: Receipt) -> dict[str, Any]:
         facts.append(
             ("Since last year", f"{receipt.since_last_year.arrow} {receipt.since_last_year.value}")
         )
-    if receipt.replaced:
+    if receipt.replaced == receipt.shown:
+        facts.append(("Version", f"{receipt.version}: the same figure, with the new words"))
+    elif receipt.replaced:
         facts.append(("Version", f"{receipt.version}, replacing {receipt.replaced}"))
     return render(
         "receipt.json.j2",
@@ -889,7 +906,7 @@ def period_card(status: PeriodStatus, note: str = "") -> dict[str, Any]:
     if lock is not None:
         why = f" ({lock.reason})" if lock.reason else ""
         when = long_day(lock.locked_at.astimezone(LONDON).date())
-        state = f"✔ Signed off by {lock.locked_by} on {when}{why}."
+        state = f"✔ Signed off by {signed_off_by(lock)} on {when}{why}."
     elif status.unapproved:
         state = f"Open: {len(status.unapproved)} not approved yet."
     else:

@@ -322,6 +322,8 @@ async def submit_return(
         "actual": [shown_value(measure, previous) if previous else None, shown_value(measure, ret)],
         "version": version,
     }
+    if previous is not None and (previous.commentary or "") != ret.commentary:
+        changes["commentary"] = [previous.commentary, ret.commentary]
     published = None
     if lock is not None:  # the performance team correcting a signed-off figure, with a reason
         mark_restated(ret, replaced, cmd.correction_reason.strip(), previous)

@@ -197,12 +197,18 @@ async def lock_of(session: AsyncSession, period: str) -> PeriodLock | None:
     return await session.get(PeriodLock, period)
 
 
+def signed_off_by(lock: PeriodLock) -> str:
+    """Who signed a period off, as people are told: an email as stored; the command line's
+    ``cli:<login>`` and the sample's loader are the performance team."""
+    return lock.locked_by if "@" in lock.locked_by else "the performance team"
+
+
 def locked_sentence(lock: PeriodLock, code: str | None = None) -> str:
     """One sentence naming the lock, for a refusal: who signed the period off and when."""
     what = f"{code} {lock.period}" if code else lock.period
     why = f" ({lock.reason})" if lock.reason else ""
     return (
-        f"{lock.period} was signed off by {lock.locked_by} on "
+        f"{lock.period} was signed off by {signed_off_by(lock)} on "
         f"{long_day(lock.locked_at.astimezone(LONDON).date())}{why}, so {what} can no longer "
         "be changed; only the performance team can correct it, giving a reason."
     )

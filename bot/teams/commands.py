@@ -303,7 +303,7 @@ COMMANDS: list[Command] = [
         _pattern(r"^(?:my\s+)?actions?(?:\s+plans?)?$"),
         actions,
         "actions",
-        "your action-plan items, with Mark done",
+        "your action-plan items, to mark each done as it is",
     ),
     Command(
         "snooze",

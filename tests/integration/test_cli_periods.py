@@ -171,7 +171,7 @@ def test_an_import_into_a_signed_off_period_needs_a_reason(council, tmp_path):
     fails_clearly(
         refused,
         "1 problem found; nothing was imported:",
-        "actuals row 2: 2026/27 Q1 was signed off by sample on ",
+        "actuals row 2: 2026/27 Q1 was signed off by the performance team on ",
         "so PL-05 2026/27 Q1 can no longer be changed",
         'To record it as a correction, re-run the import with --reason "why it changed".',
     )

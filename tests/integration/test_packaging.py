@@ -75,4 +75,12 @@ def _make_run(*args: str) -> str:
 def test_make_run_starts_the_playground_as_amina_and_as_mark_when_asked():
     # make has a variable AS of its own (the assembler): it must not reach `--as`.
     assert _make_run().split()[-1] == "--playground"
-    assert _make_run("AS=mark").endswith("--playground --as mark")
+    assert _make_run("AS=mark").split()[-3:] == ["--playground", "--as", "mark"]
+    # Another program on the bot's port: make run PORT=… moves it.
+    assert _make_run("PORT=3979", "AS=mark").split()[-5:] == [
+        "--playground",
+        "--as",
+        "mark",
+        "--port",
+        "3979",
+    ]
