@@ -965,10 +965,14 @@ SUMMARY_LINES = 6  # measures named in each section (the rest are counted)
 
 
 class ChartImage(Protocol):
-    """The summary's chart (cards/chart.py): a PNG and the sentence that says what it shows."""
+    """The summary's chart (cards/chart.py): a PNG and the sentence that says what it shows.
+    Read-only, so that the frozen ``cards.chart.Chart`` is one."""
 
-    png: bytes
-    alt: str
+    @property
+    def png(self) -> bytes: ...
+
+    @property
+    def alt(self) -> str: ...
 
 
 def _line(m: MeasureLine, what: str = "") -> dict[str, Any]:

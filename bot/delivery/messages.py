@@ -7,6 +7,7 @@ queues it, and one line here."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cards import render as cards
+from cards.chart import Chart, ratings_chart
 from domain import deep_dives, escalations, leadership, signoff, summary, views
 from domain import overdue as overdue_digests
 from domain.dates import long_day
@@ -435,13 +437,10 @@ async def measure_detail(
     return _card_message(cards.measure_detail_card(found), f"{code}: its history and commentary.")
 
 
-def summary_chart(found: summary.Summary) -> Any:
-    """The summary's chart (cards/chart.py); a summary goes without it rather than not at all."""
-    try:
-        from cards.chart import ratings_chart
-    except ImportError:  # not on this branch yet
-        return None
-    return ratings_chart(found)
+async def summary_chart(found: summary.Summary) -> Chart | None:
+    """The summary's chart (cards/chart.py), drawn in a thread: it takes the time of a
+    database round or two, which the event loop should not wait for."""
+    return await asyncio.to_thread(ratings_chart, found)
 
 
 async def weekly_summary(
@@ -454,7 +453,7 @@ async def weekly_summary(
     since = await leadership.since(reading.session, day)
     found = await summary.build(reading.session, reading.now, reading.policy, since)
     reading.kept["periods"] = list(found.periods)
-    card = cards.summary_card(found, summary_chart(found))
+    card = cards.summary_card(found, await summary_chart(found))
     text = f"The weekly performance summary for {long_day(found.week_of)}."
     return _card_message(card, text)
 

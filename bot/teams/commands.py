@@ -248,7 +248,7 @@ async def weekly_summary(turn: Turn, args: tuple[str, ...]) -> None:
         return await summary.build(tx, now, policy, await leadership.since(tx))
 
     found = await turn.uow.run(read)
-    await turn.send_card(cards.summary_card(found, summary_chart(found)))
+    await turn.send_card(cards.summary_card(found, await summary_chart(found)))
 
 
 async def unknown(turn: Turn, text: str) -> None:

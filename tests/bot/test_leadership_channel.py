@@ -143,7 +143,9 @@ async def test_the_summary_goes_to_the_channel_itself_and_is_published_once_sent
     assert (await later.run_once()).sent == 1
     [posted] = [c for c in teams.connector.delivered() if c.conversation_id == CHANNEL]
     assert "summary" in (posted.body.get("text") or "").lower()
-    assert teams.connector.cards([posted])
+    [card] = teams.connector.cards([posted])
+    assert "data:image/png;base64," in json.dumps(card)  # the chart, inside the card
+    assert len(json.dumps(posted.body)) < 80_000
     assert '"names"' not in json.dumps(posted.body)  # the stored names stay in PerfBot
     [published] = await stored(teams, Publication)
     [row] = [n for n in await stored(teams, Notification) if n.kind == "weekly-summary"]

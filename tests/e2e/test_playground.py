@@ -524,3 +524,10 @@ async def test_the_summary_is_posted_in_the_playground_teams_channel(teams, bot)
         [attachment] = summary["attachments"]
         shown = text_of(attachment["content"])
         assert "returns received" in shown
+        # Its chart, inside the card as a data URI, with the figures in words beside it.
+        [image] = [
+            e
+            for e in attachment["content"]["body"]
+            if e.get("type") == "Image" and e.get("url", "").startswith("data:image/png;base64,")
+        ]
+        assert image["altText"].startswith("Ratings by service")
