@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -236,11 +236,24 @@ async def latest_returns(
     return latest
 
 
+class Reported(Protocol):
+    """What a rating reads of a return: a stored version, or its columns as read."""
+
+    @property
+    def value(self) -> Decimal | None: ...
+
+    @property
+    def status(self) -> str | None: ...
+
+    @property
+    def exceeding_expectations(self) -> bool: ...
+
+
 def rate(
     measure: Measure,
     period: Period,
     target: Decimal | None,
-    latest: Return | None,
+    latest: Reported | None,
     default_scheme: Scheme,
 ) -> Assessment:
     """A measure's rating for a period from its target and newest return."""

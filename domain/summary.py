@@ -20,10 +20,11 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, joinedload, raiseload
+from sqlalchemy.orm import aliased, raiseload
 
 from domain.dates import LONDON, long_day
 from domain.deep_dives import HistoryLine, PlanItem, measure_record
@@ -169,6 +170,7 @@ WINDOW = {
     Frequency.ANNUAL: 2,
 }
 TOP = (Rating.STRONG, Rating.GREEN)  # the ratings to celebrate
+NEWEST = 3  # each frequency's newest periods, read for every measure
 
 
 @dataclass
@@ -179,14 +181,11 @@ class _Figure:
     version: int
     value: Decimal | None
     status: str | None
-    submitted_at: datetime
+    exceeding_expectations: bool = False
 
     @property
     def has_figure(self) -> bool:
         return self.value is not None or bool(self.status)
-
-    def as_return(self) -> Return:
-        return Return(value=self.value, status=self.status)
 
 
 def _labels(frequency: Frequency, today: date) -> list[str]:
@@ -212,81 +211,135 @@ async def build(
     since_at = since or now - timedelta(days=7)
     calendar = await load_calendar(session)
     locked = await locked_periods(session)
+    # The measures alone (their people and service are not needed: a service by its name).
     measures = list(
         await session.scalars(
-            select(Measure)
-            .where(Measure.active)
-            .options(
-                joinedload(Measure.service),
-                joinedload(Measure.owner).raiseload("*"),
-                raiseload(Measure.escalation_owner),
-                raiseload(Measure.delegates),
-            )
-            .order_by(Measure.code)
+            select(Measure).where(Measure.active).options(raiseload("*")).order_by(Measure.code)
         )
     )
+    service_names: dict[int, str] = {
+        service_id: name
+        for service_id, name in await session.execute(select(Service.id, Service.name))
+    }
     frequencies = {m.frequency for m in measures}
     labels_of = {f: _labels(f, today) for f in frequencies}
     every_label = sorted({label for labels in labels_of.values() for label in labels})
+    # Most measures have every period of their window in: only their newest periods are
+    # read in full; the older ones only for measures with one missing (open, perhaps
+    # overdue), or too few rated lately, which a count per measure finds first.
+    newest = sorted({label for labels in labels_of.values() for label in labels[:NEWEST]})
+    older = sorted(set(every_label) - set(newest))
+    with_figure = or_(Return.value.is_not(None), Return.status.is_not(None))
+    older_in: dict[int, int] = {}
+    if older:
+        older_in = {
+            measure_id: count
+            for measure_id, count in await session.execute(
+                select(Return.measure_id, func.count(distinct(Return.period)))
+                .where(Return.period.in_(older), with_figure)
+                .group_by(Return.measure_id)
+            )
+        }
     now_figures: dict[tuple[int, str], _Figure] = {}
     then_figures: dict[tuple[int, str], _Figure] = {}
-    rows = await session.execute(
-        select(
+    targets: dict[tuple[int, str], Decimal] = {}
+
+    async def read(labels: list[str], measure_ids: list[int] | None) -> None:
+        returns = select(
             Return.measure_id,
             Return.period,
             Return.version,
             Return.value,
             Return.status,
-            Return.submitted_at,
-        ).where(Return.period.in_(every_label))
-    )
-    for measure_id, label, version, value, status, submitted_at in rows:
-        key = (measure_id, label)
-        figure = _Figure(version, value, status, submitted_at)
-        if key not in now_figures or now_figures[key].version < version:
-            now_figures[key] = figure
-        if submitted_at <= since_at and (
-            key not in then_figures or then_figures[key].version < version
-        ):
-            then_figures[key] = figure
-    targets: dict[tuple[int, str], Decimal] = {
-        (measure_id, label): value
-        for measure_id, label, value in await session.execute(
-            select(Target.measure_id, Target.period, Target.value).where(
-                Target.period.in_(every_label)
-            )
+            Return.exceeding_expectations,
+            (Return.submitted_at <= since_at).label("by_then"),  # compared in SQL: no datetimes
+        ).where(Return.period.in_(labels))
+        goals = select(Target.measure_id, Target.period, Target.value).where(
+            Target.period.in_(labels)
         )
-    }
+        if measure_ids is not None:
+            returns = returns.where(Return.measure_id.in_(measure_ids))
+            goals = goals.where(Target.measure_id.in_(measure_ids))
+        for (
+            measure_id,
+            label,
+            version,
+            value,
+            status,
+            exceeding,
+            by_then,
+        ) in await session.execute(returns):
+            key = (measure_id, label)
+            figure = _Figure(version, value, status, bool(exceeding))
+            if key not in now_figures or now_figures[key].version < version:
+                now_figures[key] = figure
+            if by_then and (key not in then_figures or then_figures[key].version < version):
+                then_figures[key] = figure
+        for measure_id, label, value in await session.execute(goals):
+            targets[(measure_id, label)] = value
+
+    await read(newest, None)
+    if older:
+
+        def rated_in(figures: dict[tuple[int, str], _Figure], measure: Measure) -> int:
+            return sum(
+                1
+                for label in labels_of[measure.frequency][:NEWEST]
+                if (f := figures.get((measure.id, label))) is not None and f.has_figure
+            )
+
+        more = [
+            m.id
+            for m in measures
+            if older_in.get(m.id, 0) < len(labels_of[m.frequency][NEWEST:])
+            or rated_in(now_figures, m) < 2
+            or rated_in(then_figures, m) < 1
+        ]
+        if more:
+            await read(older, more)
     # Each measure's first period in the window with a target or a return: nothing before it
     # is expected (as views.first_period: a measure set up this year was never asked for
     # last year); with neither, only its latest period is.
+    parse = cache(Period.parse)  # a few dozen labels among 130,000 rows
+    starts = {label: parse(label).start for label in every_label}
     first_seen: dict[int, date] = {}
     for measure_id, label in [*targets, *now_figures]:
-        start = Period.parse(label).start
+        start = starts[label]
         if measure_id not in first_seen or start < first_seen[measure_id]:
             first_seen[measure_id] = start
 
-    def rated(measure: Measure, figures: dict[tuple[int, str], _Figure]) -> list[MeasureLine]:
-        """The measure's rated periods in the window, newest first."""
-        lines = []
-        for label in labels_of[measure.frequency]:
-            figure = figures.get((measure.id, label))
+    # A week ago most measures stood where they stand now: each version is rated once.
+    lines_of: dict[tuple[int, str, int], MeasureLine] = {}
+
+    def rated(
+        measure: Measure,
+        measure_id: int,
+        labels: list[str],
+        figures: dict[tuple[int, str], _Figure],
+        limit: int,
+    ) -> list[MeasureLine]:
+        """The measure's newest ``limit`` rated periods in the window, newest first."""
+        lines: list[MeasureLine] = []
+        for label in labels:
+            if len(lines) == limit:
+                break
+            figure = figures.get((measure_id, label))
             if figure is None or not figure.has_figure:
                 continue
-            period = Period.parse(label)
-            target = None if measure.data_only else targets.get((measure.id, label))
-            ret = figure.as_return()
-            assessment = rate(measure, period, target, ret, policy.scheme)
-            lines.append(
-                MeasureLine(
+            key = (measure_id, label, figure.version)
+            line = lines_of.get(key)
+            if line is None:
+                target = None if measure.data_only else targets.get((measure_id, label))
+                assessment = rate(measure, parse(label), target, figure, policy.scheme)
+                line = lines_of[key] = MeasureLine(
                     measure.code,
                     measure.title,
-                    measure.service.name,
+                    service_names[measure.service_id],
                     label,
-                    shown_value(measure, ret),
+                    shown_value(measure, figure),
                     assessment.rating,
                 )
-            )
+            lines.append(line)
         return lines
 
     services: dict[str, ServiceReturns] = {}
@@ -297,18 +350,19 @@ async def build(
     new_off_track, recoveries, strong = [], [], []
     periods_covered: set[str] = set()
     for measure in measures:
-        service = measure.service.name
+        service = service_names[measure.service_id]
+        measure_id = measure.id
         labels = labels_of[measure.frequency]
-        first = first_seen.get(measure.id)
+        first = first_seen.get(measure_id)
         expected = received = 0
         overdue = []
         for index, label in enumerate(labels):
             if label in locked:
                 continue
-            period = Period.parse(label)
+            period = parse(label)
             if index > 0 and (first is None or period.start < first):
                 continue  # before the measure's first target or return: never asked for
-            found = now_figures.get((measure.id, label))
+            found = now_figures.get((measure_id, label))
             has = found is not None and found.has_figure
             if index > 0 and has:
                 continue  # an older period counts only while it is still open
@@ -339,8 +393,8 @@ async def build(
             entry.received + received,
             entry.overdue + tuple(overdue),
         )
-        history = rated(measure, now_figures)
-        then = rated(measure, then_figures)
+        history = rated(measure, measure_id, labels, now_figures, 2)
+        then = rated(measure, measure_id, labels, then_figures, 1)
         latest = history[0] if history else None
         latest_then = then[0] if then else None
         if latest is not None and latest.rating is not None:
@@ -473,8 +527,9 @@ async def _restatements(session: AsyncSession, since: datetime) -> list[Restatem
     """Figures changed after their period was signed off (or published), since the last
     summary."""
     rows = await session.execute(
-        select(Return, Measure)
+        select(Return, Measure, Service.name)
         .join(Measure, Measure.id == Return.measure_id)
+        .join(Service, Service.id == Measure.service_id)
         .where(Return.restated, Return.submitted_at > since)
         .order_by(Return.submitted_at, Measure.code)
     )
@@ -482,14 +537,14 @@ async def _restatements(session: AsyncSession, since: datetime) -> list[Restatem
         RestatementLine(
             measure.code,
             measure.title,
-            measure.service.name,
+            service,
             ret.period,
             ret.restated_from,
             shown_value(measure, ret),
             ret.correction_reason,
             ret.submitted_at,
         )
-        for ret, measure in rows
+        for ret, measure, service in rows
     ]
 
 

@@ -32,7 +32,7 @@ from domain.periods import Period, PeriodError, periods_between
 from domain.policy import Policy
 from domain.ratings import Assessment, Direction, Rating
 from domain.reminders import next_ask
-from domain.reporting import latest_returns, load_calendar, rate
+from domain.reporting import Reported, latest_returns, load_calendar, rate
 from domain.workdays import WorkingCalendar
 
 HISTORY_PERIODS = 4
@@ -305,7 +305,7 @@ def has_figure(ret: Return | None) -> bool:
     return ret is not None and (ret.value is not None or bool(ret.status))
 
 
-def shown_value(measure: Measure, ret: Return | None) -> str:
+def shown_value(measure: Measure, ret: Reported | None) -> str:
     """A return's figure (or key action status) as the council prints it."""
     if ret is None:
         return "—"
