@@ -972,7 +972,8 @@ def cmd_leadership_set_channel(args: argparse.Namespace, settings: Settings) -> 
         lambda session: leadership.set_channel_named(session, args.team, args.channel, actor, now),
     )
     print(f"The weekly summary will be posted in {_channel_line(channel)} from now on.")
-    print(f"  {settings.summary.describe().capitalize()} ({settings.summary.zone.key}).")
+    said = settings.summary.describe()
+    print(f"  {said[0].upper()}{said[1:]} ({settings.summary.zone.key}).")
     return 0
 
 

@@ -232,20 +232,10 @@ async def queue_summary(
 ) -> Queued:
     """Queue the summary for summary day ``day``: one to the channel, or with none one to
     each of the Leadership Team and a notice to each admin. Built when it goes, from the
-    database as it then stands. Nothing is queued if a summary for ``day`` was queued before
-    (to any target: one summary a week, even if the channel changed since)."""
+    database as it then stands. One summary a week to each: a target that had this week's
+    summary already is given nothing more (a channel chosen later in the week is given the
+    week's summary, once)."""
     result = Queued()
-    before = await session.scalar(
-        select(func.count())
-        .select_from(Notification)
-        .where(
-            Notification.kind == Kind.WEEKLY_SUMMARY.value,
-            Notification.reason_key.like(f"%{_suffix(day)}"),
-        )
-    )
-    if before:
-        result.skip("this week's summary was queued before")
-        return result
     where = await destination(session)
     payload = {"day": day.isoformat()}
     if where.channel is not None:
@@ -257,6 +247,8 @@ async def queue_summary(
             now=now,
             conversation_id=where.channel.conversation_id,
         )
+        if key is None:
+            result.skip("this week's summary was queued before")
         result.queued += [key] if key else []
         return result
     for person in where.people:
@@ -271,6 +263,8 @@ async def queue_summary(
         result.queued += [key] if key else []
     if not where.people:
         result.skip("no leadership channel is set and nobody has the leadership role")
+    elif not result.queued:
+        result.skip("this week's summary was queued before")
     names = [p.name for p in where.people]
     for admin in where.admins:
         key = await queue(

@@ -159,6 +159,21 @@ async def test_with_no_channel_each_of_the_leadership_team_gets_it_and_the_admin
     assert (await run(uow, at(date(2026, 11, 30), 12))).queued == []
 
 
+async def test_a_channel_chosen_later_in_the_week_is_given_that_weeks_summary_once(uow):
+    # Monday's went to the Leadership Team in person (no channel then); on Wednesday the
+    # performance team chooses a channel: it is given this week's summary (as `make run`
+    # shows it), once, and the people are not sent it again.
+    monday = await run(uow, at(date(2026, 11, 30)))
+    people = [key for key in monday.queued if key.startswith("weekly-summary:person:")]
+    assert len(people) == 3
+    await set_channel(uow)
+    wednesday = await run(uow, at(date(2026, 12, 2), 10), on_demand=True)
+    assert wednesday.queued == [f"weekly-summary:{CHANNEL}:2026-11-30"]
+    again = await run(uow, at(date(2026, 12, 2), 11), on_demand=True)
+    assert (again.queued, again.skipped) == ([], {"this week's summary was queued before": 1})
+    assert len([r for r in await summaries(uow) if r.kind == "weekly-summary"]) == 4
+
+
 async def test_on_demand_it_queues_this_weeks_summary_on_any_day_but_never_a_second(uow):
     await set_channel(uow)
     wednesday = at(date(2026, 12, 2), 7)
