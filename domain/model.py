@@ -36,7 +36,7 @@ from sqlalchemy.orm import (
 
 from domain.numbers import Unit
 from domain.periods import Frequency
-from domain.ratings import MeasureRule, Polarity, Scheme, Tolerance
+from domain.ratings import MeasureRule, Polarity, Scheme, measure_rule
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -242,12 +242,8 @@ class Measure(Base):
         return self.kind is MeasureKind.KEY_ACTION
 
     def rule(self, default_scheme: Scheme) -> MeasureRule:
-        return MeasureRule(
-            polarity=self.polarity,
-            scheme=self.scheme or default_scheme,
-            unit=self.unit,
-            decimals=self.decimals,
-            tolerance=Tolerance.parse(self.tolerance) if self.tolerance else None,
+        return measure_rule(
+            self.polarity, self.scheme, self.unit, self.decimals, self.tolerance, default_scheme
         )
 
 

@@ -118,6 +118,24 @@ class MeasureRule:
     tolerance: Tolerance | None = None
 
 
+def measure_rule(
+    polarity: Polarity,
+    scheme: Scheme | None,
+    unit: Unit,
+    decimals: int,
+    tolerance: str | None,
+    default_scheme: Scheme,
+) -> MeasureRule:
+    """A measure's rule from its settings as stored (its own scheme, else the council's)."""
+    return MeasureRule(
+        polarity=polarity,
+        scheme=scheme or default_scheme,
+        unit=unit,
+        decimals=decimals,
+        tolerance=Tolerance.parse(tolerance) if tolerance else None,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """A rating (None when unrated), the variance behind it, and the sentence that explains it."""

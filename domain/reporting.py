@@ -18,6 +18,7 @@ from domain.ratings import (
     Assessment,
     Direction,
     KeyActionStatus,
+    MeasureRule,
     RatingError,
     Scheme,
     assess,
@@ -249,8 +250,26 @@ class Reported(Protocol):
     def exceeding_expectations(self) -> bool: ...
 
 
+class RatedMeasure(Protocol):
+    """What a rating reads of a measure: a stored one, or its columns as read."""
+
+    @property
+    def scheme(self) -> Scheme | None: ...
+
+    @property
+    def is_key_action(self) -> bool: ...
+
+    @property
+    def due_date(self) -> date | None: ...
+
+    @property
+    def data_only(self) -> bool: ...
+
+    def rule(self, default_scheme: Scheme) -> MeasureRule: ...
+
+
 def rate(
-    measure: Measure,
+    measure: RatedMeasure,
     period: Period,
     target: Decimal | None,
     latest: Reported | None,

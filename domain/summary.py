@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from typing import ClassVar
 
 from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, raiseload
+from sqlalchemy.orm import aliased
 
 from domain.dates import LONDON, long_day
 from domain.deep_dives import HistoryLine, PlanItem, measure_record
@@ -34,16 +35,18 @@ from domain.model import (
     DeepDive,
     Escalation,
     Measure,
+    MeasureKind,
     Person,
     Return,
     Service,
     Target,
 )
 from domain.notifications import Kind, queue
+from domain.numbers import Unit
 from domain.people import why_unreachable
 from domain.periods import Frequency, Period
 from domain.policy import Policy
-from domain.ratings import Rating, Scheme
+from domain.ratings import MeasureRule, Polarity, Rating, Scheme, measure_rule
 from domain.reporting import load_calendar, rate
 from domain.views import (
     Refused,
@@ -188,6 +191,40 @@ class _Figure:
         return self.value is not None or bool(self.status)
 
 
+@dataclass(frozen=True, slots=True)
+class _Measure:
+    """A measure's columns as the summary reads them; rated and shown as a Measure is."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "id", "code", "title", "service_id", "frequency", "kind", "unit", "polarity",
+        "decimals", "scheme", "tolerance", "data_only", "deadline_working_days", "due_date",
+    )  # fmt: skip
+
+    id: int
+    code: str
+    title: str
+    service_id: int
+    frequency: Frequency
+    kind: MeasureKind
+    unit: Unit
+    polarity: Polarity
+    decimals: int
+    scheme: Scheme | None
+    tolerance: str | None
+    data_only: bool
+    deadline_working_days: int
+    due_date: date | None
+
+    @property
+    def is_key_action(self) -> bool:
+        return self.kind is MeasureKind.KEY_ACTION
+
+    def rule(self, default_scheme: Scheme) -> MeasureRule:
+        return measure_rule(
+            self.polarity, self.scheme, self.unit, self.decimals, self.tolerance, default_scheme
+        )
+
+
 def _labels(frequency: Frequency, today: date) -> list[str]:
     """The periods of a frequency the summary reads, newest first."""
     period = Period.containing(today, frequency).previous()
@@ -211,12 +248,15 @@ async def build(
     since_at = since or now - timedelta(days=7)
     calendar = await load_calendar(session)
     locked = await locked_periods(session)
-    # The measures alone (their people and service are not needed: a service by its name).
-    measures = list(
-        await session.scalars(
-            select(Measure).where(Measure.active).options(raiseload("*")).order_by(Measure.code)
+    # The measures' columns alone (thousands of them; their people are not needed).
+    measures = [
+        _Measure(*row)
+        for row in await session.execute(
+            select(*(getattr(Measure, name) for name in _Measure.COLUMNS))
+            .where(Measure.active)
+            .order_by(Measure.code)
         )
-    )
+    ]
     service_names: dict[int, str] = {
         service_id: name
         for service_id, name in await session.execute(select(Service.id, Service.name))
@@ -281,7 +321,7 @@ async def build(
     await read(newest, None)
     if older:
 
-        def rated_in(figures: dict[tuple[int, str], _Figure], measure: Measure) -> int:
+        def rated_in(figures: dict[tuple[int, str], _Figure], measure: _Measure) -> int:
             return sum(
                 1
                 for label in labels_of[measure.frequency][:NEWEST]
@@ -312,7 +352,7 @@ async def build(
     lines_of: dict[tuple[int, str, int], MeasureLine] = {}
 
     def rated(
-        measure: Measure,
+        measure: _Measure,
         measure_id: int,
         labels: list[str],
         figures: dict[tuple[int, str], _Figure],

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,7 @@ from domain.model import (
     Role,
     Target,
 )
-from domain.numbers import format_figure
+from domain.numbers import Unit, format_figure
 from domain.periods import Period, PeriodError, periods_between
 from domain.policy import Policy
 from domain.ratings import Assessment, Direction, Rating
@@ -305,7 +305,20 @@ def has_figure(ret: Return | None) -> bool:
     return ret is not None and (ret.value is not None or bool(ret.status))
 
 
-def shown_value(measure: Measure, ret: Reported | None) -> str:
+class ShownMeasure(Protocol):
+    """What a figure's wording reads of its measure."""
+
+    @property
+    def is_key_action(self) -> bool: ...
+
+    @property
+    def unit(self) -> Unit: ...
+
+    @property
+    def decimals(self) -> int: ...
+
+
+def shown_value(measure: ShownMeasure, ret: Reported | None) -> str:
     """A return's figure (or key action status) as the council prints it."""
     if ret is None:
         return "—"

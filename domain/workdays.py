@@ -49,6 +49,7 @@ class WorkingCalendar:
     ) -> None:
         self.closures = frozenset(closures)
         self.deadlines = {(d.code, d.period): d for d in deadlines}
+        self._due: dict[tuple[date, int], date] = {}  # thousands of measures share a period
 
     def is_bank_holiday(self, day: date) -> bool:
         return day in _bank_holidays(day.year)
@@ -100,4 +101,9 @@ class WorkingCalendar:
         else its frequency's); without one, ``working_days`` working days after its period
         ends."""
         published = self.published(period, code)
-        return published.due if published else self.add_working_days(period.end, working_days)
+        if published:
+            return published.due
+        key = (period.end, working_days)
+        if key not in self._due:
+            self._due[key] = self.add_working_days(period.end, working_days)
+        return self._due[key]
