@@ -1025,7 +1025,11 @@ def summary_card(summary: Summary, chart: ChartImage | None = None) -> dict[str,
     ratings = []
     for count in summary.ratings:
         change = count.now - count.last_week
-        week = "no change on last week" if change == 0 else f"{change:+d} on last week"
+        week = (
+            "no change since the last summary"
+            if change == 0
+            else f"{change:+d} since the last summary"
+        )
         ratings.append(
             (
                 f"{count.rating.symbol} {count.rating.word}",
@@ -1041,11 +1045,8 @@ def summary_card(summary: Summary, chart: ChartImage | None = None) -> dict[str,
         lines = []
         for e in summary.escalations:
             when = long_day(e.raised_at.astimezone(LONDON).date(), year=False)
-            state = (
-                f"acknowledged by {e.acknowledged_by}"
-                if e.acknowledged
-                else ("not acknowledged yet")
-            )
+            # The channel card names nobody: acknowledged or not is what the team needs.
+            state = "acknowledged" if e.acknowledged else "not acknowledged yet"
             lines.append(
                 {
                     "text": f"{e.code} {_cut(e.title, 90)} · {e.service} · {e.period} · "
@@ -1121,7 +1122,7 @@ def summary_card(summary: Summary, chart: ChartImage | None = None) -> dict[str,
                 quiet=quiet,
             )
         except CardTooLarge:
-            if limit == 1:
+            if limit == 1 and not with_image:
                 raise
     raise AssertionError("unreachable: the last try returns or raises")
 

@@ -394,6 +394,8 @@ async def build(
         measure_id = measure.id
         labels = labels_of[measure.frequency]
         first = first_seen.get(measure_id)
+        if first is not None and policy.open_from is not None:  # never asked for before it
+            first = max(first, Period.containing(policy.open_from, measure.frequency).start)
         expected = received = 0
         overdue = []
         for index, label in enumerate(labels):

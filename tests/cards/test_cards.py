@@ -669,3 +669,25 @@ def test_a_forged_id_names_nothing_and_never_breaks_the_parser(verb, forged):
 def test_an_id_a_key_can_hold_is_read():
     parsed = parse_action({"verb": Verb.MARK_DONE.value, "item": "2147483647"})
     assert parsed == MarkDone(2147483647)
+
+
+class HugeChart:
+    """A chart too big for the card's budget on its own (100 KB): the card goes without it."""
+
+    png = bytes(range(256)) * 400
+    alt = "Ratings by service"
+
+
+def test_a_chart_too_big_for_the_card_is_left_out_and_the_summary_still_goes():
+    summary = Summary(
+        week_of=date(2026, 12, 7),
+        since=None,
+        scheme=Scheme.STRONG_GOOD_REVIEW_ACTION,
+        periods=("2026/27 M8",),
+        returns=(ServiceReturns("Housing", 9, 5),),
+        ratings=(RatingCount(Rating.STRONG, 1, 1, 1),),
+        by_service={"Housing": {Rating.STRONG: 1}},
+    )
+    card = cards.summary_card(summary, HugeChart())
+    assert not [e for e in card["body"] if e.get("type") == "Image"]
+    assert "5 of 9 returns received" in card_text(card)
