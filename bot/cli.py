@@ -924,7 +924,7 @@ def _channel_line(channel: Any) -> str:
     return where
 
 
-def leadership_lines(where: Any, settings: Settings, upcoming: datetime) -> list[str]:
+def leadership_lines(where: Any, settings: Settings, upcoming: str) -> list[str]:
     """What `perfbot leadership show` prints: where the summary goes, and when next."""
     schedule = settings.summary
     if where.channel is not None:
@@ -940,8 +940,8 @@ def leadership_lines(where: Any, settings: Settings, upcoming: datetime) -> list
             "leadership channel there in Teams, or run perfbot leadership set-channel.",
         ]
     lines.append(
-        f"  Next: {_when(upcoming)} ({schedule.describe()}, {schedule.zone.key}; a bank "
-        "holiday or closure day moves it to the next working day)."
+        f"  Next: {upcoming} ({schedule.describe()}, {schedule.zone.key}; a bank holiday or "
+        "closure day moves it to the next working day)."
     )
     return lines
 
@@ -951,10 +951,11 @@ def cmd_leadership_show(args: argparse.Namespace, settings: Settings) -> int:
 
     now = _moment(args.now)
 
-    async def read(session: Any) -> tuple[Any, datetime]:
+    async def read(session: Any) -> tuple[Any, str]:
         calendar = await load_calendar(session)
         where = await leadership.destination(session)
-        return where, settings.summary.next_moment(now, calendar)
+        day, when = await leadership.next_summary(session, now, settings.summary, calendar)
+        return where, leadership.next_words(day, when, settings.summary, calendar)
 
     where, upcoming = _period_use_case(settings, read)
     for line in leadership_lines(where, settings, upcoming):

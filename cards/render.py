@@ -830,6 +830,9 @@ def months_of(label: str) -> str:
     return f"{first} to {end:%B %Y}"
 
 
+REVIEW_SHOWN = 600  # commentary and action as the review card quotes them (whole in PerfBot)
+
+
 def review_card(card: ReviewCard) -> dict[str, Any]:
     """A reviewer's returns awaiting approval for one period (domain/signoff.py), each with
     Approve and Return with comment, and Approve all shown."""
@@ -852,7 +855,7 @@ def review_card(card: ReviewCard) -> dict[str, Any]:
             facts.append(("Version", str(item.version)))
         if item.action:
             due = f" (by {long_day(item.action_due)})" if item.action_due else ""
-            facts.append(("Action", item.action + due))
+            facts.append(("Action", _cut(item.action, REVIEW_SHOWN) + due))
         items.append(
             {
                 "id": item.return_id,
@@ -860,7 +863,7 @@ def review_card(card: ReviewCard) -> dict[str, Any]:
                 "headline": f"{item.shown}  {_rating(item.rated)}" if item.rated else item.shown,
                 "color": _RATING_COLOURS.get(item.rated) if item.rated else None,
                 "rating": item.rating,
-                "commentary": item.commentary or "No commentary.",
+                "commentary": _cut(item.commentary, REVIEW_SHOWN) or "No commentary.",
                 "earlier": f"You returned it before: \u201c{_cut(item.earlier_comment, 300)}\u201d"
                 if item.earlier_comment
                 else "",
@@ -1104,7 +1107,7 @@ def summary_card(summary: Summary, chart: ChartImage | None = None) -> dict[str,
             "url": "data:image/png;base64," + base64.b64encode(chart.png).decode("ascii"),
             "alt": chart.alt,
         }
-    heading = f"Weekly performance summary · {long_day(summary.week_of)}"
+    heading = f"Weekly performance summary · week of {long_day(summary.week_of)}"
     for limit, with_image in ((SUMMARY_LINES, True), (3, True), (1, True), (1, False)):
         try:
             return render(

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain import audit, conversations
+from domain.dates import long_day
 from domain.model import (
     ConversationRef,
     LeadershipChannel,
@@ -225,6 +226,45 @@ class Queued:
 
 def _suffix(day: date) -> str:
     return f":{day.isoformat()}"
+
+
+async def next_summary(
+    session: AsyncSession, now: datetime, schedule: SummarySchedule, calendar: WorkingCalendar
+) -> tuple[date, datetime]:
+    """The summary day whose summary goes next to where it goes now, and when: this week's
+    at the job's next run if it is still due and that place has not had it (a channel
+    chosen later in the week), else the next summary day's at its moment."""
+    day = schedule.due(now, calendar)
+    if day is not None:
+        run = schedule.next_run(now)
+        where = await destination(session)
+        keys = (
+            [f"{where.channel.conversation_id}{_suffix(day)}"]
+            if where.channel is not None
+            else [f"person:{p.id}{_suffix(day)}" for p in where.people]
+        )
+        queued = set(
+            await session.scalars(
+                select(Notification.reason_key).where(
+                    Notification.reason_key.in_([f"{Kind.WEEKLY_SUMMARY}:{k}" for k in keys])
+                )
+            )
+        )
+        if len(queued) < len(keys) and schedule.due(run, calendar) == day:
+            return day, run
+    return schedule.next_day(now, calendar), schedule.next_moment(now, calendar)
+
+
+def next_words(
+    day: date, when: datetime, schedule: SummarySchedule, calendar: WorkingCalendar
+) -> str:
+    """``next_summary``'s answer as people read it: "Monday 7 December 2026 at 09:00", and
+    which week's it is when it is not that day's own."""
+    local = when.astimezone(schedule.zone)
+    at = f"{long_day(local.date())} at {local:%H:%M}"
+    if when == schedule.moment(day, calendar):
+        return at
+    return f"{at}: this week's, for the week of {long_day(day)}, with the next daily run"
 
 
 async def queue_summary(

@@ -375,7 +375,7 @@ async def _find(
 
 def _not_theirs(owner: str, codes: Sequence[str]) -> str:
     return (
-        f"Only {owner} (the escalation owner for {_names(codes)}) or the performance team "
+        f"Only {owner} (the escalation owner for {views.in_words(codes)}) or the performance team "
         "can do that, so nothing was changed."
     )
 
@@ -453,15 +453,9 @@ async def chase_for_me(
         now,
     )
     return Outcome(
-        f"Chased {title}: a firmer chaser naming you is queued for {_names(names)}, "
+        f"Chased {title}: a firmer chaser naming you is queued for {views.in_words(names)}, "
         "asking for the return today or the reason it is not available."
     )
-
-
-def _names(names: Sequence[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 async def acknowledge(
@@ -525,10 +519,10 @@ async def acknowledge(
         )
     lines = []
     if done:
-        lines.append(f"Acknowledged {_names(done)} at {_at(now)}.")
+        lines.append(f"Acknowledged {views.in_words(done)} at {_at(now)}.")
     if arrived:
         verb = "has" if len(arrived) == 1 else "have"
-        lines.append(f"{_names(arrived)} {verb} arrived since: nothing to acknowledge.")
+        lines.append(f"{views.in_words(arrived)} {verb} arrived since: nothing to acknowledge.")
     lines += before + problems
     lines += [_not_theirs(owner, codes) for owner, codes in not_theirs.items()]
     if not lines:

@@ -7,8 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from domain.dates import LONDON
 from domain.model import ClosureDay, Deadline, Measure, MeasureKind, Person, Return, Target
@@ -266,6 +267,21 @@ class RatedMeasure(Protocol):
     def data_only(self) -> bool: ...
 
     def rule(self, default_scheme: Scheme) -> MeasureRule: ...
+
+
+def is_newest_version() -> ColumnElement[bool]:
+    """``latest_returns`` as an SQL condition on Return, for a query that filters by it: no
+    newer version of the same return exists."""
+    newer = aliased(Return)
+    return ~(
+        select(newer.id)
+        .where(
+            newer.measure_id == Return.measure_id,
+            newer.period == Return.period,
+            newer.version > Return.version,
+        )
+        .exists()
+    )
 
 
 def rate(

@@ -15,9 +15,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, select, update
+from sqlalchemy import CursorResult, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from domain import audit
 from domain.escalations import when
@@ -37,11 +36,12 @@ from domain.people import performance_team, why_unreachable
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
 from domain.ratings import Rating
-from domain.reporting import rate
+from domain.reporting import is_newest_version, rate
 from domain.views import (
     OpenReturn,
     Refused,
     has_figure,
+    in_words,
     locked_sentence,
     newest_by_period,
     open_return,
@@ -52,7 +52,6 @@ from domain.workdays import WorkingCalendar
 
 MAX_ITEMS = 8  # returns on one review card (the rest are counted): keeps it under 28 KB
 MAX_PERIODS = 4  # cards `review` sends at once (the periods with most waiting are named)
-MAX_SHOWN = 600  # commentary and action as the review card quotes them (whole in the export)
 BATCH = timedelta(minutes=10)  # a review card waits this long for more returns of its period
 KINDS = frozenset({Kind.REVIEW, Kind.RETURNED, Kind.RESUBMITTED})
 
@@ -112,32 +111,7 @@ def _own(person: Person, measure: Measure, ret: Return) -> bool:
     return ret.submitted_by_id == person.id or measure.owner_id == person.id
 
 
-def _names(names: Sequence[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _cut(text: str | None, limit: int = MAX_SHOWN) -> str:
-    text = (text or "").strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 # ---- what awaits a reviewer ------------------------------------------------------------------
-
-
-def _newest() -> ColumnElement[bool]:
-    """An SQL condition on Return: no newer version of it exists."""
-    newer = aliased(Return)
-    return ~(
-        select(newer.id)
-        .where(
-            newer.measure_id == Return.measure_id,
-            newer.period == Return.period,
-            newer.version > Return.version,
-        )
-        .exists()
-    )
 
 
 async def awaiting(
@@ -157,7 +131,7 @@ async def awaiting(
             Measure.active,
             Return.state == ReturnState.SUBMITTED,
             PeriodLock.period.is_(None),
-            _newest(),
+            is_newest_version(),
             Measure.owner_id != reviewer.id,
             (Return.submitted_by_id.is_(None)) | (Return.submitted_by_id != reviewer.id),
         )
@@ -205,8 +179,8 @@ async def _items(
                 assessment.rating,
                 assessment.explanation,
                 assessment.off_track,
-                _cut(ret.commentary),
-                _cut(ret.remedial_action) or None,
+                (ret.commentary or "").strip(),
+                (ret.remedial_action or "").strip() or None,
                 ret.action_due,
                 names.get(ret.submitted_by_id or 0, "the spreadsheet import"),
                 ret.submitted_at,
@@ -629,7 +603,7 @@ async def approve(
         others.append(why_not or await _not_awaiting(session, found) or "")
     lines = []
     if approved:
-        lines.append(f"Approved {_names(approved)} at {when(now)}.")
+        lines.append(f"Approved {in_words(approved)} at {when(now)}.")
     lines += [line for line in others if line]
     if not approved and not others:
         return Outcome(" ".join(refusals) or "There was nothing to approve.", refused=True)
@@ -704,5 +678,7 @@ async def return_to_owner(
         )
         names.append(recipient.name)
     verb = "is" if len(names) == 1 else "are"
-    sent = f": {_names(names)} {verb} sent your comment with the return to change" if names else ""
+    sent = (
+        f": {in_words(names)} {verb} sent your comment with the return to change" if names else ""
+    )
     return Outcome(f"Returned {found.title}{sent}.", ret.period)

@@ -240,10 +240,15 @@ def _day(moment: datetime) -> date:
 
 
 async def build(
-    session: AsyncSession, now: datetime, policy: Policy, since: datetime | None
+    session: AsyncSession,
+    now: datetime,
+    policy: Policy,
+    since: datetime | None,
+    week_of: date | None = None,
 ) -> Summary:
-    """The weekly summary as the database stands ``now``; movements are since ``since``
-    (the last summary that went; a week before ``now`` for the first)."""
+    """The weekly summary as the database stands ``now``, for the summary day ``week_of``
+    (the day it is built, if not given); movements are since ``since`` (the last summary
+    that went; a week before ``now`` for the first)."""
     today = _day(now)
     since_at = since or now - timedelta(days=7)
     calendar = await load_calendar(session)
@@ -461,7 +466,7 @@ async def build(
     order = [r for r in Rating if r in _scheme_ratings(policy.scheme)]
     order += [r for r in Rating if r not in order and (counts_now[r] or counts_then[r])]
     return Summary(
-        week_of=today,
+        week_of=week_of or today,
         since=since,
         scheme=policy.scheme,
         periods=tuple(sorted(periods_covered, key=_newest_first)),

@@ -109,6 +109,13 @@ class Receipt:
     action_plan: str = ""  # what became of its action in the action plan ("" if nothing)
 
 
+def in_words(names: Sequence[str]) -> str:
+    """Names as a sentence lists them: "A", "A and B", "A, B and C"."""
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def today_in_london(now: datetime) -> date:
     return now.astimezone(LONDON).date()
 

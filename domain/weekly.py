@@ -107,12 +107,24 @@ class SummarySchedule:
         today = now.astimezone(self.zone).date()
         return today - timedelta(days=today.weekday()) + timedelta(days=self.weekday)
 
-    def next_moment(self, now: datetime, calendar: WorkingCalendar) -> datetime:
-        """When the next summary goes after ``now``."""
+    def next_day(self, now: datetime, calendar: WorkingCalendar) -> date:
+        """The summary day of the next summary to go after ``now``."""
         day = self.summary_day(now.astimezone(self.zone).date())
         while self.moment(day, calendar) <= now:
             day += self.period
-        return self.moment(day, calendar)
+        return day
+
+    def next_moment(self, now: datetime, calendar: WorkingCalendar) -> datetime:
+        """When the next summary goes after ``now``."""
+        return self.moment(self.next_day(now, calendar), calendar)
+
+    def next_run(self, now: datetime) -> datetime:
+        """The job's next run after ``now``: it runs every weekday at the summary's time."""
+        local = now.astimezone(self.zone)
+        day = local.date() if local.time() < self.at else local.date() + timedelta(days=1)
+        while day.weekday() > 4:
+            day += timedelta(days=1)
+        return datetime.combine(day, self.at, tzinfo=self.zone)
 
     def describe(self) -> str:
         """As people read it: "every Monday at 09:00" or "every 3 weeks on Monday at 09:00"."""

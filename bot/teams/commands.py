@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -208,7 +207,7 @@ async def set_leadership_channel(turn: Turn, args: tuple[str, ...]) -> None:
     now, by = turn.now, turn.person.email
     schedule = turn.services.settings.timetable.summary
 
-    async def choose(tx: AsyncSession) -> tuple[str, datetime]:
+    async def choose(tx: AsyncSession) -> tuple[str, str]:
         before = await tx.get(LeadershipChannel, 1)
         instead = ""
         if before is not None and before.conversation_id != channel_id:
@@ -217,24 +216,28 @@ async def set_leadership_channel(turn: Turn, args: tuple[str, ...]) -> None:
                 f" It no longer goes to {before.channel_name or before.conversation_id}{team}."
             )
         await leadership.set_channel(tx, channel_id, values, by, now)
-        return instead, schedule.next_moment(now, await load_calendar(tx))
+        calendar = await load_calendar(tx)
+        day, when = await leadership.next_summary(tx, now, schedule, calendar)
+        return instead, leadership.next_words(day, when, schedule, calendar)
 
     instead, upcoming = await turn.uow.run(choose)
-    local = upcoming.astimezone(schedule.zone)
     await turn.say(
         f"The weekly summary will be posted here {schedule.describe()} ({schedule.zone.key}); "
-        f"the next one on {long_day(local.date())} at {local:%H:%M}.{instead} To send one now, "
-        "run perfbot jobs run weekly-summary; perfbot leadership show says where it goes."
+        f"the next one on {upcoming}.{instead} To send one now, run perfbot jobs run "
+        "weekly-summary; perfbot leadership show says where it goes."
     )
 
 
 async def weekly_summary(turn: Turn, args: tuple[str, ...]) -> None:
     """The weekly summary's card as it stands now, for the Leadership Team and the admins."""
     if not (turn.person.has_role(Role.LEADERSHIP) or turn.person.has_role(Role.ADMIN)):
-        await turn.say(
-            "The weekly summary is for the Leadership Team. Type status for your service's "
-            "returns and ratings, or my measures for your own."
+        # Only point to what this person may use: status is for escalation owners.
+        instead = (
+            "Type status for your service's returns and ratings, or my measures for your own."
+            if turn.person.has_role(Role.ESCALATION_OWNER)
+            else "Type my measures for your own returns."
         )
+        await turn.say(f"The weekly summary is for the Leadership Team. {instead}")
         return
     if _in_channel(turn):
         await turn.say(
@@ -243,9 +246,10 @@ async def weekly_summary(turn: Turn, args: tuple[str, ...]) -> None:
         )
         return
     now, policy = turn.now, turn.policy
+    week_of = turn.services.settings.timetable.summary.week_of(now)
 
     async def read(tx: AsyncSession) -> summary.Summary:
-        return await summary.build(tx, now, policy, await leadership.since(tx))
+        return await summary.build(tx, now, policy, await leadership.since(tx), week_of)
 
     found = await turn.uow.run(read)
     await turn.send_card(cards.summary_card(found, await summary_chart(found)))

@@ -80,9 +80,11 @@ async def test_an_admin_sets_the_channel_by_typing_in_it_and_perfbot_confirms_th
     teams.connector.add_member(RACHEL.teams_id, RACHEL.name, RACHEL.email, RACHEL.aad)
     assert await teams.post(in_channel(teams, RACHEL, "set leadership channel")) in (200, 201)
     [reply] = replies_in(teams, f"{CHANNEL};messageid=1234")
+    # Set at 10:00 on Monday, after the 09:00 run: this week's goes with Tuesday's run.
     assert reply.startswith(
         "The weekly summary will be posted here every Monday at 09:00 (Europe/London); the "
-        "next one on Monday 30 November 2026 at 09:00."
+        "next one on Tuesday 24 November 2026 at 09:00: this week's, for the week of Monday "
+        "23 November 2026, with the next daily run."
     )
     [row] = await stored(teams, LeadershipChannel)
     assert (row.conversation_id, row.team_id, row.team_name, row.channel_name, row.set_by) == (

@@ -291,8 +291,8 @@ def sign_off_cards(text: str, item: OpenReturn) -> dict[str, dict[str, Any]]:
             Rating.ACTION,
             text[:300],
             True,
-            typed[: signoff.MAX_SHOWN],
-            typed[: signoff.MAX_SHOWN],
+            typed,  # whole: the card cuts what it quotes
+            typed,
             date(2027, 1, 31),
             text[:200],
             at,

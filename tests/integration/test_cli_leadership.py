@@ -63,6 +63,7 @@ def installed_in_a_team(folder: Path) -> None:
 
 
 def test_show_with_no_channel_names_the_leadership_team_and_when_it_goes(council):
+    # This week's summary has not gone (no server ran on Monday): the next daily run sends it.
     shown = run(council, "leadership", "show", "--now", "2026-11-25T12:00")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines() == [
@@ -70,9 +71,19 @@ def test_show_with_no_channel_names_the_leadership_team_and_when_it_goes(council
         "Helen Ashworth, Sarah Lindqvist.",
         "  The performance team is told each time; to post it in a channel, type set leadership "
         "channel there in Teams, or run perfbot leadership set-channel.",
-        "  Next: Monday 30 November 2026 at 09:00 (every Monday at 09:00, Europe/London; a bank "
+        "  Next: Thursday 26 November 2026 at 09:00: this week's, for the week of Monday 23 "
+        "November 2026, with the next daily run (every Monday at 09:00, Europe/London; a bank "
         "holiday or closure day moves it to the next working day).",
     ]
+    # Once this week's is queued, the next is next Monday's.
+    assert (
+        run(council, "jobs", "run", "weekly-summary", "--now", "2026-11-25T12:00").returncode == 0
+    )
+    again = run(council, "leadership", "show", "--now", "2026-11-25T12:00")
+    assert again.stdout.splitlines()[2] == (
+        "  Next: Monday 30 November 2026 at 09:00 (every Monday at 09:00, Europe/London; a bank "
+        "holiday or closure day moves it to the next working day)."
+    )
 
 
 def test_set_channel_by_name_then_show_then_clear(council):

@@ -14,6 +14,7 @@ from domain.dates import LONDON
 from domain.model import AuditEntry, ClosureDay, LeadershipChannel, Notification
 from domain.outbox import Timetable
 from domain.policy import Policy
+from domain.reporting import load_calendar
 from domain.uow import UnitOfWork
 from domain.views import Refused
 from domain.weekly import SummarySchedule
@@ -167,11 +168,26 @@ async def test_a_channel_chosen_later_in_the_week_is_given_that_weeks_summary_on
     people = [key for key in monday.queued if key.startswith("weekly-summary:person:")]
     assert len(people) == 3
     await set_channel(uow)
+    # What PerfBot tells whoever chose it: this week's goes with the next daily run.
+    wednesday_at_ten = at(date(2026, 12, 2), 10)
+    schedule = SummarySchedule()
+    async with uow() as tx:
+        calendar = await load_calendar(tx)
+        day, when = await leadership.next_summary(tx, wednesday_at_ten, schedule, calendar)
+    assert (day, when) == (date(2026, 11, 30), at(date(2026, 12, 3)))
+    assert leadership.next_words(day, when, schedule, calendar) == (
+        "Thursday 3 December 2026 at 09:00: this week's, for the week of Monday 30 November "
+        "2026, with the next daily run"
+    )
     wednesday = await run(uow, at(date(2026, 12, 2), 10), on_demand=True)
     assert wednesday.queued == [f"weekly-summary:{CHANNEL}:2026-11-30"]
     again = await run(uow, at(date(2026, 12, 2), 11), on_demand=True)
     assert (again.queued, again.skipped) == ([], {"this week's summary was queued before": 1})
     assert len([r for r in await summaries(uow) if r.kind == "weekly-summary"]) == 4
+    async with uow() as tx:  # it has had this week's: the next is next Monday's
+        day, when = await leadership.next_summary(tx, wednesday_at_ten, schedule, calendar)
+    assert (day, when) == (date(2026, 12, 7), at(date(2026, 12, 7)))
+    assert leadership.next_words(day, when, schedule, calendar) == "Monday 7 December 2026 at 09:00"
 
 
 async def test_on_demand_it_queues_this_weeks_summary_on_any_day_but_never_a_second(uow):
