@@ -42,6 +42,13 @@ def test_rule_modules_import_no_database_library(name):
 
 
 def test_botbuilder_stays_inside_bot():
-    for folder in ("domain", "cards", "scheduler", "sample"):
+    for folder in ("domain", "cards", "reports", "scheduler", "sample"):
         for path in (ROOT / folder).rglob("*.py"):
             assert not imported_roots(path) & {"botbuilder", "botframework"}, path
+
+
+def test_reports_draw_what_domain_works_out_and_know_nothing_of_teams_or_the_database():
+    for path in (ROOT / "reports").rglob("*.py"):
+        assert not imported_roots(path) & {"bot", "cards", "scheduler", "sqlalchemy", "aiohttp"}, (
+            path
+        )
