@@ -89,6 +89,13 @@ def report_period(kind: ReportKind, text: str) -> Period:
     return period
 
 
+def latest_period(kind: ReportKind, today: date) -> Period:
+    """The period a report is for when none is asked for: the last quarter (or, for the
+    annual report, the last financial year) that has ended by ``today``."""
+    frequency = Frequency.ANNUAL if kind is ReportKind.ANNUAL else Frequency.QUARTERLY
+    return Period.containing(today, frequency).previous()
+
+
 def period_for(measure_frequency: Frequency, report: Period) -> Period | None:
     """A measure's own period that a report for ``report`` shows: the last of its frequency
     that ends on or before the report's end and within its financial year (None if the
