@@ -31,6 +31,8 @@ from domain.audit_trail import (
     record_import_run,
     table_text,
 )
+from domain.board import Report, ReportError, ReportKind, Scope, latest_period, report_period
+from domain.board import build as build_report
 from domain.dates import LONDON, long_day, parse_day, parse_moment
 from domain.importing import ImportRejected, import_workbook
 from domain.locks import PeriodStatus, StatusLine
@@ -79,6 +81,7 @@ PLAIN_ERRORS = (
     FigureError,
     RatingError,
     ImportRejected,
+    ReportError,
 )
 
 
@@ -180,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exporter.set_defaults(run=cmd_export)
 
+    _add_report_command(commands)
+
     jobs = commands.add_parser("jobs", help="the scheduled jobs: list them, or run one now")
     job_commands = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
     listing = job_commands.add_parser("list", help="each job and its next run")
@@ -264,6 +269,43 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(run=cmd_sample_load)
     _add_period_commands(commands)
     return parser
+
+
+def _add_report_command(commands: Any) -> None:
+    reporter = commands.add_parser(
+        "report",
+        help="the quarterly performance board, the exception report or the annual report, as "
+        "a page (html), a workbook (xlsx) or CSV files",
+    )
+    reporter.add_argument("kind", metavar="KIND", help="board, exceptions or annual")
+    reporter.add_argument(
+        "--period",
+        help="the quarter, e.g. '2025/26 Q1', or for the annual report the year, '2025/26' "
+        "(default: the last one that has ended)",
+    )
+    reporter.add_argument("--service", metavar="NAME", help="one service only (default: all)")
+    reporter.add_argument(
+        "--priority", metavar="NAME", help="one Council Plan priority only (default: all)"
+    )
+    reporter.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help="html (default), xlsx or csv; an -o FILE ending .xlsx or .csv chooses it too",
+    )
+    reporter.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the file to write (default: e.g. board-2025-26-Q1.html here; - for standard "
+        "output, html or csv); csv puts each other section beside it as FILE-<section>.csv",
+    )
+    reporter.add_argument(
+        "--now",
+        metavar="WHEN",
+        help="make it as the database stood at this moment, e.g. 2026-11-23T10:00 (London "
+        "time; default now)",
+    )
+    reporter.set_defaults(run=cmd_report)
 
 
 def _add_leadership_commands(commands: Any) -> None:
@@ -609,6 +651,211 @@ def _write_with_versions(
     print(f"Wrote {len(values):,} rows to {output}", file=sys.stderr)
     print(f"Wrote {len(versions):,} versions to {beside}", file=sys.stderr)
     return 0
+
+
+REPORT_FORMATS = ("html", "xlsx", "csv")
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    kind = ReportKind.parse(args.kind)
+    now = _moment(args.now)
+    if args.period is not None:
+        period = report_period(kind, args.period)
+    else:
+        period = latest_period(kind, now.astimezone(LONDON).date())
+    file_format = _report_format(args.format, args.output)
+    default_name = f"{kind.value}-{period.label.replace('/', '-').replace(' ', '-')}.{file_format}"
+    output = None if args.output == "-" else Path(args.output or default_name)
+    if output is None and file_format == "xlsx":
+        raise CommandError(
+            f"a workbook cannot go to standard output: give it a file, e.g. -o {default_name}"
+        )
+    if output is not None:
+        _check_writable(output, default_name)
+
+    async def work(engine: Any) -> int:
+        await _require_current_schema(engine)
+        async with db.session_factory(engine)() as session:
+            report = await build_report(
+                session,
+                kind,
+                period,
+                now,
+                settings.policy,
+                Scope(everything=True, words="all services"),
+                service=args.service,
+                priority=args.priority,
+            )
+        _write_report(report, file_format, output)
+        for note in report.notes:
+            print(note, file=sys.stderr)
+        return 0
+
+    return _run(settings, work)
+
+
+def _report_format(asked: str | None, output: str | None) -> str:
+    """The format asked for, else the one -o's ending names, else html."""
+    suffix = Path(output).suffix.lower().lstrip(".") if output and output != "-" else ""
+    if asked is None:
+        return suffix if suffix in REPORT_FORMATS else "html"
+    word = asked.strip().lower().lstrip(".")
+    if word not in REPORT_FORMATS:
+        raise CommandError(
+            f"--format {asked}: there is no such format; choose {', '.join(REPORT_FORMATS)}"
+        )
+    if suffix in REPORT_FORMATS and suffix != word:
+        raise CommandError(
+            f"-o {output} ends in .{suffix} but --format is {word}: make them agree, e.g. "
+            f"-o {Path(output or '').with_suffix('.' + word).name}"
+        )
+    return word
+
+
+def _check_writable(output: Path, example: str) -> None:
+    if output.is_dir():
+        raise CommandError(f"{output} is a folder: give a file name, e.g. -o {output / example}")
+    folder = output.parent
+    if folder.exists() and not folder.is_dir():
+        raise CommandError(f"{folder} is a file, not a folder: give -o a file in a folder")
+    if not folder.is_dir():
+        raise CommandError(f"the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CommandError(f"cannot write in the folder {folder}: choose another with -o")
+    if output.exists() and not os.access(output, os.W_OK):
+        raise CommandError(f"cannot overwrite {output}: it is read-only; choose another with -o")
+
+
+SECTION_WORDS = {
+    "Headlines": "headline counts",
+    "Measures": "measures",
+    "Exceptions": "off-track measures",
+    "Action plans": "action plans",
+    "Overdue": "overdue returns",
+    "Outturn": "outturns",
+}
+
+
+def _write_report(report: Report, file_format: str, output: Path | None) -> None:
+    """Write the report, each file to a temporary name beside it first and then renamed,
+    so that a failure never leaves half a file; then say in one line what was written."""
+    from reports import csvfiles, workbook
+    from reports.html import render
+
+    figures = _report_figures(report)
+    what = f"the {report.kind.heading.lower()} for {report.period.label}"
+    if output is None:
+        if file_format == "html":
+            sys.stdout.write(render(report))
+            print(f"Wrote {what} to standard output: {figures}.", file=sys.stderr)
+        else:
+            sys.stdout.write(csvfiles.main_text(report))
+            placed = csvfiles.files(report, Path(f"{report.kind.value}.csv"))
+            others = [SECTION_WORDS.get(s.name, s.name.lower()) for _, s in placed[1:]]
+            print(
+                f"Wrote {what} ({SECTION_WORDS.get(placed[0][1].name, '')}) to standard "
+                f"output: {figures}; its {_words(others)} need files: add -o "
+                f"{report.kind.value}.csv",
+                file=sys.stderr,
+            )
+        return
+    if file_format == "html":
+        page = render(report)
+        _replace([(output, lambda path: path.write_text(page, encoding="utf-8"))])
+        print(f"Wrote {output}: {figures}; open it in a browser.", file=sys.stderr)
+    elif file_format == "xlsx":
+        _replace([(output, lambda path: workbook.write(report, path))])
+        sheets = ["About", *(s.name for s in _sections(report))]
+        print(
+            f"Wrote {output}: {figures} (sheets {_words(sheets)}).",
+            file=sys.stderr,
+        )
+    else:
+        placed = csvfiles.files(report, output)
+        _replace([(path, _csv_writer(csvfiles.section_text(s))) for path, s in placed])
+        beside = _words([str(path) for path, _ in placed[1:]])
+        print(f"Wrote {output}: {figures}; beside it {beside}.", file=sys.stderr)
+
+
+def _csv_writer(text: str) -> Callable[[Path], object]:
+    from reports.csvfiles import ENCODING
+
+    return lambda path: path.write_text(text, encoding=ENCODING, newline="")
+
+
+def _sections(report: Report) -> list[Any]:
+    from reports.table import sections
+
+    return sections(report)
+
+
+def _replace(files: Sequence[tuple[Path, Callable[[Path], object]]]) -> None:
+    """Write each file to a temporary one beside it, and rename them all only once every one
+    is written: nothing is left half-written, and no earlier file is replaced, on failure."""
+    written: list[tuple[Path, Path]] = []
+    replaced = 0
+    try:
+        for target, write in files:
+            handle, name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".part", dir=target.parent
+            )
+            os.close(handle)
+            written.append((Path(name), target))
+            write(Path(name))
+            os.chmod(name, _file_mode(target))  # as an ordinary new file (mkstemp's is 0600)
+        for temporary, target in written:
+            os.replace(temporary, target)
+            replaced += 1
+    except OSError as error:
+        done = "; nothing was written" if not replaced else ""
+        raise CommandError(
+            f"cannot write {written[-1][1] if written else files[0][0]}: "
+            f"{error.strerror or error}{done}"
+        ) from None
+    finally:
+        for temporary, _ in written[replaced:]:
+            temporary.unlink(missing_ok=True)
+
+
+def _file_mode(target: Path) -> int:
+    """The mode a file replacing ``target`` keeps: its own, or a new file's under the umask."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def _report_figures(report: Report) -> str:
+    """The report's figures in words: 41 measures, 7 off track, 2 overdue returns."""
+
+    def counted(number: int, word: str, words: str) -> str:
+        return f"{number:,} {word if number == 1 else words}"
+
+    first = (report.rows or report.annual or (None,))[0]  # the filter's own spelling
+    service = first.service if first and report.service else report.service
+    priority = first.priority if first and report.priority else report.priority
+    of = f" in {service}" if service else ""
+    of += f" under {priority}" if priority else ""
+    late = len(report.overdue) or sum(1 for r in report.rows if r.overdue)
+    overdue = counted(late, "overdue return", "overdue returns")
+    if report.kind is ReportKind.ANNUAL:
+        off = sum(1 for r in report.annual if r.rating is not None and r.rating.off_track)
+        measures = counted(len(report.annual), "measure", "measures")
+        return f"{measures}{of}, {off:,} off track at the year's end"
+    off = sum(1 for r in report.rows if r.off_track)
+    if report.kind is ReportKind.EXCEPTIONS:
+        return f"{counted(off, 'measure', 'measures')}{of} off track, {overdue}"
+    measures = counted(len(report.rows), "measure", "measures")
+    return f"{measures}{of}, {off:,} off track, {overdue}"
+
+
+def _words(items: Sequence[str]) -> str:
+    """a, b and c."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

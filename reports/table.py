@@ -408,15 +408,18 @@ def overdue(report: Report) -> Section:
 
 def sections(report: Report) -> list[Section]:
     """The report's tables, the main one first after the headline counts: the board's
-    Headlines, Measures, Action plans, Overdue; the exception report's Exceptions, Action
-    plans, Overdue; the annual report's Headlines and Outturn."""
+    Headlines, Measures, Action plans (and Overdue, if the report lists overdue returns);
+    the exception report's Exceptions, Action plans, Overdue; the annual report's Headlines
+    and Outturn."""
     if report.kind is ReportKind.BOARD:
-        return [
+        board = [
             headlines(report.headline),
             _section("Measures", MEASURE_COLUMNS, _measure, report.rows),
             plans(report),
-            overdue(report),
         ]
+        # The board's own overdue returns are its rows' "Overdue" column; a list of them
+        # (with how late) is the exception report's, and the board's only if it has one.
+        return [*board, overdue(report)] if report.overdue else board
     if report.kind is ReportKind.EXCEPTIONS:
         return [
             _section("Exceptions", EXCEPTION_COLUMNS, _exception, report.rows),

@@ -212,12 +212,7 @@ def test_the_csv_files_hold_the_same_rows_as_the_workbook(name, request, tmp_pat
             assert not differ, (section.name, differ)
     assert {p.name for p, _ in placed} == {
         "board": {"pack.csv", "pack-headlines.csv", "pack-action-plans.csv", "pack-overdue.csv"},
-        "hostile_board": {
-            "pack.csv",
-            "pack-headlines.csv",
-            "pack-action-plans.csv",
-            "pack-overdue.csv",
-        },
+        "hostile_board": {"pack.csv", "pack-headlines.csv", "pack-action-plans.csv"},
         "exceptions": {"pack.csv", "pack-action-plans.csv", "pack-overdue.csv"},
         "annual": {"pack.csv", "pack-headlines.csv"},
     }[name]
@@ -238,9 +233,15 @@ def test_a_negative_figure_in_the_csv_is_not_mistaken_for_a_formula():
     assert line["Due"] == date(2025, 7, 22).isoformat()
 
 
-def test_an_empty_section_is_still_a_table_with_its_header(board, tmp_path):
-    report = replace(board, overdue=())
+def test_an_empty_section_is_still_a_table_with_its_header(exceptions, tmp_path):
+    report = replace(exceptions, overdue=())
     sheet = written(report, tmp_path)["Overdue"]
     assert sheet.max_row == 1
     assert sheet.auto_filter.ref == "A1:J1"
     assert [c.value for c in sheet[1]][:2] == ["Code", "Measure"]
+
+
+def test_a_board_without_a_list_of_overdue_returns_has_no_overdue_sheet(board, tmp_path):
+    book = written(replace(board, overdue=()), tmp_path)
+    assert book.sheetnames == ["About", "Headlines", "Measures", "Action plans"]
+    assert cell(book["Measures"], "RB-01", "Overdue").value == "No"
