@@ -182,11 +182,25 @@ def _table(section: Section, styles: _Styles) -> Iterator[str]:
         _text(f"{ref}1", c.name, _Styles.HEADER) for ref, c in zip(refs, columns, strict=True)
     )
     yield f'<row r="1">{header}</row>'
+    seen: dict[str, str] = {}  # a text as XML: services, owners, words repeat on every row
     for number, row in enumerate(section.rows, 2):
-        cells = "".join(
-            _cell(f"{ref}{number}", value, styles) for ref, value in zip(refs, row, strict=True)
-        )
-        yield f'<row r="{number}">{cells}</row>'
+        cells = []
+        for ref, value in zip(refs, row, strict=True):
+            if value is None:
+                continue
+            if type(value) is str:
+                text = seen.get(value)
+                if text is None:
+                    text = escape(clean(value))
+                    if len(value) < 200:
+                        seen[value] = text
+                cells.append(
+                    f'<c r="{ref}{number}" t="inlineStr"><is><t xml:space="preserve">{text}'
+                    "</t></is></c>"
+                )
+            else:
+                cells.append(_cell(f"{ref}{number}", value, styles))
+        yield f'<row r="{number}">{"".join(cells)}</row>'
     yield f'</sheetData><autoFilter ref="{_table_range(section)}"/>{_TAIL}'
 
 
