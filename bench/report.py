@@ -94,16 +94,21 @@ async def _measure(folder: Path, sessions: Any, runs: int) -> dict[str, Any]:
         workbook.write(await board(), folder / "board.xlsx")
         return None
 
-    async def timed(work: Callable[[], Awaitable[object]]) -> tuple[float, list[float]]:
+    async def timed(
+        work: Callable[[], Awaitable[object]],
+    ) -> tuple[float, list[float], list[float]]:
+        """The first (cold) run's seconds, then each of ``runs``: seconds, and this
+        process's CPU seconds (the database server's own are not in it)."""
         began = time.perf_counter()
         await work()
         first = time.perf_counter() - began
-        seconds = []
+        seconds, cpu = [], []
         for _ in range(runs):
-            began = time.perf_counter()
+            began, used = time.perf_counter(), time.process_time()
             await work()
             seconds.append(time.perf_counter() - began)
-        return first, seconds
+            cpu.append(time.process_time() - used)
+        return first, seconds, cpu
 
     def alone(work: Callable[[], object]) -> list[float]:
         seconds = []
@@ -114,8 +119,9 @@ async def _measure(folder: Path, sessions: Any, runs: int) -> dict[str, Any]:
         return seconds
 
     results: dict[str, Any] = {}
-    results["page_first"], results["page"] = await timed(page)
-    results["book_first"], results["book"] = await timed(book)
+    results["load"] = os.getloadavg()[0]
+    results["page_first"], results["page"], results["page_cpu"] = await timed(page)
+    results["book_first"], results["book"], results["book_cpu"] = await timed(book)
     report = await board()
     results["build"] = (await timed(board))[1]
     results["render"] = alone(lambda: render(report))
@@ -151,7 +157,13 @@ async def _measure(folder: Path, sessions: Any, runs: int) -> dict[str, Any]:
     return results
 
 
-def _line(name: str, seconds: list[float], first: float | None = None, target: bool = False) -> str:
+def _line(
+    name: str,
+    seconds: list[float],
+    first: float | None = None,
+    cpu: list[float] | None = None,
+    target: bool = False,
+) -> str:
     median = statistics.median(seconds)
     text = (
         f"{'':<10} {name:<22} median {median * 1000:6.0f} ms  range "
@@ -159,6 +171,8 @@ def _line(name: str, seconds: list[float], first: float | None = None, target: b
     )
     if first is not None:
         text += f" (first, cold: {first * 1000:.0f} ms)"
+    if cpu:
+        text += f"  CPU here {statistics.median(cpu) * 1000:.0f} ms"
     if target:
         text += f"  {'within' if median < TARGET_SECONDS else 'OVER'} the 2 s target"
     return text
@@ -187,10 +201,10 @@ async def bench_backend(name: str, url: str, measures: int, runs: int) -> None:
         f"{name:<10} generated {tables['returns']:,} returns and {tables['targets']:,} targets "
         f"in {made_in:.0f} s; the board: {r['rows']:,} rows, {r['off_track']:,} off track, "
         f"{r['plans']:,} action-plan items; page {r['page_kb']:,.0f} KB, workbook "
-        f"{r['xlsx_kb']:,.0f} KB"
+        f"{r['xlsx_kb']:,.0f} KB (load average {r['load']:.1f} as it began)"
     )
-    print(_line("build + html", r["page"], r["page_first"], target=True))
-    print(_line("build + xlsx", r["book"], r["book_first"], target=True))
+    print(_line("build + html", r["page"], r["page_first"], r["page_cpu"], target=True))
+    print(_line("build + xlsx", r["book"], r["book_first"], r["book_cpu"], target=True))
     print(_line("  build alone", r["build"]))
     print(_line("  html render alone", r["render"]))
     print(_line("  xlsx alone", r["workbook"]))
