@@ -166,6 +166,10 @@ def _sheet_head(columns: Sequence[Column], rows: int, freeze: int, selected: boo
     )
 
 
+SCHEME_WORDS = {
+    "strong-good-review-action": "Strong / Good / Review / Action (the council's default)",
+    "rag": "Red / Amber / Green (the council's default)",
+}
 TAB_SELECTED = ' tabSelected="1"'
 _TAIL = (
     '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
@@ -216,7 +220,7 @@ def _about(report: Report, tables: Sequence[Section], styles: _Styles) -> Iterat
         ("Covers", report.scope.words or "all services"),
         ("Service", report.service or "all"),
         ("Priority", report.priority or "all"),
-        ("Rating scheme", report.scheme.value),
+        ("Rating scheme", SCHEME_WORDS.get(report.scheme.value, report.scheme.value)),
         ("Sign-off", report.sign_off),
     ]
     facts += [("Note", note) for note in report.notes]

@@ -64,6 +64,7 @@ def test_the_board_has_a_sheet_per_section_each_a_table_to_filter(board, tmp_pat
     assert about["Period"] == "2025/26 Q1"
     assert about["Made at"] == on(2025, 7, 21, 10)  # London time
     assert about["Sign-off"] == "Not yet signed off: 1 return awaits approval."
+    assert about["Rating scheme"].startswith("Strong / Good / Review / Action")
 
 
 def test_figures_are_numbers_in_their_measures_format_and_the_rating_a_word(board, tmp_path):
