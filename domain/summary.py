@@ -505,7 +505,7 @@ async def _escalations(session: AsyncSession, since: datetime) -> list[Escalatio
         .join(Measure, Measure.id == Escalation.measure_id)
         .join(Service, Service.id == Measure.service_id)
         .outerjoin(acknowledger, acknowledger.id == Escalation.acknowledged_by_id)
-        .where(Escalation.raised_at > since)
+        .where(Escalation.raised_at > since, Measure.active)
         .order_by(Escalation.raised_at, Measure.code)
     )
     return [
@@ -529,7 +529,7 @@ async def _deep_dives(session: AsyncSession, since: datetime) -> list[MeasureLin
         select(DeepDive, Measure.code, Measure.title, Service.name)
         .join(Measure, Measure.id == DeepDive.measure_id)
         .join(Service, Service.id == Measure.service_id)
-        .where(or_(DeepDive.flagged_at > since, DeepDive.decision.is_(None)))
+        .where(or_(DeepDive.flagged_at > since, DeepDive.decision.is_(None)), Measure.active)
         .order_by(DeepDive.flagged_at, Measure.code)
     )
     lines = []
@@ -577,7 +577,7 @@ async def _restatements(session: AsyncSession, since: datetime) -> list[Restatem
         select(Return, Measure, Service.name)
         .join(Measure, Measure.id == Return.measure_id)
         .join(Service, Service.id == Measure.service_id)
-        .where(Return.restated, Return.submitted_at > since)
+        .where(Return.restated, Return.submitted_at > since, Measure.active)
         .order_by(Return.submitted_at, Measure.code)
     )
     return [

@@ -85,7 +85,7 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture
-async def kingsfold(engine, tmp_path: Path):
+async def kingsfold_db(engine, tmp_path: Path):
     folder = tmp_path / "kingsfold"
     folder.mkdir()
     for name, text in (
@@ -143,8 +143,13 @@ async def kingsfold(engine, tmp_path: Path):
                 ),
             ]
         )  # fmt: skip
-    async with sessions() as session:
-        yield await summary.build(session, WEEK_OF, Policy(), LAST)
+    return sessions
+
+
+@pytest.fixture
+async def kingsfold(kingsfold_db):
+    async with kingsfold_db() as session:
+        return await summary.build(session, WEEK_OF, Policy(), LAST)
 
 
 def codes(lines) -> list[str]:
@@ -235,3 +240,16 @@ async def test_a_quiet_week_is_quiet(kingsfold, engine):
     assert later.restatements == ()
     assert not later.quiet  # H-3 overdue, H-2's action late and Wes unreachable still say so
     assert codes(later.returns[0].overdue) == ["H-3"]
+
+
+async def test_measures_no_longer_reported_are_left_out_of_every_section(kingsfold_db):
+    async with kingsfold_db() as session, session.begin():
+        for measure in await session.scalars(
+            select(Measure).where(Measure.code.in_(["H-1", "H-2", "W-1"]))
+        ):
+            measure.active = False
+    async with kingsfold_db() as session:
+        s = await summary.build(session, WEEK_OF, Policy(), LAST)
+    assert (s.escalations, s.deep_dives, s.actions_late, s.restatements) == ((), (), (), ())
+    assert "H-1" not in codes(s.strong)
+    assert "W-1" not in codes(s.new_off_track)
