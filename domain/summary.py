@@ -54,7 +54,9 @@ from domain.views import (
     locked_periods,
     measure_by_code,
     shown_value,
+    state_of,
 )
+from domain.workdays import WorkingCalendar
 
 
 @dataclass(frozen=True)
@@ -627,6 +629,24 @@ class MeasureDetail:
     more_items: int
 
 
+def _awaited(
+    measure: Measure,
+    line: HistoryLine,
+    today: date,
+    calendar: WorkingCalendar,
+    locked: frozenset[str],
+) -> str:
+    """A period with no return yet, in words: overdue, or not yet due, with its deadline."""
+    period = Period.parse(line.period)
+    due = calendar.deadline(period, measure.deadline_working_days, measure.code)
+    state = state_of(None, due, today, signed_off=line.period in locked)
+    if state == "overdue":
+        return f"overdue (due {long_day(due, year=False)})"
+    if state == "due":
+        return f"not due yet (due {long_day(due, year=False)})"
+    return state  # signed off without a figure
+
+
 async def detail(session: AsyncSession, code: str, today: date, policy: Policy) -> MeasureDetail:
     """The measure's last eight periods with figure, target and rating, the owner's latest
     words and its open action-plan items; Refused if there is no such active measure."""
@@ -638,9 +658,17 @@ async def detail(session: AsyncSession, code: str, today: date, policy: Policy) 
         window.append(window[-1].previous())
     record = await measure_record(session, measure, window, today, policy, DETAIL_ITEMS)
     latest = record.latest
+    calendar = await load_calendar(session)
+    locked = await locked_periods(session)
+    history = [
+        line
+        if line.shown != "—"
+        else replace(line, shown=_awaited(measure, line, today, calendar, locked))
+        for line in record.history
+    ]
     return MeasureDetail(
         measure,
-        record.history,
+        history,
         latest.commentary if latest else None,
         latest.remedial_action if latest else None,
         latest.action_due if latest else None,

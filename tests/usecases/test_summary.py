@@ -253,3 +253,13 @@ async def test_measures_no_longer_reported_are_left_out_of_every_section(kingsfo
     assert (s.escalations, s.deep_dives, s.actions_late, s.restatements) == ((), (), (), ())
     assert "H-1" not in codes(s.strong)
     assert "W-1" not in codes(s.new_off_track)
+
+
+async def test_the_detail_says_which_periods_are_overdue_and_which_are_not_due_yet(kingsfold_db):
+    async with kingsfold_db() as session:
+        shown = await summary.detail(session, "H-3", date(2026, 12, 7), Policy())
+    assert [(line.period, line.shown) for line in shown.history] == [
+        ("2026/27 M6", "81%"),
+        ("2026/27 M7", "overdue (due Friday 20 November)"),
+        ("2026/27 M8", "not due yet (due Monday 21 December)"),
+    ]
