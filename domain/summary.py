@@ -141,6 +141,9 @@ class Summary:
     restatements: tuple[RestatementLine, ...] = ()
     strong: tuple[MeasureLine, ...] = ()
     unreachable: dict[str, int] = field(default_factory=dict)  # by service: how many people
+    # Every period a figure or rating it shows comes from (the open periods, and each
+    # measure's latest rated ones): a later change to one of them is a restatement.
+    shown: tuple[str, ...] = ()
 
     @property
     def expected(self) -> int:
@@ -396,6 +399,7 @@ async def build(
     by_service: dict[str, Counter[Rating]] = {}
     new_off_track, recoveries, strong = [], [], []
     periods_covered: set[str] = set()
+    periods_shown: set[str] = set()  # every period a rating counted comes from
     for measure in measures:
         service = service_names[measure.service_id]
         measure_id = measure.id
@@ -446,6 +450,7 @@ async def build(
         then = rated(measure, measure_id, labels, then_figures, 1)
         latest = history[0] if history else None
         latest_then = then[0] if then else None
+        periods_shown.update(line.period for line in history)
         if latest is not None and latest.rating is not None:
             counts_now[latest.rating] += 1
             by_service.setdefault(service, Counter())[latest.rating] += 1
@@ -485,6 +490,7 @@ async def build(
         restatements=tuple(await _restatements(session, since_at)),
         strong=tuple(strong),
         unreachable=await _unreachable(session),
+        shown=tuple(sorted(periods_covered | periods_shown, key=_newest_first)),
     )
 
 

@@ -470,7 +470,7 @@ async def weekly_summary(
     day = date.fromisoformat(payload["day"]) if payload.get("day") else None
     since = await leadership.since(reading.session, day)
     found = await summary.build(reading.session, reading.now, reading.policy, since, day)
-    reading.kept["periods"] = list(found.periods)
+    reading.kept["periods"] = list(found.shown)
     card = cards.summary_card(found, await summary_chart(found))
     text = f"The weekly performance summary for the week of {long_day(found.week_of)}."
     return _card_message(card, text)

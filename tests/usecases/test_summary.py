@@ -263,3 +263,9 @@ async def test_the_detail_says_which_periods_are_overdue_and_which_are_not_due_y
         ("2026/27 M7", "overdue (due Friday 20 November)"),
         ("2026/27 M8", "not due yet (due Monday 21 December)"),
     ]
+
+
+async def test_the_periods_shown_include_each_measures_latest_rated_ones(kingsfold):
+    # The open periods (M8, and M7 where H-3's is still awaited), and every period a rating
+    # counted comes from (M6 for H-3, whose latest figure is September's).
+    assert kingsfold.shown == ("2026/27 M8", "2026/27 M7", "2026/27 M6")
