@@ -97,8 +97,8 @@ def until_words(expires: datetime, now: datetime) -> str:
 
 
 def holds_nothing(scope: Scope) -> bool:
-    """A scope in which no report can show anything."""
-    return not scope.everything and not scope.services and scope.owner_id is None
+    """A scope in which no report can show anything (board.scope_of says so)."""
+    return scope.nothing
 
 
 def link_card(

@@ -24,7 +24,7 @@ from bot.web import make_link
 from domain.board import ReportKind
 from domain.model import Notification, Person
 from domain.periods import Period
-from tests.bot.conftest import AMINA, HELEN, MARK, NOW, Teams
+from tests.bot.conftest import AMINA, HELEN, MARK, NOW, Teams, User
 
 KEY = "a-council-key-that-is-long-enough-to-sign-links"
 PUBLIC = "https://perfbot.kingsmere.gov.uk"
@@ -433,3 +433,17 @@ async def test_out_of_hours_the_channel_hears_when_the_link_will_go(linked):
         "Helen Ashworth, I'll send you a link to the performance board for 2026/27 Q2 in your "
         "chat with PerfBot at 08:00 on Tuesday 24 November: PerfBot sends nothing out of hours."
     ]
+
+
+async def test_someone_who_may_see_nothing_is_told_so_and_given_no_link(linked):
+    teams, _ = linked
+    starter = User("29:newstarter", "Noor Starter", "noor.starter@kingsmere.gov.uk", "aad-noor")
+    async with teams.client.app[SESSIONS]() as session, session.begin():
+        session.add(Person(email=starter.email, name=starter.name, aad_object_id=starter.aad))
+    assert await teams.say(starter, "board") in (200, 201)
+    assert teams.connector.texts() == [
+        "There is nothing on the board for you yet: you own no measures and oversee no "
+        "service in PerfBot. If you should, ask the performance team to add you in the "
+        "people sheet."
+    ]
+    assert teams.connector.cards() == []
