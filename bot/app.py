@@ -23,7 +23,7 @@ from bot.settings import Settings
 from bot.supervision import keep_running
 from bot.teams.bot import Clock, PerfBot, utc_now
 from bot.teams.replies import Replies, ReplyRetry
-from bot.web import ROUTE, Pages, report_route
+from bot.web import ROUTE, Pages, hide_links_in_access_log, report_route
 from domain import db
 from domain.uow import UnitOfWork
 
@@ -102,6 +102,7 @@ def create_app(
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get(ROUTE, report_route(Pages(settings, lambda: app[SESSIONS], clock)))
+    hide_links_in_access_log()
     return app
 
 

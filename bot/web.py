@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -124,6 +125,28 @@ NOTHING_TO_SEE = (
     "There is nothing on the board for you yet: you own no measures and oversee no service "
     "in PerfBot. If you should, ask the performance team to add you in the people sheet."
 )
+
+
+class HideLinks(logging.Filter):
+    """Keeps tokens out of aiohttp's access log (shown with --debug): a request line with
+    ?link=... is logged with the token replaced, since the token opens someone's board."""
+
+    TOKEN = re.compile(r"([?&]link=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "link=" in record.msg:
+            record.msg = self.TOKEN.sub(r"\1(hidden)", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.TOKEN.sub(r"\1(hidden)", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+def hide_links_in_access_log() -> None:
+    access = logging.getLogger("aiohttp.access")
+    if not any(isinstance(f, HideLinks) for f in access.filters):
+        access.addFilter(HideLinks())
 
 
 # ---- the page ----------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
+from aiohttp.log import access_logger
+from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
 from bot.app import SESSIONS, create_app
@@ -80,7 +82,11 @@ class Site:
 async def site(aiohttp_client: Any, council_engine: Any) -> Site:
     holder: list[Site] = []
     app = create_app(SECURED, engine=council_engine, clock=lambda: holder[0].now)
-    holder.append(Site(await aiohttp_client(app)))
+    # With the access log `perfbot serve` (aiohttp's run_app) writes, to see what it shows.
+    server = TestServer(app)
+    await server.start_server(access_log=access_logger)
+    client = await aiohttp_client(server)
+    holder.append(Site(client))
     return holder[0]
 
 
@@ -230,11 +236,15 @@ async def test_refusals_are_logged_without_the_token(site, caplog):
     url = await site.link(HELEN.email)
     token = parse_qs(urlsplit(url).query)["link"][0]
     site.now += timedelta(hours=5)
-    with caplog.at_level(logging.WARNING, logger="perfbot.web"):
+    caplog.set_level(logging.INFO, logger="aiohttp.access")  # as --debug shows it
+    with caplog.at_level(logging.INFO, logger="perfbot.web"):
         assert (await site.get(url))[0] == 401
         assert (await site.get(with_query(url, link=token + "x")))[0] == 403
         assert (await site.get("/reports/board/2026-27-Q2"))[0] == 401
+        site.now -= timedelta(hours=5)
+        assert (await site.get(url))[0] == 200
     logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "GET /reports/board/2026-27-Q2?link=(hidden)" in logged  # the access log
     assert "expired" in logged
     assert "signature" in logged
     assert "no link" in logged
