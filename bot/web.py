@@ -182,16 +182,20 @@ def _page(status: int, title: str, message: str) -> web.Response:
 def _refuse(request: web.Request, status: int, why: str, title: str, message: str) -> web.Response:
     # The path only: the query holds the token, which is a key to someone's board.
     log.warning(
-        "report page refused (%d, %s): %s from %s", status, why, request.path, request.remote
+        "report page refused (%d, %s): %r from %s", status, why, request.path, request.remote
     )
     return _page(status, title, message)
 
 
 def _loopback(remote: str | None) -> bool:
+    """127.0.0.1, ::1, or 127.0.0.1 as a dual-stack socket reports it (::ffff:127.0.0.1)."""
     try:
-        return remote is not None and ipaddress.ip_address(remote).is_loopback
+        address = ipaddress.ip_address(remote or "")
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 NO_LINK = (
