@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import (
 from bot.connector import read_model
 from bot.delivery.failures import RETRYABLE, SendFailure, classify
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.messages import Reading, Sent, message_for
+from bot.delivery.messages import Reading, Refusal, Sent, message_for
 from bot.references import References
 from bot.settings import Settings
 from domain import notifications, outbox
@@ -427,6 +427,11 @@ class Dispatcher:
                 await mark_unreachable(session, notification.person_id, why, now)
                 self._give_up(notification, why)
                 report.failed += 1
+                then = message_for(notification.kind).after_refused
+                if then is not None:
+                    await then(
+                        Refusal(session, notification, str(failure), now, self.settings.summary)
+                    )
                 return
             if notification.attempts >= MAX_ATTEMPTS or (
                 failure.status is not None and failure.status not in RETRYABLE

@@ -26,10 +26,11 @@ from domain import board, deep_dives, escalations, leadership, signoff, summary,
 from domain import overdue as overdue_digests
 from domain.board import ReportKind
 from domain.dates import long_day
-from domain.model import DeepDive, Measure, Person
+from domain.model import DeepDive, Measure, Notification, Person
 from domain.notifications import Kind
 from domain.periods import Period
 from domain.policy import Policy
+from domain.weekly import SummarySchedule
 from domain.workdays import WorkingCalendar
 
 
@@ -65,10 +66,27 @@ AfterSent = Callable[[AsyncConnection, Sent], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A row Teams refused for good (403, 404), for its kind's ``after_refused``: in the
+    transaction that marks it failed."""
+
+    session: AsyncSession
+    notification: Notification
+    why: str
+    now: datetime
+    schedule: SummarySchedule
+
+
+AfterRefused = Callable[[Refusal], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class Message:
     build: Builder
     checked_at_send: bool = False
     after_sent: AfterSent | None = None
+    # What else happens when Teams refuses it for good (beyond marking the person unreachable).
+    after_refused: AfterRefused | None = None
 
 
 def _notice(title: str, body: str, *, warning: bool = True) -> Activity:
@@ -484,6 +502,12 @@ async def summary_published(connection: AsyncConnection, sent: Sent) -> None:
     )
 
 
+async def summary_refused(refusal: Refusal) -> None:
+    await leadership.channel_refused(
+        refusal.session, refusal.notification, refusal.why, refusal.now, refusal.schedule
+    )
+
+
 async def no_channel(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
     names = list(payload.get("people") or [])
     went = (
@@ -493,6 +517,14 @@ async def no_channel(reading: Reading, payload: dict[str, Any], person: Person |
         else "Nobody has the leadership role in the people sheet, so this week's summary went "
         "to nobody."
     )
+    if payload.get("refused"):
+        return _notice(
+            "The leadership channel refused the weekly summary",
+            f"{payload['refused']}. PerfBot has cleared the channel. {went} To have it "
+            "posted in a channel again: add PerfBot to the Leadership Team's team in Teams, "
+            "then type set leadership channel in that channel; or run perfbot leadership "
+            "set-channel --team TEAM --channel CHANNEL.",
+        )
     return _notice(
         "No leadership channel is set",
         f"{went} To have it posted in the Leadership Team's channel ({payload.get('every', '')}) "
@@ -524,7 +556,10 @@ MESSAGES: dict[Kind, Message] = {
     Kind.MEASURE_DETAIL: Message(measure_detail, checked_at_send=True),
     Kind.REPORT_LINK: Message(report_link, checked_at_send=True),
     Kind.WEEKLY_SUMMARY: Message(
-        weekly_summary, checked_at_send=True, after_sent=summary_published
+        weekly_summary,
+        checked_at_send=True,
+        after_sent=summary_published,
+        after_refused=summary_refused,
     ),
     Kind.NO_CHANNEL: Message(no_channel),
 }
