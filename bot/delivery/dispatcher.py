@@ -324,7 +324,7 @@ class Dispatcher:
                 return
             message, (reference, tenant), update_of, kept = checked
         else:  # a notice to a known chat: nothing it depends on can have changed meanwhile
-            reading = Reading(None, now, self.policy, calendar)
+            reading = Reading(None, now, self.policy, calendar, settings=self.settings)
             message = await spec.build(reading, job.payload, person)
             reference, tenant = target
             update_of, kept = None, reading.kept
@@ -398,7 +398,7 @@ class Dispatcher:
                 self._give_up(notification, NOT_INSTALLED)
                 report.failed += 1
                 return None
-            reading = Reading(session, now, self.policy, calendar)
+            reading = Reading(session, now, self.policy, calendar, settings=self.settings)
             message = await spec.build(reading, notification.payload or {}, person)
             update_of = await _sent_activity(session, notification)
         return (

@@ -18,10 +18,13 @@ from botbuilder.schema import Activity
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from bot import web
+from bot.settings import Settings
 from cards import render as cards
 from cards.chart import Chart, ratings_chart
-from domain import deep_dives, escalations, leadership, signoff, summary, views
+from domain import board, deep_dives, escalations, leadership, signoff, summary, views
 from domain import overdue as overdue_digests
+from domain.board import ReportKind
 from domain.dates import long_day
 from domain.model import DeepDive, Measure, Notification, Person
 from domain.notifications import Kind
@@ -42,6 +45,8 @@ class Reading:
     calendar: WorkingCalendar
     # What a builder keeps for its message's ``after_sent`` (the periods a summary showed).
     kept: dict[str, Any] = field(default_factory=dict)
+    # The sender's settings, for messages that carry a signed link (bot/web.py).
+    settings: Settings | None = None
 
 
 Builder = Callable[[Reading, dict[str, Any], Person | None], Awaitable[Activity]]
@@ -455,6 +460,21 @@ async def measure_detail(
     return _card_message(cards.measure_detail_card(found), f"{code}: its history and commentary.")
 
 
+async def report_link(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """Open the board, pressed in a channel: the presser's link, made as it goes (so its
+    hours start when they get it), for what they may see then."""
+    assert reading.session is not None  # checked at send time
+    if person is None or reading.settings is None:
+        return _notice("PerfBot", "Press Open the board again for a link to the board.")
+    kind = ReportKind(str(payload.get("kind") or "board"))
+    period = Period.parse(str(payload.get("period") or ""))
+    scope = await board.scope_of(reading.session, person)
+    if web.holds_nothing(scope):
+        return _notice("PerfBot", web.NOTHING_TO_SEE, warning=False)
+    card = web.link_card(reading.settings, person, scope, kind, period, reading.now)
+    return _card_message(card, f"{kind.heading}: {period.label}: your link.")
+
+
 async def summary_chart(found: summary.Summary) -> Chart | None:
     """The summary's chart (cards/chart.py), drawn in a thread: it takes the time of a
     database round or two, which the event loop should not wait for."""
@@ -534,6 +554,7 @@ MESSAGES: dict[Kind, Message] = {
     Kind.RESUBMITTED: Message(review, checked_at_send=True),
     Kind.RETURNED: Message(returned, checked_at_send=True),
     Kind.MEASURE_DETAIL: Message(measure_detail, checked_at_send=True),
+    Kind.REPORT_LINK: Message(report_link, checked_at_send=True),
     Kind.WEEKLY_SUMMARY: Message(
         weekly_summary,
         checked_at_send=True,
