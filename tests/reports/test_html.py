@@ -442,8 +442,12 @@ def test_hostile_text_is_shown_as_text_and_breaks_nothing(hostile_board: Report)
     block = measure(doc, "X<1>")
     assert hostile in figures(block)["Measure or key action"]
     assert f"Action: {hostile}" in detail(block)
+    # right-to-left words are isolated, so the period after the owner's name stays in place
+    who = block.one("span", "who")
+    assert [b.text for b in who.all("bdi")] == [HOSTILE]
+    assert who.words.endswith(f"{hostile} · 2025/26 M3")
     assert f"Restated: was 140 — {hostile}" in detail(block)
-    commentary = block.one("tr", "detail").all("span", "commentary")[0]
+    commentary = block.one("tr", "detail").all("bdi", "commentary")[0]
     assert commentary.text == HOSTILE + LONG  # whole, to the last character
     assert len(LONG) >= 5000
     assert [h.words for h in doc.all("h2")][1] == " ".join((HOSTILE + "priority").split())

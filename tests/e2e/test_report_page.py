@@ -1,0 +1,255 @@
+"""The report pages in a real browser: Debian's Chromium, driven by playwright-core through
+tests/e2e/report_page.mjs (started once for the module), runs axe-core's WCAG 2.2 AA rules
+on the board, the exception report, the annual report and a board of hostile text, on screen
+and in print; prints the board to an A4 PDF; and saves pictures of its first page and of a
+page of measures in tests/e2e/output/ for a person to look at."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.board import Report, ReportKind
+from reports.html import render
+from tests.reports.conftest import (
+    HOSTILE,
+    LONG,
+    OVERDUE,
+    board_row,
+    key_action_row,
+    make_report,
+    off_track_row,
+)
+from tests.reports.test_html import annual_report
+
+HERE = Path(__file__).resolve().parent
+OUTPUT = HERE / "output"  # git-ignored: what the run made, for a person to look at
+SCRIPT = HERE / "report_page.mjs"
+CHROMIUM = "/usr/bin/chromium"
+A4 = (595.28, 841.89)  # points
+
+
+def reports() -> dict[str, Report]:
+    board = make_report(
+        ReportKind.BOARD, [board_row(), off_track_row(), key_action_row()], overdue=(OVERDUE,)
+    )
+    words = {
+        "title": HOSTILE + "title",
+        "owner": HOSTILE,
+        "commentary": HOSTILE + LONG,
+        "remedial_action": HOSTILE,
+        "correction_reason": HOSTILE,
+        "service": HOSTILE + "service",
+        "priority": HOSTILE + "priority",
+    }
+    hostile = make_report(
+        ReportKind.BOARD,
+        [board_row(**words), off_track_row(**{**words, "code": "X<1>"})],
+        notes=(HOSTILE,),
+    )
+    return {
+        "board": board,
+        "exceptions": make_report(ReportKind.EXCEPTIONS, [off_track_row()], overdue=(OVERDUE,)),
+        "annual": annual_report(),
+        "hostile-board": hostile,
+        "empty-exceptions": make_report(ReportKind.EXCEPTIONS, []),
+    }
+
+
+# A page written to fail: axe must say so, or its silence on ours would mean nothing.
+BROKEN = (
+    "<!doctype html><html><head><meta charset='utf-8'></head><body>"
+    "<img src='data:image/gif;base64,R0lGODlhAQABAAAAACw='>"
+    "<p style='color:#bbbbbb'>pale text</p></body></html>"
+)
+
+
+@pytest.fixture(scope="module")
+def browser_run() -> dict[str, Any]:
+    """Every page written to tests/e2e/output/ and put through Chromium once."""
+    node = shutil.which("node")
+    for need, what in ((node, "Node.js"), (Path(CHROMIUM).exists() or None, CHROMIUM)):
+        if not need:
+            pytest.fail(f"{what} is missing: `make test` installs it")
+    if not (HERE / "node_modules" / "axe-core").is_dir():
+        pytest.fail("axe-core is missing: run `npm ci --prefix tests/e2e` (or `make test`)")
+    OUTPUT.mkdir(exist_ok=True)
+    pages = {}
+    for name, report in reports().items():
+        pages[name] = OUTPUT / f"{name}.html"
+        pages[name].write_text(render(report), encoding="utf-8")
+    pages["broken"] = OUTPUT / "broken.html"
+    pages["broken"].write_text(BROKEN, encoding="utf-8")
+    job = {
+        "chromium": CHROMIUM,
+        "axe": [str(p) for p in pages.values()],
+        "pdf": [
+            {"page": str(pages[name]), "out": str(OUTPUT / f"{name}.pdf")}
+            for name in ("board", "hostile-board")
+        ],
+        "shots": [
+            {
+                # the first printed page: what comes before its page break
+                "page": str(pages["board"]),
+                "out": str(OUTPUT / "board-first-page.png"),
+                "from": None,
+                "css": "main > section.headline ~ *, footer { display: none !important; }",
+            },
+            {
+                "page": str(pages["board"]),
+                "out": str(OUTPUT / "board-measures.png"),
+                # the second priority's page: each priority starts a printed page
+                "from": None,
+                "css": "header, footer, main > :not(section:nth-of-type(3)) { display: none; }",
+            },
+        ],
+    }
+    (OUTPUT / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    done = subprocess.run(
+        [node or "node", str(SCRIPT), str(OUTPUT / "job.json")],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    result: dict[str, Any] = json.loads(done.stdout)
+    result["pages"] = pages
+    for shot in result["shots"]:
+        print(f"screenshot: {shot}")  # for a person to open
+    return result
+
+
+def readable(violations: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']}\n"
+        + "\n".join(f"    at {n['target']}: {n['summary']}" for n in v["nodes"][:5])
+        for v in violations
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["board", "exceptions", "annual", "hostile-board", "empty-exceptions"]
+)
+@pytest.mark.parametrize("media", ["screen", "print"])
+def test_axe_finds_no_wcag_22_aa_violation(
+    browser_run: dict[str, Any], name: str, media: str
+) -> None:
+    violations = browser_run["axe"][str(browser_run["pages"][name])][media]
+    assert violations == [], f"{name} ({media}):\n{readable(violations)}"
+
+
+def test_axe_does_find_what_is_wrong_on_a_broken_page(browser_run: dict[str, Any]) -> None:
+    found = browser_run["axe"][str(browser_run["pages"]["broken"])]["screen"]
+    assert {"html-has-lang", "image-alt", "color-contrast"} <= {v["id"] for v in found}
+
+
+def test_the_pages_ask_for_nothing_and_nothing_sticks_out_of_the_a4_width(
+    browser_run: dict[str, Any],
+) -> None:
+    assert browser_run["requests"] == []
+    for name, path in browser_run["pages"].items():
+        if name != "broken":
+            assert browser_run["overflow"][str(path)] == [], name
+
+
+# ---- the PDF --------------------------------------------------------------------------------
+
+
+def pdf_objects(data: bytes) -> dict[int, bytes]:
+    return {
+        int(m.group(1)): m.group(2)
+        for m in re.finditer(rb"(\d+) 0 obj\s*(.*?)\s*endobj", data, re.DOTALL)
+    }
+
+
+def pdf_text(raw: bytes) -> str:
+    """A PDF string, (literal) or <hex> (UTF-16 with a byte-order mark, or bytes)."""
+    if raw.startswith(b"<"):
+        body = bytes.fromhex(raw[1:-1].decode())
+    else:
+        body = re.sub(rb"\\([()\\])", rb"\1", raw[1:-1])
+    return body[2:].decode("utf-16-be") if body.startswith(b"\xfe\xff") else body.decode("latin-1")
+
+
+def pdf_pages(data: bytes) -> tuple[list[int], dict[str, int]]:
+    """The page objects in order, and the page (from 1) each bookmark (a heading) goes to."""
+    objects = pdf_objects(data)
+    streams = [zlib.decompress(m.group(1)) for m in re.finditer(
+        rb"/Type\s*/ObjStm.*?stream\r?\n(.*?)endstream", data, re.DOTALL
+    )]  # fmt: skip
+    assert streams == [], "object streams: read them too"
+    root = next(
+        o for o in objects.values() if re.search(rb"/Type\s*/Pages\b", o) and b"/Parent" not in o
+    )
+    kids = [
+        int(k)
+        for k in re.findall(
+            rb"(\d+) 0 R", re.search(rb"/Kids\s*\[(.*?)\]", root, re.DOTALL).group(1)
+        )
+    ]  # type: ignore[union-attr]
+    order: list[int] = []
+
+    def flatten(ids: list[int]) -> None:
+        for i in ids:
+            if re.search(rb"/Type\s*/Pages\b", objects[i]):
+                inner = re.search(rb"/Kids\s*\[(.*?)\]", objects[i], re.DOTALL)
+                assert inner is not None
+                flatten([int(k) for k in re.findall(rb"(\d+) 0 R", inner.group(1))])
+            else:
+                order.append(i)
+
+    flatten(kids)
+    marks = {}
+    for body in objects.values():
+        title = re.search(rb"/Title\s*(\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f]*>)", body)
+        dest = re.search(rb"/Dest\s*\[\s*(\d+) 0 R", body)
+        if title and dest:
+            marks[pdf_text(title.group(1))] = order.index(int(dest.group(1))) + 1
+    return order, marks
+
+
+def test_the_board_prints_on_a4_with_the_headline_page_first_and_a_page_per_priority(
+    browser_run: dict[str, Any],
+) -> None:
+    data = (OUTPUT / "board.pdf").read_bytes()
+    assert data.startswith(b"%PDF-")
+    order, marks = pdf_pages(data)
+    objects = pdf_objects(data)
+    for page in order:
+        box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", objects[page])
+        assert box is not None
+        assert abs(float(box.group(1)) - A4[0]) < 1
+        assert abs(float(box.group(2)) - A4[1]) < 1
+    assert len(order) == 3  # the headline page, then one page for each of two priorities
+    assert marks["Performance board: 2025/26 Q1"] == 1
+    assert marks["At a glance"] == 1
+    assert marks["High performing, value for money services"] == 2
+    assert marks["Revenues and Benefits"] == 2
+    assert marks["Thriving, safe communities"] == 3
+    assert marks["Housing and Communities"] == 3
+    assert b"/Lang (en-GB)" in data  # the language and the headings go with the PDF too
+    assert b"/StructTreeRoot" in data
+
+
+def test_the_hostile_board_prints_on_a4_with_its_headings_as_written(
+    browser_run: dict[str, Any],
+) -> None:
+    order, marks = pdf_pages((OUTPUT / "hostile-board.pdf").read_bytes())
+    assert len(order) >= 2
+    assert marks[" ".join((HOSTILE + "priority").split())] == 2
+
+
+def test_the_pictures_for_a_person_are_a4_wide(browser_run: dict[str, Any]) -> None:
+    for shot in browser_run["shots"]:
+        png = Path(shot).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        assert (width, height) == (794, 1123), shot
