@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 import subprocess
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -182,31 +181,26 @@ def pdf_text(raw: bytes) -> str:
 def pdf_pages(data: bytes) -> tuple[list[int], dict[str, int]]:
     """The page objects in order, and the page (from 1) each bookmark (a heading) goes to."""
     objects = pdf_objects(data)
-    streams = [zlib.decompress(m.group(1)) for m in re.finditer(
-        rb"/Type\s*/ObjStm.*?stream\r?\n(.*?)endstream", data, re.DOTALL
-    )]  # fmt: skip
-    assert streams == [], "object streams: read them too"
-    root = next(
+    # Chromium (Skia) writes plain objects; were they packed in object streams, say so here
+    assert b"/ObjStm" not in data, "the PDF packs its objects: read its object streams too"
+    (root,) = [
         o for o in objects.values() if re.search(rb"/Type\s*/Pages\b", o) and b"/Parent" not in o
-    )
-    kids = [
-        int(k)
-        for k in re.findall(
-            rb"(\d+) 0 R", re.search(rb"/Kids\s*\[(.*?)\]", root, re.DOTALL).group(1)
-        )
-    ]  # type: ignore[union-attr]
+    ]
     order: list[int] = []
+
+    def kids(body: bytes) -> list[int]:
+        inner = re.search(rb"/Kids\s*\[(.*?)\]", body, re.DOTALL)
+        assert inner is not None
+        return [int(k) for k in re.findall(rb"(\d+) 0 R", inner.group(1))]
 
     def flatten(ids: list[int]) -> None:
         for i in ids:
             if re.search(rb"/Type\s*/Pages\b", objects[i]):
-                inner = re.search(rb"/Kids\s*\[(.*?)\]", objects[i], re.DOTALL)
-                assert inner is not None
-                flatten([int(k) for k in re.findall(rb"(\d+) 0 R", inner.group(1))])
+                flatten(kids(objects[i]))
             else:
                 order.append(i)
 
-    flatten(kids)
+    flatten(kids(root))
     marks = {}
     for body in objects.values():
         title = re.search(rb"/Title\s*(\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f]*>)", body)
