@@ -10,6 +10,8 @@ import json
 import re
 import shutil
 import subprocess
+import unicodedata
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ OUTPUT = HERE / "output"  # git-ignored: what the run made, for a person to look
 SCRIPT = HERE / "report_page.mjs"
 CHROMIUM = "/usr/bin/chromium"
 A4 = (595.28, 841.89)  # points
+LONG_ROWS = 24  # one service's measures, more than two printed pages of them
 
 
 def reports() -> dict[str, Report]:
@@ -59,6 +62,16 @@ def reports() -> dict[str, Report]:
         "annual": annual_report(),
         "hostile-board": hostile,
         "empty-exceptions": make_report(ReportKind.EXCEPTIONS, []),
+        "long-board": make_report(
+            ReportKind.BOARD,
+            [
+                board_row(
+                    code=f"RB-{n:02d}",
+                    commentary=f"Row {n:02d} says why at length. " + "More words here. " * 12,
+                )
+                for n in range(1, LONG_ROWS + 1)
+            ],
+        ),
     }
 
 
@@ -91,7 +104,7 @@ def browser_run() -> dict[str, Any]:
         "axe": [str(p) for p in pages.values()],
         "pdf": [
             {"page": str(pages[name]), "out": str(OUTPUT / f"{name}.pdf")}
-            for name in ("board", "hostile-board")
+            for name in ("board", "hostile-board", "long-board")
         ],
         "shots": [
             {
@@ -210,6 +223,74 @@ def pdf_pages(data: bytes) -> tuple[list[int], dict[str, int]]:
     return order, marks
 
 
+def pdf_stream(body: bytes) -> bytes:
+    found = re.search(rb"stream\r?\n(.*)endstream", body, re.DOTALL)
+    assert found is not None
+    raw = found.group(1)
+    return zlib.decompress(raw) if b"/FlateDecode" in body[: found.start()] else raw
+
+
+def to_unicode(cmap: bytes) -> dict[int, str]:
+    """A font's glyph-to-text table (its ToUnicode CMap: bfchar and bfrange lines)."""
+    table: dict[int, str] = {}
+
+    def text(hex_: bytes) -> str:
+        return bytes.fromhex(hex_.decode()).decode("utf-16-be")
+
+    for block in re.findall(rb"beginbfchar(.*?)endbfchar", cmap, re.DOTALL):
+        for src, dst in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
+            table[int(src, 16)] = text(dst)
+    for block in re.findall(rb"beginbfrange(.*?)endbfrange", cmap, re.DOTALL):
+        for lo, hi, dst in re.findall(
+            rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*(<[0-9A-Fa-f]+>|\[[^\]]*\])", block
+        ):
+            if dst.startswith(b"["):
+                for i, one in enumerate(re.findall(rb"<([0-9A-Fa-f]+)>", dst)):
+                    table[int(lo, 16) + i] = text(one)
+            else:
+                first = text(dst[1:-1])
+                for i in range(int(hi, 16) - int(lo, 16) + 1):
+                    table[int(lo, 16) + i] = first[:-1] + chr(ord(first[-1]) + i)
+    return table
+
+
+def pdf_page_texts(data: bytes) -> list[str]:
+    """Each page's text, its runs of glyphs (Chromium writes two-byte glyph ids, Identity-H)
+    read through their fonts' ToUnicode tables and joined by spaces."""
+    objects = pdf_objects(data)
+    order, _ = pdf_pages(data)
+    pages = []
+    for page in order:
+        body = objects[page]
+        fonts_at = re.search(rb"/Font\s*<<(.*?)>>", body, re.DOTALL)
+        fonts = {}
+        for name, ref in re.findall(rb"/(\w+)\s+(\d+) 0 R", fonts_at.group(1) if fonts_at else b""):
+            unicode_ref = re.search(rb"/ToUnicode\s+(\d+) 0 R", objects[int(ref)])
+            fonts[name] = (
+                to_unicode(pdf_stream(objects[int(unicode_ref.group(1))])) if unicode_ref else {}
+            )
+        contents = re.search(rb"/Contents\s+(\d+) 0 R", body)
+        assert contents is not None
+        stream = pdf_stream(objects[int(contents.group(1))])
+        runs: list[str] = []
+        font: dict[int, str] = {}
+        run = ""
+        for token in re.finditer(rb"/(\w+)\s+[\d.]+\s+Tf|<([0-9A-Fa-f]*)>\s*Tj|\bET\b", stream):
+            if token.group(1):
+                font = fonts.get(token.group(1), {})
+            elif token.group(2) is not None:
+                glyphs = token.group(2)
+                run += "".join(
+                    font.get(int(glyphs[i : i + 4], 16), "?") for i in range(0, len(glyphs), 4)
+                )
+            else:
+                runs.append(run)
+                run = ""
+        text = " ".join(" ".join(runs).split())
+        pages.append(re.sub("[\ufb00-\ufb06]", lambda m: unicodedata.normalize("NFKC", m[0]), text))
+    return pages  # ligatures (ﬁ, ﬀ) as their letters
+
+
 def test_the_board_prints_on_a4_with_the_headline_page_first_and_a_page_per_priority(
     browser_run: dict[str, Any],
 ) -> None:
@@ -231,6 +312,38 @@ def test_the_board_prints_on_a4_with_the_headline_page_first_and_a_page_per_prio
     assert marks["Housing and Communities"] == 3
     assert b"/Lang (en-GB)" in data  # the language and the headings go with the PDF too
     assert b"/StructTreeRoot" in data
+    texts = pdf_page_texts(data)
+    for number, text in enumerate(texts, start=1):  # the page's footer comes first
+        assert text.startswith(f"Page {number} of 3 Performance board: 2025/26 Q1 "), text[:80]
+    first, second, third = (text.split(" Q1 ", 1)[1] for text in texts)
+    assert first.startswith("PerfBot: performance board Performance board: 2025/26 Q1")
+    assert (
+        "At a glance 3 measures and key actions: 1 Good, 1 Review, 1 Action; 2 off track." in first
+    )
+    assert "All services shown 0 1 1 1 0 3" in first
+    assert "Council tax" not in first  # the headline page stands alone
+    assert "RB-01 Council tax collected in year" in second
+    assert "HC-02 Households in temporary accommodation" in third
+
+
+def test_a_long_service_repeats_its_table_headings_and_keeps_each_measure_whole_in_print(
+    browser_run: dict[str, Any],
+) -> None:
+    pages = pdf_page_texts((OUTPUT / "long-board.pdf").read_bytes())
+    assert len(pages) >= 4
+    heads = "Measure or key action Target Actual Rating Direction of travel Last eight periods"
+    assert pages[1].startswith(
+        f"Page 2 of {len(pages)} Performance board: 2025/26 Q1 High performing, value for money "
+        f"services Revenues and Benefits {heads} RB-01"
+    ), pages[1][:200]
+    for number, text in enumerate(pages[2:], start=3):  # the table goes on under its headings
+        assert text.startswith(
+            f"Page {number} of {len(pages)} Performance board: 2025/26 Q1 {heads} RB-"
+        ), text[:200]
+    for n in range(1, LONG_ROWS + 1):
+        code, words = f"RB-{n:02d}", f"Commentary: Row {n:02d} says why at length."
+        (page,) = [i for i, text in enumerate(pages) if code in text]
+        assert words in pages[page], f"{code} was split across pages"
 
 
 def test_the_hostile_board_prints_on_a4_with_its_headings_as_written(
