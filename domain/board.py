@@ -19,18 +19,56 @@ the HTML to whoever holds a signed link (bot/web/).
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import ClassVar, Protocol, TypeVar
 
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.model import Person
-from domain.periods import Frequency, Period, PeriodError
+from domain.dates import LONDON, long_day
+from domain.escalations import decision_lines
+from domain.model import (
+    ActionPlan,
+    ActionPlanStatus,
+    Delegate,
+    Escalation,
+    Measure,
+    MeasureKind,
+    PeriodLock,
+    Person,
+    Return,
+    ReturnState,
+    Role,
+    Service,
+    Target,
+)
+from domain.numbers import Unit, format_figure
+from domain.periods import Frequency, Period, PeriodError, periods_between
 from domain.policy import Policy
-from domain.ratings import Direction, Rating, Scheme
+from domain.ratings import (
+    Direction,
+    MeasureRule,
+    Polarity,
+    Rating,
+    Scheme,
+    direction,
+    measure_rule,
+)
+from domain.reporting import load_calendar, rate
+from domain.views import (
+    OVERDUE,
+    in_words,
+    locked_periods,
+    records,
+    returns_of,
+    shown_value,
+    signed_off_by,
+    state_of,
+)
 
 TREND_PERIODS = 8  # the small trend line: the period reported and the seven before it
 
@@ -96,14 +134,17 @@ def latest_period(kind: ReportKind, today: date) -> Period:
     return Period.containing(today, frequency).previous()
 
 
-def period_for(measure_frequency: Frequency, report: Period) -> Period | None:
-    """A measure's own period that a report for ``report`` shows: the last of its frequency
-    that ends on or before the report's end and within its financial year (None if the
-    year has none yet, e.g. an annual measure on a Q1 board)."""
+def period_for(measure_frequency: Frequency, report: Period) -> Period:
+    """A measure's own period that the board for ``report`` shows: the last of its
+    frequency that has ended by the report's end (a monthly measure on the Q1 board is at
+    M3; an annual one, before the year ends, at the year before)."""
     own = Period.containing(report.end, measure_frequency)
-    if own.end > report.end:
-        own = own.previous()
-    return own if own.year == report.year else None
+    return own if own.end <= report.end else own.previous()
+
+
+def outturn_period(measure_frequency: Frequency, year: Period) -> Period:
+    """A measure's outturn for a financial year: its last period of that year."""
+    return Period.of(year.year, measure_frequency, measure_frequency.periods_per_year)
 
 
 # ---- who may see what ---------------------------------------------------------------------
@@ -117,7 +158,22 @@ class Scope:
     everything: bool = False
     services: frozenset[str] = frozenset()  # service names
     owner_id: int | None = None  # measures this person owns or is a delegate for
+    escalation_owner_id: int | None = None  # measures this person is escalation owner of
     words: str = ""  # for the page: "all services", "Revenues and Benefits", "your measures"
+    nothing: bool = False  # this person may see no measure at all
+
+    def holds(self, service: str, owner_id: int, escalation_owner_id: int | None) -> bool:
+        """Whether a measure (its service name, owner and escalation owner) is in scope;
+        delegates are added to ``owner_id``'s measures by the builder."""
+        return (
+            self.everything
+            or service in self.services
+            or (self.owner_id is not None and owner_id == self.owner_id)
+            or (
+                self.escalation_owner_id is not None
+                and escalation_owner_id == self.escalation_owner_id
+            )
+        )
 
 
 # ---- what the reports show ------------------------------------------------------------------
@@ -334,12 +390,369 @@ def grouped(rows: Sequence[R]) -> list[tuple[str, list[tuple[str, list[R]]]]]:
 
 # ---- building them --------------------------------------------------------------------------
 
+NO_PRIORITY = "No priority set"
+BENCHMARKS = (
+    ("England average", "benchmark_england"),
+    ("Statistical neighbours", "benchmark_neighbours"),
+)
+
 
 async def scope_of(session: AsyncSession, person: Person) -> Scope:
     """What ``person`` may see of a report: everything for the Leadership Team and the
-    performance team; an escalation owner the services of the measures they oversee (and
-    their own service); anyone else the measures they own or send returns for."""
-    raise NotImplementedError  # lands with the builder
+    performance team; an escalation owner the measures they oversee and their own
+    service's (as ``status`` shows them); anyone else the measures they own or send
+    returns for."""
+    if person.has_role(Role.LEADERSHIP) or person.has_role(Role.ADMIN):
+        return Scope(everything=True, words="all services")
+    delegated = select(Delegate.measure_id).where(Delegate.person_id == person.id)
+    own = (
+        await session.scalar(
+            select(func.count(Measure.id)).where(
+                Measure.active, or_(Measure.owner_id == person.id, Measure.id.in_(delegated))
+            )
+        )
+        or 0
+    )
+    if person.has_role(Role.ESCALATION_OWNER):
+        service = await session.get(Service, person.service_id) if person.service_id else None
+        overseen = (
+            await session.scalar(
+                select(func.count(Measure.id)).where(
+                    Measure.active, Measure.escalation_owner_id == person.id
+                )
+            )
+            or 0
+        )
+        parts = ["the measures you oversee"] if overseen else []
+        if service is not None:
+            parts.append(f"{service.name}")
+        if own:
+            parts.append("your own measures")
+        return Scope(
+            services=frozenset({service.name} if service else ()),
+            owner_id=person.id,
+            escalation_owner_id=person.id,
+            words=in_words(parts) if parts else "nothing yet",
+            nothing=not (parts),
+        )
+    return Scope(owner_id=person.id, words="your measures", nothing=own == 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Measure:
+    """A measure's columns as the reports read them (thousands of measures: no ORM objects);
+    rated and shown as a Measure is."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "id", "code", "title", "kind", "service_id", "priority", "owner_id",
+        "escalation_owner_id", "unit", "polarity", "frequency", "decimals", "scheme",
+        "tolerance", "data_only", "deadline_working_days", "due_date", "benchmark_england",
+        "benchmark_neighbours",
+    )  # fmt: skip
+
+    id: int
+    code: str
+    title: str
+    kind: MeasureKind
+    service_id: int
+    priority: str | None
+    owner_id: int
+    escalation_owner_id: int | None
+    unit: Unit
+    polarity: Polarity
+    frequency: Frequency
+    decimals: int
+    scheme: Scheme | None
+    tolerance: str | None
+    data_only: bool
+    deadline_working_days: int
+    due_date: date | None
+    benchmark_england: Decimal | None
+    benchmark_neighbours: Decimal | None
+
+    @property
+    def is_key_action(self) -> bool:
+        return self.kind is MeasureKind.KEY_ACTION
+
+    def rule(self, default_scheme: Scheme) -> MeasureRule:
+        return measure_rule(
+            self.polarity, self.scheme, self.unit, self.decimals, self.tolerance, default_scheme
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Newest:
+    """The newest version of a return of the period a report shows, as its columns."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "measure_id", "period", "version", "value", "status", "exceeding_expectations",
+        "commentary", "remedial_action", "action_due", "not_available_reason", "state",
+        "reviewed_by_id", "reviewed_at", "review_comment", "restated", "restated_from",
+        "correction_reason",
+    )  # fmt: skip
+
+    measure_id: int
+    period: str
+    version: int
+    value: Decimal | None
+    status: str | None
+    exceeding_expectations: bool
+    commentary: str | None
+    remedial_action: str | None
+    action_due: date | None
+    not_available_reason: str | None
+    state: ReturnState
+    reviewed_by_id: int | None
+    reviewed_at: datetime | None
+    review_comment: str | None
+    restated: bool
+    restated_from: str | None
+    correction_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Figure:
+    """An older version's figure, as read for trends and direction of travel."""
+
+    version: int
+    value: Decimal | None
+    status: str | None
+    exceeding_expectations: bool
+
+
+def _choose(asked: str | None, choices: set[str], what: str, flag: str) -> str | None:
+    """The filter's own spelling of ``asked`` (any case), or a ReportError naming them."""
+    if asked is None or not asked.strip():
+        return None
+    by_word = {c.casefold(): c for c in choices}
+    found = by_word.get(asked.strip().casefold())
+    if found is None:
+        listed = "; ".join(sorted(choices)) or "none"
+        raise ReportError(
+            f"{flag}: no {what} is called '{asked.strip()}'; the {what}s are: {listed}"
+        )
+    return found
+
+
+class _Reader:
+    """What a report reads of the database, once for all its measures."""
+
+    def __init__(self, session: AsyncSession, policy: Policy) -> None:
+        self.session = session
+        self.policy = policy
+        self.names: dict[int, str] = {}
+        self.figures: dict[tuple[int, str], _Figure] = {}
+        self.returns: dict[tuple[int, str], _Newest] = {}
+        self.targets: dict[tuple[int, str], Decimal] = {}
+
+    async def measures(
+        self, scope: Scope, service: str | None, priority: str | None
+    ) -> tuple[list[_Measure], dict[int, str]]:
+        session = self.session
+        self.names = dict((await session.execute(select(Person.id, Person.name))).all())
+        services = dict((await session.execute(select(Service.id, Service.name))).all())
+        measures = [
+            _Measure(*row)
+            for row in await session.execute(
+                select(*(getattr(Measure, name) for name in _Measure.COLUMNS)).where(Measure.active)
+            )
+        ]
+        delegated: set[int] = set()
+        if scope.owner_id is not None:
+            delegated = set(
+                await session.scalars(
+                    select(Delegate.measure_id).where(Delegate.person_id == scope.owner_id)
+                )
+            )
+        seen = [
+            m
+            for m in measures
+            if m.id in delegated
+            or scope.holds(services.get(m.service_id, ""), m.owner_id, m.escalation_owner_id)
+        ]
+        wanted_service = _choose(
+            service, {services[m.service_id] for m in seen}, "service", "--service"
+        )
+        wanted_priority = _choose(
+            priority, {m.priority or NO_PRIORITY for m in seen}, "priority", "--priority"
+        )
+        seen = [
+            m
+            for m in seen
+            if (wanted_service is None or services[m.service_id] == wanted_service)
+            and (wanted_priority is None or (m.priority or NO_PRIORITY) == wanted_priority)
+        ]
+        return seen, services
+
+    async def read(self, own: set[str], others: set[str], ids: set[int]) -> None:
+        """The newest return of each ``own`` period in full; of the ``others`` only their
+        figures; the targets of both."""
+        session = self.session
+        for row in await session.execute(
+            select(*(getattr(Return, name) for name in _Newest.COLUMNS))
+            .where(Return.period.in_(own))
+            .order_by(Return.version)
+        ):
+            if row[0] in ids:
+                self.returns[(row[0], row[1])] = _Newest(*row)
+        figures = self.figures
+        others -= own
+        if others:
+            for measure_id, label, version, value, status, exceeding in await session.execute(
+                select(
+                    Return.measure_id,
+                    Return.period,
+                    Return.version,
+                    Return.value,
+                    Return.status,
+                    Return.exceeding_expectations,
+                ).where(Return.period.in_(others))
+            ):
+                key = (measure_id, label)
+                if measure_id in ids and (key not in figures or figures[key].version < version):
+                    figures[key] = _Figure(version, value, status, bool(exceeding))
+        for measure_id, label, value in await session.execute(
+            select(Target.measure_id, Target.period, Target.value).where(
+                Target.period.in_(own | others)
+            )
+        ):
+            if measure_id in ids:
+                self.targets[(measure_id, label)] = value
+
+    def figure(self, measure_id: int, label: str) -> _Newest | _Figure | None:
+        key = (measure_id, label)
+        return self.returns.get(key) or self.figures.get(key)
+
+    def name(self, person_id: int | None) -> str:
+        return self.names.get(person_id or 0, "someone")
+
+    def point(self, m: _Measure, period: Period) -> TrendPoint:
+        ret = self.figure(m.id, period.label)
+        target = self.targets.get((m.id, period.label))
+        rating = rate(m, period, target, ret, self.policy.scheme).rating
+        value = None if m.is_key_action or ret is None else ret.value
+        return TrendPoint(
+            period.label, value, None if m.data_only else target, rating, shown_value(m, ret)
+        )
+
+    def travel(self, m: _Measure, against: str, period: Period, value: Decimal | None) -> Travel:
+        ret = self.figure(m.id, period.label)
+        earlier = None if m.is_key_action or ret is None else ret.value
+        return Travel(
+            against, period.label, shown_value(m, ret), direction(value, earlier, m.polarity)
+        )
+
+
+def _target_shown(m: _Measure, target: Decimal | None) -> str:
+    if target is None or m.data_only or m.is_key_action:
+        return "none"
+    return format_figure(target, m.unit, m.decimals)
+
+
+def _approval(
+    ret: _Newest | None,
+    state: str,
+    deadline: date,
+    names: Callable[[int | None], str],
+) -> tuple[str, str]:
+    """A return's sign-off state, as a word for filtering and as a sentence."""
+    if (
+        ret is not None
+        and state in ("approved", "signed off")
+        and ret.state is ReturnState.APPROVED
+    ):
+        if ret.reviewed_by_id and ret.reviewed_at:
+            day = long_day(ret.reviewed_at.astimezone(LONDON).date())
+            return "approved", f"Approved by {names(ret.reviewed_by_id)} on {day}"
+        return "approved", "Approved on import (the performance team's figures)"
+    if state == "signed off":
+        return "approved", "Signed off with its period"
+    if state == "signed off without a figure":
+        return "not returned", "Signed off without a figure"
+    if state == "submitted":
+        return "submitted", "Awaiting sign-off"
+    if state == "returned":
+        comment = f": {ret.review_comment}" if ret and ret.review_comment else ""
+        return "returned", f"Returned to the owner for revision{comment}"
+    if state in ("overdue", "escalated"):
+        gone = ", escalated" if state == "escalated" else ""
+        return "overdue", f"Overdue: due {long_day(deadline)}{gone}"
+    if state == "not available":
+        return "not returned", f"Not available yet: {ret.not_available_reason if ret else ''}"
+    return "not returned", f"Not yet due: due {long_day(deadline)}"
+
+
+def _plan_entries(
+    items: list[ActionPlan], today: date, name: Callable[[int | None], str]
+) -> tuple[PlanEntry, ...]:
+    def status(item: ActionPlan) -> str:
+        if item.status == ActionPlanStatus.OPEN.value:
+            return "late" if item.due_date is not None and item.due_date < today else "open"
+        return item.status
+
+    order = {"late": 0, "open": 1, "done": 2, "dropped": 3}
+    entries = [
+        PlanEntry(
+            i.description,
+            name(i.owner_id) if i.owner_id else None,
+            i.due_date,
+            status(i),
+            i.progress,
+            i.period,
+        )
+        for i in items
+    ]
+    entries.sort(key=lambda e: (order.get(e.status, 4), e.due or date.max))
+    return tuple(entries)
+
+
+def _headline(scheme: Scheme, ratings: list[tuple[str, Rating | None]]) -> Headline:
+    total: Counter[Rating | None] = Counter(r for _, r in ratings)
+    by_service: dict[str, Counter[Rating | None]] = {}
+    for service, rating in ratings:
+        by_service.setdefault(service, Counter())[rating] += 1
+    shown = [r for r in Rating if r in SCHEME_RATINGS[scheme] or r in total]
+    return Headline(
+        tuple(shown),
+        dict(total),
+        {service: dict(counts) for service, counts in sorted(by_service.items())},
+    )
+
+
+SCHEME_RATINGS = {
+    Scheme.STRONG_GOOD_REVIEW_ACTION: (Rating.STRONG, Rating.GOOD, Rating.REVIEW, Rating.ACTION),
+    Scheme.RAG: (Rating.GREEN, Rating.AMBER, Rating.RED),
+}
+
+
+def _order(m: _Measure, services: dict[int, str]) -> tuple[bool, str, str, str]:
+    return (m.priority is None, m.priority or "", services[m.service_id], m.code)
+
+
+async def _sign_off(session: AsyncSession, labels: list[str], awaiting: int) -> str:
+    """Whether the periods shown are signed off, in one sentence."""
+    locks = {
+        lock.period: lock
+        for lock in await session.scalars(select(PeriodLock).where(PeriodLock.period.in_(labels)))
+    }
+    done = [
+        f"{label} by {signed_off_by(locks[label])} on "
+        f"{long_day(locks[label].locked_at.astimezone(LONDON).date())}"
+        for label in labels
+        if label in locks
+    ]
+    left = [label for label in labels if label not in locks]
+    parts = []
+    if done:
+        parts.append(f"Signed off: {'; '.join(done)}.")
+    if left:
+        waiting = (
+            f" ({awaiting} {'return awaits' if awaiting == 1 else 'returns await'} approval)"
+            if awaiting
+            else ""
+        )
+        parts.append(f"Not yet signed off: {in_words(left)}{waiting}.")
+    return " ".join(parts) or "Nothing to sign off."
 
 
 async def build(
@@ -356,4 +769,307 @@ async def build(
     """The report of ``kind`` for ``period`` as the database stands ``now``, of what
     ``scope`` may see, optionally for one service and one Council Plan priority (names as
     typed, any case; an unknown one is refused with a ReportError naming the choices)."""
-    raise NotImplementedError  # lands with the builder
+    report_period(kind, period.label)  # a quarter (or a year): refused in a sentence if not
+    today = now.astimezone(LONDON).date()
+    reader = _Reader(session, policy)
+    measures, services = await reader.measures(scope, service, priority)
+    measures.sort(key=lambda m: _order(m, services))
+    ids = {m.id for m in measures}
+    if kind is ReportKind.ANNUAL:
+        return await _annual(
+            reader, period, now, policy, scope, measures, services, service, priority
+        )
+
+    own_of = {m.id: period_for(m.frequency, period) for m in measures}
+    own_labels = {p.label for p in own_of.values()}
+    others: set[str] = set()
+    for frequency in {m.frequency for m in measures}:
+        last = period_for(frequency, period)
+        back = last
+        for _ in range(TREND_PERIODS - 1):
+            back = back.previous()
+            others.add(back.label)
+        others.add(last.same_period_last_year().label)
+    await reader.read(own_labels, others, ids)
+    calendar = await load_calendar(session)
+    locked = await locked_periods(session)
+    escalations: dict[tuple[int, str], list[Escalation]] = {}
+    for esc in await session.scalars(
+        select(Escalation).where(Escalation.period.in_(own_labels)).order_by(Escalation.id)
+    ):
+        if esc.measure_id in ids:
+            escalations.setdefault((esc.measure_id, esc.period), []).append(esc)
+    plans: dict[int, list[ActionPlan]] = {}
+    start = datetime.combine(period.start, time(), LONDON)
+    for item in await session.scalars(
+        select(ActionPlan)
+        .where(
+            or_(
+                ActionPlan.status == ActionPlanStatus.OPEN.value,
+                ActionPlan.closed_at >= start,
+            )
+        )
+        .order_by(ActionPlan.id)
+    ):
+        if item.measure_id in ids:
+            plans.setdefault(item.measure_id, []).append(item)
+
+    rows = []
+    for m in measures:
+        own = own_of[m.id]
+        ret = reader.returns.get((m.id, own.label))
+        target = reader.targets.get((m.id, own.label))
+        assessment = rate(m, own, target, ret, policy.scheme)
+        value = None if m.is_key_action or ret is None else ret.value
+        deadline = calendar.deadline(own, m.deadline_working_days, m.code)
+        listed = escalations.get((m.id, own.label), [])
+        state = state_of(
+            ret,
+            deadline,
+            today,
+            escalated=any(e.reason == "overdue" for e in listed),
+            signed_off=own.label in locked,
+        )
+        approval, approval_words = _approval(ret, state, deadline, reader.name)
+        trend = [own]
+        for _ in range(TREND_PERIODS - 1):
+            trend.append(trend[-1].previous())
+        escalated_to = reader.name(m.escalation_owner_id) if m.escalation_owner_id else "nobody"
+        rows.append(
+            BoardRow(
+                code=m.code,
+                title=m.title,
+                is_key_action=m.is_key_action,
+                service=services[m.service_id],
+                priority=m.priority or NO_PRIORITY,
+                owner=reader.name(m.owner_id),
+                period=own.label,
+                unit=m.unit.value,
+                decimals=m.decimals,
+                higher_is_better=m.polarity is Polarity.HIGHER,
+                target=None if m.data_only or m.is_key_action else target,
+                target_shown=_target_shown(m, target),
+                actual=value,
+                actual_shown=shown_value(m, ret),
+                rating=assessment.rating,
+                rating_sentence=assessment.explanation,
+                variance=assessment.variance,
+                previous=reader.travel(m, "the previous period", own.previous(), value),
+                last_year=reader.travel(
+                    m, "the same period last year", own.same_period_last_year(), value
+                ),
+                trend=tuple(
+                    point
+                    for point in (reader.point(m, p) for p in reversed(trend))
+                    if point.shown != "—" or point.target is not None
+                ),
+                benchmarks=tuple(
+                    Benchmark(title, value, format_figure(value, m.unit, m.decimals))
+                    for title, column in BENCHMARKS
+                    if (value := getattr(m, column)) is not None
+                ),
+                commentary=ret.commentary if ret else None,
+                remedial_action=ret.remedial_action if ret else None,
+                action_due=ret.action_due if ret else None,
+                not_available_reason=ret.not_available_reason if ret else None,
+                plan=_plan_entries(plans.get(m.id, []), today, reader.name),
+                approval=approval,
+                approval_words=approval_words,
+                restated=bool(ret and ret.restated),
+                restated_from=ret.restated_from if ret and ret.restated else None,
+                correction_reason=ret.correction_reason if ret and ret.restated else None,
+                escalation=tuple(
+                    line
+                    for esc in listed
+                    for line in decision_lines(esc, escalated_to, reader.name)
+                ),
+                due=deadline,
+                overdue=state in OVERDUE,
+            )
+        )
+    headline = _headline(policy.scheme, [(r.service, r.rating) for r in rows])
+    awaiting = sum(1 for r in rows if r.approval == "submitted")
+    sign_off = await _sign_off(session, sorted(own_labels, key=Period.parse), awaiting)
+    overdue: tuple[OverdueRow, ...] = ()
+    if kind is ReportKind.EXCEPTIONS:
+        rows = [r for r in rows if r.off_track]
+        overdue = await _overdue(session, [m.id for m in measures], period, today, policy)
+    notes = _notes(kind, period, rows, scope, service, priority)
+    return Report(
+        kind=kind,
+        period=period,
+        made_at=now,
+        scheme=policy.scheme,
+        scope=scope,
+        sign_off=sign_off,
+        headline=headline,
+        rows=tuple(rows),
+        overdue=overdue,
+        service=service,
+        priority=priority,
+        notes=notes,
+    )
+
+
+def _notes(
+    kind: ReportKind,
+    period: Period,
+    rows: Sequence[object],
+    scope: Scope,
+    service: str | None,
+    priority: str | None,
+) -> tuple[str, ...]:
+    if rows:
+        return ()
+    if scope.nothing:
+        return ("You have no measures to report on.",)
+    if kind is ReportKind.EXCEPTIONS:
+        return (f"No measure is off track for {period.label}.",)
+    asked = [f"service {service}" if service else "", f"priority {priority}" if priority else ""]
+    filters = in_words([a for a in asked if a])
+    return (f"No active measure{' matches ' + filters if filters else ''} for {period.label}.",)
+
+
+async def _overdue(
+    session: AsyncSession, ids: list[int], period: Period, today: date, policy: Policy
+) -> tuple[OverdueRow, ...]:
+    """The returns still awaited after their deadline, of periods ended by ``period``'s end
+    (the shared view of open returns, as `status` and the chasers read them)."""
+    if not ids:
+        return ()
+    measures = (
+        await session.scalars(select(Measure).where(Measure.id.in_(ids)).order_by(Measure.code))
+    ).all()
+    calendar = await load_calendar(session)
+    read = await records(session, measures)
+    acknowledged = {
+        (measure_id, label)
+        for measure_id, label in await session.execute(
+            select(Escalation.measure_id, Escalation.period).where(
+                Escalation.reason == "overdue", Escalation.acknowledged_at.is_not(None)
+            )
+        )
+    }
+    rows = []
+    for m in measures:
+        for item in returns_of(m, read[m.id], today, policy, calendar):
+            if item.state not in OVERDUE or item.period.end > period.end:
+                continue
+            rows.append(
+                OverdueRow(
+                    code=m.code,
+                    title=m.title,
+                    service=m.service.name,
+                    priority=m.priority or NO_PRIORITY,
+                    owner=m.owner.name,
+                    period=item.period.label,
+                    due=item.deadline,
+                    working_days_late=item.overdue_days,
+                    escalated=item.state == "escalated",
+                    acknowledged=(m.id, item.period.label) in acknowledged,
+                )
+            )
+    rows.sort(
+        key=lambda r: (
+            r.priority == NO_PRIORITY,
+            r.priority,
+            r.service,
+            r.code,
+            Period.parse(r.period),
+        )
+    )
+    return tuple(rows)
+
+
+async def _annual(
+    reader: _Reader,
+    year: Period,
+    now: datetime,
+    policy: Policy,
+    scope: Scope,
+    measures: list[_Measure],
+    services: dict[int, str],
+    service: str | None,
+    priority: str | None,
+) -> Report:
+    """Each measure's outturn for ``year`` against its target and the year before."""
+    session = reader.session
+    ids = {m.id for m in measures}
+    own_of = {m.id: outturn_period(m.frequency, year) for m in measures}
+    own_labels = {p.label for p in own_of.values()}
+    others: set[str] = set()
+    for frequency in {m.frequency for m in measures}:
+        last = outturn_period(frequency, year)
+        others |= {p.label for p in periods_between(Period.of(year.year, frequency, 1), last)}
+        others.add(last.same_period_last_year().label)
+    await reader.read(own_labels, others, ids)
+    locked = await locked_periods(session)
+    calendar = await load_calendar(session)
+    today = now.astimezone(LONDON).date()
+    rows = []
+    for m in measures:
+        own = own_of[m.id]
+        ret = reader.returns.get((m.id, own.label))
+        target = reader.targets.get((m.id, own.label))
+        assessment = rate(m, own, target, ret, policy.scheme)
+        value = None if m.is_key_action or ret is None else ret.value
+        before = own.same_period_last_year()
+        earlier = reader.figure(m.id, before.label)
+        deadline = calendar.deadline(own, m.deadline_working_days, m.code)
+        state = state_of(ret, deadline, today, signed_off=own.label in locked)
+        approval, approval_words = _approval(ret, state, deadline, reader.name)
+        rows.append(
+            AnnualRow(
+                code=m.code,
+                title=m.title,
+                is_key_action=m.is_key_action,
+                service=services[m.service_id],
+                priority=m.priority or NO_PRIORITY,
+                owner=reader.name(m.owner_id),
+                period=own.label,
+                unit=m.unit.value,
+                decimals=m.decimals,
+                higher_is_better=m.polarity is Polarity.HIGHER,
+                target=None if m.data_only or m.is_key_action else target,
+                target_shown=_target_shown(m, target),
+                outturn=value,
+                outturn_shown=shown_value(m, ret),
+                rating=assessment.rating,
+                rating_sentence=assessment.explanation,
+                last_year_period=before.label,
+                last_year=None if m.is_key_action or earlier is None else earlier.value,
+                last_year_shown=shown_value(m, earlier),
+                last_year_rating=rate(
+                    m, before, reader.targets.get((m.id, before.label)), earlier, policy.scheme
+                ).rating,
+                direction=direction(
+                    value,
+                    None if m.is_key_action or earlier is None else earlier.value,
+                    m.polarity,
+                ),
+                commentary=ret.commentary if ret else None,
+                trend=tuple(
+                    reader.point(m, p)
+                    for p in periods_between(Period.of(year.year, m.frequency, 1), own)
+                ),
+                restated=bool(ret and ret.restated),
+                restated_from=ret.restated_from if ret and ret.restated else None,
+                approval=approval,
+                approval_words=approval_words,
+            )
+        )
+    headline = _headline(policy.scheme, [(r.service, r.rating) for r in rows])
+    awaiting = sum(1 for r in rows if r.approval == "submitted")
+    return Report(
+        kind=ReportKind.ANNUAL,
+        period=year,
+        made_at=now,
+        scheme=policy.scheme,
+        scope=scope,
+        sign_off=await _sign_off(session, sorted(own_labels, key=Period.parse), awaiting),
+        headline=headline,
+        annual=tuple(rows),
+        service=service,
+        priority=priority,
+        notes=_notes(ReportKind.ANNUAL, year, rows, scope, service, priority),
+    )

@@ -11,6 +11,7 @@ refusal too, is audited. No Teams here: the card is drawn by cards/render.py fro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -433,6 +434,39 @@ async def _names(session: AsyncSession, ids: set[int | None]) -> dict[int, Perso
     return {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(wanted)))}
 
 
+def decision_lines(
+    escalation: Escalation, escalated_to: str, name: Callable[[int | None], str]
+) -> list[str]:
+    """Who did what with an escalation and when, a sentence each (the card's "where it
+    stands", and the board's and the exception report's escalation owner's decisions)."""
+    state = [f"Escalated to {escalated_to} at {when(escalation.raised_at)}."]
+    if escalation.acknowledged_at:
+        state.append(
+            f"{name(escalation.acknowledged_by_id)} acknowledged it at "
+            f"{when(escalation.acknowledged_at)}."
+        )
+    if escalation.remedial_agreed_at:
+        due = f", due {long_day(escalation.remedial_due)}" if escalation.remedial_due else ""
+        owner = f" (owner {name(escalation.remedial_owner_id)}{due})"
+        state.append(
+            f"{name(escalation.remedial_agreed_by_id)} agreed remedial action at "
+            f"{when(escalation.remedial_agreed_at)}{owner}: {escalation.remedial_action}"
+        )
+    if escalation.deep_dive_requested_at:
+        state.append(
+            f"{name(escalation.deep_dive_requested_by_id)} requested a deep dive at "
+            f"{when(escalation.deep_dive_requested_at)}."
+        )
+    if escalation.stopped_at:
+        state.append(
+            f"{name(escalation.stopped_by_id)} stopped the activity at "
+            f"{when(escalation.stopped_at)}: {escalation.stop_reason}"
+        )
+    if escalation.closed_reason == "recovered" and escalation.closed_at:
+        state.append(f"Back on track: closed at {when(escalation.closed_at)}.")
+    return state
+
+
 async def view(
     session: AsyncSession, escalation: Escalation, now: datetime, policy: Policy, note: str = ""
 ) -> EscalationView:
@@ -501,33 +535,8 @@ async def view(
         (p.period.label, f"{p.shown}  {p.rating.symbol} {p.rating.word}" if p.rating else p.shown)
         for p in item.history
     ]
-    state = [
-        f"Escalated to {measure.escalation_owner.name if measure.escalation_owner else 'nobody'} at {when(escalation.raised_at)}."
-    ]
-    if escalation.acknowledged_at:
-        state.append(
-            f"{name(escalation.acknowledged_by_id)} acknowledged it at "
-            f"{when(escalation.acknowledged_at)}."
-        )
-    if escalation.remedial_agreed_at:
-        due = f", due {long_day(escalation.remedial_due)}" if escalation.remedial_due else ""
-        owner = f" (owner {name(escalation.remedial_owner_id)}{due})"
-        state.append(
-            f"{name(escalation.remedial_agreed_by_id)} agreed remedial action at "
-            f"{when(escalation.remedial_agreed_at)}{owner}: {escalation.remedial_action}"
-        )
-    if escalation.deep_dive_requested_at:
-        state.append(
-            f"{name(escalation.deep_dive_requested_by_id)} requested a deep dive at "
-            f"{when(escalation.deep_dive_requested_at)}."
-        )
-    if escalation.stopped_at:
-        state.append(
-            f"{name(escalation.stopped_by_id)} stopped the activity at "
-            f"{when(escalation.stopped_at)}: {escalation.stop_reason}"
-        )
-    if escalation.closed_reason == "recovered" and escalation.closed_at:
-        state.append(f"Back on track: closed at {when(escalation.closed_at)}.")
+    escalated_to = measure.escalation_owner.name if measure.escalation_owner else "nobody"
+    state = decision_lines(escalation, escalated_to, name)
     closed = escalation.closed_at is not None
     owners = [(measure.owner.email, measure.owner.name)]
     owners += [(d.email, d.name) for d in measure.delegates if d.id != measure.owner_id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import enum
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -47,6 +48,8 @@ _PER_YEAR = {
     Frequency.HALF_YEARLY: 2,
     Frequency.ANNUAL: 1,
 }
+_ORDER = tuple(Frequency)  # a Period keeps its frequency as an index into this
+_INDEX = {frequency: index for index, frequency in enumerate(_ORDER)}
 _LETTER = {Frequency.MONTHLY: "M", Frequency.QUARTERLY: "Q", Frequency.HALF_YEARLY: "H"}
 _BY_LETTER = {letter: frequency for frequency, letter in _LETTER.items()}
 _FREQUENCY_SYNONYMS = {
@@ -86,11 +89,11 @@ class Period:
                 f"a {frequency.value} period is numbered 1 to {frequency.periods_per_year}, "
                 f"not {index}"
             )
-        return cls(year, list(Frequency).index(frequency), index)
+        return cls(year, _INDEX[frequency], index)
 
     @property
     def frequency(self) -> Frequency:
-        return list(Frequency)[self.frequency_order]
+        return _ORDER[self.frequency_order]
 
     @classmethod
     def parse(cls, text: str) -> Period:
@@ -129,10 +132,7 @@ class Period:
 
     @property
     def label(self) -> str:
-        year = f"{self.year}/{(self.year + 1) % 100:02d}"
-        if self.frequency is Frequency.ANNUAL:
-            return year
-        return f"{year} {_LETTER[self.frequency]}{self.index}"
+        return _label(self.year, self.frequency_order, self.index)
 
     def __str__(self) -> str:
         return self.label
@@ -160,6 +160,16 @@ class Period:
 
     def same_period_last_year(self) -> Period:
         return Period(self.year - 1, self.frequency_order, self.index)
+
+
+@functools.cache
+def _label(year: int, frequency_order: int, index: int) -> str:
+    """A period's label, worked out once (reports print hundreds of thousands of them)."""
+    text = f"{year}/{(year + 1) % 100:02d}"
+    frequency = _ORDER[frequency_order]
+    if frequency is Frequency.ANNUAL:
+        return text
+    return f"{text} {_LETTER[frequency]}{index}"
 
 
 def periods_between(first: Period, last: Period) -> list[Period]:

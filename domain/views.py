@@ -24,6 +24,7 @@ from domain.model import (
     PeriodLock,
     Person,
     Return,
+    ReturnState,
     Role,
     Target,
 )
@@ -344,6 +345,44 @@ def history_labels(period: Period) -> list[str]:
     return [p.label for p in periods]
 
 
+class Stated(Protocol):
+    """What a return's state as people see it reads of the return."""
+
+    @property
+    def value(self) -> Decimal | None: ...
+
+    @property
+    def status(self) -> str | None: ...
+
+    @property
+    def not_available_reason(self) -> str | None: ...
+
+    @property
+    def state(self) -> ReturnState: ...
+
+
+def state_of(
+    ret: Stated | None,
+    deadline: date,
+    today: date,
+    *,
+    escalated: bool = False,
+    signed_off: bool = False,
+) -> str:
+    """A return's state as people see it (one of OpenReturn.state's words), from its newest
+    version (None: nothing returned), its deadline and whether its period is signed off."""
+    figure = ret is not None and (ret.value is not None or bool(ret.status))
+    if signed_off:  # nothing more is asked, nor can be sent, but by the performance team
+        return "signed off" if figure else "signed off without a figure"
+    if ret is not None and ret.not_available_reason and not figure and today <= deadline:
+        return "not available"  # past the deadline it is overdue like any other (still asked)
+    if ret is not None and figure:
+        return ret.state.value
+    if today > deadline:
+        return "escalated" if escalated else "overdue"
+    return "due"
+
+
 def build_open_return(
     measure: Measure,
     period: Period,
@@ -370,16 +409,7 @@ def build_open_return(
         )
     ret = returns.get(period.label)
     deadline = deadline_of(measure, period, calendar)
-    if signed_off:  # nothing more is asked, nor can be sent, but by the performance team
-        state = "signed off" if has_figure(ret) else "signed off without a figure"
-    elif ret is not None and ret.not_available_reason and not has_figure(ret) and today <= deadline:
-        state = "not available"  # past the deadline it is overdue like any other (still asked)
-    elif ret is not None and has_figure(ret):
-        state = ret.state.value
-    elif today > deadline:
-        state = "escalated" if escalated else "overdue"
-    else:
-        state = "due"
+    state = state_of(ret, deadline, today, escalated=escalated, signed_off=signed_off)
     target = None if measure.data_only else targets.get(period.label)
     cadence = policy.cadence.for_measure(measure.reminder_days)
     waiting = state in WAITING
