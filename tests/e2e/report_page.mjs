@@ -43,6 +43,7 @@ try {
   await context.route(/^(?!file:)/, (route) => route.abort());
 
   for (const file of job.axe ?? []) {
+    const started = Date.now();
     const page = await context.newPage();
     await page.goto(pathToFileURL(file).href);
     await page.addScriptTag({ path: AXE });
@@ -61,6 +62,7 @@ try {
       }));
     }
     out.axe[file] = results;
+    if (process.env.REPORT_PAGE_TIMES) process.stderr.write(`${file}: ${Date.now() - started} ms\n`);
     // Laid out as printed, at the width of A4 inside its margins: nothing may stick out.
     await page.setViewportSize({ width: PRINT_WIDTH, height: A4.height });
     await page.emulateMedia({ media: "print" });
