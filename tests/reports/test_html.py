@@ -275,7 +275,7 @@ def test_the_page_has_a_language_a_title_landmarks_and_headings_in_order(board: 
     doc = page(board)
     html = doc.one("html")
     assert html.attrs["lang"] == "en-GB"
-    assert doc.one("head").one("title").words == "Performance board: 2025/26 Q1: all services"
+    assert doc.one("head").one("title").words == "Performance board: 2025/26 Q1 (all services) - PerfBot"
     assert doc.one("a", "skip").attrs["href"] == "#content"
     assert doc.one("main").attrs["id"] == "content"
     headings = [(int(n.tag[1]), n.words) for n in walk(doc) if n.tag in ("h1", "h2", "h3", "h4")]
