@@ -14,7 +14,7 @@ from datetime import date, datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from domain.board import AnnualRow, BoardRow, PlanEntry, Report, ReportKind, Travel
+from domain.board import PlanEntry, Report, ReportKind, Travel
 from domain.dates import LONDON, long_day
 from domain.ratings import Direction, Rating, Scheme
 from reports.svg import bar_chart, trend_line, trend_words
@@ -60,11 +60,6 @@ def plan_words(entry: PlanEntry) -> str:
     who = entry.owner or "no owner named"
     when = f"by {long_day(entry.due)}" if entry.due else "no date set"
     return f"{who}, {when}"
-
-
-def key_action_history(row: BoardRow | AnnualRow) -> str:
-    """A key action's past statuses, oldest first ("" if none): it has no line of figures."""
-    return "; ".join(f"{p.period}: {p.shown}" for p in row.trend if p.shown not in ("", "—"))
 
 
 def counts_words(report: Report) -> str:
@@ -116,7 +111,6 @@ _env.globals.update(
     direction_words=direction_words,
     rating_class=rating_class,
     plan_words=plan_words,
-    key_action_history=key_action_history,
     counts_words=counts_words,
     css_string=css_string,
     PLAN_STATUS=PLAN_STATUS,

@@ -14,7 +14,14 @@ import pytest
 from domain.board import Headline, Report, ReportKind
 from domain.ratings import Rating
 from reports.html import render
-from tests.reports.conftest import HOSTILE, LONG, annual_row, board_row, make_report
+from tests.reports.conftest import (
+    HOSTILE,
+    LONG,
+    annual_row,
+    board_row,
+    key_action_row,
+    make_report,
+)
 
 BLOCK = {"p", "li", "ul", "div", "tr", "td", "th", "br", "dt", "dd", "h1", "h2", "h3", "caption"}
 VOID = {"meta", "br", "col", "img", "input", "link", "hr", "wbr", "source", "area", "base"}
@@ -180,19 +187,25 @@ def test_a_key_action_shows_its_status_and_no_line_of_numbers(board: Report) -> 
     assert "Key action · Tom Reid" in shown["Measure or key action"]
 
 
-def test_a_key_actions_past_statuses_are_listed_in_words() -> None:
-    from tests.reports.conftest import key_action_row
-
-    base = key_action_row()
+def test_a_key_actions_past_statuses_are_a_row_of_symbols_said_in_words() -> None:
+    point = board_row().trend[0]
     points = (
-        replace(board_row().trend[0], period="2024/25 Q4", value=None, shown="On track"),
-        replace(board_row().trend[0], period="2025/26 Q1", value=None, shown="Some risk"),
+        replace(point, period="2024/25 Q4", value=None, rating=Rating.GOOD, shown="On track"),
+        replace(point, period="2025/26 Q1", value=None, rating=None, shown="—"),
+        replace(point, period="2025/26 Q2", value=None, rating=Rating.REVIEW, shown="Some risk"),
     )
-    doc = page(make_report(ReportKind.BOARD, [replace(base, trend=points)]))
-    assert (
-        figures(measure(doc, "KA-01"))["Last eight periods"]
-        == "2024/25 Q4: On track; 2025/26 Q1: Some risk"
-    )
+    doc = page(make_report(ReportKind.BOARD, [key_action_row(trend=points)]))
+    row = measure(doc, "KA-01")
+    items = row.one("ol", "statuses").all("li")
+    assert [li.one("span", "sym").words for li in items] == ["✓", "—", "●"]
+    assert all(li.one("span", "sym").attrs["aria-hidden"] == "true" for li in items)
+    assert [li.one("span", "visually-hidden").words for li in items] == [
+        "2024/25 Q4: On track",
+        "2025/26 Q1: no return",
+        "2025/26 Q2: Some risk",
+    ]
+    assert row.one("span", "span").words == "2024/25 Q4 to 2025/26 Q2"
+    assert row.all("svg") == []
 
 
 def test_the_trend_line_says_its_eight_figures_and_target_in_words(board: Report) -> None:
@@ -275,7 +288,10 @@ def test_the_page_has_a_language_a_title_landmarks_and_headings_in_order(board: 
     doc = page(board)
     html = doc.one("html")
     assert html.attrs["lang"] == "en-GB"
-    assert doc.one("head").one("title").words == "Performance board: 2025/26 Q1 (all services) - PerfBot"
+    assert (
+        doc.one("head").one("title").words
+        == "Performance board: 2025/26 Q1 (all services) - PerfBot"
+    )
     assert doc.one("a", "skip").attrs["href"] == "#content"
     assert doc.one("main").attrs["id"] == "content"
     headings = [(int(n.tag[1]), n.words) for n in walk(doc) if n.tag in ("h1", "h2", "h3", "h4")]
