@@ -14,9 +14,9 @@ from datetime import date, datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from domain.board import PlanEntry, Report, ReportKind, Travel
+from domain.board import Headline, PlanEntry, Report, ReportKind, Travel
 from domain.dates import LONDON, long_day
-from domain.ratings import Direction, Rating, Scheme
+from domain.ratings import Direction, Rating
 from reports.svg import bar_chart, trend_line, trend_words
 
 TEMPLATES: dict[ReportKind, str] = {
@@ -76,10 +76,19 @@ def counts_words(report: Report) -> str:
     return f"{total} {noun}: {', '.join(parts)}; {off} off track."
 
 
-SCHEME_WORDS = {
-    Scheme.STRONG_GOOD_REVIEW_ACTION: "Strong / Good / Review / Action",
-    Scheme.RAG: "Red / Amber / Green",
-}
+def rating_key(headline: Headline) -> str:
+    """How to read the ratings: "Ratings: ★ Strong, ✓ Good, ● Review and 🚩 Action; Review
+    and Action are off track." (a council's default scheme and any other its measures use)."""
+
+    def listed(words: list[str]) -> str:
+        return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+    if not headline.ratings:
+        return ""
+    shown = listed([f"{r.symbol} {r.word}" for r in headline.ratings])
+    off = [r.word for r in headline.ratings if r.off_track]
+    verb = "is" if len(off) == 1 else "are"
+    return f"Ratings: {shown}; {listed(off)} {verb} off track." if off else f"Ratings: {shown}."
 
 
 def css_string(text: str) -> Markup:
@@ -112,6 +121,7 @@ _env.globals.update(
     rating_class=rating_class,
     plan_words=plan_words,
     counts_words=counts_words,
+    rating_key=rating_key,
     css_string=css_string,
     PLAN_STATUS=PLAN_STATUS,
 )
@@ -119,6 +129,4 @@ _env.globals.update(
 
 def render(report: Report) -> str:
     """The report as a whole HTML document, every text escaped."""
-    return _env.get_template(TEMPLATES[report.kind]).render(
-        report=report, scheme_words=SCHEME_WORDS[report.scheme]
-    )
+    return _env.get_template(TEMPLATES[report.kind]).render(report=report)

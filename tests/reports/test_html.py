@@ -237,6 +237,10 @@ def test_the_first_page_counts_by_service_and_rating_in_a_table_and_a_chart(
     assert glance.one("h2").words == "At a glance"
     assert "3 measures and key actions: 1 Good, 1 Review, 1 Action; 2 off track." in glance.words
     assert "1 return is overdue" in glance.words
+    assert glance.one("p", "key").words == (
+        "Ratings: ★ Strong, ✓ Good, ● Review and 🚩 Action; Review and Action are off track. "
+        "An off-track row says OFF TRACK and has a thick bar at its left."
+    )
     table = glance.one("table", "counts")
     assert table.one("caption").words == "Measures and key actions by rating and service"
     head = [th.words for th in table.one("thead").all("th")]
