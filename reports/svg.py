@@ -74,6 +74,14 @@ def trend_line(points: Sequence[TrendPoint], target_shown: str | None = None) ->
             f'<line x1="{_PAD}" y1="{ty:.1f}" x2="{TREND_WIDTH - _PAD}" y2="{ty:.1f}" '
             f'stroke="{GREY}" stroke-width="1" stroke-dasharray="3 2"/>'
         )
+    elif len(targets) > 1:  # a profiled target: its own dashed line, period by period
+        steps = " ".join(
+            f"{x(i):.1f},{y(p.target):.1f}" for i, p in enumerate(points) if p.target is not None
+        )
+        parts.append(
+            f'<polyline points="{steps}" fill="none" stroke="{GREY}" stroke-width="1" '
+            'stroke-dasharray="3 2"/>'
+        )
     run: list[str] = []
     for i, v in enumerate([*values, None]):
         if v is None:

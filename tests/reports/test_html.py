@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 from datetime import date
+from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
@@ -216,6 +217,22 @@ def test_the_trend_line_says_its_eight_figures_and_target_in_words(board: Report
     assert "2025/26 M2 19.8%; 2025/26 M3 29.2%. Target 29.1%." in label
     assert svg.one("title").words == label
     assert len(svg.all("circle")) == 8
+
+
+def test_a_profiled_target_is_drawn_period_by_period_and_a_steady_one_as_a_line() -> None:
+    row = board_row()
+    profiled = tuple(replace(p, target=Decimal(27 + i % 3)) for i, p in enumerate(row.trend))
+    doc = page(make_report(ReportKind.BOARD, [row, replace(row, code="RB-02", trend=profiled)]))
+    steady = measure(doc, "RB-01").one("svg")
+    assert len(steady.all("line")) == 1
+    assert len(steady.all("polyline")) == 1  # the figures
+    varying = measure(doc, "RB-02").one("svg")
+    assert varying.all("line") == []
+    target, figures = varying.all("polyline")
+    assert target.attrs["stroke-dasharray"]
+    assert len((target.attrs["points"] or "").split()) == 8
+    assert "stroke-dasharray" not in figures.attrs
+    assert "Target" not in (varying.attrs["aria-label"] or "")  # the row gives this period's
 
 
 def test_a_period_without_a_figure_is_a_gap_in_the_line_and_said_as_such() -> None:
