@@ -303,8 +303,8 @@ def _add_report_command(commands: Any) -> None:
     reporter.add_argument(
         "--now",
         metavar="WHEN",
-        help="make it as the database stood at this moment, e.g. 2026-11-23T10:00 (London "
-        "time; default now)",
+        help="make it as if it were this moment, e.g. 2026-11-23T10:00 (London time; default "
+        "now): the default period, what is overdue and the date it is made follow it",
     )
     reporter.set_defaults(run=cmd_report)
 
