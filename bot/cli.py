@@ -773,6 +773,13 @@ def _write_report(report: Report, file_format: str, output: Path | None) -> None
         )
     else:
         placed = csvfiles.files(report, output)
+        for path, section in placed[1:]:
+            if path.is_dir() or (path.exists() and not os.access(path, os.W_OK)):
+                raise CommandError(
+                    f"{path} is where the {SECTION_WORDS.get(section.name, section.slug)} go "
+                    f"beside {output}, but it is {'a folder' if path.is_dir() else 'read-only'}: "
+                    "move it, or choose another name with -o"
+                )
         _replace([(path, _csv_writer(csvfiles.section_text(s))) for path, s in placed])
         beside = _words([str(path) for path, _ in placed[1:]])
         print(f"Wrote {output}: {figures}; beside it {beside}.", file=sys.stderr)

@@ -168,6 +168,13 @@ def test_a_refused_report_leaves_the_file_it_would_have_replaced(council):
     assert sorted(p.name for p in council.iterdir()) == ["board.csv", "perfbot.db"]
 
 
+def test_a_csv_beside_which_a_folder_is_in_the_way_writes_none_of_its_files(council):
+    (council / "board-headlines.csv").mkdir()
+    result = run(council, "report", "board", "-o", "board.csv", "--now", NOW)
+    fails_clearly(result, "board-headlines.csv is where the headline counts go", "a folder")
+    assert sorted(p.name for p in council.iterdir()) == ["board-headlines.csv", "perfbot.db"]
+
+
 def test_a_database_never_prepared_is_named_with_the_fix(tmp_path):
     fails_clearly(run(tmp_path, "report", "board"), "perfbot db upgrade")
     assert not list(tmp_path.glob("board*"))
