@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from tests.conftest import POSTGRES_URL, drop_postgres_database, fresh_postgres_database
 from tests.integration.test_cli import fails_clearly, run
 
 NOW = "2026-11-23T10:00"  # the sample council's day: its last quarter is 2026/27 Q2
@@ -178,3 +179,29 @@ def test_a_csv_beside_which_a_folder_is_in_the_way_writes_none_of_its_files(coun
 def test_a_database_never_prepared_is_named_with_the_fix(tmp_path):
     fails_clearly(run(tmp_path, "report", "board"), "perfbot db upgrade")
     assert not list(tmp_path.glob("board*"))
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not POSTGRES_URL,
+    reason="PERFBOT_TEST_POSTGRES_URL is not set, so the PostgreSQL test is skipped",
+)
+async def test_the_same_board_comes_out_of_postgresql(council, tmp_path):
+    url, name = await fresh_postgres_database()
+    on_postgres = {"PERFBOT_DATABASE_URL": url}
+    folder = tmp_path / "postgres"
+    folder.mkdir()
+    try:
+        assert run(folder, "db", "upgrade", env=on_postgres).returncode == 0
+        loaded = run(folder, "sample", "load", "--as-of", "2026-11-23", env=on_postgres)
+        assert loaded.returncode == 0, loaded.stderr
+        for where, env in ((folder, on_postgres), (council, {})):
+            result = run(where, "report", "board", "-o", "board.csv", "--now", NOW, env=env)
+            assert result.returncode == 0, result.stderr
+    finally:
+        await drop_postgres_database(name)
+    for made in ("board.csv", "board-headlines.csv", "board-action-plans.csv"):
+        assert (folder / made).read_bytes() == (council / made).read_bytes(), made
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        p.name for p in council.iterdir() if p.suffix == ".csv"
+    )
