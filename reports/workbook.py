@@ -59,6 +59,7 @@ class _Styles:
             f"<numFmt numFmtId={quoteattr(str(164 + n))} formatCode={quoteattr(code)}/>"
             for n, code in enumerate(self.formats)
         )
+        listed = f'<numFmts count="{len(self.formats)}">{numbers}</numFmts>' if numbers else ""
         font = '<sz val="11"/><name val="Calibri"/><family val="2"/>'
         fixed = (
             '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
@@ -75,7 +76,7 @@ class _Styles:
         )
         return (
             f'{XML_HEAD}<styleSheet xmlns="{MAIN}">'
-            f'<numFmts count="{len(self.formats)}">{numbers}</numFmts>'
+            f"{listed}"
             f'<fonts count="3"><font>{font}</font><font><b/>{font}</font>'
             '<font><b/><sz val="14"/><name val="Calibri"/><family val="2"/></font></fonts>'
             '<fills count="2"><fill><patternFill patternType="none"/></fill>'
