@@ -63,8 +63,7 @@ from domain.views import (
     OVERDUE,
     in_words,
     locked_periods,
-    records,
-    returns_of,
+    open_periods_of,
     shown_value,
     signed_off_by,
     state_of,
@@ -520,7 +519,7 @@ class _Figure:
     exceeding_expectations: bool
 
 
-def _choose(asked: str | None, choices: set[str], what: str, flag: str) -> str | None:
+def _choose(asked: str | None, choices: set[str], what: str, plural: str, flag: str) -> str | None:
     """The filter's own spelling of ``asked`` (any case), or a ReportError naming them."""
     if asked is None or not asked.strip():
         return None
@@ -529,7 +528,7 @@ def _choose(asked: str | None, choices: set[str], what: str, flag: str) -> str |
     if found is None:
         listed = "; ".join(sorted(choices)) or "none"
         raise ReportError(
-            f"{flag}: no {what} is called '{asked.strip()}'; the {what}s are: {listed}"
+            f"{flag}: no {what} is called '{asked.strip()}'; the {plural} are: {listed}"
         )
     return found
 
@@ -571,10 +570,14 @@ class _Reader:
             or scope.holds(services.get(m.service_id, ""), m.owner_id, m.escalation_owner_id)
         ]
         wanted_service = _choose(
-            service, {services[m.service_id] for m in seen}, "service", "--service"
+            service, {services[m.service_id] for m in seen}, "service", "services", "--service"
         )
         wanted_priority = _choose(
-            priority, {m.priority or NO_PRIORITY for m in seen}, "priority", "--priority"
+            priority,
+            {m.priority or NO_PRIORITY for m in seen},
+            "priority",
+            "priorities",
+            "--priority",
         )
         seen = [
             m
@@ -893,7 +896,7 @@ async def build(
     overdue: tuple[OverdueRow, ...] = ()
     if kind is ReportKind.EXCEPTIONS:
         rows = [r for r in rows if r.off_track]
-        overdue = await _overdue(session, [m.id for m in measures], period, today, policy)
+        overdue = await _overdue(session, measures, services, reader.name, period, today, policy)
     notes = _notes(kind, period, rows, scope, service, priority)
     return Report(
         kind=kind,
@@ -931,54 +934,53 @@ def _notes(
 
 
 async def _overdue(
-    session: AsyncSession, ids: list[int], period: Period, today: date, policy: Policy
+    session: AsyncSession,
+    measures: list[_Measure],
+    services: dict[int, str],
+    names: Callable[[int | None], str],
+    period: Period,
+    today: date,
+    policy: Policy,
 ) -> tuple[OverdueRow, ...]:
-    """The returns still awaited after their deadline, of periods ended by ``period``'s end
-    (the shared view of open returns, as `status` and the chasers read them)."""
-    if not ids:
+    """The returns still awaited after their deadline, of periods ended by ``period``'s end:
+    the shared rule of open returns (`status` and the chasers read the same), from period
+    labels alone, for thousands of measures."""
+    if not measures:
         return ()
-    measures = (
-        await session.scalars(select(Measure).where(Measure.id.in_(ids)).order_by(Measure.code))
-    ).all()
+    open_of = await open_periods_of(session, measures, today, policy.open_from)
     calendar = await load_calendar(session)
-    read = await records(session, measures)
-    acknowledged = {
-        (measure_id, label)
-        for measure_id, label in await session.execute(
-            select(Escalation.measure_id, Escalation.period).where(
-                Escalation.reason == "overdue", Escalation.acknowledged_at.is_not(None)
-            )
+    ids = {m.id for m in measures}
+    escalated: dict[tuple[int, str], bool] = {}  # overdue escalations: acknowledged or not
+    for measure_id, label, acknowledged_at in await session.execute(
+        select(Escalation.measure_id, Escalation.period, Escalation.acknowledged_at).where(
+            Escalation.reason == "overdue"
         )
-    }
+    ):
+        if measure_id in ids:
+            escalated[(measure_id, label)] = acknowledged_at is not None
     rows = []
     for m in measures:
-        for item in returns_of(m, read[m.id], today, policy, calendar):
-            if item.state not in OVERDUE or item.period.end > period.end:
+        for own in open_of[m.id]:
+            if own.end > period.end:
                 continue
+            due = calendar.deadline(own, m.deadline_working_days, m.code)
+            if due >= today:
+                continue  # not due yet
             rows.append(
                 OverdueRow(
                     code=m.code,
                     title=m.title,
-                    service=m.service.name,
+                    service=services[m.service_id],
                     priority=m.priority or NO_PRIORITY,
-                    owner=m.owner.name,
-                    period=item.period.label,
-                    due=item.deadline,
-                    working_days_late=item.overdue_days,
-                    escalated=item.state == "escalated",
-                    acknowledged=(m.id, item.period.label) in acknowledged,
+                    owner=names(m.owner_id),
+                    period=own.label,
+                    due=due,
+                    working_days_late=calendar.working_days_between(due, today),
+                    escalated=(m.id, own.label) in escalated,
+                    acknowledged=escalated.get((m.id, own.label), False),
                 )
             )
-    rows.sort(
-        key=lambda r: (
-            r.priority == NO_PRIORITY,
-            r.priority,
-            r.service,
-            r.code,
-            Period.parse(r.period),
-        )
-    )
-    return tuple(rows)
+    return tuple(rows)  # measures in printing order, each one's periods oldest first
 
 
 async def _annual(

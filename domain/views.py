@@ -29,7 +29,7 @@ from domain.model import (
     Target,
 )
 from domain.numbers import Unit, format_figure
-from domain.periods import Period, PeriodError, periods_between
+from domain.periods import Frequency, Period, PeriodError, periods_between
 from domain.policy import Policy
 from domain.ratings import Assessment, Direction, Rating
 from domain.reminders import next_ask
@@ -121,7 +121,14 @@ def today_in_london(now: datetime) -> date:
     return now.astimezone(LONDON).date()
 
 
-def current_period(measure: Measure, today: date) -> Period:
+class Periodic(Protocol):
+    """What the open-returns rule reads of a measure."""
+
+    @property
+    def frequency(self) -> Frequency: ...
+
+
+def current_period(measure: Periodic, today: date) -> Period:
     """The latest period of a measure that has ended: the newest it can be asked for."""
     return Period.containing(today, measure.frequency).previous()
 
@@ -148,7 +155,7 @@ class Record:
 
 
 def first_period(
-    measure: Measure,
+    measure: Periodic,
     labels: Iterable[str],
     created: date | None,
     today: date,
@@ -184,7 +191,7 @@ def open_periods(
 
 
 def _open_between(
-    measure: Measure,
+    measure: Periodic,
     labels: Iterable[str],
     closed: set[str] | frozenset[str],
     created: date | None,
@@ -289,6 +296,58 @@ async def records(session: AsyncSession, measures: Sequence[Measure]) -> dict[in
     return {
         i: Record(by_measure[i], targets[i], frozenset(escalated[i]), created.get(i), locked)
         for i in ids
+    }
+
+
+class Listed(Periodic, Protocol):
+    """A measure as ``open_periods_of`` reads it."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def code(self) -> str: ...
+
+
+async def open_periods_of(
+    session: AsyncSession, measures: Sequence[Listed], today: date, open_from: date | None = None
+) -> dict[int, list[Period]]:
+    """``open_periods`` for many measures at once (thousands, for the exception report), by
+    measure id, from period labels alone: the same rule, without reading any return whole."""
+    ids = {m.id for m in measures}
+    if not ids:
+        return {}
+    labels: dict[int, set[str]] = {i: set() for i in ids}
+    closed: dict[int, set[str]] = {i: set() for i in ids}
+    figure = or_(Return.value.is_not(None), Return.status.is_not(None))
+    newest: dict[tuple[int, str], tuple[int, bool]] = {}  # as latest_returns: the newest version
+    for measure_id, label, version, has in await session.execute(
+        select(Return.measure_id, Return.period, Return.version, figure)
+    ):
+        if measure_id in ids and newest.get((measure_id, label), (0, False))[0] < version:
+            newest[(measure_id, label)] = (version, bool(has))
+    for (measure_id, label), (_, has) in newest.items():
+        labels[measure_id].add(label)
+        if has:
+            closed[measure_id].add(label)
+    for measure_id, label in await session.execute(select(Target.measure_id, Target.period)):
+        if measure_id in ids:
+            labels[measure_id].add(label)
+    locked = await locked_periods(session)
+    codes = {m.code: m.id for m in measures}
+    created: dict[int, date] = {}
+    for code, at in await session.execute(
+        select(AuditEntry.key, func.min(AuditEntry.at))
+        .where(AuditEntry.entity == "measure", AuditEntry.action == "create")
+        .group_by(AuditEntry.key)
+    ):
+        if code in codes:
+            created[codes[code]] = today_in_london(at) if isinstance(at, datetime) else at
+    return {
+        m.id: _open_between(
+            m, labels[m.id], closed[m.id] | locked, created.get(m.id), today, open_from
+        )
+        for m in measures
     }
 
 

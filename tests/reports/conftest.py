@@ -245,10 +245,11 @@ def annual_row(**changes: object) -> AnnualRow:
 @pytest.fixture
 def board() -> Report:
     """A Q1 board: one Good measure, one Action measure (restated, with a plan and an
-    escalation), one key action not yet returned; and one overdue return."""
-    return make_report(
-        ReportKind.BOARD, [board_row(), off_track_row(), key_action_row()], overdue=(OVERDUE,)
+    escalation), one key action whose return is overdue."""
+    late = key_action_row(
+        overdue=True, approval="overdue", approval_words="Overdue: due Tuesday 22 July 2025"
     )
+    return make_report(ReportKind.BOARD, [board_row(), off_track_row(), late])
 
 
 @pytest.fixture

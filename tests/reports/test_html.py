@@ -253,7 +253,7 @@ def test_the_first_page_counts_by_service_and_rating_in_a_table_and_a_chart(
     glance = doc.one("section", "headline")
     assert glance.one("h2").words == "At a glance"
     assert "3 measures and key actions: 1 Good, 1 Review, 1 Action; 2 off track." in glance.words
-    assert "1 return is overdue" in glance.words
+    assert "1 of the returns shown is overdue" in glance.words
     assert glance.one("p", "key").words == (
         "Ratings: ★ Strong, ✓ Good, ● Review and 🚩 Action; Review and Action are off track. "
         "An off-track row says OFF TRACK and has a thick bar at its left."

@@ -47,8 +47,8 @@ def cell(sheet: Worksheet, code: str, column: str) -> Any:
 
 def test_the_board_has_a_sheet_per_section_each_a_table_to_filter(board, tmp_path):
     book = written(board, tmp_path)
-    assert book.sheetnames == ["About", "Headlines", "Measures", "Action plans", "Overdue"]
-    sizes = {"Headlines": 4, "Measures": 3, "Action plans": 2, "Overdue": 1}
+    assert book.sheetnames == ["About", "Headlines", "Measures", "Action plans"]
+    sizes = {"Headlines": 4, "Measures": 3, "Action plans": 2}
     for name, rows in sizes.items():
         sheet = book[name]
         assert sheet.max_row == rows + 1, name
@@ -115,7 +115,7 @@ def test_the_headline_counts_each_service_and_the_whole_board(board, tmp_path):
     assert (total["Not rated"], total["Total"]) == (0, 3)
 
 
-def test_action_plans_and_overdue_returns_have_sheets_of_their_own(board, tmp_path):
+def test_action_plans_and_overdue_returns_have_sheets_of_their_own(board, exceptions, tmp_path):
     book = written(board, tmp_path)
     plans = table(book["Action plans"])
     assert [(p["Code"], p["Status"], p["Due"]) for p in plans] == [
@@ -123,7 +123,7 @@ def test_action_plans_and_overdue_returns_have_sheets_of_their_own(board, tmp_pa
         ("HC-02", "late", on(2025, 6, 30)),
     ]
     assert plans[0]["Progress"] == "Builders on site."
-    (late,) = table(book["Overdue"])
+    (late,) = table(written(exceptions, tmp_path)["Overdue"])
     assert (late["Code"], late["Working days late"], late["Escalated"]) == ("PO-03", 6, "Yes")
     assert late["Due"] == on(2025, 7, 22)
 
@@ -212,7 +212,7 @@ def test_the_csv_files_hold_the_same_rows_as_the_workbook(name, request, tmp_pat
             differ = [(a, b) for a, b in zip(line, row, strict=True) if not same(a, b)]
             assert not differ, (section.name, differ)
     assert {p.name for p, _ in placed} == {
-        "board": {"pack.csv", "pack-headlines.csv", "pack-action-plans.csv", "pack-overdue.csv"},
+        "board": {"pack.csv", "pack-headlines.csv", "pack-action-plans.csv"},
         "hostile_board": {"pack.csv", "pack-headlines.csv", "pack-action-plans.csv"},
         "exceptions": {"pack.csv", "pack-action-plans.csv", "pack-overdue.csv"},
         "annual": {"pack.csv", "pack-headlines.csv"},
@@ -246,3 +246,4 @@ def test_a_board_without_a_list_of_overdue_returns_has_no_overdue_sheet(board, t
     book = written(replace(board, overdue=()), tmp_path)
     assert book.sheetnames == ["About", "Headlines", "Measures", "Action plans"]
     assert cell(book["Measures"], "RB-01", "Overdue").value == "No"
+    assert cell(book["Measures"], "KA-01", "Overdue").value == "Yes"  # the row says so

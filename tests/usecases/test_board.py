@@ -43,6 +43,7 @@ from domain.importing import import_workbook
 from domain.model import ActionPlan, Escalation, Measure, Person, Return, ReturnState
 from domain.policy import Policy
 from domain.ratings import Direction, Rating
+from domain.views import open_periods, open_periods_of, records
 from domain.workbook import read_sheets
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -321,3 +322,16 @@ async def test_sign_off_is_said_for_the_periods_shown(kingsfold):
     assert report.sign_off == (
         "Not yet signed off: 2025/26, 2026/27 M6 and 2026/27 Q2 (1 return awaits approval)."
     )
+
+
+async def test_the_open_returns_read_in_bulk_are_those_status_and_the_chasers_read(uow):
+    """The exception report reads open returns for thousands of measures from period labels
+    alone; on the sample council it finds exactly what views.open_periods finds."""
+    today = date(2026, 12, 2)
+    async with uow() as tx:
+        measures = (await tx.scalars(select(Measure))).all()
+        read = await records(tx, measures)
+        bulk = await open_periods_of(tx, measures, today, None)
+    assert any(bulk.values())  # the sample has returns still awaited
+    for m in measures:
+        assert bulk[m.id] == open_periods(m, read[m.id], today), m.code
