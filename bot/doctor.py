@@ -7,9 +7,11 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, union
+from sqlalchemy.engine import URL
 
 from bot import teams_app
 from bot.settings import Settings, SettingsError
@@ -241,10 +243,25 @@ def public_checks(env: Mapping[str, str]) -> list[Check]:
     return checks
 
 
+def missing_file(url: URL) -> Check | None:
+    """A SQLite file that is not there (connecting would create it, empty)."""
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if not file or file == ":memory:" or Path(file).exists():
+        return None
+    return fix(
+        f"The database file {Path(file).resolve()} does not exist (PERFBOT_DATABASE_URL is "
+        f"{db.describe(url)}): run perfbot db upgrade to create it, or set PERFBOT_DATABASE_URL."
+    )
+
+
 async def database_checks(url: str) -> list[Check]:
     """Reachable, current, and what it holds that a deployment needs."""
     engine = db.create_engine(url)
     where = db.describe(engine.url)
+    missing = missing_file(engine.url)
+    if missing is not None:
+        await engine.dispose()
+        return [missing]
     try:
         try:
             revision = await asyncio.wait_for(db.current_revision(engine), DATABASE_SECONDS)

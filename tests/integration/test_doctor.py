@@ -225,7 +225,19 @@ def test_a_database_behind_its_schema_is_told_to_run_db_upgrade_and_then_is_curr
     )
 
 
+def test_a_database_file_that_does_not_exist_is_not_made_by_looking_for_it(tmp_path):
+    status, lines = doctor(tmp_path, REAL_TENANT)
+    assert status == 1
+    assert line(
+        lines,
+        f"fix  The database file {tmp_path / 'perfbot.db'} does not exist (PERFBOT_DATABASE_URL "
+        "is sqlite+aiosqlite:///perfbot.db): run perfbot db upgrade to create it",
+    )
+    assert not (tmp_path / "perfbot.db").exists()
+
+
 def test_a_database_with_no_tables_is_told_to_run_db_upgrade(tmp_path):
+    (tmp_path / "perfbot.db").touch()  # an empty SQLite file
     status, lines = doctor(tmp_path, REAL_TENANT)
     assert status == 1
     assert line(
