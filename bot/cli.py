@@ -1229,7 +1229,7 @@ def cmd_package(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot write {output}: {error.strerror or error}") from None
     print(
         f"Wrote {output}: the Teams app package for the bot {details.app_id}, version "
-        f"{details.version}, reports from {details.host}."
+        f"{details.version}, for {details.host}."
     )
     print(
         "  Upload it in the Teams admin centre (Teams apps, Manage apps, Upload new app), then "

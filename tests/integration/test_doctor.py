@@ -306,3 +306,14 @@ def test_a_wrong_setting_gets_its_own_line_and_the_rest_is_still_checked(
     assert status == 1
     assert line(lines, expected)
     assert line(lines, "ok   41 measures and 28 people.")
+
+
+def test_a_managed_identity_needs_no_secret_and_a_multi_tenant_bot_is_pointed_out(council):
+    managed = {k: v for k, v in REAL_TENANT.items() if k != "MicrosoftAppPassword"}
+    _, lines = doctor(council, {**managed, "MicrosoftAppType": "UserAssignedMSI"})
+    assert line(lines, "ok   MicrosoftAppPassword is not needed: UserAssignedMSI")
+    assert not [text for text in lines if text.startswith("fix  MicrosoftApp")]
+    multi = {k: v for k, v in REAL_TENANT.items() if k != "MicrosoftAppTenantId"}
+    _, lines = doctor(council, {**multi, "MicrosoftAppType": "MultiTenant"})
+    assert line(lines, "note MicrosoftAppType is MultiTenant: Azure now creates bots single tenant")
+    assert not [text for text in lines if text.startswith("fix  MicrosoftAppTenantId")]
