@@ -154,10 +154,26 @@ def identity_checks(env: Mapping[str, str]) -> list[Check]:
     return checks
 
 
-def _without_identity(env: Mapping[str, str]) -> dict[str, str]:
-    """The environment without the identity, checked line by line above (so that a missing
-    secret is not told twice)."""
-    return {k: v for k, v in env.items() if not k.startswith("Microsoft")}
+# Settings that have lines of their own (identity_checks, public_checks): Settings' error
+# about one of them is not told a second time.
+OWN_LINES = ("MicrosoftApp", "PERFBOT_PUBLIC_URL")
+
+
+def settings_of(env: Mapping[str, str]) -> tuple[Settings | None, list[Check]]:
+    """The settings as `perfbot serve` reads them, and a line for what is wrong with them.
+    Settings stop at their first error; one about the identity or the public address (told
+    on their own lines) is set aside and the rest read without them, so that every other
+    setting is still checked."""
+    try:
+        return Settings.from_env(env), []
+    except SettingsError as error:
+        if not str(error).startswith(OWN_LINES):
+            return None, [fix(f"{error}.")]
+    rest = {k: v for k, v in env.items() if not k.startswith(OWN_LINES)}
+    try:
+        return Settings.from_env(rest), []
+    except SettingsError as error:
+        return None, [fix(f"{error}.")]
 
 
 def timetable_checks(settings: Settings) -> list[Check]:
@@ -419,11 +435,8 @@ async def _reach_checks(session: Any, people: list[Person]) -> list[Check]:
 async def examine(env: Mapping[str, str]) -> list[Check]:
     """Every check, in the order a deployment is set up."""
     checks = identity_checks(env)
-    settings: Settings | None = None
-    try:
-        settings = Settings.from_env(_without_identity(env))
-    except SettingsError as error:
-        checks.append(fix(f"{error}."))
+    settings, wrong = settings_of(env)
+    checks += wrong
     if settings is not None:
         checks += timetable_checks(settings)
         checks += await database_checks(settings.database_url)

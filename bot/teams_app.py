@@ -38,18 +38,20 @@ DEVELOPER_NAME_LENGTH = 32  # the schema's limit on developer.name
 
 # The command menu Teams offers, by each command's name in COMMANDS (bot/teams/commands.py),
 # in this order: what a measure owner uses every period first (their returns, their card,
-# their action plan, snooze, delegate), then the escalation owner's (review, status) and the
-# Leadership Team's (summary, deep dives), and help last. The title is the command's name (what
-# Teams puts in the compose box) and the description its help line, so they cannot disagree.
+# their action plan, snooze), then the escalation owner's (review, status), the board, the
+# Leadership Team's (summary, deep dives), and help last. The title is the command's name
+# (what Teams puts in the compose box) and the description its help line, so they cannot
+# disagree. Teams shows ten a scope: a command added to COMMANDS goes here in place of one
+# less used, or into LEFT_OUT.
 MENU: dict[str, tuple[str, ...]] = {
     "personal": (
         "my measures",
         "submit",
         "actions",
         "snooze",
-        "delegate",
         "review",
         "status",
+        "board",
         "summary",
         "deep dives",
         "help",
@@ -57,10 +59,11 @@ MENU: dict[str, tuple[str, ...]] = {
     "team": ("set leadership channel", "help"),
 }
 
-# Every command left out of a scope's menu, and why; it still works when typed. A command
-# added to COMMANDS must be put in a menu or here (a test checks).
+# Every command left out of a scope's menu, and why; it still works when typed, and the
+# help card lists it. A command in COMMANDS must be in a menu or here (a test checks).
 LEFT_OUT: dict[str, str] = {
     "period": "the performance team's; they sign periods off with perfbot period too",
+    "delegate": "an owner's now-and-then command, typed with an email; it gave its place to board",
     "set leadership channel": "typed in a team channel only, so it is in the team menu",
 }
 
@@ -73,9 +76,11 @@ class PackageError(ValueError):
         self.problems = list(problems)
 
 
-# TODO(lead): PERFBOT_PUBLIC_URL (issue 15's setting) and the four settings after it belong in
-# bot/settings.py (Settings and ENVIRONMENT). Until they are wired there, this is the one place
-# PerfBot reads them; `perfbot package` and `perfbot doctor` both read them through it.
+# TODO(lead): the four settings after PERFBOT_PUBLIC_URL belong in bot/settings.py (Settings
+# and ENVIRONMENT); until they are wired there, this is the one place PerfBot reads them.
+# PERFBOT_PUBLIC_URL is Settings.public_url now (issue 15); `perfbot package` reads it here as
+# well because it runs without the rest of the settings (no client secret is needed to build
+# a package), and it asks more of it: https, and a host Teams can reach.
 UNWIRED = {
     "PERFBOT_PUBLIC_URL": "the https address Teams and people reach PerfBot at, e.g. "
     "https://perfbot.council.gov.uk, whose host the package lists as the reports' host",

@@ -292,6 +292,7 @@ def test_a_database_server_that_is_not_there_is_reported_at_once(tmp_path):
             "Mars/Olympus",
             "fix  PERFBOT_TIMEZONE: 'Mars/Olympus' is not a time zone",
         ),
+        ("PERFBOT_LINK_SECRET", "short", "fix  PERFBOT_LINK_SECRET is 5 characters"),
         (
             "PERFBOT_SEND_HOURS",
             "18:00-08:00",
@@ -317,3 +318,11 @@ def test_a_managed_identity_needs_no_secret_and_a_multi_tenant_bot_is_pointed_ou
     _, lines = doctor(council, {**multi, "MicrosoftAppType": "MultiTenant"})
     assert line(lines, "note MicrosoftAppType is MultiTenant: Azure now creates bots single tenant")
     assert not [text for text in lines if text.startswith("fix  MicrosoftAppTenantId")]
+
+
+def test_a_missing_secret_does_not_hide_another_wrong_setting(council):
+    without_secret = {k: v for k, v in REAL_TENANT.items() if k != "MicrosoftAppPassword"}
+    status, lines = doctor(council, {**without_secret, "PERFBOT_TIMEZONE": "Mars/Olympus"})
+    assert status == 1
+    assert line(lines, "fix  MicrosoftAppPassword is not set")
+    assert line(lines, "fix  PERFBOT_TIMEZONE: 'Mars/Olympus' is not a time zone")
