@@ -280,13 +280,14 @@ def _png(image: Image.Image) -> bytes:
 
 
 def color_icon() -> bytes:
-    """192x192: three white bars rising left to right (a bar chart) on the accent colour,
-    within the middle 120 pixels, as Teams' guidance asks of the colour icon's symbol."""
+    """192x192: three white bars rising left to right on a baseline (a bar chart) on the
+    accent colour, inside the middle 96x96 pixels, the part of the colour icon Teams never
+    crops (its icon guidance leaves 48 pixels around the symbol)."""
     image = Image.new("RGBA", (192, 192), ACCENT)
     draw = ImageDraw.Draw(image)
-    for left, height in ((40, 44), (80, 76), (120, 108)):
-        draw.rectangle((left, 150 - height, left + 31, 149), fill="white")
-    draw.rectangle((36, 154, 155, 159), fill="white")  # the chart's baseline
+    for left, height in ((52, 40), (82, 62), (112, 84)):
+        draw.rectangle((left, 135 - height, left + 25, 134), fill="white")
+    draw.rectangle((48, 139, 143, 143), fill="white")  # the chart's baseline
     return _png(image)
 
 

@@ -111,6 +111,10 @@ def test_the_outline_icon_is_white_on_transparent_and_the_colour_icon_is_opaque(
     color = rgba(Image.open(io.BytesIO(files["color.png"])))
     assert {alpha for *_, alpha in color} == {255}
     assert len(set(color)) == 2  # the accent colour and the white bars
+    # The symbol is inside the middle 96x96 pixels, which Teams never crops.
+    white = [i for i, pixel in enumerate(color) if pixel == (255, 255, 255, 255)]
+    assert white
+    assert all(48 <= i % 192 < 144 and 48 <= i // 192 < 144 for i in white)
 
 
 def test_the_bot_is_the_azure_bots_app_for_personal_chats_and_teams(built):
