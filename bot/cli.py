@@ -269,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.set_defaults(run=cmd_sample_load)
     _add_period_commands(commands)
+    _add_deployment_commands(commands)
     return parser
 
 
@@ -378,6 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         logging.getLogger("perfbot").setLevel(logging.INFO)
     try:
+        if getattr(args, "checks_settings", False):  # package, doctor: each problem its own line
+            checked: int = args.run(args)
+            return checked
         settings = Settings.from_env()
         result: int = args.run(args, settings)
         return result
@@ -1424,6 +1428,83 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _run(settings, work)
+
+
+# ---- deployment: the Teams app package and the deployment check (issue 16) ----------------
+
+
+def _add_deployment_commands(commands: Any) -> None:
+    """`perfbot package` and `perfbot doctor` read the environment themselves, so that each
+    missing or wrong setting gets a sentence of its own instead of the first stopping all."""
+    packer = commands.add_parser(
+        "package",
+        help="build the Teams app package (manifest.json and icons, zipped) to upload in the "
+        "Teams admin centre",
+    )
+    packer.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("perfbot.zip"),
+        help="the zip to write (default perfbot.zip)",
+    )
+    packer.add_argument(
+        "--version",
+        dest="app_version",
+        metavar="X.Y.Z",
+        help="the app's version in Teams (default PerfBot's own); each upload must be higher",
+    )
+    packer.set_defaults(run=cmd_package, checks_settings=True)
+    doctor = commands.add_parser(
+        "doctor", help="check this deployment: what is ready for a real tenant and what to fix"
+    )
+    doctor.set_defaults(run=cmd_doctor, checks_settings=True)
+
+
+# `perfbot package`'s exit status when a setting is missing or wrong (nothing is written).
+PACKAGE_REFUSED = 2
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from bot import teams_app
+
+    output: Path = args.output
+    try:
+        details = teams_app.details_from(os.environ, args.app_version)
+    except teams_app.PackageError as refused:
+        for problem in refused.problems:
+            print(f"perfbot: {problem}.", file=sys.stderr)
+        print("perfbot: no package was written.", file=sys.stderr)
+        return PACKAGE_REFUSED
+    if output.is_dir():
+        raise CommandError(
+            f"{output} is a folder: give the zip's name, as in -o {output / 'perfbot.zip'}"
+        )
+    if not output.parent.exists():
+        raise CommandError(f"the folder {output.parent} does not exist")
+    try:
+        output.write_bytes(teams_app.package(details))
+    except OSError as error:
+        raise CommandError(f"cannot write {output}: {error.strerror or error}") from None
+    print(
+        f"Wrote {output}: the Teams app package for the bot {details.app_id}, version "
+        f"{details.version}, for {details.host}."
+    )
+    print(
+        "  Upload it in the Teams admin centre (Teams apps, Manage apps, Upload new app), then "
+        "add PerfBot to an app setup policy; see docs/deploy.md."
+    )
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from bot import doctor
+
+    checks = asyncio.run(doctor.examine(os.environ))
+    for check in checks:
+        print(check.line())
+    print(doctor.verdict(checks))
+    return 1 if any(check.must_fix for check in checks) else 0
 
 
 if __name__ == "__main__":  # `python -m bot.cli`, as `perfbot serve` starts its dispatchers
