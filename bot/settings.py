@@ -80,6 +80,11 @@ ENVIRONMENT = {
     "PERFBOT_PUBLIC_URL": f"the address people's browsers reach PerfBot at, for the report links it gives (default {LOCAL_URL} without an app id; required, https, with one)",
     "PERFBOT_LINK_SECRET": f"the key report links are signed with, at least {MIN_SECRET} characters (default: worked out from MicrosoftAppPassword)",
     "PERFBOT_LINK_HOURS": f"hours a report link works after PerfBot gives it (default {LINK_HOURS}, at most {MAX_LINK_HOURS})",
+    # Read only by `perfbot package` (bot/teams_app.py), for the Teams app's manifest.
+    "PERFBOT_COUNCIL_NAME": "the council's name, shown in Teams as the app's publisher (perfbot package)",
+    "PERFBOT_SUPPORT_URL": "the https page where staff get help with PerfBot (perfbot package)",
+    "PERFBOT_PRIVACY_URL": "the https address of the council's privacy notice for PerfBot (perfbot package)",
+    "PERFBOT_TERMS_URL": "the https address of the terms of use for PerfBot (perfbot package)",
 }
 
 

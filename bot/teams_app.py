@@ -76,11 +76,11 @@ class PackageError(ValueError):
         self.problems = list(problems)
 
 
-# TODO(lead): the four settings after PERFBOT_PUBLIC_URL belong in bot/settings.py (Settings
-# and ENVIRONMENT); until they are wired there, this is the one place PerfBot reads them.
-# PERFBOT_PUBLIC_URL is Settings.public_url now (issue 15); `perfbot package` reads it here as
-# well because it runs without the rest of the settings (no client secret is needed to build
-# a package), and it asks more of it: https, and a host Teams can reach.
+# The settings only the Teams app package reads (the server never needs them), read here
+# and nowhere else; bot/settings.ENVIRONMENT lists them with the rest. `perfbot package` reads
+# PERFBOT_PUBLIC_URL here too (Settings.public_url for the server) because it runs without
+# the rest of the settings (no client secret is needed to build a package), and it asks more
+# of it: https, and a host Teams can reach.
 UNWIRED = {
     "PERFBOT_PUBLIC_URL": "the https address Teams and people reach PerfBot at, e.g. "
     "https://perfbot.council.gov.uk, whose host the package lists as the reports' host",

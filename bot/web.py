@@ -187,6 +187,9 @@ def _refuse(request: web.Request, status: int, why: str, title: str, message: st
     return _page(status, title, message)
 
 
+FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "X-Forwarded-Host")
+
+
 def _loopback(remote: str | None) -> bool:
     """127.0.0.1, ::1, or 127.0.0.1 as a dual-stack socket reports it (::ffff:127.0.0.1)."""
     try:
@@ -223,7 +226,10 @@ def report_route(pages: Pages) -> Callable[[web.Request], Awaitable[web.StreamRe
         now = pages.clock()
         person_id: int | None = None
         if not settings.authenticated:
-            if not _loopback(request.remote):
+            # A request relayed by a proxy on this computer comes from 127.0.0.1 too: one
+            # that says it was forwarded is not this computer's own.
+            forwarded = any(h in request.headers for h in FORWARDED)
+            if forwarded or not _loopback(request.remote):
                 return _refuse(
                     request,
                     403,

@@ -279,6 +279,14 @@ async def test_without_an_app_id_the_page_answers_loopback_only(aiohttp_server, 
             body = await r.text()
             assert_refused_without_data(r.status, body, r.headers, 403)
             assert "only on this computer" in body
+        # A reverse proxy on this computer relays from 127.0.0.1: what it forwards is refused.
+        for header in ("X-Forwarded-For", "Forwarded"):
+            async with session.get(
+                f"http://127.0.0.1:{server.port}/reports/board/2026-27-Q2",
+                headers={header: "for=198.51.100.7" if header == "Forwarded" else "198.51.100.7"},
+            ) as r:
+                body = await r.text()
+                assert_refused_without_data(r.status, body, r.headers, 403)
 
 
 # ---- the settings ------------------------------------------------------------------------
