@@ -140,7 +140,12 @@ class SigningKeys(_OpenIdMetadata):  # type: ignore[misc]  # botbuilder is untyp
 
     async def _fetch(self) -> list[dict[str, Any]]:
         try:
-            async with asyncio.timeout(self.timeout), aiohttp.ClientSession() as session:
+            # trust_env: through HTTPS_PROXY (minding NO_PROXY) where a council's network needs
+            # it, as botbuilder's requests.get went
+            async with (
+                asyncio.timeout(self.timeout),
+                aiohttp.ClientSession(trust_env=True) as session,
+            ):
                 async with session.get(self.url) as answer:
                     answer.raise_for_status()
                     keys_url = (await answer.json(content_type=None))["jwks_uri"]

@@ -28,6 +28,7 @@ from typing import Any
 import jwt
 import pytest
 from aiohttp import web
+from botframework.connector.auth import AuthenticationConstants, JwtTokenExtractor
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -36,7 +37,7 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import func, select
 
 from bot.app import SESSIONS, create_app
-from bot.connector import MetadataUnavailable, SigningKeys
+from bot.connector import MetadataUnavailable, PerfBotAuthentication, SigningKeys
 from bot.loopback import LoopbackConnector
 from bot.settings import Settings, SettingsError
 from domain.model import AuditEntry, ConversationRef
@@ -531,6 +532,25 @@ async def test_keys_in_hand_are_kept_when_a_refresh_fails_and_a_failure_is_not_r
     with pytest.raises(MetadataUnavailable, match=r"could not be fetched: .*503"):
         await fresh.get(keys.kid)  # at once, from the last failure
     assert len(keys.fetched) == asked
+
+
+async def test_in_microsofts_public_cloud_too_the_keys_are_fetched_without_blocking():
+    """A council's deployment sets no cloud settings: botbuilder then checks Teams' tokens
+    against login.botframework.com's keys (and Entra-issued ones against its tenant's), which
+    a test cannot reach; those are fetched by PerfBot's SigningKeys as the loopback ones are."""
+    authentication = PerfBotAuthentication(
+        Settings.from_env({k: v for k, v in environment("").items() if k.startswith("Microsoft")})
+    )
+    try:
+        for url in (
+            AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
+            AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL,
+        ):
+            cache = JwtTokenExtractor.get_open_id_metadata(url)
+            assert isinstance(cache, SigningKeys)
+            assert cache.timeout <= BOUND / 2  # both GETs within it
+    finally:
+        await authentication.close()
 
 
 def test_botbuilders_cloud_settings_are_all_or_nothing_and_shaped_right():
