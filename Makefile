@@ -6,6 +6,11 @@ STAMP := $(VENV)/.installed
 
 PLAYGROUND := tests/e2e/node_modules/@microsoft/m365agentsplayground/cli.js
 
+# Debian's Chromium, and a colour emoji font for the ratings' symbols (🚩, 🟢), for the report
+# pages' test (tests/e2e/test_report_page.py: axe-core, the A4 PDF and the screenshots)
+CHROMIUM := /usr/bin/chromium
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+
 .PHONY: run test lint bench sample clean
 
 $(STAMP): pyproject.toml
@@ -19,6 +24,10 @@ $(PLAYGROUND): tests/e2e/package.json tests/e2e/package-lock.json
 	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 	@touch $(PLAYGROUND)
 
+$(CHROMIUM) $(EMOJI_FONT):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-color-emoji
+
 ## run: prepare perfbot.db with the sample council (if empty), start the bot and the Playground
 ## (messages may go at any hour here, so that a demo works in the evening too);
 ## `make run AS=mark` is the same council with you as Amina's escalation owner (AS is also
@@ -30,7 +39,7 @@ run: $(STAMP) $(PLAYGROUND)
 	PERFBOT_SEND_HOURS=$${PERFBOT_SEND_HOURS:-always} $(BIN)/perfbot serve --playground $(if $(filter command line environment,$(origin AS)),--as $(AS)) $(if $(PORT),--port $(PORT))
 
 ## test: the whole suite (PostgreSQL tests run when PERFBOT_TEST_POSTGRES_URL is set)
-test: $(STAMP) $(PLAYGROUND)
+test: $(STAMP) $(PLAYGROUND) $(CHROMIUM) $(EMOJI_FONT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## lint: ruff and mypy (installed on first use)

@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.supervision import keep_running
 from bot.teams.bot import Clock, PerfBot, utc_now
 from bot.teams.replies import Replies, ReplyRetry
+from bot.web import ROUTE, Pages, hide_links_in_access_log, report_route
 from domain import db
 from domain.uow import UnitOfWork
 
@@ -100,6 +101,8 @@ def create_app(
     app.cleanup_ctx.append(connector)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get(ROUTE, report_route(Pages(settings, lambda: app[SESSIONS], clock)))
+    hide_links_in_access_log()
     return app
 
 

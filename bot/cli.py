@@ -14,6 +14,7 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,7 +22,7 @@ from typing import Any, NoReturn
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bot.settings import ENVIRONMENT, MAX_DISPATCHERS, Settings, SettingsError
+from bot.settings import ENVIRONMENT, LOCAL_URL, MAX_DISPATCHERS, Settings, SettingsError
 from domain import db
 from domain.audit_trail import (
     TrailError,
@@ -630,6 +631,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(f"--now: {error}") from None
         clock = lambda: fixed  # noqa: E731 - a clock that stands still
         log.warning("the clock is fixed at %s (--now)", fixed.isoformat())
+    if settings.public_url == LOCAL_URL and not os.environ.get("PERFBOT_PUBLIC_URL", "").strip():
+        # A local run (with an app id the address is required): links to the board point at
+        # the port it listens on, `make run PORT=3979` too.
+        settings = replace(settings, public_url=f"http://localhost:{args.port}")
     # With PERFBOT_DISPATCHERS=N the server sends the first share itself and keeps a process
     # running for each other share, on the same clock.
     app = create_app(

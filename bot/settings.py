@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from domain.dates import parse_day
 from domain.db import DEFAULT_DATABASE_URL, database_url
+from domain.links import MIN_SECRET, derived_secret
 from domain.outbox import Timetable
 from domain.policy import Policy
 from domain.ratings import Rating, RatingError, Scheme
@@ -44,6 +46,13 @@ class Secret:
         return hash(self._value)
 
 
+LOCAL_URL = "http://localhost:3978"  # `perfbot serve`'s own address, without an app id
+LINK_HOURS = 4
+MAX_LINK_HOURS = 24
+# Links made without an app id are not checked (the page answers loopback only), so any key
+# does; one per process, so nothing needs setting for local use.
+_LOCAL_KEY = secrets.token_urlsafe(32)
+
 # Every environment variable PerfBot reads; the README's configuration table matches this.
 ENVIRONMENT = {
     "PERFBOT_DATABASE_URL": f"database URL (default {DEFAULT_DATABASE_URL.replace('+aiosqlite', '')})",
@@ -69,6 +78,9 @@ ENVIRONMENT = {
     "PERFBOT_SUMMARY_EVERY_WEEKS": "the summary goes every this many weeks (default 1; 3 for three-weekly dashboards)",
     "PERFBOT_SUMMARY_FROM": "the date of one summary day, from which the weeks are counted (default 2024-04-01, a Monday)",
     "PERFBOT_DISPATCHERS": "dispatcher processes `perfbot serve` runs, each for its share of the people and of the tenant rate (default 1)",
+    "PERFBOT_PUBLIC_URL": f"the address people's browsers reach PerfBot at, for the report links it gives (default {LOCAL_URL} without an app id; required, https, with one)",
+    "PERFBOT_LINK_SECRET": f"the key report links are signed with, at least {MIN_SECRET} characters (default: worked out from MicrosoftAppPassword)",
+    "PERFBOT_LINK_HOURS": f"hours a report link works after PerfBot gives it (default {LINK_HOURS}, at most {MAX_LINK_HOURS})",
     "ToBotFromChannelOpenIdMetadataUrl": "botbuilder's own: where the channel's signing keys are published (unset: Microsoft's public cloud)",
     "ToBotFromChannelTokenIssuer": "botbuilder's own: the issuer the channel's tokens must name",
     "ToBotFromEmulatorOpenIdMetadataUrl": "botbuilder's own: the signing keys for Entra-issued (emulator and skill) tokens",
@@ -207,6 +219,47 @@ def _bot_framework(env: Mapping[str, str], app_id: str) -> dict[str, str]:
     return config | {BOT_FRAMEWORK[name]: value for name, value in chosen.items()}
 
 
+def _public_url(env: Mapping[str, str], authenticated: bool) -> str:
+    """PERFBOT_PUBLIC_URL: where browsers reach the bot (the host of /api/messages)."""
+    text = env.get("PERFBOT_PUBLIC_URL", "").strip().rstrip("/")
+    if not text:
+        if authenticated:
+            raise SettingsError(
+                "PERFBOT_PUBLIC_URL is not set: with an app id PerfBot needs the https address "
+                "people's browsers reach it at (the host of /api/messages, e.g. "
+                "https://perfbot.council.gov.uk) to give them links to the board"
+            )
+        return LOCAL_URL
+    scheme, _, rest = text.partition("://")
+    host = rest.split("/")[0]
+    if scheme not in ("http", "https") or not host or any(c in rest for c in "?#@ "):
+        raise SettingsError(
+            f"PERFBOT_PUBLIC_URL '{text}' is not an address like https://perfbot.council.gov.uk "
+            "(scheme and host, optionally a path; no query, fragment or user name)"
+        )
+    if authenticated and scheme != "https":
+        raise SettingsError(
+            f"PERFBOT_PUBLIC_URL '{text}' must start with https:// when an app id is set: the "
+            "links carry a person's access to the board"
+        )
+    return text
+
+
+def _link_secret(env: Mapping[str, str], app_id: str, password: str) -> str:
+    text = env.get("PERFBOT_LINK_SECRET", "").strip()
+    if text and len(text) < MIN_SECRET:
+        raise SettingsError(
+            f"PERFBOT_LINK_SECRET is {len(text)} characters: it must be at least {MIN_SECRET} "
+            "(for example the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    if not text and app_id and not password:
+        raise SettingsError(
+            "PERFBOT_LINK_SECRET is not set: a bot without a client secret (UserAssignedMSI) "
+            f"needs a key of at least {MIN_SECRET} characters to sign report links with"
+        )
+    return text
+
+
 def _summary(env: Mapping[str, str], zone: str) -> SummarySchedule:
     """The weekly summary's day, time and cadence (PERFBOT_SUMMARY_*)."""
     defaults = SummarySchedule()
@@ -248,8 +301,21 @@ class Settings:
     acknowledge_within: int = Policy.acknowledge_within
     deep_dive_after: int = Policy.deep_dive_after
     summary: SummarySchedule = field(default_factory=SummarySchedule)
+    public_url: str = LOCAL_URL
+    link_secret: Secret = field(default_factory=lambda: Secret(""))
+    link_hours: int = LINK_HOURS
     # botbuilder's configuration attributes (BOT_FRAMEWORK), for a cloud other than the public one
     bot_framework: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def link_key(self) -> str:
+        """The key report links are signed with: PERFBOT_LINK_SECRET, else one worked out
+        from the client secret (never the secret itself), else (no app id) this process's."""
+        if self.link_secret:
+            return self.link_secret.reveal()
+        if self.app_password:
+            return derived_secret(self.app_password.reveal())
+        return _LOCAL_KEY
 
     @property
     def policy(self) -> Policy:
@@ -323,6 +389,9 @@ class Settings:
             except ValueError as error:
                 raise SettingsError(f"PERFBOT_OPEN_FROM: {error}") from None
         return cls(
+            public_url=_public_url(env, bool(app_id)),
+            link_secret=Secret(_link_secret(env, app_id, password)),
+            link_hours=_count(env, "PERFBOT_LINK_HOURS", LINK_HOURS, MAX_LINK_HOURS),
             summary=_summary(env, zone),
             open_from=open_from,
             escalate=_ratings(env, "PERFBOT_ESCALATE_RATINGS"),

@@ -47,6 +47,8 @@ class Verb(enum.StrEnum):
     RETURN_TO_OWNER = "return_to_owner"
     # The weekly summary's lines (domain/summary.py): a measure's detail, in one's own chat.
     OPEN_MEASURE = "open_measure"
+    # The summary's and the status card's Open the board: a signed link to the board page.
+    OPEN_REPORT = "open_report"
     # The performance team's period card (domain/locks.py):
     LOCK_PERIOD = "lock_period"
     UNLOCK_PERIOD = "unlock_period"
@@ -328,6 +330,16 @@ class OpenMeasure:
     code: str
 
 
+@dataclass(frozen=True)
+class OpenReport:
+    """Open the board: a link to a report (``kind``, a ReportKind's value; ``period`` as the
+    card had it, or blank for the last quarter), in the presser's own chat."""
+
+    verb: ClassVar[Verb] = Verb.OPEN_REPORT
+    kind: str
+    period: str
+
+
 MAX_LISTED = 50  # returns one "Acknowledge all" (or "Approve all shown") may name
 
 CardAction = (
@@ -354,6 +366,7 @@ CardAction = (
     | LockPeriod
     | UnlockPeriod
     | OpenMeasure
+    | OpenReport
 )
 
 
@@ -566,6 +579,10 @@ def _open_measure(value: Mapping[str, Any]) -> OpenMeasure:
     return OpenMeasure(_code(value))
 
 
+def _open_report(value: Mapping[str, Any]) -> OpenReport:
+    return OpenReport(_text(value.get("kind")).strip()[:32] or "board", _period(value))
+
+
 PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.SUBMIT_RETURN: _return_form,
     Verb.NOT_AVAILABLE: _not_available,
@@ -590,6 +607,7 @@ PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.LOCK_PERIOD: _lock_period,
     Verb.UNLOCK_PERIOD: _unlock_period,
     Verb.OPEN_MEASURE: _open_measure,
+    Verb.OPEN_REPORT: _open_report,
 }
 
 

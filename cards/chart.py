@@ -3,7 +3,8 @@ that a Leadership Team reads at a glance, drawn into a small PNG the summary car
 
 Each bar is one service's rated measures, split by rating in the scheme's order, best first,
 as shares of the service (so a small service reads as clearly as a large one), each segment
-with its count where it fits and the service's total at the end. Colour is never the only
+with its count where it fits; the service's name and total on a line above it. It is drawn
+at about the width Teams shows it (440 pixels), so its text is read at 10 points. Colour is never the only
 carrier of meaning: every rating also has its own hatch pattern, and the legend gives its
 symbol and word; ``alt`` says every figure in a sentence for those who cannot see the image.
 
@@ -31,14 +32,15 @@ from PIL import Image
 from domain.ratings import Rating, Scheme
 from domain.summary import Summary
 
-WIDTH = 640  # pixels
-HEAD = 84  # title and legend
-LEGEND_ROW = 22  # a second row of the legend, when both schemes' ratings are shown
-FOOT = 36  # the note under the bars
-ROW = 28  # one service
+# Drawn at about the width Teams shows an image in a card (about 420 pixels on a desktop,
+# a phone's full width), so that its text is read at the size it is drawn.
+WIDTH = 440  # pixels
+MARGIN = 12
+TITLE = 32  # the title
+LEGEND_ROW = 24  # one row of the legend (a second when both schemes' ratings are shown)
+FOOT = 28  # the note under the bars
+ROW = 40  # one service: its name and total on a line, its bar below
 DPI = 100
-LEFT = 178  # service names
-RIGHT = 46  # totals
 GREYS = (0x00, 0x40, 0x80, 0xBF, 0xFF)  # with the ratings' colours, the PNG's palette
 
 ORDER = {
@@ -61,16 +63,18 @@ class Style:
 STYLES = {
     Rating.STRONG: Style("#1b7a3a", "#0f4d23", "", "★"),
     Rating.GOOD: Style("#8fd19e", "#2f7a45", "///", "✓"),
-    Rating.REVIEW: Style("#f5c342", "#8a6400", "...", "●"),
+    Rating.REVIEW: Style("#f5c342", "#8a6400", "---", "●"),
     Rating.ACTION: Style("#c8372d", "#6e1510", "xx", "⚑"),
-    Rating.GREEN: Style("#2e8b4a", "#17502a", "", "✓"),
+    Rating.GREEN: Style("#2e8b4a", "#17502a", "\\\\", "✓"),  # not solid: Strong is
     Rating.AMBER: Style("#f5a623", "#8a5a00", "///", "⚠"),
     Rating.RED: Style("#c8372d", "#6e1510", "xx", "✗"),
 }
 
-NAME_WIDTH = LEFT - 20  # pixels a line of a service's name
-NAME_LINES = 2
-SMALL = 8  # points: names and counts
+TOTAL_WIDTH = 70  # pixels kept for a service's total at the end of its name's line
+NAME_WIDTH = WIDTH - 2 * MARGIN - TOTAL_WIDTH  # pixels for a service's name: one line
+NAME_LINES = 1
+TEXT = 10  # points: names, totals and the legend (14 pixels)
+SMALL = 9  # points: the counts on the bars and the note
 BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -92,7 +96,7 @@ def ratings_chart(summary: Summary) -> Chart | None:
     legend = _ratings(summary.scheme, [counts for _, counts in services])
     ratings = tuple(r for row in legend for r in row)
     title = f"Ratings by service, week of {summary.week_of.day} {summary.week_of:%B %Y}"
-    height = HEAD + LEGEND_ROW * (len(legend) - 1) + ROW * len(services) + FOOT
+    height = TITLE + LEGEND_ROW * len(legend) + ROW * len(services) + FOOT
     png = _draw(title, services, legend, height)
     return Chart(png=png, alt=_alt(title, services, ratings), width=WIDTH, height=height)
 
@@ -122,30 +126,34 @@ def _draw(
     legend: tuple[tuple[Rating, ...], ...],
     height: int,
 ) -> bytes:
+    """Each service as its name (and total) on a line with its bar below, across the whole
+    width: a phone shows the image at about this size, so nothing is drawn smaller than 9
+    points (12 pixels)."""
     ratings = tuple(r for row in legend for r in row)
     regular, bold = _fonts()
     small = regular.copy()
     small.set_size(SMALL)
     figure = Figure(figsize=(WIDTH / DPI, height / DPI), dpi=DPI, facecolor="#ffffff")
     canvas = FigureCanvasAgg(figure)
-    plot_width = WIDTH - LEFT - RIGHT
+    plot_width = WIDTH - 2 * MARGIN
     axes = figure.add_axes(
-        (LEFT / WIDTH, FOOT / height, plot_width / WIDTH, ROW * len(services) / height)
+        (MARGIN / WIDTH, FOOT / height, plot_width / WIDTH, ROW * len(services) / height)
     )
     axes.set_xlim(0, 1)
-    axes.set_ylim(len(services) - 0.5, -0.5)  # the first service at the top
+    axes.set_ylim(len(services), 0)  # service n from n (its name) to n + 1 (under its bar)
     axes.set_axis_off()
     totals = [sum(counts.get(r, 0) for r in ratings) for _, counts in services]
+    bars = [row + 0.66 for row in range(len(services))]
     lefts = [0.0] * len(services)
     for rating in ratings:  # one set of bars a rating: far quicker than one bar a segment
         style = STYLES[rating]
         counts = [c.get(rating, 0) for _, c in services]
         shares = [count / total for count, total in zip(counts, totals, strict=True)]
         axes.barh(
-            range(len(services)),
+            bars,
             shares,
             left=lefts,
-            height=0.72,
+            height=0.42,
             color=style.fill,
             edgecolor=style.edge,
             hatch=style.hatch,
@@ -154,10 +162,10 @@ def _draw(
         )
         for row, (count, share) in enumerate(zip(counts, shares, strict=True)):
             label = f"{count:,}"
-            if count and share * plot_width >= 7 * len(label) + 8:  # room for it and its box
+            if count and share * plot_width >= 8 * len(label) + 8:  # room for it and its box
                 axes.text(
                     lefts[row] + share / 2,
-                    row,
+                    bars[row],
                     label,
                     ha="center",
                     va="center",
@@ -168,20 +176,25 @@ def _draw(
         lefts = [left + share for left, share in zip(lefts, shares, strict=True)]
     for row, ((name, _), total) in enumerate(zip(services, totals, strict=True)):
         axes.text(
-            1.01, row, f"{total:,}", ha="left", va="center", color="#404040", fontproperties=small
-        )
-        axes.text(
-            -0.02,
-            row,
-            _name(name),
+            1.0,
+            row + 0.2,
+            f"{total:,} rated",
             ha="right",
             va="center",
+            color="#404040",
+            fontproperties=regular,
+        )
+        axes.text(
+            0.0,
+            row + 0.2,
+            _name(name),
+            ha="left",
+            va="center",
             color="#000000",
-            fontproperties=small,
-            linespacing=1.05,
+            fontproperties=regular,
         )
     figure.text(
-        12 / WIDTH, 1 - 10 / height, _escape(title), ha="left", va="top", fontproperties=bold
+        MARGIN / WIDTH, 1 - 8 / height, _escape(title), ha="left", va="top", fontproperties=bold
     )
     for line, row_ratings in enumerate(legend):
         figure.legend(
@@ -196,20 +209,20 @@ def _draw(
                 for r in row_ratings
             ],
             loc="upper left",
-            bbox_to_anchor=(8 / WIDTH, 1 - (34 + LEGEND_ROW * line) / height),
+            bbox_to_anchor=((MARGIN - 4) / WIDTH, 1 - (TITLE + LEGEND_ROW * line - 2) / height),
             ncol=len(row_ratings),
             frameon=False,
             prop=regular,
-            handlelength=2.2,
-            handleheight=1.1,
-            columnspacing=1.4,
+            handlelength=1.8,
+            handleheight=1.0,
+            handletextpad=0.4,
+            columnspacing=1.0,
             borderpad=0.2,
         )
     figure.text(
-        12 / WIDTH,
+        MARGIN / WIDTH,
         8 / height,
-        "Each bar is a service's rated measures, by share; the numbers are counts, "
-        "the total at the end.",
+        "Each bar is one service, by share; the numbers are counts.",
         ha="left",
         va="bottom",
         color="#404040",
@@ -242,7 +255,7 @@ def _palette_image() -> Image.Image:
 def _fonts() -> tuple[FontProperties, FontProperties]:
     """DejaVu Sans from matplotlib's own data, whatever fonts the machine has."""
     folder = Path(_regular_path()).parent
-    regular = FontProperties(fname=folder / "DejaVuSans.ttf", size=9)
+    regular = FontProperties(fname=folder / "DejaVuSans.ttf", size=TEXT)
     bold = FontProperties(fname=folder / "DejaVuSans-Bold.ttf", size=11)
     return regular, bold
 
@@ -261,7 +274,7 @@ def _advance(character: str) -> float:
     """How far a character moves the pen in a name, in pixels, hinted as Agg draws it (kerning
     and a last glyph's overhang aside: the names have room to spare for those)."""
     font = get_font(_regular_path())  # matplotlib's own, one a thread
-    font.set_size(SMALL, DPI)
+    font.set_size(TEXT, DPI)
     return float(font.load_char(ord(character), flags=get_hinting_flag()).horiAdvance / 64)
 
 
@@ -278,7 +291,8 @@ def _control(character: str) -> bool:
 
 def _name(text: str) -> str:
     """A service's name as the chart can draw it: characters the font lacks (emoji) left
-    out, in at most two lines that fit beside the bars, cut with an ellipsis when longer."""
+    out, in at most NAME_LINES lines that fit above its bar, cut with an ellipsis when
+    longer."""
     known = _glyphs()
     words = _plain("".join(c for c in _plain(text) if ord(c) in known)).split(" ")
 

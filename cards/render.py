@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from cards.actions import INPUTS, MAX_PROGRESS, MAX_TEXT, Verb, ids
 from domain.action_plans import ActionItem
+from domain.board import ReportKind, latest_period
 from domain.dates import LONDON, long_day
 from domain.deep_dives import DiveView, ListedDive
 from domain.escalations import EscalationView, QuestionCard, Watched
@@ -468,10 +469,14 @@ def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dic
 
 
 def status_card(
-    heading: str, items: Sequence[OpenReturn], watched: Sequence[Watched] = ()
+    heading: str,
+    items: Sequence[OpenReturn],
+    watched: Sequence[Watched] = (),
+    board_period: str = "",
 ) -> dict[str, Any]:
     """A service's returns and ratings; for an escalation owner, first each off-track
-    measure escalated to them (``watched``), with a button that opens its escalation card."""
+    measure escalated to them (``watched``), with a button that opens its escalation card;
+    and Open the board, for ``board_period`` (blank: the last quarter when it is pressed)."""
     by_service: dict[str, list[OpenReturn]] = {}
     for item in items:
         by_service.setdefault(item.measure.service.name, []).append(item)
@@ -520,6 +525,7 @@ def status_card(
         more_watched=f"And {_plural(more, 'more off-track measure')} escalated to you."
         if more > 0
         else "",
+        board_period=board_period,
     )
 
 
@@ -1123,11 +1129,20 @@ def summary_card(summary: Summary, chart: ChartImage | None = None) -> dict[str,
                 sections=[_section(t, lines, limit) for t, lines in sections],
                 unreachable=unreachable,
                 quiet=quiet,
+                board_period=latest_period(ReportKind.BOARD, summary.week_of).label,
             )
         except CardTooLarge:
             if limit == 1 and not with_image:
                 raise
     raise AssertionError("unreachable: the last try returns or raises")
+
+
+def report_link_card(title: str, scope: str, until: str, url: str, button: str) -> dict[str, Any]:
+    """A person's link to a report page: what it shows, until when, and the button that
+    opens it in their browser (Action.OpenUrl, which every Teams client has)."""
+    return render(
+        "report_link.json.j2", title=title, scope=scope, until=until, url=url, button=button
+    )
 
 
 def measure_detail_card(detail: MeasureDetail) -> dict[str, Any]:

@@ -481,6 +481,36 @@ class _Measure:
 
 
 @dataclass(frozen=True, slots=True)
+class _Newest:
+    """The newest version of a return of the period a report shows, as its columns."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "measure_id", "period", "version", "value", "status", "exceeding_expectations",
+        "commentary", "remedial_action", "action_due", "not_available_reason", "state",
+        "reviewed_by_id", "reviewed_at", "review_comment", "restated", "restated_from",
+        "correction_reason",
+    )  # fmt: skip
+
+    measure_id: int
+    period: str
+    version: int
+    value: Decimal | None
+    status: str | None
+    exceeding_expectations: bool
+    commentary: str | None
+    remedial_action: str | None
+    action_due: date | None
+    not_available_reason: str | None
+    state: ReturnState
+    reviewed_by_id: int | None
+    reviewed_at: datetime | None
+    review_comment: str | None
+    restated: bool
+    restated_from: str | None
+    correction_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Figure:
     """An older version's figure, as read for trends and direction of travel."""
 
@@ -512,7 +542,7 @@ class _Reader:
         self.policy = policy
         self.names: dict[int, str] = {}
         self.figures: dict[tuple[int, str], _Figure] = {}
-        self.returns: dict[tuple[int, str], Return] = {}
+        self.returns: dict[tuple[int, str], _Newest] = {}
         self.targets: dict[tuple[int, str], Decimal] = {}
 
     async def measures(
@@ -558,11 +588,13 @@ class _Reader:
         """The newest return of each ``own`` period in full; of the ``others`` only their
         figures; the targets of both."""
         session = self.session
-        for ret in await session.scalars(
-            select(Return).where(Return.period.in_(own)).order_by(Return.version)
+        for row in await session.execute(
+            select(*(getattr(Return, name) for name in _Newest.COLUMNS))
+            .where(Return.period.in_(own))
+            .order_by(Return.version)
         ):
-            if ret.measure_id in ids:
-                self.returns[(ret.measure_id, ret.period)] = ret
+            if row[0] in ids:
+                self.returns[(row[0], row[1])] = _Newest(*row)
         figures = self.figures
         others -= own
         if others:
@@ -587,7 +619,7 @@ class _Reader:
             if measure_id in ids:
                 self.targets[(measure_id, label)] = value
 
-    def figure(self, measure_id: int, label: str) -> Return | _Figure | None:
+    def figure(self, measure_id: int, label: str) -> _Newest | _Figure | None:
         key = (measure_id, label)
         return self.returns.get(key) or self.figures.get(key)
 
@@ -618,7 +650,7 @@ def _target_shown(m: _Measure, target: Decimal | None) -> str:
 
 
 def _approval(
-    ret: Return | None,
+    ret: _Newest | None,
     state: str,
     deadline: date,
     names: Callable[[int | None], str],

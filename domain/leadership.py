@@ -268,13 +268,18 @@ def next_words(
 
 
 async def queue_summary(
-    session: AsyncSession, day: date, now: datetime, schedule: SummarySchedule
+    session: AsyncSession,
+    day: date,
+    now: datetime,
+    schedule: SummarySchedule,
+    refused: str | None = None,
 ) -> Queued:
     """Queue the summary for summary day ``day``: one to the channel, or with none one to
     each of the Leadership Team and a notice to each admin. Built when it goes, from the
     database as it then stands. One summary a week to each: a target that had this week's
     summary already is given nothing more (a channel chosen later in the week is given the
-    week's summary, once)."""
+    week's summary, once). ``refused``: why the channel it went to refused it, for the
+    admins' notice."""
     result = Queued()
     where = await destination(session)
     payload = {"day": day.isoformat()}
@@ -311,12 +316,44 @@ async def queue_summary(
             session,
             Kind.NO_CHANNEL,
             f"person:{admin.id}{_suffix(day)}",
-            payload={**payload, "people": names, "every": schedule.describe()},
+            payload={
+                **payload,
+                "people": names,
+                "every": schedule.describe(),
+                **({"refused": refused} if refused else {}),
+            },
             now=now,
             person_id=admin.id,
         )
         result.queued += [key] if key else []
     return result
+
+
+async def channel_refused(
+    session: AsyncSession,
+    notification: Notification,
+    why: str,
+    now: datetime,
+    schedule: SummarySchedule,
+) -> None:
+    """Teams refused a summary posted to a channel for good (PerfBot removed from the team,
+    the channel deleted): the channel is cleared if it is still the one set, and that
+    week's summary goes where it goes with no channel, each of the Leadership Team in
+    person, with a notice to each admin saying what happened: never lost in silence."""
+    if notification.conversation_id is None:
+        return  # a personal copy: its person is marked unreachable like anyone else
+    channel = await session.get(LeadershipChannel, 1)
+    where = "the leadership channel"
+    if channel is not None and channel.conversation_id == notification.conversation_id:
+        names = " of ".join(n for n in (channel.channel_name, channel.team_name) if n)
+        where = f"the channel {names}" if names else where
+        await clear_channel(session, "system", now)
+    day = date.fromisoformat(
+        str((notification.payload or {}).get("day", "")) or now.date().isoformat()
+    )
+    await queue_summary(
+        session, day, now, schedule, refused=f"Teams refused the post in {where}: {why}"
+    )
 
 
 async def weekly(

@@ -42,6 +42,8 @@ class Kind(enum.StrEnum):
     RESUBMITTED = "resubmitted"  # sent again after a reviewer returned it, to that reviewer
     # The weekly summary's buttons (domain/summary.py):
     MEASURE_DETAIL = "measure-detail"  # a measure's history and commentary, to who asked
+    # Open the board pressed in a channel (domain/report_links.py):
+    REPORT_LINK = "report-link"  # a signed link to the board, to who pressed it, in person
     # The Leadership Team's weekly summary (domain/leadership.py):
     WEEKLY_SUMMARY = "weekly-summary"  # to the leadership channel, or each of them in person
     NO_CHANNEL = "no-channel"  # to each admin: no leadership channel is set, and how to set one

@@ -54,7 +54,9 @@ from domain.views import (
     locked_periods,
     measure_by_code,
     shown_value,
+    state_of,
 )
+from domain.workdays import WorkingCalendar
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,9 @@ class Summary:
     restatements: tuple[RestatementLine, ...] = ()
     strong: tuple[MeasureLine, ...] = ()
     unreachable: dict[str, int] = field(default_factory=dict)  # by service: how many people
+    # Every period a figure or rating it shows comes from (the open periods, and each
+    # measure's latest rated ones): a later change to one of them is a restatement.
+    shown: tuple[str, ...] = ()
 
     @property
     def expected(self) -> int:
@@ -394,6 +399,7 @@ async def build(
     by_service: dict[str, Counter[Rating]] = {}
     new_off_track, recoveries, strong = [], [], []
     periods_covered: set[str] = set()
+    periods_shown: set[str] = set()  # every period a rating counted comes from
     for measure in measures:
         service = service_names[measure.service_id]
         measure_id = measure.id
@@ -444,6 +450,7 @@ async def build(
         then = rated(measure, measure_id, labels, then_figures, 1)
         latest = history[0] if history else None
         latest_then = then[0] if then else None
+        periods_shown.update(line.period for line in history)
         if latest is not None and latest.rating is not None:
             counts_now[latest.rating] += 1
             by_service.setdefault(service, Counter())[latest.rating] += 1
@@ -483,6 +490,7 @@ async def build(
         restatements=tuple(await _restatements(session, since_at)),
         strong=tuple(strong),
         unreachable=await _unreachable(session),
+        shown=tuple(sorted(periods_covered | periods_shown, key=_newest_first)),
     )
 
 
@@ -505,7 +513,7 @@ async def _escalations(session: AsyncSession, since: datetime) -> list[Escalatio
         .join(Measure, Measure.id == Escalation.measure_id)
         .join(Service, Service.id == Measure.service_id)
         .outerjoin(acknowledger, acknowledger.id == Escalation.acknowledged_by_id)
-        .where(Escalation.raised_at > since)
+        .where(Escalation.raised_at > since, Measure.active)
         .order_by(Escalation.raised_at, Measure.code)
     )
     return [
@@ -529,7 +537,7 @@ async def _deep_dives(session: AsyncSession, since: datetime) -> list[MeasureLin
         select(DeepDive, Measure.code, Measure.title, Service.name)
         .join(Measure, Measure.id == DeepDive.measure_id)
         .join(Service, Service.id == Measure.service_id)
-        .where(or_(DeepDive.flagged_at > since, DeepDive.decision.is_(None)))
+        .where(or_(DeepDive.flagged_at > since, DeepDive.decision.is_(None)), Measure.active)
         .order_by(DeepDive.flagged_at, Measure.code)
     )
     lines = []
@@ -577,7 +585,7 @@ async def _restatements(session: AsyncSession, since: datetime) -> list[Restatem
         select(Return, Measure, Service.name)
         .join(Measure, Measure.id == Return.measure_id)
         .join(Service, Service.id == Measure.service_id)
-        .where(Return.restated, Return.submitted_at > since)
+        .where(Return.restated, Return.submitted_at > since, Measure.active)
         .order_by(Return.submitted_at, Measure.code)
     )
     return [
@@ -627,6 +635,24 @@ class MeasureDetail:
     more_items: int
 
 
+def _awaited(
+    measure: Measure,
+    line: HistoryLine,
+    today: date,
+    calendar: WorkingCalendar,
+    locked: frozenset[str],
+) -> str:
+    """A period with no return yet, in words: overdue, or not yet due, with its deadline."""
+    period = Period.parse(line.period)
+    due = calendar.deadline(period, measure.deadline_working_days, measure.code)
+    state = state_of(None, due, today, signed_off=line.period in locked)
+    if state == "overdue":
+        return f"overdue (due {long_day(due, year=False)})"
+    if state == "due":
+        return f"not due yet (due {long_day(due, year=False)})"
+    return state  # signed off without a figure
+
+
 async def detail(session: AsyncSession, code: str, today: date, policy: Policy) -> MeasureDetail:
     """The measure's last eight periods with figure, target and rating, the owner's latest
     words and its open action-plan items; Refused if there is no such active measure."""
@@ -638,9 +664,17 @@ async def detail(session: AsyncSession, code: str, today: date, policy: Policy) 
         window.append(window[-1].previous())
     record = await measure_record(session, measure, window, today, policy, DETAIL_ITEMS)
     latest = record.latest
+    calendar = await load_calendar(session)
+    locked = await locked_periods(session)
+    history = [
+        line
+        if line.shown != "—"
+        else replace(line, shown=_awaited(measure, line, today, calendar, locked))
+        for line in record.history
+    ]
     return MeasureDetail(
         measure,
-        record.history,
+        history,
         latest.commentary if latest else None,
         latest.remedial_action if latest else None,
         latest.action_due if latest else None,

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import (
 from bot.connector import read_model
 from bot.delivery.failures import RETRYABLE, SendFailure, classify
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.messages import Reading, Sent, message_for
+from bot.delivery.messages import Reading, Refusal, Sent, message_for
 from bot.references import References
 from bot.settings import Settings
 from domain import notifications, outbox
@@ -324,7 +324,7 @@ class Dispatcher:
                 return
             message, (reference, tenant), update_of, kept = checked
         else:  # a notice to a known chat: nothing it depends on can have changed meanwhile
-            reading = Reading(None, now, self.policy, calendar)
+            reading = Reading(None, now, self.policy, calendar, settings=self.settings)
             message = await spec.build(reading, job.payload, person)
             reference, tenant = target
             update_of, kept = None, reading.kept
@@ -398,7 +398,7 @@ class Dispatcher:
                 self._give_up(notification, NOT_INSTALLED)
                 report.failed += 1
                 return None
-            reading = Reading(session, now, self.policy, calendar)
+            reading = Reading(session, now, self.policy, calendar, settings=self.settings)
             message = await spec.build(reading, notification.payload or {}, person)
             update_of = await _sent_activity(session, notification)
         return (
@@ -427,6 +427,11 @@ class Dispatcher:
                 await mark_unreachable(session, notification.person_id, why, now)
                 self._give_up(notification, why)
                 report.failed += 1
+                then = message_for(notification.kind).after_refused
+                if then is not None:
+                    await then(
+                        Refusal(session, notification, str(failure), now, self.settings.summary)
+                    )
                 return
             if notification.attempts >= MAX_ATTEMPTS or (
                 failure.status is not None and failure.status not in RETRYABLE

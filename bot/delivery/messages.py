@@ -18,15 +18,19 @@ from botbuilder.schema import Activity
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from bot import web
+from bot.settings import Settings
 from cards import render as cards
 from cards.chart import Chart, ratings_chart
-from domain import deep_dives, escalations, leadership, signoff, summary, views
+from domain import board, deep_dives, escalations, leadership, signoff, summary, views
 from domain import overdue as overdue_digests
+from domain.board import ReportKind
 from domain.dates import long_day
-from domain.model import DeepDive, Measure, Person
+from domain.model import DeepDive, Measure, Notification, Person
 from domain.notifications import Kind
 from domain.periods import Period
 from domain.policy import Policy
+from domain.weekly import SummarySchedule
 from domain.workdays import WorkingCalendar
 
 
@@ -41,6 +45,8 @@ class Reading:
     calendar: WorkingCalendar
     # What a builder keeps for its message's ``after_sent`` (the periods a summary showed).
     kept: dict[str, Any] = field(default_factory=dict)
+    # The sender's settings, for messages that carry a signed link (bot/web.py).
+    settings: Settings | None = None
 
 
 Builder = Callable[[Reading, dict[str, Any], Person | None], Awaitable[Activity]]
@@ -60,10 +66,27 @@ AfterSent = Callable[[AsyncConnection, Sent], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A row Teams refused for good (403, 404), for its kind's ``after_refused``: in the
+    transaction that marks it failed."""
+
+    session: AsyncSession
+    notification: Notification
+    why: str
+    now: datetime
+    schedule: SummarySchedule
+
+
+AfterRefused = Callable[[Refusal], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class Message:
     build: Builder
     checked_at_send: bool = False
     after_sent: AfterSent | None = None
+    # What else happens when Teams refuses it for good (beyond marking the person unreachable).
+    after_refused: AfterRefused | None = None
 
 
 def _notice(title: str, body: str, *, warning: bool = True) -> Activity:
@@ -437,6 +460,21 @@ async def measure_detail(
     return _card_message(cards.measure_detail_card(found), f"{code}: its history and commentary.")
 
 
+async def report_link(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """Open the board, pressed in a channel: the presser's link, made as it goes (so its
+    hours start when they get it), for what they may see then."""
+    assert reading.session is not None  # checked at send time
+    if person is None or reading.settings is None:
+        return _notice("PerfBot", "Press Open the board again for a link to the board.")
+    kind = ReportKind(str(payload.get("kind") or "board"))
+    period = Period.parse(str(payload.get("period") or ""))
+    scope = await board.scope_of(reading.session, person)
+    if web.holds_nothing(scope):
+        return _notice("PerfBot", web.NOTHING_TO_SEE, warning=False)
+    card = web.link_card(reading.settings, person, scope, kind, period, reading.now)
+    return _card_message(card, f"{kind.heading}: {period.label}: your link.")
+
+
 async def summary_chart(found: summary.Summary) -> Chart | None:
     """The summary's chart (cards/chart.py), drawn in a thread: it takes the time of a
     database round or two, which the event loop should not wait for."""
@@ -452,7 +490,7 @@ async def weekly_summary(
     day = date.fromisoformat(payload["day"]) if payload.get("day") else None
     since = await leadership.since(reading.session, day)
     found = await summary.build(reading.session, reading.now, reading.policy, since, day)
-    reading.kept["periods"] = list(found.periods)
+    reading.kept["periods"] = list(found.shown)
     card = cards.summary_card(found, await summary_chart(found))
     text = f"The weekly performance summary for the week of {long_day(found.week_of)}."
     return _card_message(card, text)
@@ -461,6 +499,12 @@ async def weekly_summary(
 async def summary_published(connection: AsyncConnection, sent: Sent) -> None:
     await leadership.published(
         connection, sent.reason_key, list(sent.kept.get("periods") or []), sent.at
+    )
+
+
+async def summary_refused(refusal: Refusal) -> None:
+    await leadership.channel_refused(
+        refusal.session, refusal.notification, refusal.why, refusal.now, refusal.schedule
     )
 
 
@@ -473,6 +517,14 @@ async def no_channel(reading: Reading, payload: dict[str, Any], person: Person |
         else "Nobody has the leadership role in the people sheet, so this week's summary went "
         "to nobody."
     )
+    if payload.get("refused"):
+        return _notice(
+            "The leadership channel refused the weekly summary",
+            f"{payload['refused']}. PerfBot has cleared the channel. {went} To have it "
+            "posted in a channel again: add PerfBot to the Leadership Team's team in Teams, "
+            "then type set leadership channel in that channel; or run perfbot leadership "
+            "set-channel --team TEAM --channel CHANNEL.",
+        )
     return _notice(
         "No leadership channel is set",
         f"{went} To have it posted in the Leadership Team's channel ({payload.get('every', '')}) "
@@ -502,8 +554,12 @@ MESSAGES: dict[Kind, Message] = {
     Kind.RESUBMITTED: Message(review, checked_at_send=True),
     Kind.RETURNED: Message(returned, checked_at_send=True),
     Kind.MEASURE_DETAIL: Message(measure_detail, checked_at_send=True),
+    Kind.REPORT_LINK: Message(report_link, checked_at_send=True),
     Kind.WEEKLY_SUMMARY: Message(
-        weekly_summary, checked_at_send=True, after_sent=summary_published
+        weekly_summary,
+        checked_at_send=True,
+        after_sent=summary_published,
+        after_refused=summary_refused,
     ),
     Kind.NO_CHANNEL: Message(no_channel),
 }

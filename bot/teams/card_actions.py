@@ -27,6 +27,7 @@ from cards.actions import (
     OpenDeepDive,
     OpenEscalation,
     OpenMeasure,
+    OpenReport,
     OpenReturnCard,
     RequestDeepDive,
     ReturnForm,
@@ -416,6 +417,12 @@ async def open_measure(turn: Turn, action: OpenMeasure) -> None:
         await turn.say(why)
 
 
+async def open_report(turn: Turn, action: OpenReport) -> None:
+    """Open the board, on the weekly summary and the status card: the presser's own link to
+    the board for the card's quarter, in their personal chat (commands.send_report_link)."""
+    await commands.send_report_link(turn, action.kind, action.period)
+
+
 CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.SUBMIT_RETURN: submit_return,
     Verb.NOT_AVAILABLE: not_available,
@@ -440,4 +447,5 @@ CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.LOCK_PERIOD: lock_period,
     Verb.UNLOCK_PERIOD: unlock_period,
     Verb.OPEN_MEASURE: open_measure,
+    Verb.OPEN_REPORT: open_report,
 }

@@ -9,21 +9,25 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import web
 from bot.delivery.messages import summary_chart
 from bot.references import channel_values
 from bot.teams.turn import Turn
 from cards import render as cards
 from domain import (
     action_plans,
+    board,
     deep_dives,
     escalations,
     leadership,
     locks,
+    report_links,
     returns,
     signoff,
     summary,
     views,
 )
+from domain.board import ReportError, ReportKind
 from domain.dates import long_day
 from domain.model import LeadershipChannel, Role
 from domain.periods import Period, PeriodError
@@ -122,7 +126,47 @@ async def status(turn: Turn, args: tuple[str, ...]) -> None:
     if turn.person.has_role(Role.ESCALATION_OWNER):  # their off-track measures, first
         async with turn.uow() as tx:
             watched = await escalations.watched(tx, turn.person, items, turn.now, turn.policy)
-    await turn.send_card(cards.status_card(f"Status for {turn.person.name}", items, watched))
+    quarter = board.latest_period(ReportKind.BOARD, turn.today).label
+    await turn.send_card(
+        cards.status_card(f"Status for {turn.person.name}", items, watched, quarter)
+    )
+
+
+async def send_report_link(turn: Turn, kind_text: str, period_text: str) -> None:
+    """A person's own signed link to a report (the board unless the card says otherwise),
+    for the quarter asked (or the last one), scoped to what they may see. In their personal
+    chat it comes in reply; asked in a channel, it goes to their personal chat, and the
+    channel hears only whether it is on its way."""
+    try:
+        kind = ReportKind.parse(kind_text or "board")
+        period = (
+            board.report_period(kind, period_text)
+            if period_text
+            else board.latest_period(kind, turn.today)
+        )
+    except ReportError as error:
+        said = str(error)
+        await turn.say(f"{said[:1].upper()}{said[1:]}. Type board alone for the last quarter.")
+        return
+    person, now, settings = turn.person, turn.now, turn.services.settings
+    if not _personal(turn):
+        pressed = turn.ctx.activity.id or ""
+        said = await turn.uow.run(
+            lambda tx: report_links.send_link(
+                tx, person, kind, period, pressed, now, settings.send_window
+            )
+        )
+        await turn.say(said)
+        return
+    scope = await turn.uow.run(lambda tx: board.scope_of(tx, person))
+    if web.holds_nothing(scope):
+        await turn.say(web.NOTHING_TO_SEE)
+        return
+    await turn.send_card(web.link_card(settings, person, scope, kind, period, now))
+
+
+async def show_board(turn: Turn, args: tuple[str, ...]) -> None:
+    await send_report_link(turn, "board", args[0] if args else "")
 
 
 async def send_actions(turn: Turn, notice: str = "", replace: bool = False) -> None:
@@ -182,6 +226,10 @@ async def list_deep_dives(turn: Turn, args: tuple[str, ...]) -> None:
     items = await turn.attempt(lambda tx: deep_dives.listing(tx, turn.person, turn.today))
     if items is not None:
         await turn.send_card(cards.deep_dives_card("Deep dives", items))
+
+
+def _personal(turn: Turn) -> bool:
+    return (turn.ctx.activity.conversation.conversation_type or "personal") == "personal"
 
 
 def _in_channel(turn: Turn) -> bool:
@@ -301,6 +349,14 @@ COMMANDS: list[Command] = [
         status,
         "status",
         "your service's returns and ratings (escalation owners and leadership)",
+    ),
+    Command(
+        "board",
+        _pattern(r"^(?:the\s+)?(?:performance\s+)?board(?:\s+(?:for\s+)?(.+))?$"),
+        show_board,
+        "board",
+        "a link to the quarterly performance board, for what you may see (add a quarter, as "
+        "in board 2025/26 Q1)",
     ),
     Command(
         "actions",

@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 from bot.app import SESSIONS, create_app
 from bot.connector import MetadataUnavailable, PerfBotAuthentication, SigningKeys
 from bot.loopback import LoopbackConnector
-from bot.settings import Settings, SettingsError
+from bot.settings import BOT_FRAMEWORK, Settings, SettingsError
 from domain.model import AuditEntry, ConversationRef
 from tests.bot.conftest import AMINA, NOW, Teams
 
@@ -301,6 +301,7 @@ def environment(metadata_url: str) -> dict[str, str]:
         "MicrosoftAppPassword": SECRET,
         "MicrosoftAppType": "SingleTenant",
         "MicrosoftAppTenantId": TENANT_ID,
+        "PERFBOT_PUBLIC_URL": "https://perfbot.kingsmere.gov.uk",
         "ToBotFromChannelOpenIdMetadataUrl": metadata_url,
         "ToBotFromChannelTokenIssuer": ISSUER,
         "ToChannelFromBotLoginUrl": f"https://{ENTRA}/{TENANT_ID}",
@@ -539,7 +540,7 @@ async def test_in_microsofts_public_cloud_too_the_keys_are_fetched_without_block
     against login.botframework.com's keys (and Entra-issued ones against its tenant's), which
     a test cannot reach; those are fetched by PerfBot's SigningKeys as the loopback ones are."""
     authentication = PerfBotAuthentication(
-        Settings.from_env({k: v for k, v in environment("").items() if k.startswith("Microsoft")})
+        Settings.from_env({k: v for k, v in environment("").items() if k not in BOT_FRAMEWORK})
     )
     try:
         for url in (

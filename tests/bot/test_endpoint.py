@@ -92,6 +92,7 @@ def test_settings_refuse_half_configured_credentials_and_keep_secrets_out_of_log
             "MicrosoftAppId": "x",
             "MicrosoftAppPassword": "hunter2",
             "MicrosoftAppTenantId": "t",
+            "PERFBOT_PUBLIC_URL": "https://perfbot.kingsmere.gov.uk",
             "PERFBOT_DATABASE_URL": "postgresql://perfbot:s3cret@db/perfbot",
         }
     )

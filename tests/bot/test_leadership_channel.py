@@ -160,6 +160,49 @@ async def test_the_summary_goes_to_the_channel_itself_and_is_published_once_sent
     assert len(await stored(teams, Publication)) == 1
 
 
+async def test_a_channel_that_refuses_the_summary_for_good_is_cleared_and_people_get_it(teams):
+    """PerfBot removed from the team without Teams telling it (or the channel deleted):
+    Teams answers 404 to the post. The week's summary is not lost: it goes to each of the
+    Leadership Team in person, and the performance team is told why and how to fix it."""
+    teams.connector.add_member(RACHEL.teams_id, RACHEL.name, RACHEL.email, RACHEL.aad)
+    await teams.install(HELEN)
+    await teams.install(RACHEL)
+    await teams.post(in_channel(teams, RACHEL, "set leadership channel"))
+    teams.connector.clear()
+    teams.now = MONDAY_NINE
+    assert await run_job(teams, MONDAY_NINE) == [f"weekly-summary:{CHANNEL}:2026-11-30"]
+    teams.connector.faults = [
+        Fault(404, {}, {"error": {"code": "ConversationNotFound", "message": "not found"}})
+    ]
+    first = await dispatcher(teams, MONDAY_NINE + timedelta(minutes=1)).run_once()
+    assert first.failed == 1
+    assert await stored(teams, LeadershipChannel) == []
+    [cleared] = [
+        e for e in await stored(teams, AuditEntry) if e.action == "cleared leadership channel"
+    ]
+    assert cleared.actor == "system"
+    keys = sorted(
+        n.reason_key for n in await stored(teams, Notification) if n.state.value == "pending"
+    )
+    assert keys == [
+        "no-channel:person:4:2026-11-30",
+        "no-channel:person:5:2026-11-30",
+        "weekly-summary:person:1:2026-11-30",
+        "weekly-summary:person:2:2026-11-30",
+        "weekly-summary:person:3:2026-11-30",
+    ]
+    await dispatcher(teams, MONDAY_NINE + timedelta(minutes=2)).run_once()
+    helen = replies_in(teams, f"a:personal-{HELEN.teams_id}")
+    assert any("summary" in text.lower() for text in helen)
+    [notice] = [t for t in replies_in(teams, f"a:personal-{RACHEL.teams_id}") if t]
+    assert "The leadership channel refused the weekly summary" in notice
+    assert "Teams refused the post in the channel Leadership of Corporate Management Team" in notice
+    assert "404 ConversationNotFound" in notice
+    assert "type set leadership channel in that channel" in notice
+    # Nothing goes twice: the job later that week queues nothing more.
+    assert await run_job(teams, MONDAY_NINE + timedelta(days=1)) == []
+
+
 async def test_with_no_channel_the_leadership_team_get_it_in_person_and_admins_are_told(teams):
     teams.connector.add_member(RACHEL.teams_id, RACHEL.name, RACHEL.email, RACHEL.aad)
     await teams.install(HELEN)

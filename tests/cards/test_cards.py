@@ -19,7 +19,7 @@ import pytest
 from bot.loopback import card_text, elements
 from bot.teams.commands import help_lines
 from cards import render as cards
-from cards.actions import DEEP_DIVE_INPUTS, MarkDone, Verb, parse_action
+from cards.actions import DEEP_DIVE_INPUTS, MarkDone, OpenReport, Verb, parse_action
 from domain import signoff
 from domain.action_plans import ActionItem
 from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
@@ -216,6 +216,13 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         **deep_dive_cards(text),
         **sign_off_cards(text, item),
         **summary_cards(text, item),
+        "report link": cards.report_link_card(
+            f"Performance board: {text[:200]}",
+            f"for {text[:300]}",
+            "the link works until 15:40 today",
+            "https://perfbot.kingsmere.gov.uk/reports/board/2026-27-Q2?link=e30.c2ln",
+            "Open the board",
+        ),
     }
 
 
@@ -483,6 +490,7 @@ def test_every_card_stays_valid_json_with_hostile_text_intact(text):
 ALLOWED_ON_MOBILE = {
     "AdaptiveCard", "TextBlock", "FactSet", "Container", "ActionSet", "Input.Text",
     "Input.Date", "Input.ChoiceSet", "Input.Toggle", "Action.Submit", "Action.ShowCard", "Image",
+    "Action.OpenUrl",  # Adaptive Cards 1.0: the report link's button, on every Teams client
 }  # fmt: skip
 
 
@@ -691,3 +699,34 @@ def test_a_chart_too_big_for_the_card_is_left_out_and_the_summary_still_goes():
     card = cards.summary_card(summary, HugeChart())
     assert not [e for e in card["body"] if e.get("type") == "Image"]
     assert "5 of 9 returns received" in card_text(card)
+
+
+def _open_the_board(card: dict[str, Any]) -> dict[str, Any]:
+    [button] = [
+        node
+        for node in elements(card)
+        if node.get("type") == "Action.Submit" and node.get("title") == "Open the board"
+    ]
+    return parse_action(button["data"])
+
+
+def test_the_summary_and_status_cards_open_the_board_for_their_quarter():
+    item = open_return("x")
+    summary = every_card("x")["weekly summary"]  # the week of Monday 7 December 2026
+    assert _open_the_board(summary) == OpenReport("board", "2026/27 Q2")
+    status = cards.status_card("Status for Mark Taylor", [item], board_period="2026/27 Q2")
+    assert _open_the_board(status) == OpenReport("board", "2026/27 Q2")
+    # A card drawn without a quarter asks for the last one when it is pressed.
+    assert _open_the_board(cards.status_card("Status", [item])) == OpenReport("board", "")
+
+
+def test_the_report_link_card_opens_its_address_in_the_browser():
+    card = every_card("plain")["report link"]
+    [button] = card["actions"]
+    assert button == {
+        "type": "Action.OpenUrl",
+        "title": "Open the board",
+        "url": "https://perfbot.kingsmere.gov.uk/reports/board/2026-27-Q2?link=e30.c2ln",
+    }
+    assert "Performance board: plain" in card_text(card)
+    assert "the link works until 15:40 today" in card_text(card)

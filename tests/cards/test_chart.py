@@ -16,6 +16,7 @@ from cards.chart import Chart, ratings_chart
 from domain.ratings import Rating, Scheme
 from domain.summary import Summary
 
+HEAD = 32 + 24 + 28  # the title, one row of legend and the note; then 40 pixels a service
 SGRA = (Rating.STRONG, Rating.GOOD, Rating.REVIEW, Rating.ACTION)
 RAG = (Rating.GREEN, Rating.AMBER, Rating.RED)
 HOSTILE = [
@@ -84,7 +85,7 @@ def test_the_chart_is_a_png_of_the_size_it_says() -> None:
     assert chart is not None
     image = decoded(chart)
     assert image.format == "PNG"
-    assert image.size == (chart.width, chart.height) == (640, 120 + 28 * 12)
+    assert image.size == (chart.width, chart.height) == (440, HEAD + 40 * 12)
 
 
 def test_the_same_figures_give_the_same_bytes_in_any_thread() -> None:
@@ -115,7 +116,7 @@ def test_thirty_services_with_hostile_names_stay_small() -> None:
     chart = ratings_chart(summary(council(30, HOSTILE)))
 
     assert chart is not None
-    assert decoded(chart).size == (640, 120 + 28 * 30)
+    assert decoded(chart).size == (440, HEAD + 40 * 30)
     assert len(data_uri(chart)) < 52_000  # with a 28 KB card, under 80 KB together
 
 
@@ -158,7 +159,7 @@ def test_a_rag_council_is_counted_in_green_amber_and_red() -> None:
 
     assert chart is not None
     assert "Whole council: 7 Green, 1 Amber, 2 Red." in chart.alt
-    assert decoded(chart).size == (640, 148)
+    assert decoded(chart).size == (440, HEAD + 40)
 
 
 def test_a_measure_on_the_other_scheme_is_shown_after_the_councils_own() -> None:
@@ -168,7 +169,7 @@ def test_a_measure_on_the_other_scheme_is_shown_after_the_councils_own() -> None
 
     assert chart is not None
     assert "Whole council: 1 Strong, 7 Good, 2 Red." in chart.alt
-    assert decoded(chart).size == (640, 120 + 22 + 28 * 2)  # a second row of the legend
+    assert decoded(chart).size == (440, HEAD + 24 + 40 * 2)  # a second row of the legend
 
 
 @pytest.mark.parametrize(
@@ -186,7 +187,7 @@ def test_a_service_with_nothing_rated_is_left_off_the_chart() -> None:
     chart = ratings_chart(summary({"Housing": {Rating.GOOD: 2}, "Waste": {}}))
 
     assert chart is not None
-    assert chart.height == 120 + 28
+    assert chart.height == HEAD + 40
     assert "Waste" not in chart.alt
 
 

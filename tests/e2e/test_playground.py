@@ -531,3 +531,87 @@ async def test_the_summary_is_posted_in_the_playground_teams_channel(teams, bot)
             if e.get("type") == "Image" and e.get("url", "").startswith("data:image/png;base64,")
         ]
         assert image["altText"].startswith("Ratings by service")
+
+
+@pytest.fixture
+def linking_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """The bot as `perfbot serve` runs it for the Playground, told the address browsers
+    reach it at (PERFBOT_PUBLIC_URL), so the links it gives open its own report pages."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))}
+    fixture = str(Path(__file__).resolve().parents[2] / "sample" / "council")
+    for args in (["db", "upgrade"], ["import", fixture]):
+        subprocess.run([PERFBOT, *args], cwd=tmp_path, env=env, check=True, capture_output=True)
+    port = free_port()
+    env["PERFBOT_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [PERFBOT, "serve", "--port", str(port), "--now", NOW],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        try:
+            yield f"http://127.0.0.1:{port}/api/messages", port
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def helen_config(folder: Path) -> Path:
+    """The Playground as Helen Ashworth, Chief Executive (Leadership Team): Mark Taylor's
+    sample configuration with her as the current user."""
+    text = playground.config_path("mark").read_text()
+    text = text.replace("29:mark-taylor", "29:helen-ashworth-me")
+    text = text.replace("Mark Taylor", "Helen Ashworth").replace("Mark", "Helen")
+    text = text.replace("Taylor", "Ashworth").replace("mark.taylor@", "helen.ashworth@")
+    text = text.replace(
+        "a1a1a1a1-0000-4000-8000-000000000002", "a1a1a1a1-0000-4000-8000-000000000005"
+    )
+    text = text.replace("a:perfbot-personal-mark", "a:perfbot-personal-helen")
+    path = folder / "playground-helen.yml"
+    path.write_text(text)
+    return path
+
+
+async def test_helen_presses_open_the_board_on_status_and_the_link_opens_the_board(
+    linking_server, tmp_path
+):
+    bot_url, port = linking_server
+    process, teams_port = playground.start(bot_url, port=free_port(), config=helen_config(tmp_path))
+    try:
+        async with aiohttp.ClientSession() as session:
+            chat = Chat(f"http://127.0.0.1:{teams_port}", session)
+            await chat.connect()
+            await chat.install()
+            await chat.expect("createMessage", showing="Hello Helen Ashworth")
+            await chat.say("status")
+            status = await chat.expect_card("createMessage", showing="Status for Helen Ashworth")
+            [button] = [a for a in card(status)["actions"] if a["title"] == "Open the board"]
+            await chat.submit(status["messageId"], button["data"])
+            reply = await chat.expect_card("createMessage", showing="Performance board:")
+            linked = card(reply)
+            assert "Performance board: 2026/27 Q2" in text_of(linked)
+            assert "for all services" in text_of(linked)
+            [open_url] = linked["actions"]
+            assert open_url["type"] == "Action.OpenUrl"
+            url = open_url["url"]
+            assert url.startswith(f"http://127.0.0.1:{port}/reports/board/2026-27-Q2?link=")
+            async with session.get(url) as page:
+                body = await page.text()
+                assert page.status == 200, body
+                assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+            assert "Performance board: 2026/27 Q2" in body
+            assert "RB-01" in body
+            assert "PL-01" in body  # the whole council's board: she is the Leadership Team
+    finally:
+        playground.stop(process)

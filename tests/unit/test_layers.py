@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RULE_MODULES = ["periods", "workdays", "numbers", "ratings", "dates", "weekly"]
+RULE_MODULES = ["periods", "workdays", "numbers", "ratings", "dates", "weekly", "links"]
 NEVER_IN_DOMAIN = (
     "botbuilder",
     "botframework",

@@ -85,7 +85,7 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture
-async def kingsfold(engine, tmp_path: Path):
+async def kingsfold_db(engine, tmp_path: Path):
     folder = tmp_path / "kingsfold"
     folder.mkdir()
     for name, text in (
@@ -143,8 +143,13 @@ async def kingsfold(engine, tmp_path: Path):
                 ),
             ]
         )  # fmt: skip
-    async with sessions() as session:
-        yield await summary.build(session, WEEK_OF, Policy(), LAST)
+    return sessions
+
+
+@pytest.fixture
+async def kingsfold(kingsfold_db):
+    async with kingsfold_db() as session:
+        return await summary.build(session, WEEK_OF, Policy(), LAST)
 
 
 def codes(lines) -> list[str]:
@@ -235,3 +240,32 @@ async def test_a_quiet_week_is_quiet(kingsfold, engine):
     assert later.restatements == ()
     assert not later.quiet  # H-3 overdue, H-2's action late and Wes unreachable still say so
     assert codes(later.returns[0].overdue) == ["H-3"]
+
+
+async def test_measures_no_longer_reported_are_left_out_of_every_section(kingsfold_db):
+    async with kingsfold_db() as session, session.begin():
+        for measure in await session.scalars(
+            select(Measure).where(Measure.code.in_(["H-1", "H-2", "W-1"]))
+        ):
+            measure.active = False
+    async with kingsfold_db() as session:
+        s = await summary.build(session, WEEK_OF, Policy(), LAST)
+    assert (s.escalations, s.deep_dives, s.actions_late, s.restatements) == ((), (), (), ())
+    assert "H-1" not in codes(s.strong)
+    assert "W-1" not in codes(s.new_off_track)
+
+
+async def test_the_detail_says_which_periods_are_overdue_and_which_are_not_due_yet(kingsfold_db):
+    async with kingsfold_db() as session:
+        shown = await summary.detail(session, "H-3", date(2026, 12, 7), Policy())
+    assert [(line.period, line.shown) for line in shown.history] == [
+        ("2026/27 M6", "81%"),
+        ("2026/27 M7", "overdue (due Friday 20 November)"),
+        ("2026/27 M8", "not due yet (due Monday 21 December)"),
+    ]
+
+
+async def test_the_periods_shown_include_each_measures_latest_rated_ones(kingsfold):
+    # The open periods (M8, and M7 where H-3's is still awaited), and every period a rating
+    # counted comes from (M6 for H-3, whose latest figure is September's).
+    assert kingsfold.shown == ("2026/27 M8", "2026/27 M7", "2026/27 M6")
