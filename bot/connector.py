@@ -158,7 +158,7 @@ class SigningKeys(_OpenIdMetadata):  # type: ignore[misc]  # botbuilder is untyp
             ) from None
         except (aiohttp.ClientError, ValueError, KeyError, TypeError) as error:
             raise MetadataUnavailable(
-                f"the signing keys at {self.url} could not be fetched: {error!r}"
+                f"the signing keys at {self.url} could not be fetched: {type(error).__name__}: {error}"
             ) from None
         if not isinstance(keys, list) or not all(isinstance(key, dict) for key in keys):
             raise MetadataUnavailable(f"the signing keys at {self.url} are not a JWKS key list")
