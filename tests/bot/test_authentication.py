@@ -382,6 +382,17 @@ REFUSED: dict[str, tuple[bool, str | None, Any]] = {
     "signed by another key, its own key id": (True, "attacker-key", dict),
     "for another audience": (False, None, lambda: {"aud": "99999999-0000-0000-0000-000000000099"}),
     "from another issuer": (False, None, lambda: {"iss": "https://sts.windows.net/evil/"}),
+    # an issuer botbuilder takes as the Emulator's (Entra's Bot Framework tenant), whose keys
+    # this bot was given no URL for
+    "as the Emulator's": (
+        False,
+        None,
+        lambda: {
+            "iss": "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/",
+            "ver": "1.0",
+            "appid": APP_ID,
+        },
+    ),
     "expired": (False, None, an_hour_ago),
     "for another service URL": (
         False,
