@@ -16,7 +16,7 @@ from botbuilder.schema import Activity
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.connector import PerfBotAuthentication, read_model
+from bot.connector import MetadataUnavailable, PerfBotAuthentication, read_model
 from bot.delivery import Dispatcher
 from bot.references import References
 from bot.settings import Settings
@@ -157,7 +157,8 @@ def _background(
 
 async def messages(request: web.Request) -> web.StreamResponse:
     """Teams' messaging endpoint. Authentication is checked first, and any failure of it (no
-    token, a malformed one, one that does not verify) is a 401 that changes nothing."""
+    token, a malformed one, one that does not verify) is a 401 that changes nothing; when the
+    signing keys cannot be fetched to check it with, a 503 that changes nothing."""
     if "application/json" not in request.headers.get("Content-Type", ""):
         raise web.HTTPUnsupportedMediaType(text="PerfBot expects a Bot Framework activity as JSON")
     try:
@@ -172,6 +173,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
         authenticated = await adapter.bot_framework_authentication.authenticate_request(
             activity, request.headers.get("Authorization", "")
         )
+    except MetadataUnavailable as error:  # no keys to check any token with: not the caller's fault
+        log.error("could not check a request's credentials: %s", error)
+        raise web.HTTPServiceUnavailable(
+            text="PerfBot cannot check credentials just now; try again in a minute",
+            headers={"Retry-After": "30"},
+        ) from None
     except Exception as error:  # PyJWT, msal and botbuilder raise many kinds for a bad token
         log.warning("refused an unauthenticated request: %s", type(error).__name__)
         raise web.HTTPUnauthorized(text="missing or invalid credentials") from None

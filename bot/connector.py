@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
+import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import aiohttp
@@ -25,8 +29,12 @@ from botframework.connector.auth import (
     AuthenticationConstants,
     ClaimsIdentity,
     ConnectorFactory,
+    GovernmentConstants,
+    JwtTokenExtractor,
     UserTokenClient,
 )
+from botframework.connector.auth.jwt_token_extractor import _OpenIdConfig, _OpenIdMetadata
+from jwt.algorithms import RSAAlgorithm
 from msrest.exceptions import ClientRequestError
 from msrest.pipeline import Request, Response
 from msrest.pipeline.async_abc import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline
@@ -37,15 +45,131 @@ from msrest.universal_http.async_abc import AsyncClientResponse
 
 from bot.settings import Settings
 
+log = logging.getLogger("perfbot")
+
 
 class BotConfig:
-    """The attribute names botbuilder's configuration classes read."""
+    """The attribute names botbuilder's configuration classes read: the app's credentials, and
+    botbuilder's cloud settings when they are set (``Settings.bot_framework``)."""
 
     def __init__(self, settings: Settings) -> None:
         self.APP_ID = settings.app_id
         self.APP_PASSWORD = settings.app_password.reveal()
         self.APP_TYPE = settings.app_type
         self.APP_TENANTID = settings.app_tenant_id
+        for name, value in settings.bot_framework.items():
+            setattr(self, name, value)
+
+    def metadata_urls(self) -> set[str]:
+        """Every OpenID metadata URL botbuilder may read signing keys from for this bot."""
+        urls = {
+            getattr(self, "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL", None),
+            getattr(self, "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL", None),
+            AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
+            AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL,
+            GovernmentConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
+            GovernmentConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL,
+        }
+        return {url for url in urls if url}
+
+
+class MetadataUnavailable(Exception):
+    """The Bot Framework's signing keys could not be fetched, so no request can be checked."""
+
+
+class SigningKeys(_OpenIdMetadata):  # type: ignore[misc]  # botbuilder is untyped
+    """botbuilder's cache of the signing keys at one OpenID metadata URL, fetched without
+    blocking the event loop and within a time limit.
+
+    botbuilder's own ``_OpenIdMetadata`` fetches the metadata and its JWKS with
+    ``requests.get`` and no timeout, synchronously inside the async request check: a metadata
+    server that is unreachable, or that accepts and never answers, stalls every request (and
+    the health check) for as long as the TCP stack waits, possibly for ever. This does the same
+    two GETs with aiohttp, both within ``timeout`` seconds, in a session of their own (the
+    cache is botbuilder's, for the whole process, so it must not hold an app's ``Connection``,
+    which closes with the app; a fetch happens about once a day). A failure with keys already
+    in hand keeps them (as Microsoft's .NET library keeps the last good configuration) and
+    tries again after ``retry_after`` seconds; with no keys it raises ``MetadataUnavailable``,
+    which the messaging endpoint answers with 503, at once until ``retry_after`` has passed.
+    The refresh rules are botbuilder's: daily, and at most hourly for a key id not held (a key
+    just rotated in); botbuilder's own lookup raised IndexError for such a key id before its
+    hourly re-fetch could run, and here it is simply not found, so the token is refused."""
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 5.0,
+        retry_after: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(url)
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.clock = clock
+        self._fetched_at: float | None = None  # the clock's time of the last good fetch
+        self._failed_at: float | None = None
+        self._failure = ""
+
+    def _age(self) -> float:
+        fetched_at = self._fetched_at
+        return math.inf if fetched_at is None else self.clock() - fetched_at
+
+    async def get(self, key_id: str) -> _OpenIdConfig | None:
+        if self._age() >= 24 * 3600:
+            await self._refresh()
+        key = self._find(key_id)
+        if key is None and self._age() >= 3600:
+            await self._refresh()
+            key = self._find(key_id)
+        return key
+
+    async def _refresh(self) -> None:
+        failed_at = self._failed_at
+        if failed_at is None or self.clock() - failed_at >= self.retry_after:
+            try:
+                self.keys = await self._fetch()
+            except MetadataUnavailable as error:
+                self._failed_at, self._failure = self.clock(), str(error)
+                if self.keys:
+                    log.warning("%s; checking with the keys fetched before", error)
+            else:
+                self._fetched_at, self._failed_at = self.clock(), None
+                return
+        if not self.keys:
+            raise MetadataUnavailable(self._failure)
+
+    async def _fetch(self) -> list[dict[str, Any]]:
+        try:
+            # trust_env: through HTTPS_PROXY (minding NO_PROXY) where a council's network needs
+            # it, as botbuilder's requests.get went
+            async with (
+                asyncio.timeout(self.timeout),
+                aiohttp.ClientSession(trust_env=True) as session,
+            ):
+                async with session.get(self.url) as answer:
+                    answer.raise_for_status()
+                    keys_url = (await answer.json(content_type=None))["jwks_uri"]
+                async with session.get(keys_url) as answer:
+                    answer.raise_for_status()
+                    keys = (await answer.json(content_type=None))["keys"]
+        except TimeoutError:
+            raise MetadataUnavailable(
+                f"the signing keys at {self.url} did not come within {self.timeout:g} s"
+            ) from None
+        except (aiohttp.ClientError, ValueError, KeyError, TypeError) as error:
+            raise MetadataUnavailable(
+                f"the signing keys at {self.url} could not be fetched: {type(error).__name__}: {error}"
+            ) from None
+        if not isinstance(keys, list) or not all(isinstance(key, dict) for key in keys):
+            raise MetadataUnavailable(f"the signing keys at {self.url} are not a JWKS key list")
+        return keys
+
+    def _find(self, key_id: str) -> _OpenIdConfig | None:
+        for key in self.keys:
+            if key_id and key.get("kid") == key_id:
+                public_key = RSAAlgorithm.from_jwk(json.dumps(key))
+                return _OpenIdConfig(public_key, key.get("endorsements", []))
+        return None
 
 
 # msrest's pipeline types are generic in the request and response types; these are its own.
@@ -400,11 +524,17 @@ class ReusingConnectorFactory(ConnectorFactory):  # type: ignore[misc]  # botbui
 
 
 class PerfBotAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]  # botbuilder is untyped
-    """botbuilder's authentication from MicrosoftAppId and friends (requests are checked
-    exactly as before), with connector and user-token clients kept between turns."""
+    """botbuilder's authentication from MicrosoftAppId and friends and botbuilder's own cloud
+    settings (requests are checked exactly as botbuilder checks them, with the signing keys
+    fetched by ``SigningKeys``), with connector and user-token clients kept between turns."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(BotConfig(settings))
+        config = BotConfig(settings)
+        super().__init__(config)
+        # botbuilder keeps one key cache per metadata URL for the process, and each request's
+        # check looks its own up there: PerfBot's, fresh, stand in for botbuilder's blocking one.
+        for url in config.metadata_urls():
+            JwtTokenExtractor.metadataCache[url] = SigningKeys(url)
         self.connection = Connection()
         self.clients: dict[tuple[str, str | None], ConnectorClient] = {}
         self.user_token_clients: dict[str | None, UserTokenClient] = {}

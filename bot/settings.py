@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from domain.dates import parse_day
@@ -85,6 +86,13 @@ ENVIRONMENT = {
     "PERFBOT_SUPPORT_URL": "the https page where staff get help with PerfBot (perfbot package)",
     "PERFBOT_PRIVACY_URL": "the https address of the council's privacy notice for PerfBot (perfbot package)",
     "PERFBOT_TERMS_URL": "the https address of the terms of use for PerfBot (perfbot package)",
+    "ToBotFromChannelOpenIdMetadataUrl": "botbuilder's own: where the channel's signing keys are published (unset: Microsoft's public cloud)",
+    "ToBotFromChannelTokenIssuer": "botbuilder's own: the issuer the channel's tokens must name",
+    "ToBotFromEmulatorOpenIdMetadataUrl": "botbuilder's own: the signing keys for Entra-issued (emulator and skill) tokens",
+    "ToChannelFromBotLoginUrl": "botbuilder's own: the Entra authority PerfBot gets its outgoing token from",
+    "ToChannelFromBotOAuthScope": "botbuilder's own: the scope of PerfBot's outgoing token",
+    "OAuthUrl": "botbuilder's own: the Bot Framework token service",
+    "ChannelService": "botbuilder's own: unset for the public cloud, https://botframework.azure.us for US Government",
 }
 
 
@@ -149,6 +157,71 @@ def _ratings(env: Mapping[str, str], name: str) -> frozenset[Rating]:
 
 
 MAX_DISPATCHERS = 8
+
+# botbuilder's own settings for a cloud other than Microsoft's public one (or a test's
+# loopback stand-ins): the environment name, as botbuilder documents it, and the attribute
+# its configuration object is read for. Any of them set, botbuilder takes every one from here.
+BOT_FRAMEWORK = {
+    "ToBotFromChannelOpenIdMetadataUrl": "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL",
+    "ToBotFromChannelTokenIssuer": "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER",
+    "ToBotFromEmulatorOpenIdMetadataUrl": "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL",
+    "ToChannelFromBotLoginUrl": "TO_CHANNEL_FROM_BOT_LOGIN_URL",
+    "ToChannelFromBotOAuthScope": "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE",
+    "OAuthUrl": "OAUTH_URL",
+}
+_NEEDED = (
+    "ToBotFromChannelOpenIdMetadataUrl",
+    "ToBotFromChannelTokenIssuer",
+    "ToChannelFromBotLoginUrl",
+    "ToChannelFromBotOAuthScope",
+)
+_URLS = ("ToBotFromChannelOpenIdMetadataUrl", "ToBotFromEmulatorOpenIdMetadataUrl", "OAuthUrl")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+US_GOVERNMENT = "https://botframework.azure.us"
+
+
+def _bot_framework(env: Mapping[str, str], app_id: str) -> dict[str, str]:
+    """botbuilder's cloud settings (BOT_FRAMEWORK, ChannelService), checked so that a half
+    set or mistyped one is one sentence at start-up rather than every token refused."""
+    chosen = {name: env.get(name, "").strip() for name in BOT_FRAMEWORK}
+    chosen = {name: value for name, value in chosen.items() if value}
+    service = env.get("ChannelService", "").strip()
+    if service and service != US_GOVERNMENT and not chosen:
+        raise SettingsError(
+            f"ChannelService '{service}' is not a cloud botbuilder knows: leave it unset for "
+            f"the public cloud, set {US_GOVERNMENT} for US Government, or set "
+            "ToBotFromChannelOpenIdMetadataUrl and the other To... settings for another cloud"
+        )
+    config = {"CHANNEL_SERVICE": service} if service else {}
+    if not chosen:
+        return config
+    first = next(iter(chosen))
+    if not app_id:
+        raise SettingsError(
+            f"{first} is set but MicrosoftAppId is not: botbuilder's cloud settings only "
+            "apply to a bot with an app id"
+        )
+    for name in _NEEDED:
+        if name not in chosen:
+            raise SettingsError(
+                f"{name} is not set: with {first} set botbuilder takes every cloud setting "
+                f"from the environment, so set {', '.join(_NEEDED)} together"
+            )
+    for name in (*_URLS, "ToChannelFromBotLoginUrl"):
+        if name not in chosen:
+            continue
+        try:
+            url = urlsplit(chosen[name])
+            host = url.hostname
+        except ValueError:
+            host = None
+        loopback = host in _LOOPBACK and url.scheme == "http" and name in _URLS
+        if not host or not (url.scheme == "https" or loopback):
+            raise SettingsError(
+                f"{name} '{chosen[name]}' is not an https:// URL (plain http only for a "
+                "loopback stand-in of the keys or the token service, never for the login URL)"
+            )
+    return config | {BOT_FRAMEWORK[name]: value for name, value in chosen.items()}
 
 
 def _public_url(env: Mapping[str, str], authenticated: bool) -> str:
@@ -236,6 +309,8 @@ class Settings:
     public_url: str = LOCAL_URL
     link_secret: Secret = field(default_factory=lambda: Secret(""))
     link_hours: int = LINK_HOURS
+    # botbuilder's configuration attributes (BOT_FRAMEWORK), for a cloud other than the public one
+    bot_framework: dict[str, str] = field(default_factory=dict)
 
     @property
     def link_key(self) -> str:
@@ -344,6 +419,7 @@ class Settings:
             app_password=Secret(password),
             app_type=app_type,
             app_tenant_id=tenant,
+            bot_framework=_bot_framework(env, app_id),
         )
 
     @property
