@@ -271,6 +271,7 @@ class Connection:
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 connector=aiohttp.TCPConnector(limit=100),
                 json_serialize=json.dumps,
+                trust_env=True,  # HTTPS_PROXY, as botbuilder's requests honoured: a council's proxy
             )
         return self._session
 
