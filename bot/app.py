@@ -21,6 +21,7 @@ from bot.delivery import Dispatcher
 from bot.references import References
 from bot.settings import Settings
 from bot.supervision import keep_running
+from bot.tab import tab_routes
 from bot.teams.bot import Clock, PerfBot, utc_now
 from bot.teams.replies import Replies, ReplyRetry
 from bot.web import ROUTE, Pages, hide_links_in_access_log, report_route
@@ -101,7 +102,10 @@ def create_app(
     app.cleanup_ctx.append(connector)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get(ROUTE, report_route(Pages(settings, lambda: app[SESSIONS], clock)))
+    pages = Pages(settings, lambda: app[SESSIONS], clock)
+    for method, path, handler in tab_routes(pages):  # before ROUTE, which would take them
+        app.router.add_route(method, path, handler)
+    app.router.add_get(ROUTE, report_route(pages))
     hide_links_in_access_log()
     return app
 

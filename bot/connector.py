@@ -146,9 +146,7 @@ class SigningKeys(_OpenIdMetadata):  # type: ignore[misc]  # botbuilder is untyp
                 asyncio.timeout(self.timeout),
                 aiohttp.ClientSession(trust_env=True) as session,
             ):
-                async with session.get(self.url) as answer:
-                    answer.raise_for_status()
-                    keys_url = (await answer.json(content_type=None))["jwks_uri"]
+                keys_url = await self._keys_url(session)
                 async with session.get(keys_url) as answer:
                     answer.raise_for_status()
                     keys = (await answer.json(content_type=None))["keys"]
@@ -164,12 +162,34 @@ class SigningKeys(_OpenIdMetadata):  # type: ignore[misc]  # botbuilder is untyp
             raise MetadataUnavailable(f"the signing keys at {self.url} are not a JWKS key list")
         return keys
 
+    async def _keys_url(self, session: aiohttp.ClientSession) -> str:
+        """Where the key list is: the metadata's ``jwks_uri``."""
+        async with session.get(self.url) as answer:
+            answer.raise_for_status()
+            keys_url: str = (await answer.json(content_type=None))["jwks_uri"]
+        return keys_url
+
     def _find(self, key_id: str) -> _OpenIdConfig | None:
         for key in self.keys:
             if key_id and key.get("kid") == key_id:
                 public_key = RSAAlgorithm.from_jwk(json.dumps(key))
                 return _OpenIdConfig(public_key, key.get("endorsements", []))
         return None
+
+
+class KeyList(SigningKeys):
+    """The same cache for a URL that is itself the key list (a JWKS), as Entra publishes a
+    tenant's at ``https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys``: one GET,
+    within the same time limit, kept and refreshed by the same rules."""
+
+    async def _keys_url(self, session: aiohttp.ClientSession) -> str:
+        return str(self.url)
+
+    async def public_key(self, key_id: str) -> Any:
+        """The RSA public key a key id names in the tenant's list (None: not published);
+        MetadataUnavailable when there is no list to look in."""
+        found = await self.get(key_id)
+        return None if found is None else found.public_key
 
 
 # msrest's pipeline types are generic in the request and response types; these are its own.

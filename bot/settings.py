@@ -81,6 +81,7 @@ ENVIRONMENT = {
     "PERFBOT_PUBLIC_URL": f"the address people's browsers reach PerfBot at, for the report links it gives (default {LOCAL_URL} without an app id; required, https, with one)",
     "PERFBOT_LINK_SECRET": f"the key report links are signed with, at least {MIN_SECRET} characters (default: worked out from MicrosoftAppPassword)",
     "PERFBOT_LINK_HOURS": f"hours a report link works after PerfBot gives it (default {LINK_HOURS}, at most {MAX_LINK_HOURS})",
+    "PERFBOT_ENTRA_KEYS_URL": "where the board tab's sign-in tokens are checked against Entra's signing keys (default https://login.microsoftonline.com/<MicrosoftAppTenantId>/discovery/v2.0/keys; plain http only for a loopback stand-in)",
     # Read only by `perfbot package` (bot/teams_app.py), for the Teams app's manifest.
     "PERFBOT_COUNCIL_NAME": "the council's name, shown in Teams as the app's publisher (perfbot package)",
     "PERFBOT_SUPPORT_URL": "the https page where staff get help with PerfBot (perfbot package)",
@@ -250,6 +251,27 @@ def _public_url(env: Mapping[str, str], authenticated: bool) -> str:
     return text
 
 
+ENTRA = "https://login.microsoftonline.com"
+
+
+def _entra_keys_url(env: Mapping[str, str]) -> str:
+    """PERFBOT_ENTRA_KEYS_URL: a stand-in for Entra's key list (tests, a sovereign cloud)."""
+    text = env.get("PERFBOT_ENTRA_KEYS_URL", "").strip()
+    if not text:
+        return ""
+    try:
+        url = urlsplit(text)
+        host = url.hostname
+    except ValueError:
+        host = None
+    if not host or not (url.scheme == "https" or (url.scheme == "http" and host in _LOOPBACK)):
+        raise SettingsError(
+            f"PERFBOT_ENTRA_KEYS_URL '{text}' is not an https:// URL (plain http only for a "
+            "loopback stand-in of Entra's keys): leave it unset to use Entra's own"
+        )
+    return text
+
+
 def _link_secret(env: Mapping[str, str], app_id: str, password: str) -> str:
     text = env.get("PERFBOT_LINK_SECRET", "").strip()
     if text and len(text) < MIN_SECRET:
@@ -309,6 +331,7 @@ class Settings:
     public_url: str = LOCAL_URL
     link_secret: Secret = field(default_factory=lambda: Secret(""))
     link_hours: int = LINK_HOURS
+    entra_keys_url: str = ""  # PERFBOT_ENTRA_KEYS_URL; "" for Entra's own (entra_keys)
     # botbuilder's configuration attributes (BOT_FRAMEWORK), for a cloud other than the public one
     bot_framework: dict[str, str] = field(default_factory=dict)
 
@@ -321,6 +344,18 @@ class Settings:
         if self.app_password:
             return derived_secret(self.app_password.reveal())
         return _LOCAL_KEY
+
+    @property
+    def entra_issuer(self) -> str:
+        """The issuer of the tenant's Entra v2.0 tokens (the board tab's sign-in)."""
+        return f"{ENTRA}/{self.app_tenant_id}/v2.0"
+
+    @property
+    def entra_keys(self) -> str:
+        """Where the tenant's Entra signing keys are published ("" without a tenant)."""
+        if self.entra_keys_url:
+            return self.entra_keys_url
+        return f"{ENTRA}/{self.app_tenant_id}/discovery/v2.0/keys" if self.app_tenant_id else ""
 
     @property
     def policy(self) -> Policy:
@@ -420,6 +455,7 @@ class Settings:
             app_type=app_type,
             app_tenant_id=tenant,
             bot_framework=_bot_framework(env, app_id),
+            entra_keys_url=_entra_keys_url(env),
         )
 
     @property

@@ -123,6 +123,17 @@ class AppDetails:
     def host(self) -> str:
         return urlsplit(self.public_url).hostname or ""
 
+    @property
+    def tab_url(self) -> str:
+        """The board tab's page (bot/tab.py), where the bot's routes are published."""
+        return f"{self.public_url.rstrip('/')}/reports/tab"
+
+    @property
+    def sso_resource(self) -> str:
+        """The Application ID URI the Entra app exposes for Teams' single sign-on: Teams
+        asks that its host be the tab's."""
+        return f"api://{self.host}/{self.app_id}"
+
 
 def perfbot_version() -> str:
     try:
@@ -231,8 +242,9 @@ def command_lists() -> list[dict[str, Any]]:
 def manifest(details: AppDetails) -> dict[str, Any]:
     """manifest.json (schema v1.29). PerfBot is a bot for personal chats and teams (a
     channel takes the weekly summary); it does not take part in group chats, which its
-    handler does not serve. No static tab: the board is opened by a signed link that
-    PerfBot gives in chat, which a tab could carry only with Teams single sign-on."""
+    handler does not serve. The board is also a personal tab: its page signs the person in
+    with Teams single sign-on (webApplicationInfo: the Entra app and the resource it
+    exposes) and opens their own board, as the link PerfBot gives in chat does."""
     return {
         "$schema": MANIFEST_SCHEMA,
         "manifestVersion": MANIFEST_VERSION,
@@ -267,8 +279,18 @@ def manifest(details: AppDetails) -> dict[str, Any]:
                 "commandLists": command_lists(),
             }
         ],
+        "staticTabs": [
+            {
+                "entityId": "board",
+                "name": "Board",
+                "contentUrl": details.tab_url,
+                "websiteUrl": details.tab_url,
+                "scopes": ["personal"],
+            }
+        ],
         "permissions": ["identity", "messageTeamMembers"],
         "validDomains": [details.host],
+        "webApplicationInfo": {"id": details.app_id, "resource": details.sso_resource},
         "defaultInstallScope": "personal",
     }
 

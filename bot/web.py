@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,6 +35,13 @@ log = logging.getLogger("perfbot.web")
 
 ROUTE = "/reports/{kind}/{period}"
 
+# Teams' own pages, which show the board tab and so the board it opens in a frame
+# (Microsoft's tab requirements: teams.microsoft.com, *.teams.microsoft.com, and the
+# *.cloud.microsoft hosts Teams is moving to). No other page may frame a report.
+FRAME_ANCESTORS = (
+    "https://teams.microsoft.com https://*.teams.microsoft.com https://*.cloud.microsoft"
+)
+
 # The page is one self-contained file: nothing may load from anywhere, its CSS is inline
 # and its pictures are data: URIs.
 HEADERS = {
@@ -43,7 +50,8 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors {FRAME_ANCESTORS}"
     ),
 }
 
@@ -199,6 +207,15 @@ def _loopback(remote: str | None) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
+
+
+loopback = _loopback
+refuse = _refuse
+
+
+def host_of(url: str) -> str:
+    """The host of an address ("" if it has none)."""
+    return urlsplit(url).hostname or ""
 
 
 NO_LINK = (

@@ -49,6 +49,40 @@ async def find_person(
     return None
 
 
+async def signed_in(
+    session: AsyncSession, aad_object_id: str, email: str | None, now: datetime
+) -> Person | None:
+    """The person a Teams sign-in names (the board tab): by Entra object id; else, for a
+    person with no Entra id stored yet, by email or UPN, remembering the id (audited). A
+    stored id is never replaced here: a sign-in whose email names someone with another id is
+    no one (the Teams chat, which Microsoft vouches for member by member, is where an id
+    changes). The caller has found no one else with this id."""
+    if not aad_object_id:
+        return None
+    person = await session.scalar(select(Person).where(Person.aad_object_id == aad_object_id))
+    if person is not None:
+        return person
+    if not email or not email.strip():
+        return None
+    person = await session.scalar(select(Person).where(Person.email == email.strip().lower()))
+    if person is None or person.aad_object_id is not None:
+        return None
+    record(
+        session,
+        person.email,
+        "link identity",
+        "person",
+        person.email,
+        {
+            "aad_object_id": [None, aad_object_id],
+            "matched_by": "email, signing in to the board tab",
+        },
+        now,
+    )
+    person.aad_object_id = aad_object_id
+    return person
+
+
 async def people_by_role(session: AsyncSession, role: Role) -> list[Person]:
     people = (await session.scalars(select(Person).order_by(Person.name))).all()
     return [p for p in people if p.has_role(role)]

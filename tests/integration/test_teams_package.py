@@ -130,7 +130,29 @@ def test_the_bot_is_the_azure_bots_app_for_personal_chats_and_teams(built):
         "termsOfUseUrl": "https://www.kingsmere.gov.uk/terms/perfbot",
     }
     assert manifest["version"] == "0.1.0"  # PerfBot's own, unless --version says otherwise
-    assert "staticTabs" not in manifest
+
+
+def test_the_board_is_a_personal_tab_that_signs_in_with_teams_single_sign_on(built):
+    manifest = manifest_of(built)
+    assert manifest["staticTabs"] == [
+        {
+            "entityId": "board",
+            "name": "Board",
+            "contentUrl": "https://perfbot.kingsmere.gov.uk/reports/tab",
+            "websiteUrl": "https://perfbot.kingsmere.gov.uk/reports/tab",
+            "scopes": ["personal"],
+        }
+    ]
+    # Teams asks Entra for a token for this resource, which the Entra app must expose,
+    # on the tab's own host (which validDomains lists).
+    assert manifest["webApplicationInfo"] == {
+        "id": APP_ID,
+        "resource": f"api://perfbot.kingsmere.gov.uk/{APP_ID}",
+    }
+    # The schema does check the tab: a tab in the team scope is not one Teams takes.
+    broken = json.loads(json.dumps(manifest))
+    broken["staticTabs"][0]["scopes"] = ["channel"]
+    assert list(VALIDATOR.iter_errors(broken))
 
 
 def test_every_command_in_teams_menu_is_one_perfbot_understands_when_typed(built):
