@@ -15,8 +15,9 @@
     status.textContent = text;
   }
 
-  if (!window.microsoftTeams || window.parent === window) {
-    say("This page opens as PerfBot's Board tab in Teams; outside Teams, " + INSTEAD);
+  var OUTSIDE = "This page opens as PerfBot's Board tab in Teams; outside Teams, " + INSTEAD;
+  if (!window.microsoftTeams) {
+    say(OUTSIDE);
     return;
   }
   var teams = window.microsoftTeams;
@@ -27,9 +28,15 @@
 
   teams.app
     .initialize()
-    .then(function () {
-      return teams.authentication.getAuthToken();
-    })
+    .then(
+      function () {
+        return teams.authentication.getAuthToken();
+      },
+      function () {
+        // not in a Teams frame (nor Teams' mobile app): the library says so at once
+        throw new Error(OUTSIDE);
+      }
+    )
     .then(
       function (token) {
         return window.fetch("tab/session", {
@@ -39,7 +46,10 @@
           cache: "no-store",
         });
       },
-      function () {
+      function (error) {
+        if (error && error.message === OUTSIDE) {
+          throw error;
+        }
         throw new Error("Teams could not sign you in to PerfBot: " + INSTEAD);
       }
     )
