@@ -11,7 +11,7 @@ PLAYGROUND := tests/e2e/node_modules/@microsoft/m365agentsplayground/cli.js
 CHROMIUM := /usr/bin/chromium
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 
-.PHONY: run test lint bench sample clean
+.PHONY: run test lint bench sample teams-js clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,17 @@ bench: $(STAMP)
 ## sample: regenerate sample/council (the tests' fixture, as of 23 November 2026) from sample/generate.py
 sample: $(STAMP)
 	$(BIN)/python -m sample.generate
+
+## teams-js: vendor Microsoft's Teams JavaScript library (npm @microsoft/teams-js, MIT licence)
+## into bot/static/ for the board tab, at TEAMS_JS (bot/tab.py's TEAMS_JS_VERSION names the same;
+## the tab's test checks the file's SHA-256)
+TEAMS_JS := 2.58.0
+teams-js:
+	rm -rf .teams-js && mkdir .teams-js
+	cd .teams-js && npm pack --silent @microsoft/teams-js@$(TEAMS_JS) > /dev/null && tar xzf microsoft-teams-js-$(TEAMS_JS).tgz
+	cp .teams-js/package/dist/umd/MicrosoftTeams.min.js bot/static/MicrosoftTeams-$(TEAMS_JS).min.js
+	cp .teams-js/package/LICENSE bot/static/MicrosoftTeams-LICENSE.txt
+	rm -rf .teams-js
 
 clean:
 	rm -rf $(VENV) perfbot.db *.egg-info

@@ -174,9 +174,11 @@ async def test_a_good_sign_in_gets_a_link_that_opens_the_persons_own_board(tab, 
     assert url.startswith(
         f"https://{HOST}/reports/board/2026-27-Q2?link="
     )  # the last quarter ended
-    status, page, _ = await tab.get(url)
+    status, page, page_headers = await tab.get(url)
     assert status == 200, page
     assert "Performance board: 2026/27 Q2" in page
+    # The tab opens it in its own frame, inside Teams: Teams' pages may frame it.
+    assert "frame-ancestors https://teams.microsoft.com " in page_headers["Content-Security-Policy"]
     assert "RB-01" in page  # hers
     assert "RB-03" not in page  # Gareth's, in her service
     assert "PL-01" not in page  # another service
@@ -270,6 +272,19 @@ async def test_an_email_never_takes_over_someone_elses_entra_id(tab, entra_key):
     assert status == 403, body
     assert "url" not in body
     assert (await tab.person(AMINA.email)).aad_object_id == "oid-amina"  # kept
+
+
+async def test_someone_who_may_see_nothing_is_told_so_and_given_no_link(tab, entra_key):
+    async with tab.client.app[SESSIONS]() as session, session.begin():
+        session.add(Person(email="noor.starter@kingsmere.gov.uk", name="Noor Starter"))
+    token = sso_token(entra_key, "oid-noor", "noor.starter@kingsmere.gov.uk")
+    status, body, _ = await tab.session(token)
+    assert status == 403
+    assert body == {
+        "error": "There is nothing on the board for you yet: you own no measures and oversee no "
+        "service in PerfBot. If you should, ask the performance team to add you in the "
+        "people sheet."
+    }
 
 
 # ---- the tab's page ------------------------------------------------------------------------

@@ -60,6 +60,21 @@ def test_a_wheel_installed_in_a_fresh_environment_runs_from_any_folder(tmp_path)
         check=True,
     )
     assert str(tmp_path / "env") in located.stdout  # the installed copy, not this checkout
+    # The board tab's scripts (bot/static/) are in the wheel: the app serves them from there.
+    scripts = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "from bot.tab import TEAMS_JS, _script; print(len(_script(TEAMS_JS)), len(_script('tab.js')))",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    library, tab = map(int, scripts.stdout.split())
+    assert library > 100_000  # Microsoft's Teams library, minified
+    assert tab > 1_000
 
 
 def _make_run(*args: str) -> str:
