@@ -56,7 +56,7 @@ async def signed_in(
     person with no Entra id stored yet, by email or UPN, remembering the id (audited). A
     stored id is never replaced here: a sign-in whose email names someone with another id is
     no one (the Teams chat, which Microsoft vouches for member by member, is where an id
-    changes). The caller has found no one else with this id."""
+    changes)."""
     if not aad_object_id:
         return None
     person = await session.scalar(select(Person).where(Person.aad_object_id == aad_object_id))
