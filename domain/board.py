@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -646,6 +646,26 @@ class _Reader:
         )
 
 
+def _about(
+    m: _Measure, own: Period, target: Decimal | None, services: dict[int, str], reader: _Reader
+) -> dict[str, Any]:
+    """What a board row and an annual row both say of a measure at its period."""
+    return {
+        "code": m.code,
+        "title": m.title,
+        "is_key_action": m.is_key_action,
+        "service": services[m.service_id],
+        "priority": m.priority or NO_PRIORITY,
+        "owner": reader.name(m.owner_id),
+        "period": own.label,
+        "unit": m.unit.value,
+        "decimals": m.decimals,
+        "higher_is_better": m.polarity is Polarity.HIGHER,
+        "target": None if m.data_only or m.is_key_action else target,
+        "target_shown": _target_shown(m, target),
+    }
+
+
 def _target_shown(m: _Measure, target: Decimal | None) -> str:
     if target is None or m.data_only or m.is_key_action:
         return "none"
@@ -840,18 +860,7 @@ async def build(
         escalated_to = reader.name(m.escalation_owner_id) if m.escalation_owner_id else "nobody"
         rows.append(
             BoardRow(
-                code=m.code,
-                title=m.title,
-                is_key_action=m.is_key_action,
-                service=services[m.service_id],
-                priority=m.priority or NO_PRIORITY,
-                owner=reader.name(m.owner_id),
-                period=own.label,
-                unit=m.unit.value,
-                decimals=m.decimals,
-                higher_is_better=m.polarity is Polarity.HIGHER,
-                target=None if m.data_only or m.is_key_action else target,
-                target_shown=_target_shown(m, target),
+                **_about(m, own, target, services, reader),
                 actual=value,
                 actual_shown=shown_value(m, ret),
                 rating=assessment.rating,
@@ -1022,18 +1031,7 @@ async def _annual(
         approval, approval_words = _approval(ret, state, deadline, reader.name)
         rows.append(
             AnnualRow(
-                code=m.code,
-                title=m.title,
-                is_key_action=m.is_key_action,
-                service=services[m.service_id],
-                priority=m.priority or NO_PRIORITY,
-                owner=reader.name(m.owner_id),
-                period=own.label,
-                unit=m.unit.value,
-                decimals=m.decimals,
-                higher_is_better=m.polarity is Polarity.HIGHER,
-                target=None if m.data_only or m.is_key_action else target,
-                target_shown=_target_shown(m, target),
+                **_about(m, own, target, services, reader),
                 outturn=value,
                 outturn_shown=shown_value(m, ret),
                 rating=assessment.rating,
