@@ -921,7 +921,7 @@ async def build(
         rows = [r for r in rows if r.off_track]  # and the headline counts only these
         overdue = await _overdue(session, measures, services, reader.name, period, today, policy)
     headline = _headline(_schemes(measures, policy), [(r.service, r.rating) for r in rows])
-    notes = _notes(kind, period, rows, scope, service, priority)
+    notes = _notes(kind, period, rows, scope, service, priority, today)
     return Report(
         kind=kind,
         period=period,
@@ -945,16 +945,31 @@ def _notes(
     scope: Scope,
     service: str | None,
     priority: str | None,
+    today: date,
 ) -> tuple[str, ...]:
+    """What the report says before its figures: a period not yet ended, or nothing to show."""
+    notes = []
+    if period.end >= today:
+        notes.append(
+            f"{period.label} has not ended yet: its figures are those returned so far, and "
+            "each measure is shown at its last period ended by then."
+        )
     if rows:
-        return ()
+        return tuple(notes)
     if scope.nothing:
-        return ("You have no measures to report on.",)
-    if kind is ReportKind.EXCEPTIONS:
-        return (f"No measure is off track for {period.label}.",)
-    asked = [f"service {service}" if service else "", f"priority {priority}" if priority else ""]
-    filters = in_words([a for a in asked if a])
-    return (f"No active measure{' matches ' + filters if filters else ''} for {period.label}.",)
+        notes.append("You have no measures to report on.")
+    elif kind is ReportKind.EXCEPTIONS:
+        notes.append(f"No measure is off track for {period.label}.")
+    else:
+        asked = [
+            f"service {service}" if service else "",
+            f"priority {priority}" if priority else "",
+        ]
+        filters = in_words([a for a in asked if a])
+        notes.append(
+            f"No active measure{' matches ' + filters if filters else ''} for {period.label}."
+        )
+    return tuple(notes)
 
 
 async def _overdue(
@@ -1086,5 +1101,5 @@ async def _annual(
         annual=tuple(rows),
         service=service,
         priority=priority,
-        notes=_notes(ReportKind.ANNUAL, year, rows, scope, service, priority),
+        notes=_notes(ReportKind.ANNUAL, year, rows, scope, service, priority, today),
     )

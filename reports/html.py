@@ -94,7 +94,8 @@ def css_string(text: str) -> Markup:
     a few marks as they are, anything else as a CSS escape, so that nothing can end the
     string or the style sheet."""
     safe = "".join(
-        ch if ch.isascii() and (ch.isalnum() or ch in " :/.,-()") else f"\\{ord(ch):06x}"
+        # The space after an escape ends it (and is consumed), so a space after it stays.
+        ch if ch.isascii() and (ch.isalnum() or ch in " :/.,-()") else f"\\{ord(ch):06x} "
         for ch in text
     )
     return Markup(f'"{safe}"')

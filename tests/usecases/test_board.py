@@ -357,3 +357,9 @@ async def test_a_measure_on_the_other_scheme_brings_every_rating_of_that_scheme(
         Rating.RED,
     )  # Green and Red too, though only W-1's Amber is counted
     assert headline.total[Rating.AMBER] == 1
+
+
+async def test_a_quarter_not_yet_ended_says_so(kingsfold):
+    report = await board(kingsfold, period=report_period(ReportKind.BOARD, "2026/27 Q3"))
+    assert report.notes[0].startswith("2026/27 Q3 has not ended yet")
+    assert (await board(kingsfold)).notes == ()  # Q2 has
