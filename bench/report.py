@@ -38,19 +38,16 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-
-import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.summary import NOW, _rss_mb, prepare  # noqa: E402  (the council's generator)
+from bench.summary import NOW, _rss_mb, each_backend, prepare  # noqa: E402  (the council's generator)
 from domain import db  # noqa: E402
 from domain.board import ReportKind, Scope, build, latest_period  # noqa: E402
 from domain.model import Return  # noqa: E402
@@ -232,36 +229,11 @@ async def run(args: argparse.Namespace) -> None:
         f"The performance board for {QUARTER.label} of {args.measures:,} measures with 36 "
         f"months of history, as at {NOW:%A %d %B %Y %H:%M} UTC"
     )
-    with tempfile.TemporaryDirectory() as folder:
-        await bench_backend(
-            "sqlite", f"sqlite+aiosqlite:///{folder}/bench.db", args.measures, args.runs
-        )
-    if not args.postgres:
-        print(
-            "postgresql skipped: give --postgres URL or set PERFBOT_BENCH_POSTGRES_URL "
-            "or PERFBOT_TEST_POSTGRES_URL"
-        )
-        return
-    name = f"perfbot_bench_{uuid.uuid4().hex[:8]}"
-    parsed = db.database_url(args.postgres)
-    admin = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.database,
-    )
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        await bench_backend(
-            "postgresql",
-            parsed.set(database=name).render_as_string(False),
-            args.measures,
-            args.runs,
-        )
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+
+    async def bench(name: str, url: str) -> None:
+        await bench_backend(name, url, args.measures, args.runs)
+
+    await each_backend(args.postgres, bench)
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -420,23 +421,19 @@ async def bench_backend(name: str, url: str, measures: int, runs: int) -> None:
     print(f"{'':<10} sections " + ", ".join(f"{k} {v:,}" for k, v in r["sections"].items()))
 
 
-async def run(args: argparse.Namespace) -> None:
-    print(
-        f"The weekly summary for {args.measures:,} measures with {MONTHS} months of history, "
-        f"as at {NOW:%A %d %B %Y %H:%M} UTC"
-    )
+async def each_backend(postgres: str, bench: Callable[[str, str], Awaitable[None]]) -> None:
+    """``bench(name, url)`` on a SQLite file, then, when ``postgres`` names a server, on a
+    PostgreSQL database of its own there (created, and dropped afterwards)."""
     with tempfile.TemporaryDirectory() as folder:
-        await bench_backend(
-            "sqlite", f"sqlite+aiosqlite:///{folder}/bench.db", args.measures, args.runs
-        )
-    if not args.postgres:
+        await bench("sqlite", f"sqlite+aiosqlite:///{folder}/bench.db")
+    if not postgres:
         print(
             "postgresql skipped: give --postgres URL or set PERFBOT_BENCH_POSTGRES_URL "
             "or PERFBOT_TEST_POSTGRES_URL"
         )
         return
     name = f"perfbot_bench_{uuid.uuid4().hex[:8]}"
-    parsed = db.database_url(args.postgres)
+    parsed = db.database_url(postgres)
     admin = await asyncpg.connect(
         host=parsed.host or "127.0.0.1",
         port=parsed.port or 5432,
@@ -446,15 +443,22 @@ async def run(args: argparse.Namespace) -> None:
     )
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        await bench_backend(
-            "postgresql",
-            parsed.set(database=name).render_as_string(False),
-            args.measures,
-            args.runs,
-        )
+        await bench("postgresql", parsed.set(database=name).render_as_string(False))
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(
+        f"The weekly summary for {args.measures:,} measures with {MONTHS} months of history, "
+        f"as at {NOW:%A %d %B %Y %H:%M} UTC"
+    )
+
+    async def bench(name: str, url: str) -> None:
+        await bench_backend(name, url, args.measures, args.runs)
+
+    await each_backend(args.postgres, bench)
 
 
 def main() -> None:

@@ -54,6 +54,7 @@ from domain.reporting import (
     published_deadlines,
     return_versions,
 )
+from domain.views import in_words
 from domain.workbook import WorkbookError, read_sheets, write_table, write_workbook
 from scheduler.jobs import JOBS
 
@@ -759,7 +760,7 @@ def _write_report(report: Report, file_format: str, output: Path | None) -> None
             others = [SECTION_WORDS.get(s.name, s.name.lower()) for _, s in placed[1:]]
             print(
                 f"Wrote {what} ({SECTION_WORDS.get(placed[0][1].name, '')}) to standard "
-                f"output: {figures}; its {_words(others)} need files: add -o "
+                f"output: {figures}; its {in_words(others)} need files: add -o "
                 f"{report.kind.value}.csv",
                 file=sys.stderr,
             )
@@ -772,7 +773,7 @@ def _write_report(report: Report, file_format: str, output: Path | None) -> None
         _replace([(output, lambda path: workbook.write(report, path))])
         sheets = ["About", *(s.name for s in _sections(report))]
         print(
-            f"Wrote {output}: {figures} (sheets {_words(sheets)}).",
+            f"Wrote {output}: {figures} (sheets {in_words(sheets)}).",
             file=sys.stderr,
         )
     else:
@@ -785,7 +786,7 @@ def _write_report(report: Report, file_format: str, output: Path | None) -> None
                     "move it, or choose another name with -o"
                 )
         _replace([(path, _csv_writer(csvfiles.section_text(s))) for path, s in placed])
-        beside = _words([str(path) for path, _ in placed[1:]])
+        beside = in_words([str(path) for path, _ in placed[1:]])
         print(f"Wrote {output}: {figures}; beside it {beside}.", file=sys.stderr)
 
 
@@ -861,13 +862,6 @@ def _report_figures(report: Report) -> str:
         return f"{counted(off, 'measure', 'measures')}{of} off track, {overdue}"
     measures = counted(len(report.rows), "measure", "measures")
     return f"{measures}{of}, {off:,} off track, {overdue}"
-
-
-def _words(items: Sequence[str]) -> str:
-    """a, b and c."""
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -105,11 +105,6 @@ def until_words(expires: datetime, now: datetime) -> str:
     return f"{end:%H:%M} {day}"
 
 
-def holds_nothing(scope: Scope) -> bool:
-    """A scope in which no report can show anything (board.scope_of says so)."""
-    return scope.nothing
-
-
 def link_card(
     settings: Settings,
     person: Person,
@@ -198,6 +193,19 @@ def _refuse(request: web.Request, status: int, why: str, title: str, message: st
 FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "X-Forwarded-Host")
 
 
+LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
+
+
+def _local_name(host: str) -> bool:
+    """The Host a request names, without its port, is this computer's own."""
+    name = host.strip().lower()
+    if name.startswith("["):  # [::1]:3978
+        name = name[: name.find("]") + 1]
+    elif name.count(":") == 1:
+        name = name.split(":")[0]
+    return name in LOCAL_NAMES or name.endswith(".localhost")
+
+
 def _loopback(remote: str | None) -> bool:
     """127.0.0.1, ::1, or 127.0.0.1 as a dual-stack socket reports it (::ffff:127.0.0.1)."""
     try:
@@ -245,8 +253,10 @@ def report_route(pages: Pages) -> Callable[[web.Request], Awaitable[web.StreamRe
         if not settings.authenticated:
             # A request relayed by a proxy on this computer comes from 127.0.0.1 too: one
             # that says it was forwarded is not this computer's own.
+            # A page elsewhere that points a name of its own at 127.0.0.1 (DNS rebinding)
+            # asks with that name: only this computer's own names are answered.
             forwarded = any(h in request.headers for h in FORWARDED)
-            if forwarded or not _loopback(request.remote):
+            if forwarded or not _loopback(request.remote) or not _local_name(request.host):
                 return _refuse(
                     request,
                     403,
@@ -300,6 +310,14 @@ def report_route(pages: Pages) -> Callable[[web.Request], Awaitable[web.StreamRe
             report = await UnitOfWork(pages.sessions()).run(read)
         except ReportError as error:
             return _refuse(request, 404, "no such report", "No such report", f"{error}.")
+        except Exception:  # the database down, say: a page that says so, nothing of the report
+            log.exception("the report page %s could not be made", request.path)
+            return _page(
+                503,
+                "The board cannot be shown just now",
+                "PerfBot could not read the council's figures. Try again in a few minutes; if "
+                "it goes on, tell the performance team.",
+            )
         if report is None:
             return _refuse(
                 request,

@@ -18,13 +18,14 @@ the HTML to whoever holds a signed link (bot/web/).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -646,6 +647,26 @@ class _Reader:
         )
 
 
+def _about(
+    m: _Measure, own: Period, target: Decimal | None, services: dict[int, str], reader: _Reader
+) -> dict[str, Any]:
+    """What a board row and an annual row both say of a measure at its period."""
+    return {
+        "code": m.code,
+        "title": m.title,
+        "is_key_action": m.is_key_action,
+        "service": services[m.service_id],
+        "priority": m.priority or NO_PRIORITY,
+        "owner": reader.name(m.owner_id),
+        "period": own.label,
+        "unit": m.unit.value,
+        "decimals": m.decimals,
+        "higher_is_better": m.polarity is Polarity.HIGHER,
+        "target": None if m.data_only or m.is_key_action else target,
+        "target_shown": _target_shown(m, target),
+    }
+
+
 def _target_shown(m: _Measure, target: Decimal | None) -> str:
     if target is None or m.data_only or m.is_key_action:
         return "none"
@@ -709,12 +730,31 @@ def _plan_entries(
     return tuple(entries)
 
 
-def _headline(scheme: Scheme, ratings: list[tuple[str, Rating | None]]) -> Headline:
+def _schemes(measures: Sequence[_Measure], policy: Policy) -> list[Scheme]:
+    """The rating schemes a report's measures are rated under, the council's own first."""
+    used = {m.scheme or policy.scheme for m in measures}
+    return [policy.scheme, *(s for s in Scheme if s in used and s is not policy.scheme)]
+
+
+def _from_first(points: Iterable[TrendPoint]) -> tuple[TrendPoint, ...]:
+    """A trend from its first period with a figure or a target: a later one with neither
+    stays, as a gap in the line."""
+    kept: list[TrendPoint] = []
+    for point in points:
+        if kept or point.value is not None or point.shown != "—" or point.target is not None:
+            kept.append(point)
+    return tuple(kept)
+
+
+def _headline(schemes: Sequence[Scheme], ratings: list[tuple[str, Rating | None]]) -> Headline:
+    """The counts by rating, in all and by service, with every rating of each scheme used
+    (a rating nobody has is shown as none)."""
     total: Counter[Rating | None] = Counter(r for _, r in ratings)
     by_service: dict[str, Counter[Rating | None]] = {}
     for service, rating in ratings:
         by_service.setdefault(service, Counter())[rating] += 1
-    shown = [r for r in Rating if r in SCHEME_RATINGS[scheme] or r in total]
+    wanted = {r for scheme in schemes for r in SCHEME_RATINGS[scheme]}
+    shown = [r for r in Rating if r in wanted or r in total]
     return Headline(
         tuple(shown),
         dict(total),
@@ -817,8 +857,7 @@ async def build(
         if item.measure_id in ids:
             plans.setdefault(item.measure_id, []).append(item)
 
-    rows = []
-    for m in measures:
+    def board_row(m: _Measure) -> BoardRow:
         own = own_of[m.id]
         ret = reader.returns.get((m.id, own.label))
         target = reader.targets.get((m.id, own.label))
@@ -838,66 +877,51 @@ async def build(
         for _ in range(TREND_PERIODS - 1):
             trend.append(trend[-1].previous())
         escalated_to = reader.name(m.escalation_owner_id) if m.escalation_owner_id else "nobody"
-        rows.append(
-            BoardRow(
-                code=m.code,
-                title=m.title,
-                is_key_action=m.is_key_action,
-                service=services[m.service_id],
-                priority=m.priority or NO_PRIORITY,
-                owner=reader.name(m.owner_id),
-                period=own.label,
-                unit=m.unit.value,
-                decimals=m.decimals,
-                higher_is_better=m.polarity is Polarity.HIGHER,
-                target=None if m.data_only or m.is_key_action else target,
-                target_shown=_target_shown(m, target),
-                actual=value,
-                actual_shown=shown_value(m, ret),
-                rating=assessment.rating,
-                rating_sentence=assessment.explanation,
-                variance=assessment.variance,
-                previous=reader.travel(m, "the previous period", own.previous(), value),
-                last_year=reader.travel(
-                    m, "the same period last year", own.same_period_last_year(), value
-                ),
-                trend=tuple(
-                    point
-                    for point in (reader.point(m, p) for p in reversed(trend))
-                    if point.shown != "—" or point.target is not None
-                ),
-                benchmarks=tuple(
-                    Benchmark(title, value, format_figure(value, m.unit, m.decimals))
-                    for title, column in BENCHMARKS
-                    if (value := getattr(m, column)) is not None
-                ),
-                commentary=ret.commentary if ret else None,
-                remedial_action=ret.remedial_action if ret else None,
-                action_due=ret.action_due if ret else None,
-                not_available_reason=ret.not_available_reason if ret else None,
-                plan=_plan_entries(plans.get(m.id, []), today, reader.name),
-                approval=approval,
-                approval_words=approval_words,
-                restated=bool(ret and ret.restated),
-                restated_from=ret.restated_from if ret and ret.restated else None,
-                correction_reason=ret.correction_reason if ret and ret.restated else None,
-                escalation=tuple(
-                    line
-                    for esc in listed
-                    for line in decision_lines(esc, escalated_to, reader.name)
-                ),
-                due=deadline,
-                overdue=state in OVERDUE,
-            )
+        return BoardRow(
+            **_about(m, own, target, services, reader),
+            actual=value,
+            actual_shown=shown_value(m, ret),
+            rating=assessment.rating,
+            rating_sentence=assessment.explanation,
+            variance=assessment.variance,
+            previous=reader.travel(m, "the previous period", own.previous(), value),
+            last_year=reader.travel(
+                m, "the same period last year", own.same_period_last_year(), value
+            ),
+            trend=_from_first(reader.point(m, p) for p in reversed(trend)),
+            benchmarks=tuple(
+                Benchmark(title, value, format_figure(value, m.unit, m.decimals))
+                for title, column in BENCHMARKS
+                if (value := getattr(m, column)) is not None
+            ),
+            commentary=ret.commentary if ret else None,
+            remedial_action=ret.remedial_action if ret else None,
+            action_due=ret.action_due if ret else None,
+            not_available_reason=ret.not_available_reason if ret else None,
+            plan=_plan_entries(plans.get(m.id, []), today, reader.name),
+            approval=approval,
+            approval_words=approval_words,
+            restated=bool(ret and ret.restated),
+            restated_from=ret.restated_from if ret and ret.restated else None,
+            correction_reason=ret.correction_reason if ret and ret.restated else None,
+            escalation=tuple(
+                line for esc in listed for line in decision_lines(esc, escalated_to, reader.name)
+            ),
+            due=deadline,
+            overdue=state in OVERDUE,
         )
-    headline = _headline(policy.scheme, [(r.service, r.rating) for r in rows])
+
+    # Thousands of rows are pure work on what was read: done in a thread, so that the server
+    # goes on answering Teams meanwhile.
+    rows = await asyncio.to_thread(lambda: [board_row(m) for m in measures])
     awaiting = sum(1 for r in rows if r.approval == "submitted")
     sign_off = await _sign_off(session, sorted(own_labels, key=Period.parse), awaiting)
     overdue: tuple[OverdueRow, ...] = ()
     if kind is ReportKind.EXCEPTIONS:
-        rows = [r for r in rows if r.off_track]
+        rows = [r for r in rows if r.off_track]  # and the headline counts only these
         overdue = await _overdue(session, measures, services, reader.name, period, today, policy)
-    notes = _notes(kind, period, rows, scope, service, priority)
+    headline = _headline(_schemes(measures, policy), [(r.service, r.rating) for r in rows])
+    notes = _notes(kind, period, rows, scope, service, priority, today)
     return Report(
         kind=kind,
         period=period,
@@ -921,16 +945,31 @@ def _notes(
     scope: Scope,
     service: str | None,
     priority: str | None,
+    today: date,
 ) -> tuple[str, ...]:
+    """What the report says before its figures: a period not yet ended, or nothing to show."""
+    notes = []
+    if period.end >= today:
+        notes.append(
+            f"{period.label} has not ended yet: its figures are those returned so far, and "
+            "each measure is shown at its last period ended by then."
+        )
     if rows:
-        return ()
+        return tuple(notes)
     if scope.nothing:
-        return ("You have no measures to report on.",)
-    if kind is ReportKind.EXCEPTIONS:
-        return (f"No measure is off track for {period.label}.",)
-    asked = [f"service {service}" if service else "", f"priority {priority}" if priority else ""]
-    filters = in_words([a for a in asked if a])
-    return (f"No active measure{' matches ' + filters if filters else ''} for {period.label}.",)
+        notes.append("You have no measures to report on.")
+    elif kind is ReportKind.EXCEPTIONS:
+        notes.append(f"No measure is off track for {period.label}.")
+    else:
+        asked = [
+            f"service {service}" if service else "",
+            f"priority {priority}" if priority else "",
+        ]
+        filters = in_words([a for a in asked if a])
+        notes.append(
+            f"No active measure{' matches ' + filters if filters else ''} for {period.label}."
+        )
+    return tuple(notes)
 
 
 async def _overdue(
@@ -1008,8 +1047,8 @@ async def _annual(
     locked = await locked_periods(session)
     calendar = await load_calendar(session)
     today = now.astimezone(LONDON).date()
-    rows = []
-    for m in measures:
+
+    def annual_row(m: _Measure) -> AnnualRow:
         own = own_of[m.id]
         ret = reader.returns.get((m.id, own.label))
         target = reader.targets.get((m.id, own.label))
@@ -1020,47 +1059,36 @@ async def _annual(
         deadline = calendar.deadline(own, m.deadline_working_days, m.code)
         state = state_of(ret, deadline, today, signed_off=own.label in locked)
         approval, approval_words = _approval(ret, state, deadline, reader.name)
-        rows.append(
-            AnnualRow(
-                code=m.code,
-                title=m.title,
-                is_key_action=m.is_key_action,
-                service=services[m.service_id],
-                priority=m.priority or NO_PRIORITY,
-                owner=reader.name(m.owner_id),
-                period=own.label,
-                unit=m.unit.value,
-                decimals=m.decimals,
-                higher_is_better=m.polarity is Polarity.HIGHER,
-                target=None if m.data_only or m.is_key_action else target,
-                target_shown=_target_shown(m, target),
-                outturn=value,
-                outturn_shown=shown_value(m, ret),
-                rating=assessment.rating,
-                rating_sentence=assessment.explanation,
-                last_year_period=before.label,
-                last_year=None if m.is_key_action or earlier is None else earlier.value,
-                last_year_shown=shown_value(m, earlier),
-                last_year_rating=rate(
-                    m, before, reader.targets.get((m.id, before.label)), earlier, policy.scheme
-                ).rating,
-                direction=direction(
-                    value,
-                    None if m.is_key_action or earlier is None else earlier.value,
-                    m.polarity,
-                ),
-                commentary=ret.commentary if ret else None,
-                trend=tuple(
-                    reader.point(m, p)
-                    for p in periods_between(Period.of(year.year, m.frequency, 1), own)
-                ),
-                restated=bool(ret and ret.restated),
-                restated_from=ret.restated_from if ret and ret.restated else None,
-                approval=approval,
-                approval_words=approval_words,
-            )
+        return AnnualRow(
+            **_about(m, own, target, services, reader),
+            outturn=value,
+            outturn_shown=shown_value(m, ret),
+            rating=assessment.rating,
+            rating_sentence=assessment.explanation,
+            last_year_period=before.label,
+            last_year=None if m.is_key_action or earlier is None else earlier.value,
+            last_year_shown=shown_value(m, earlier),
+            last_year_rating=rate(
+                m, before, reader.targets.get((m.id, before.label)), earlier, policy.scheme
+            ).rating,
+            direction=direction(
+                value,
+                None if m.is_key_action or earlier is None else earlier.value,
+                m.polarity,
+            ),
+            commentary=ret.commentary if ret else None,
+            trend=tuple(
+                reader.point(m, p)
+                for p in periods_between(Period.of(year.year, m.frequency, 1), own)
+            ),
+            restated=bool(ret and ret.restated),
+            restated_from=ret.restated_from if ret and ret.restated else None,
+            approval=approval,
+            approval_words=approval_words,
         )
-    headline = _headline(policy.scheme, [(r.service, r.rating) for r in rows])
+
+    rows = await asyncio.to_thread(lambda: [annual_row(m) for m in measures])  # as the board's
+    headline = _headline(_schemes(measures, policy), [(r.service, r.rating) for r in rows])
     awaiting = sum(1 for r in rows if r.approval == "submitted")
     return Report(
         kind=ReportKind.ANNUAL,
@@ -1073,5 +1101,5 @@ async def _annual(
         annual=tuple(rows),
         service=service,
         priority=priority,
-        notes=_notes(ReportKind.ANNUAL, year, rows, scope, service, priority),
+        notes=_notes(ReportKind.ANNUAL, year, rows, scope, service, priority, today),
     )

@@ -349,7 +349,8 @@ async def channel_refused(
         where = f"the channel {names}" if names else where
         await clear_channel(session, "system", now)
     day = date.fromisoformat(
-        str((notification.payload or {}).get("day", "")) or now.date().isoformat()
+        str((notification.payload or {}).get("day", ""))
+        or now.astimezone(schedule.zone).date().isoformat()
     )
     await queue_summary(
         session, day, now, schedule, refused=f"Teams refused the post in {where}: {why}"

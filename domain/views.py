@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import func, literal, null, or_, select, union_all
+from sqlalchemy import and_, func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.action_plans import ActionItem, open_items
@@ -319,7 +319,7 @@ async def open_periods_of(
         return {}
     labels: dict[int, set[str]] = {i: set() for i in ids}
     closed: dict[int, set[str]] = {i: set() for i in ids}
-    figure = or_(Return.value.is_not(None), Return.status.is_not(None))
+    figure = or_(Return.value.is_not(None), and_(Return.status.is_not(None), Return.status != ""))
     newest: dict[tuple[int, str], tuple[int, bool]] = {}  # as latest_returns: the newest version
     for measure_id, label, version, has in await session.execute(
         select(Return.measure_id, Return.period, Return.version, figure)

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from domain.board import Headline, PlanEntry, Report, ReportKind, Travel
 from domain.dates import LONDON, long_day
 from domain.ratings import Direction, Rating
+from domain.views import in_words
 from reports.svg import bar_chart, trend_line, trend_words
 
 TEMPLATES: dict[ReportKind, str] = {
@@ -80,15 +81,12 @@ def rating_key(headline: Headline) -> str:
     """How to read the ratings: "Ratings: ★ Strong, ✓ Good, ● Review and 🚩 Action; Review
     and Action are off track." (a council's default scheme and any other its measures use)."""
 
-    def listed(words: list[str]) -> str:
-        return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
-
     if not headline.ratings:
         return ""
-    shown = listed([f"{r.symbol} {r.word}" for r in headline.ratings])
+    shown = in_words([f"{r.symbol} {r.word}" for r in headline.ratings])
     off = [r.word for r in headline.ratings if r.off_track]
     verb = "is" if len(off) == 1 else "are"
-    return f"Ratings: {shown}; {listed(off)} {verb} off track." if off else f"Ratings: {shown}."
+    return f"Ratings: {shown}; {in_words(off)} {verb} off track." if off else f"Ratings: {shown}."
 
 
 def css_string(text: str) -> Markup:
@@ -96,7 +94,8 @@ def css_string(text: str) -> Markup:
     a few marks as they are, anything else as a CSS escape, so that nothing can end the
     string or the style sheet."""
     safe = "".join(
-        ch if ch.isascii() and (ch.isalnum() or ch in " :/.,-()") else f"\\{ord(ch):06x}"
+        # The space after an escape ends it (and is consumed), so a space after it stays.
+        ch if ch.isascii() and (ch.isalnum() or ch in " :/.,-()") else f"\\{ord(ch):06x} "
         for ch in text
     )
     return Markup(f'"{safe}"')

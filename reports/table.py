@@ -202,7 +202,7 @@ def _measure(row: BoardRow) -> tuple[Cell, ...]:
         variance_percent(row.variance),
         *_travel(row.previous),
         *_travel(row.last_year),
-        "; ".join(f"{b.name} {b.shown}" for b in row.benchmarks),
+        "; ".join(f"{b.name} {b.shown}" for b in row.benchmarks) or None,
         row.commentary,
         row.not_available_reason,
         row.remedial_action,
@@ -215,7 +215,7 @@ def _measure(row: BoardRow) -> tuple[Cell, ...]:
         yes_no(row.restated),
         row.restated_from,
         row.correction_reason,
-        " ".join(row.escalation),
+        " ".join(row.escalation) or None,
     )
 
 
@@ -259,7 +259,7 @@ def _exception(row: BoardRow) -> tuple[Cell, ...]:
         row.remedial_action,
         row.action_due,
         count(len(row.plan)),
-        " ".join(row.escalation),
+        " ".join(row.escalation) or None,
         row.approval,
         row.approval_words,
         yes_no(row.restated),

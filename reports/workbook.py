@@ -31,6 +31,7 @@ MAX_CELL = 32_767  # the most characters a cell holds
 CUT = " … (cut: the full text is in PerfBot)"
 DATETIME_FORMAT = "d mmm yyyy hh:mm"
 EPOCH = date(1899, 12, 30)  # day 0 of Excel's (1900) date system, leap-year bug included
+_ESCAPE_LIKE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")  # what Excel reads as an escaped character
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -101,11 +102,22 @@ def column_letter(number: int) -> str:
 
 
 def clean(value: str) -> str:
-    """Text as a cell can hold it: no control characters, at most 32,767 characters."""
-    text = _NOT_XML.sub("", value)
-    if len(text) > MAX_CELL:
-        text = text[: MAX_CELL - len(CUT)] + CUT
+    """Text as a cell can hold it: no control characters, at most 32,767 characters (as
+    Excel counts them, in UTF-16 units: an emoji is two), and a run like ``_x0041_``, which
+    Excel would read as the character it codes, kept as written (its ``_`` escaped)."""
+    text = _ESCAPE_LIKE.sub(r"_x005F\g<0>", _NOT_XML.sub("", value))
+    if _units(text) > MAX_CELL:
+        room = MAX_CELL - _units(CUT)
+        cut = len(text)
+        while _units(text[:cut]) > room:
+            cut -= max(1, (_units(text[:cut]) - room) // 2)
+        text = text[:cut] + CUT
     return text
+
+
+def _units(text: str) -> int:
+    """How long Excel counts a text: in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _text(ref: str, value: str, style: int = 0) -> str:

@@ -469,7 +469,7 @@ async def report_link(reading: Reading, payload: dict[str, Any], person: Person 
     kind = ReportKind(str(payload.get("kind") or "board"))
     period = Period.parse(str(payload.get("period") or ""))
     scope = await board.scope_of(reading.session, person)
-    if web.holds_nothing(scope):
+    if scope.nothing:
         return _notice("PerfBot", web.NOTHING_TO_SEE, warning=False)
     card = web.link_card(reading.settings, person, scope, kind, period, reading.now)
     return _card_message(card, f"{kind.heading}: {period.label}: your link.")

@@ -159,7 +159,7 @@ async def send_report_link(turn: Turn, kind_text: str, period_text: str) -> None
         await turn.say(said)
         return
     scope = await turn.uow.run(lambda tx: board.scope_of(tx, person))
-    if web.holds_nothing(scope):
+    if scope.nothing:
         await turn.say(web.NOTHING_TO_SEE)
         return
     await turn.send_card(web.link_card(settings, person, scope, kind, period, now))

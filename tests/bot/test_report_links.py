@@ -279,6 +279,15 @@ async def test_without_an_app_id_the_page_answers_loopback_only(aiohttp_server, 
             body = await r.text()
             assert_refused_without_data(r.status, body, r.headers, 403)
             assert "only on this computer" in body
+        # A page elsewhere that rebinds its own name to 127.0.0.1 asks with that name.
+        async with session.get(
+            f"http://127.0.0.1:{server.port}/reports/board/2026-27-Q2",
+            headers={"Host": f"attacker.example:{server.port}"},
+        ) as r:
+            body = await r.text()
+            assert_refused_without_data(r.status, body, r.headers, 403)
+        async with session.get(f"http://localhost:{server.port}/reports/board/2026-27-Q2") as r:
+            assert r.status == 200
         # A reverse proxy on this computer relays from 127.0.0.1: what it forwards is refused.
         for header in ("X-Forwarded-For", "Forwarded"):
             async with session.get(
@@ -465,3 +474,18 @@ async def test_someone_who_may_see_nothing_is_told_so_and_given_no_link(linked):
         "people sheet."
     ]
     assert teams.connector.cards() == []
+
+
+async def test_a_page_that_cannot_be_read_says_so_and_shows_nothing(aiohttp_client, council_engine):
+    """The database failing under the page (here: its measures table gone) is a short page
+    saying to try again, with the page's headers, never aiohttp's error or a traceback."""
+    from sqlalchemy import text
+
+    client = await aiohttp_client(create_app(Settings(), engine=council_engine, clock=lambda: NOW))
+    async with council_engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE measures RENAME TO measures_gone"))
+    response = await client.get("/reports/board/2026-27-Q2")
+    body = await response.text()
+    assert_refused_without_data(response.status, body, response.headers, 503)
+    assert "Try again in a few minutes" in body
+    assert "Traceback" not in body

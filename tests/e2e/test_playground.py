@@ -87,6 +87,9 @@ def server(tmp_path: Path, ports: tuple[int, int]) -> Iterator[tuple[str, Path]]
             break
         except OSError:
             time.sleep(0.2)
+    else:
+        server.terminate()
+        pytest.fail("perfbot serve did not answer /healthz within 30 s")
     try:
         yield f"http://127.0.0.1:{port}/api/messages", tmp_path / "perfbot.db"
     finally:
@@ -559,6 +562,9 @@ def linking_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
                 break
             except OSError:
                 time.sleep(0.2)
+        else:
+            server.terminate()
+            pytest.fail(f"perfbot serve did not answer /healthz within 30 s: {log.read_text()}")
         try:
             yield f"http://127.0.0.1:{port}/api/messages", port
         finally:

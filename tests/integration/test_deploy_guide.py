@@ -122,6 +122,7 @@ def test_the_unit_the_settings_file_and_the_proxy_agree():
     port = re.search(r"--port (\d+)", start).group(1)
     [proxy] = [body for language, body in fenced_blocks(text) if language == "nginx"]
     assert f"proxy_pass http://127.0.0.1:{port};" in proxy
+    assert "access_log off;" in proxy.split("location /reports/")[1]  # no link in the log
     settings = environment_file(file_block(text, ENV_FILE))
     # The public address is the proxy's name, and the messaging endpoint the guide gives.
     host = re.search(r"server_name (\S+);", proxy).group(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -247,3 +248,25 @@ def test_a_board_without_a_list_of_overdue_returns_has_no_overdue_sheet(board, t
     assert book.sheetnames == ["About", "Headlines", "Measures", "Action plans"]
     assert cell(book["Measures"], "RB-01", "Overdue").value == "No"
     assert cell(book["Measures"], "KA-01", "Overdue").value == "Yes"  # the row says so
+
+
+def test_text_excel_would_read_as_an_escape_is_kept_as_written_and_blanks_are_blank(tmp_path):
+    """Excel reads ``_x0041_`` in a cell as "A": the ``_`` is escaped (``_x005F_``), so a
+    commentary about such a code shows as typed. A measure with no escalation or benchmark
+    has empty cells there, which "(Blanks)" in a filter finds."""
+    report = make_report(ReportKind.BOARD, [board_row(commentary="code _x0041_ here")])
+    path = tmp_path / "escape.xlsx"
+    workbook.write(report, path)
+    with zipfile.ZipFile(path) as z:
+        xml = next(
+            z.read(name).decode() for name in z.namelist() if "code _x" in z.read(name).decode()
+        )
+    assert "code _x005F_x0041_ here" in xml
+    measures = load_workbook(path)["Measures"]
+    assert cell(measures, "RB-01", "Escalation").value is None
+
+
+def test_a_cell_is_cut_at_excels_limit_counting_as_excel_does():
+    text = workbook.clean("🚩" * 20_000)  # 40,000 UTF-16 units: over 32,767
+    assert len(text.encode("utf-16-le")) // 2 <= workbook.MAX_CELL
+    assert text.endswith(workbook.CUT)

@@ -17,6 +17,8 @@ NEVER_IN_DOMAIN = (
     "apscheduler",
     "bot",
     "cards",
+    "reports",
+    "markupsafe",
     "scheduler",
 )
 

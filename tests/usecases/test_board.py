@@ -42,7 +42,7 @@ from domain.board import (
 from domain.importing import import_workbook
 from domain.model import ActionPlan, Escalation, Measure, Person, Return, ReturnState
 from domain.policy import Policy
-from domain.ratings import Direction, Rating
+from domain.ratings import Direction, Rating, Scheme
 from domain.views import open_periods, open_periods_of, records
 from domain.workbook import read_sheets
 
@@ -187,9 +187,11 @@ async def test_each_measure_at_its_own_period_with_target_actual_rating_and_trav
         Direction.IMPROVING,
     )
     assert h1.approval_words == "Approved by Eve Esc on Monday 12 October 2026"
-    # The last eight months (2025/26 M11 to 2026/27 M6) but those with neither figure nor target.
+    # The last eight months (2025/26 M11 to 2026/27 M6) from the first with a figure or a
+    # target: the months with neither after it stay, as gaps in the line.
     assert [(p.period, p.shown) for p in h1.trend] == [
         ("2025/26 M12", "82%"),
+        *((f"2026/27 M{n}", "—") for n in range(1, 5)),
         ("2026/27 M5", "85%"),
         ("2026/27 M6", "90%"),
     ]
@@ -251,6 +253,9 @@ async def test_the_headline_counts_by_rating_and_service(kingsfold):
 async def test_the_exception_report_lists_only_off_track_measures_and_the_overdue(kingsfold):
     report = await board(kingsfold, ReportKind.EXCEPTIONS)
     assert [r.code for r in report.rows] == ["H-2", "W-1"]
+    # Its first page counts what it lists, not the whole board.
+    assert report.headline.total == {Rating.ACTION: 1, Rating.REVIEW: 1}
+    assert report.headline.ratings == (Rating.STRONG, Rating.GOOD, Rating.REVIEW, Rating.ACTION)
     [late] = report.overdue
     assert (late.code, late.period, late.due, late.escalated, late.acknowledged) == (
         "W-2",
@@ -335,3 +340,26 @@ async def test_the_open_returns_read_in_bulk_are_those_status_and_the_chasers_re
     assert any(bulk.values())  # the sample has returns still awaited
     for m in measures:
         assert bulk[m.id] == open_periods(m, read[m.id], today), m.code
+
+
+async def test_a_measure_on_the_other_scheme_brings_every_rating_of_that_scheme(kingsfold):
+    async with kingsfold() as session, session.begin():
+        w1 = await session.scalar(select(Measure).where(Measure.code == "W-1"))
+        w1.scheme = Scheme.RAG
+    headline = (await board(kingsfold)).headline
+    assert headline.ratings == (
+        Rating.STRONG,
+        Rating.GOOD,
+        Rating.REVIEW,
+        Rating.ACTION,
+        Rating.GREEN,
+        Rating.AMBER,
+        Rating.RED,
+    )  # Green and Red too, though only W-1's Amber is counted
+    assert headline.total[Rating.AMBER] == 1
+
+
+async def test_a_quarter_not_yet_ended_says_so(kingsfold):
+    report = await board(kingsfold, period=report_period(ReportKind.BOARD, "2026/27 Q3"))
+    assert report.notes[0].startswith("2026/27 Q3 has not ended yet")
+    assert (await board(kingsfold)).notes == ()  # Q2 has
