@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import web as pages_web
 from bot.connector import KeyList, MetadataUnavailable
-from bot.web import FORWARDED, HEADERS, Pages, in_url, make_link
+from bot.web import HEADERS, Pages, in_url, make_link
 from domain import board, people
 from domain.board import ReportKind, Scope
 from domain.dates import LONDON
@@ -106,8 +106,7 @@ def tab_routes(
             return web.Response(
                 text=PAGE, content_type="text/html", charset="utf-8", headers=TAB_HEADERS
             )
-        forwarded = any(h in request.headers for h in FORWARDED)
-        if forwarded or not pages_web.loopback(request.remote):
+        if not pages_web.from_this_computer(request):
             return pages_web.refuse(
                 request,
                 403,
@@ -212,7 +211,17 @@ def tab_routes(
                 return None
             return person, await board.scope_of(tx, person)
 
-        found = await UnitOfWork(pages.sessions()).run(find)
+        try:
+            found = await UnitOfWork(pages.sessions()).run(find)
+        except Exception:  # the database down, say: a sentence, never a stack trace
+            log.exception("board tab: could not look up who signed in")
+            return web.json_response(
+                {
+                    "error": f"PerfBot cannot open the board just now; try again in a few minutes, or {INSTEAD}."
+                },
+                status=503,
+                headers=HEADERS,
+            )
         if found is None:
             return _answer(
                 request,

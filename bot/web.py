@@ -217,7 +217,15 @@ def _loopback(remote: str | None) -> bool:
     return address.is_loopback
 
 
-loopback = _loopback
+def from_this_computer(request: web.Request) -> bool:
+    """A request this computer made of itself, as the pages without an app id answer: from
+    loopback, not relayed by a proxy (which comes from 127.0.0.1 too, saying it forwarded),
+    and naming this computer (a page elsewhere that points a name of its own at 127.0.0.1,
+    DNS rebinding, asks with that name)."""
+    forwarded = any(h in request.headers for h in FORWARDED)
+    return not forwarded and _loopback(request.remote) and _local_name(request.host)
+
+
 refuse = _refuse
 
 
@@ -251,12 +259,7 @@ def report_route(pages: Pages) -> Callable[[web.Request], Awaitable[web.StreamRe
         now = pages.clock()
         person_id: int | None = None
         if not settings.authenticated:
-            # A request relayed by a proxy on this computer comes from 127.0.0.1 too: one
-            # that says it was forwarded is not this computer's own.
-            # A page elsewhere that points a name of its own at 127.0.0.1 (DNS rebinding)
-            # asks with that name: only this computer's own names are answered.
-            forwarded = any(h in request.headers for h in FORWARDED)
-            if forwarded or not _loopback(request.remote) or not _local_name(request.host):
+            if not from_this_computer(request):
                 return _refuse(
                     request,
                     403,

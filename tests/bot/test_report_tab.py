@@ -365,6 +365,18 @@ async def test_without_an_app_id_the_tab_sends_this_computer_to_the_local_board(
         async with session.get(f"http://{own_address()}:{server.port}/reports/tab") as r:
             assert r.status == 403
             assert "only on this computer" in await r.text()
+        # Relayed by a proxy on this computer, or asked by a page elsewhere whose name points
+        # at 127.0.0.1 (DNS rebinding): not this computer's own.
+        for headers in (
+            {"X-Forwarded-For": "198.51.100.7"},
+            {"Host": f"rebound.example:{server.port}"},
+        ):
+            async with session.get(
+                f"http://127.0.0.1:{server.port}/reports/tab",
+                headers=headers,
+                allow_redirects=False,
+            ) as r:
+                assert r.status == 403, headers
         async with session.post(f"http://127.0.0.1:{server.port}/reports/tab/session") as r:
             assert r.status == 403
             assert "no Teams sign-in here" in (await r.json())["error"]
