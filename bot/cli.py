@@ -283,7 +283,9 @@ def _add_report_command(commands: Any) -> None:
     reporter.add_argument("kind", metavar="KIND", help="board, exceptions or annual")
     reporter.add_argument(
         "--period",
-        help="the quarter, e.g. '2025/26 Q1', or for the annual report the year, '2025/26' "
+        nargs="+",
+        metavar="PERIOD",
+        help="the quarter, e.g. 2025/26 Q1, or for the annual report the year, 2025/26 "
         "(default: the last one that has ended)",
     )
     reporter.add_argument("--service", metavar="NAME", help="one service only (default: all)")
@@ -666,7 +668,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     kind = ReportKind.parse(args.kind)
     now = _moment(args.now)
     if args.period is not None:
-        period = report_period(kind, args.period)
+        period = report_period(kind, " ".join(args.period))  # 2025/26 Q1, quoted or not
     else:
         period = latest_period(kind, now.astimezone(LONDON).date())
     file_format = _report_format(args.format, args.output)
@@ -721,6 +723,15 @@ def _report_format(asked: str | None, output: str | None) -> str:
 def _check_writable(output: Path, example: str) -> None:
     if output.is_dir():
         raise CommandError(f"{output} is a folder: give a file name, e.g. -o {output / example}")
+    if output.is_symlink() or (output.exists() and not output.is_file()):
+        raise CommandError(
+            f"{output} is not an ordinary file (a link or a device): give -o a file's own name"
+        )
+    if output.suffix.lower() not in (".html", ".htm", ".xlsx", ".csv"):
+        raise CommandError(
+            f"-o {output}: perfbot report writes .html, .xlsx or .csv files; name it so "
+            f"(e.g. -o {output.with_suffix('.html').name}); for a PDF, print the page from a browser"
+        )
     folder = output.parent
     if folder.exists() and not folder.is_dir():
         raise CommandError(f"{folder} is a file, not a folder: give -o a file in a folder")
@@ -779,6 +790,12 @@ def _write_report(report: Report, file_format: str, output: Path | None) -> None
     else:
         placed = csvfiles.files(report, output)
         for path, section in placed[1:]:
+            if path.is_symlink() or (path.exists() and not path.is_file() and not path.is_dir()):
+                raise CommandError(
+                    f"{path} is where the {SECTION_WORDS.get(section.name, section.slug)} go "
+                    f"beside {output}, but it is not an ordinary file: move it, or choose "
+                    "another name with -o"
+                )
             if path.is_dir() or (path.exists() and not os.access(path, os.W_OK)):
                 raise CommandError(
                     f"{path} is where the {SECTION_WORDS.get(section.name, section.slug)} go "

@@ -258,6 +258,7 @@ def report_route(pages: Pages) -> Callable[[web.Request], Awaitable[web.StreamRe
         priority = request.query.get("priority", "").strip() or None
         now = pages.clock()
         person_id: int | None = None
+        token = request.query.get("link", "")
         if not settings.authenticated:
             if not from_this_computer(request):
                 return _refuse(
@@ -269,10 +270,11 @@ def report_route(pages: Pages) -> Callable[[web.Request], Awaitable[web.StreamRe
                     "(127.0.0.1). To share them, set MicrosoftAppId and PERFBOT_PUBLIC_URL: "
                     "people then open them from links PerfBot gives them in Teams.",
                 )
-        else:
-            token = request.query.get("link", "")
-            if not token:
-                return _refuse(request, 401, "no link", "Open this page from Teams", NO_LINK)
+            # This computer sees everything; a link PerfBot gave shows what its person may
+            # see, as it would with an app id (what the card with the link says).
+        elif not token:
+            return _refuse(request, 401, "no link", "Open this page from Teams", NO_LINK)
+        if token:
             try:
                 link = Link.verify(token, settings.link_key, now)
             except LinkExpired as expired:

@@ -355,6 +355,14 @@ class Report:
     def title(self) -> str:
         return f"{self.kind.heading}: {self.period.label}"
 
+    @property
+    def covers(self) -> str:
+        """What it shows, in words: the service (and priority) asked for, else the scope."""
+        asked = [f"priority {self.priority}" if self.priority else ""]
+        asked.insert(0, self.service or "")
+        chosen = "; ".join(a for a in asked if a)
+        return chosen or self.scope.words or "what you may see"
+
     def sections(self) -> list[tuple[str, list[tuple[str, list[BoardRow]]]]]:
         """The board's (or exception report's) rows by priority, then service."""
         return grouped(self.rows)
@@ -544,6 +552,8 @@ class _Reader:
         self.figures: dict[tuple[int, str], _Figure] = {}
         self.returns: dict[tuple[int, str], _Newest] = {}
         self.targets: dict[tuple[int, str], Decimal] = {}
+        self.service: str | None = None
+        self.priority: str | None = None
 
     async def measures(
         self, scope: Scope, service: str | None, priority: str | None
@@ -586,6 +596,7 @@ class _Reader:
             if (wanted_service is None or services[m.service_id] == wanted_service)
             and (wanted_priority is None or (m.priority or NO_PRIORITY) == wanted_priority)
         ]
+        self.service, self.priority = wanted_service, wanted_priority  # as the council spells them
         return seen, services
 
     async def read(self, own: set[str], others: set[str], ids: set[int]) -> None:
@@ -932,8 +943,8 @@ async def build(
         headline=headline,
         rows=tuple(rows),
         overdue=overdue,
-        service=service,
-        priority=priority,
+        service=reader.service,
+        priority=reader.priority,
         notes=notes,
     )
 
@@ -1099,7 +1110,7 @@ async def _annual(
         sign_off=await _sign_off(session, sorted(own_labels, key=Period.parse), awaiting),
         headline=headline,
         annual=tuple(rows),
-        service=service,
-        priority=priority,
+        service=reader.service,
+        priority=reader.priority,
         notes=_notes(ReportKind.ANNUAL, year, rows, scope, service, priority, today),
     )

@@ -279,6 +279,16 @@ async def test_without_an_app_id_the_page_answers_loopback_only(aiohttp_server, 
             body = await r.text()
             assert_refused_without_data(r.status, body, r.headers, 403)
             assert "only on this computer" in body
+        # A link PerfBot gave (the Playground's Open the board) shows what its person may see.
+        async with app[SESSIONS]() as tx:
+            amina = await tx.scalar(select(Person).where(Person.email == AMINA.email))
+        given = make_link(Settings(), amina.id, ReportKind.BOARD, Period.parse("2026/27 Q2"), NOW)
+        path = given.url.split("/reports/", 1)[1]
+        async with session.get(f"http://127.0.0.1:{server.port}/reports/{path}") as r:
+            body = await r.text()
+            assert r.status == 200, body
+            assert "RB-01" in body  # hers
+            assert "PL-01" not in body  # not everything: what her link is for
         # A page elsewhere that rebinds its own name to 127.0.0.1 asks with that name.
         async with session.get(
             f"http://127.0.0.1:{server.port}/reports/board/2026-27-Q2",

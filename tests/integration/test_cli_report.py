@@ -148,6 +148,8 @@ def test_one_service_and_the_annual_report(council):
         (["board", "-o", "/proc/board.html"], ["cannot write /proc/board.html", "nothing was"]),
         (["board", "-o", "/proc/board.csv"], ["cannot write /proc/board", "nothing was"]),
         (["board", "--now", "soon"], ["--now: 'soon' is not a date"]),
+        (["board", "-o", "board.pdf"], ["writes .html, .xlsx or .csv files", "print the page"]),
+        (["board", "-o", "/dev/null"], ["/dev/null is not an ordinary file"]),
     ],
 )
 def test_bad_input_is_refused_in_a_sentence_and_writes_nothing(council, args, phrases):
@@ -174,6 +176,20 @@ def test_a_csv_beside_which_a_folder_is_in_the_way_writes_none_of_its_files(coun
     result = run(council, "report", "board", "-o", "board.csv", "--now", NOW)
     fails_clearly(result, "board-headlines.csv is where the headline counts go", "a folder")
     assert sorted(p.name for p in council.iterdir()) == ["board-headlines.csv", "perfbot.db"]
+
+
+def test_a_link_in_the_way_is_refused_and_left_as_it_was(council):
+    (council / "real.html").write_text("the real one", encoding="utf-8")
+    (council / "board.html").symlink_to(council / "real.html")
+    result = run(council, "report", "board", "-o", "board.html", "--now", NOW)
+    fails_clearly(result, "board.html is not an ordinary file")
+    assert (council / "board.html").is_symlink()
+    assert (council / "real.html").read_text(encoding="utf-8") == "the real one"
+
+
+def test_the_period_may_be_written_without_quotes(council):
+    _, said = report(council, "board", "--period", "2026/27", "Q1")
+    assert said.startswith("Wrote board-2026-27-Q1.html: 41 measures, ")
 
 
 def test_a_database_never_prepared_is_named_with_the_fix(tmp_path):

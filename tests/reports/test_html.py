@@ -403,7 +403,10 @@ def test_an_exception_report_with_nothing_off_track_or_overdue_says_so() -> None
     doc = page(make_report(ReportKind.EXCEPTIONS, []))
     main = doc.one("main").words
     assert "No measure or key action is off track in 2025/26 Q1." in main
-    assert doc.one("section", "overdue").words == "Overdue returns No return is overdue."
+    assert (
+        doc.one("section", "overdue").words
+        == "Overdue returns No return for 2025/26 Q1 or earlier is overdue."
+    )
 
 
 def annual_report() -> Report:
@@ -473,7 +476,7 @@ def test_hostile_text_is_shown_as_text_and_breaks_nothing(hostile_board: Report)
             "aria-label", "aria-labelledby", "aria-hidden", "width", "height", "viewbox",
             "colspan", "headers", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "fill",
             "stroke", "stroke-width", "stroke-dasharray", "stroke-linejoin", "points",
-            "text-anchor", "font-size", "font-weight",
+            "text-anchor", "font-size", "font-weight", "tabindex",
         }, node.attrs  # fmt: skip
     hostile = " ".join(HOSTILE.split())
     block = measure(doc, "X<1>")
@@ -513,3 +516,31 @@ def test_the_page_asks_for_nothing_from_anywhere(
                 assert value is None or value.startswith("#"), (node.tag, name, value)
         for asks in ("url(", "@import", "@font-face", "http:", "https:"):  # not in the words
             assert asks not in text, asks
+
+
+def test_a_measures_table_scrolls_sideways_on_a_phone_rather_than_squeezing(board: Report) -> None:
+    """Each measures table sits in a region of its own, named by its service's heading and
+    reachable from the keyboard, which scrolls sideways on a narrow screen (WCAG 1.4.10
+    allows a data table to) so that no figure is pressed into the next."""
+    text = render(board)
+    doc = page(board)
+    regions = [n for n in walk(doc) if n.attrs.get("class") == "wide"]
+    assert len(regions) == len(doc.all("table", "measures"))
+    for region in regions:
+        assert (region.attrs["role"], region.attrs["tabindex"]) == ("region", "0")
+        [heading] = [
+            h for h in doc.all("h3") if h.attrs.get("id") == region.attrs["aria-labelledby"]
+        ]
+        assert heading.words
+    assert ".wide { overflow-x: auto; }" in text
+    assert ".wide > table.measures { min-width: 44rem; }" in text
+
+
+def test_a_report_for_one_service_says_it_covers_that_service(board: Report) -> None:
+    one = replace(board, service="Housing and Communities")
+    text = render(one)
+    assert (
+        "<title>Performance board: 2025/26 Q1 (Housing and Communities) - PerfBot</title>" in text
+    )
+    facts = page(one).all("dl", "facts")[0].words
+    assert "Covers Housing and Communities (of all services)" in facts
