@@ -314,7 +314,11 @@ def report_route(pages: Pages) -> Callable[[web.Request], Awaitable[web.StreamRe
         try:
             report = await UnitOfWork(pages.sessions()).run(read)
         except ReportError as error:
-            return _refuse(request, 404, "no such report", "No such report", f"{error}.")
+            # The builder's sentence, without the command line's flag it starts with.
+            said = re.sub(r"^--\w+: ", "", str(error))
+            return _refuse(
+                request, 404, "no such report", "No such report", f"{said[:1].upper()}{said[1:]}."
+            )
         except Exception:  # the database down, say: a page that says so, nothing of the report
             log.exception("the report page %s could not be made", request.path)
             return _page(

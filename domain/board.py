@@ -196,6 +196,7 @@ class Travel:
     period: str  # its label
     shown: str  # its figure as printed, "—" if none
     direction: Direction | None  # None: no figure to compare
+    value: Decimal | None = None  # its figure as a number (None: none, or a key action)
 
 
 @dataclass(frozen=True)
@@ -654,7 +655,11 @@ class _Reader:
         ret = self.figure(m.id, period.label)
         earlier = None if m.is_key_action or ret is None else ret.value
         return Travel(
-            against, period.label, shown_value(m, ret), direction(value, earlier, m.polarity)
+            against,
+            period.label,
+            shown_value(m, ret),
+            direction(value, earlier, m.polarity),
+            earlier,
         )
 
 

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from domain.board import Report
-from reports.table import Cell, Section, main_section, plain, sections
+from reports.table import Cell, Figure, Section, main_section, plain, sections
 
 ENCODING = "utf-8-sig"  # the BOM makes Excel read £ and ★ right
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -27,6 +27,8 @@ _FIGURE = re.compile(r"^-£?[\d,]*\.?\d+(?:%| days?| hours?)?$")
 
 def value_text(cell: Cell) -> str:
     """One cell as the CSV holds it."""
+    if isinstance(cell, Figure) and cell.places is not None:
+        return f"{cell.value:.{cell.places}f}"  # 2.00, as the measure prints it
     value = plain(cell)
     if value is None:
         return ""

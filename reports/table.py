@@ -39,6 +39,7 @@ class Figure:
 
     value: int | float
     number_format: str
+    places: int | None = None  # decimal places to write it with in a CSV (as export does)
 
 
 Cell = Value | Figure
@@ -89,14 +90,14 @@ def figure(value: Decimal | None, unit: str, decimals: int) -> Cell:
     number: int | float = (
         int(value) if decimals <= 0 and value == value.to_integral_value() else float(value)
     )
-    return Figure(number, number_format(unit, decimals))
+    return Figure(number, number_format(unit, decimals), decimals if decimals > 0 else None)
 
 
 def variance_percent(variance: Decimal | None) -> Cell:
     """The variance as a percentage of target, 1 decimal place, as the export prints it."""
     if variance is None:
         return None
-    return Figure(float(round(variance * 100, 1)), VARIANCE_FORMAT)
+    return Figure(float(round(variance * 100, 1)), VARIANCE_FORMAT, 1)
 
 
 def count(number: int) -> Figure:
@@ -154,8 +155,13 @@ def _identity(row: BoardRow | AnnualRow) -> tuple[Cell, ...]:
     )
 
 
-def _travel(travel: Travel) -> tuple[Cell, ...]:
-    return (travel.period, travel.shown, direction_word(travel.direction))
+def _travel(travel: Travel, unit: str, decimals: int) -> tuple[Cell, ...]:
+    """The earlier period, its figure (a number where it is one; a key action's status as
+    its word) and the direction since."""
+    earlier: Cell = figure(travel.value, unit, decimals)
+    if earlier is None and travel.shown != "—":
+        earlier = travel.shown
+    return (travel.period, earlier, direction_word(travel.direction))
 
 
 MEASURE_COLUMNS = _columns(
@@ -200,8 +206,8 @@ def _measure(row: BoardRow) -> tuple[Cell, ...]:
         rating_symbol(row.rating),
         row.rating_sentence,
         variance_percent(row.variance),
-        *_travel(row.previous),
-        *_travel(row.last_year),
+        *_travel(row.previous, row.unit, row.decimals),
+        *_travel(row.last_year, row.unit, row.decimals),
         "; ".join(f"{b.name} {b.shown}" for b in row.benchmarks) or None,
         row.commentary,
         row.not_available_reason,
@@ -254,7 +260,7 @@ def _exception(row: BoardRow) -> tuple[Cell, ...]:
         rating_symbol(row.rating),
         row.rating_sentence,
         variance_percent(row.variance),
-        *_travel(row.previous),
+        *_travel(row.previous, row.unit, row.decimals),
         row.commentary,
         row.remedial_action,
         row.action_due,

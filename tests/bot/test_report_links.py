@@ -499,3 +499,14 @@ async def test_a_page_that_cannot_be_read_says_so_and_shows_nothing(aiohttp_clie
     assert_refused_without_data(response.status, body, response.headers, 503)
     assert "Try again in a few minutes" in body
     assert "Traceback" not in body
+
+
+async def test_an_unknown_service_in_the_address_is_said_as_a_page_says_it(
+    aiohttp_client, council_engine
+):
+    client = await aiohttp_client(create_app(Settings(), engine=council_engine, clock=lambda: NOW))
+    response = await client.get("/reports/board/2026-27-Q2?service=Nope")
+    body = (await response.text()).replace("&#x27;", "'")
+    assert_refused_without_data(response.status, body, response.headers, 404)
+    assert "No service is called 'Nope'; the services are: " in body
+    assert "--service" not in body  # the command line's flag is not the page's

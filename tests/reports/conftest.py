@@ -73,8 +73,12 @@ def board_row(**changes: object) -> BoardRow:
         rating=Rating.GOOD,
         rating_sentence="0.3% above target (Good: from 2% below to 5% above).",
         variance=Decimal("0.0034"),
-        previous=Travel("the previous period", "2025/26 M2", "19.8%", Direction.IMPROVING),
-        last_year=Travel("the same period last year", "2024/25 M3", "28.9%", Direction.IMPROVING),
+        previous=Travel(
+            "the previous period", "2025/26 M2", "19.8%", Direction.IMPROVING, Decimal("19.8")
+        ),
+        last_year=Travel(
+            "the same period last year", "2024/25 M3", "28.9%", Direction.IMPROVING, Decimal("28.9")
+        ),
         trend=_trend(["27.0", "28.1", "28.9", "9.9", "19.5", "29.0", "19.8", "29.2"], "29.1"),
         benchmarks=(Benchmark("England average", Decimal("28.5"), "28.5%"),),
         commentary="Better than last period thanks to the process changes.",

@@ -8,6 +8,7 @@ import io
 import zipfile
 from dataclasses import replace
 from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +271,17 @@ def test_a_cell_is_cut_at_excels_limit_counting_as_excel_does():
     text = workbook.clean("🚩" * 20_000)  # 40,000 UTF-16 units: over 32,767
     assert len(text.encode("utf-16-le")) // 2 <= workbook.MAX_CELL
     assert text.endswith(workbook.CUT)
+
+
+def test_the_earlier_figures_are_numbers_and_the_csv_keeps_the_measures_places(tmp_path):
+    report = make_report(ReportKind.BOARD, [board_row()])
+    measures = written(report, tmp_path)["Measures"]
+    previous = cell(measures, "RB-01", "Previous figure")
+    assert (previous.value, previous.number_format) == (19.8, '0.0"%"')
+    assert cell(measures, "RB-01", "Last year's figure").value == 28.9
+    rows = list(csv.reader(io.StringIO(csvfiles.main_text(report))))
+    line = dict(zip(rows[0], rows[1], strict=True))
+    assert (line["Target"], line["Previous figure"]) == ("29.1", "19.8")
+    two = make_report(ReportKind.BOARD, [board_row(decimals=2, target=Decimal("2.0"))])
+    rows = list(csv.reader(io.StringIO(csvfiles.main_text(two))))
+    assert dict(zip(rows[0], rows[1], strict=True))["Target"] == "2.00"
