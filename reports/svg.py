@@ -109,7 +109,7 @@ def trend_line(points: Sequence[TrendPoint], target_shown: str | None = None) ->
 
 BAR_WIDTH = 640
 _LABEL = 150
-_ROW = 30
+_ROW = 24
 
 
 def bar_chart(headline: Headline, words: str) -> Markup:
@@ -128,12 +128,12 @@ def bar_chart(headline: Headline, words: str) -> Markup:
         top = 4 + i * _ROW
         width = room * count / most
         parts.append(
-            f'<text x="{_LABEL - 8}" y="{top + 19}" text-anchor="end" fill="{INK}" '
-            f'font-size="15">{escape(label)}</text>'
-            f'<rect x="{_LABEL}" y="{top + 3}" width="{width:.1f}" height="{_ROW - 8}" '
+            f'<text x="{_LABEL - 8}" y="{top + 16}" text-anchor="end" fill="{INK}" '
+            f'font-size="14">{escape(label)}</text>'
+            f'<rect x="{_LABEL}" y="{top + 3}" width="{width:.1f}" height="{_ROW - 6}" '
             f'fill="{colour}"/>'
-            f'<text x="{_LABEL + width + 6:.1f}" y="{top + 19}" fill="{INK}" '
-            f'font-size="15" font-weight="bold">{count}</text>'
+            f'<text x="{_LABEL + width + 6:.1f}" y="{top + 16}" fill="{INK}" '
+            f'font-size="14" font-weight="bold">{count}</text>'
         )
     said = ", ".join(f"{label} {count}" for label, count, _ in rows)
     name = escape(f"{words}: {said}.")
