@@ -35,6 +35,7 @@ from botframework.connector.auth import (
 )
 from botframework.connector.auth.jwt_token_extractor import _OpenIdConfig, _OpenIdMetadata
 from jwt.algorithms import RSAAlgorithm
+from jwt.exceptions import InvalidKeyError
 from msrest.exceptions import ClientRequestError
 from msrest.pipeline import Request, Response
 from msrest.pipeline.async_abc import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline
@@ -109,6 +110,7 @@ class SigningKeys(_OpenIdMetadata):  # type: ignore[misc]  # botbuilder is untyp
         self._fetched_at: float | None = None  # the clock's time of the last good fetch
         self._failed_at: float | None = None
         self._failure = ""
+        self._fetching: asyncio.Lock | None = None  # one fetch at a time, however many wait
 
     def _age(self) -> float:
         fetched_at = self._fetched_at
@@ -124,6 +126,22 @@ class SigningKeys(_OpenIdMetadata):  # type: ignore[misc]  # botbuilder is untyp
         return key
 
     async def _refresh(self) -> None:
+        """Fetch the keys again, once for all who ask meanwhile: whoever waited for another's
+        fetch uses what it brought (or its failure) rather than fetching again."""
+        if self._fetching is None:
+            self._fetching = asyncio.Lock()
+        asked_at = self.clock()
+        async with self._fetching:
+            fetched_at, failed_at = self._fetched_at, self._failed_at
+            if (fetched_at is not None and fetched_at >= asked_at) or (
+                failed_at is not None and failed_at >= asked_at
+            ):
+                if not self.keys:
+                    raise MetadataUnavailable(self._failure)
+                return
+            await self._refresh_now()
+
+    async def _refresh_now(self) -> None:
         failed_at = self._failed_at
         if failed_at is None or self.clock() - failed_at >= self.retry_after:
             try:
@@ -160,6 +178,8 @@ class SigningKeys(_OpenIdMetadata):  # type: ignore[misc]  # botbuilder is untyp
             ) from None
         if not isinstance(keys, list) or not all(isinstance(key, dict) for key in keys):
             raise MetadataUnavailable(f"the signing keys at {self.url} are not a JWKS key list")
+        if not keys:  # kept the keys in hand rather than refuse every token for an hour
+            raise MetadataUnavailable(f"the signing keys at {self.url} are an empty list")
         return keys
 
     async def _keys_url(self, session: aiohttp.ClientSession) -> str:
@@ -170,10 +190,18 @@ class SigningKeys(_OpenIdMetadata):  # type: ignore[misc]  # botbuilder is untyp
         return keys_url
 
     def _find(self, key_id: str) -> _OpenIdConfig | None:
+        """The RSA signing key of that id; a key of another type, for another use, or not
+        readable is no key (the token is refused), never an error."""
         for key in self.keys:
-            if key_id and key.get("kid") == key_id:
+            if not key_id or key.get("kid") != key_id:
+                continue
+            if key.get("kty") != "RSA" or key.get("use", "sig") != "sig":
+                continue
+            try:
                 public_key = RSAAlgorithm.from_jwk(json.dumps(key))
-                return _OpenIdConfig(public_key, key.get("endorsements", []))
+            except (InvalidKeyError, ValueError, TypeError, KeyError):
+                continue
+            return _OpenIdConfig(public_key, key.get("endorsements", []))
         return None
 
 

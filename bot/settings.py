@@ -386,7 +386,7 @@ class Settings:
             )
         except RatingError as error:
             raise SettingsError(f"PERFBOT_DEFAULT_SCHEME: {error}") from None
-        app_id = env.get("MicrosoftAppId", "").strip()
+        app_id = env.get("MicrosoftAppId", "").strip().lower()  # Entra writes GUIDs lower-case
         app_type = env.get("MicrosoftAppType", "").strip() or (
             "SingleTenant" if app_id else "MultiTenant"
         )
@@ -394,7 +394,7 @@ class Settings:
             raise SettingsError(
                 f"MicrosoftAppType '{app_type}' is not SingleTenant, MultiTenant or UserAssignedMSI"
             )
-        tenant = env.get("MicrosoftAppTenantId", "").strip()
+        tenant = env.get("MicrosoftAppTenantId", "").strip().lower()
         if app_id and app_type == "SingleTenant" and not tenant:
             raise SettingsError(
                 "MicrosoftAppTenantId is not set: a SingleTenant bot needs the council's tenant id"

@@ -202,7 +202,8 @@ def tab_routes(
         oid = claims.get("oid")
         if SCOPE not in scopes or not isinstance(oid, str) or not oid:
             return _answer(request, 401, f"scopes {scopes}, no {SCOPE} or oid", refused)
-        email = claims.get("preferred_username") or claims.get("upn") or claims.get("email")
+        # Entra's own sign-in names (its optional "email" claim may be unverified: not used)
+        email = claims.get("preferred_username") or claims.get("upn")
         email = email if isinstance(email, str) else None
 
         async def find(tx: AsyncSession) -> tuple[Person, Scope] | None:

@@ -79,6 +79,7 @@ PHRASES: dict[str, str] = {
     "update": "imported a change to",
     # people
     "link identity": "linked to their Teams account",
+    "refused other tenant": "refused a message from another organisation's Teams",
     "mark unreachable": "marked unreachable",
     "mark reachable": "reachable again",
     # the weekly summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import record
@@ -67,6 +67,17 @@ async def signed_in(
     person = await session.scalar(select(Person).where(Person.email == email.strip().lower()))
     if person is None or person.aad_object_id is not None:
         return None
+    # Claimed only if still unclaimed when written: two sign-ins at once with different ids
+    # for one email cannot both take it.
+    claimed = await session.execute(
+        update(Person)
+        .where(Person.id == person.id, Person.aad_object_id.is_(None))
+        .values(aad_object_id=aad_object_id)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return None
+    await session.refresh(person, ["aad_object_id"])
     record(
         session,
         person.email,
@@ -79,7 +90,6 @@ async def signed_in(
         },
         now,
     )
-    person.aad_object_id = aad_object_id
     return person
 
 
@@ -91,6 +101,20 @@ async def people_by_role(session: AsyncSession, role: Role) -> list[Person]:
 async def performance_team(session: AsyncSession) -> list[Person]:
     """The admins, whom people are told to contact."""
     return await people_by_role(session, Role.ADMIN)
+
+
+async def other_tenant(session: AsyncSession, tenant: str, now: datetime) -> None:
+    """Teams brought PerfBot something from another organisation's tenant than the
+    council's: refused, and kept in the audit log (the tenant named, nothing of the rest)."""
+    record(
+        session,
+        "system",
+        "refused other tenant",
+        "tenant",
+        tenant[:64] or "(none given)",
+        {},
+        now,
+    )
 
 
 async def unknown_person_tried(

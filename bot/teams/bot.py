@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
@@ -33,6 +34,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def tenant_of(activity: Any) -> str:
+    """The Entra tenant an activity comes from, as Teams gives it ("" if it gives none)."""
+    conversation = getattr(activity, "conversation", None)
+    found = getattr(conversation, "tenant_id", None)
+    data = getattr(activity, "channel_data", None)
+    if not found and isinstance(data, dict) and isinstance(data.get("tenant"), dict):
+        found = data["tenant"].get("id")
+    return found.strip().lower() if isinstance(found, str) else ""
+
+
 def _personal(ctx: TurnContext) -> bool:
     return (ctx.activity.conversation.conversation_type or "personal") == "personal"
 
@@ -54,8 +65,21 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         )
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        """Every turn replies through its ``Replies``, whose time starts now."""
+        """Every turn replies through its ``Replies``, whose time starts now; a turn from
+        another tenant's Teams than the council's (a single-tenant bot's) is refused."""
         services = self.services
+        settings = services.settings
+        if settings.authenticated and settings.app_type == "SingleTenant":
+            tenant = tenant_of(turn_context.activity)
+            if tenant != settings.app_tenant_id.lower():
+                await services.uow.run(lambda tx: people.other_tenant(tx, tenant, services.clock()))
+                log.warning(
+                    "refused a %s from tenant %r: PerfBot serves the tenant %s only",
+                    turn_context.activity.type,
+                    tenant[:64],
+                    settings.app_tenant_id,
+                )
+                return  # nothing stored, nothing sent
         Replies.start(turn_context, services.uow, services.clock, services.reply_retry)
         await super().on_turn(turn_context)
 

@@ -86,6 +86,8 @@ class Keys:
     kid: str = "channel-key-1"
     fetched: list[str] = field(default_factory=list)
     failing: bool = False  # answer 503, as a server in trouble would
+    extra: list[dict[str, Any]] = field(default_factory=list)  # published beside the key
+    only_extra: bool = False  # publish only ``extra`` (an empty list, a key of another kind)
     url: str = ""
     runner: web.AppRunner | None = None
 
@@ -109,7 +111,8 @@ class Keys:
             self.fetched.append(request.path)
             jwk = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
             jwk |= {"kid": self.kid, "use": "sig", "endorsements": ["msteams", "skype"]}
-            return web.json_response({"keys": [jwk]})
+            published = self.extra if self.only_extra else [jwk, *self.extra]
+            return web.json_response({"keys": published})
 
         app = web.Application()
         app.router.add_get("/v1/.well-known/openidconfiguration", metadata)
@@ -324,6 +327,14 @@ def token(key: rsa.RSAPrivateKey, kid: str, service_url: str, **claims: Any) -> 
     return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid})
 
 
+def in_tenant(activity: dict[str, Any], tenant: str = TENANT_ID) -> dict[str, Any]:
+    """An activity from the council's Teams (the test's Teams helper uses a tenant of its
+    own): conversation.tenantId and channelData.tenant, as Teams sends them."""
+    activity["conversation"]["tenantId"] = tenant
+    activity.setdefault("channelData", {})["tenant"] = {"id": tenant}
+    return activity
+
+
 async def counts(client: Any) -> tuple[int, int]:
     async with client.app[SESSIONS]() as session:
         references = await session.scalar(select(func.count()).select_from(ConversationRef))
@@ -341,8 +352,8 @@ async def test_a_token_signed_with_the_channels_key_is_accepted_and_the_reply_ca
     bearer = {"Authorization": f"Bearer {token(keys.key, keys.kid, connector.url)}"}
 
     for event in teams.install_events(AMINA):
-        assert await teams.post(event, bearer) in (200, 201)
-    question = teams.activity(AMINA, text="my measures")
+        assert await teams.post(in_tenant(event), bearer) in (200, 201)
+    question = in_tenant(teams.activity(AMINA, text="my measures"))
     assert await teams.post(question, bearer) in (200, 201)
 
     references, audit = await counts(client)
@@ -369,6 +380,39 @@ async def test_a_token_signed_with_the_channels_key_is_accepted_and_the_reply_ca
     assert set(entra.tunnels) == {f"{ENTRA}:443"}
     # The keys were fetched once, for all three requests.
     assert keys.fetched == ["/v1/.well-known/openidconfiguration", "/v1/.well-known/keys"]
+
+
+async def test_a_good_token_bringing_another_organisations_teams_is_refused_and_recorded(
+    aiohttp_client, council_engine, connector: LoopbackConnector, keys: Keys, entra: Entra
+):
+    """A single-tenant bot serves the council's tenant only: a correctly signed activity from
+    another tenant's Teams (Amina's id, another organisation) stores and sends nothing and
+    leaves one audit entry naming the tenant."""
+    settings = Settings.from_env(environment(keys.url))
+    client = await aiohttp_client(create_app(settings, engine=council_engine, clock=lambda: NOW))
+    teams = Teams(client, connector)
+    before = await counts(client)
+    bearer = {"Authorization": f"Bearer {token(keys.key, keys.kid, connector.url)}"}
+    other = "99999999-0000-0000-0000-000000000042"
+    for event in teams.install_events(AMINA):
+        assert await teams.post(in_tenant(event, other), bearer) in (200, 201)
+    assert await teams.post(
+        in_tenant(teams.activity(AMINA, text="my measures"), other), bearer
+    ) in (
+        200,
+        201,
+    )
+    references, audit = await counts(client)
+    assert references == before[0]  # nothing stored
+    assert connector.calls == []  # nothing sent
+    async with client.app[SESSIONS]() as session:
+        refused = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "refused other tenant")
+            )
+        ).all()
+    assert {e.key for e in refused} == {other}
+    assert audit == before[1] + len(refused)
 
 
 def an_hour_ago() -> dict[str, Any]:
@@ -544,6 +588,33 @@ async def test_keys_in_hand_are_kept_when_a_refresh_fails_and_a_failure_is_not_r
     with pytest.raises(MetadataUnavailable, match=r"could not be fetched: .*503"):
         await fresh.get(keys.kid)  # at once, from the last failure
     assert len(keys.fetched) == asked
+
+
+async def test_many_waiting_at_once_fetch_the_keys_once(keys: Keys):
+    cache = SigningKeys(keys.url, timeout=2, retry_after=30)
+    found = await asyncio.gather(*(cache.get(keys.kid) for _ in range(20)))
+    assert all(key is not None for key in found)
+    assert keys.fetched == [METADATA, JWKS]  # one fetch for all twenty
+
+
+async def test_an_empty_key_list_keeps_the_keys_in_hand_and_an_odd_key_is_no_key(keys: Keys):
+    now = [1000.0]
+    cache = SigningKeys(keys.url, timeout=2, retry_after=30, clock=lambda: now[0])
+    assert (await cache.get(keys.kid)) is not None
+    keys.only_extra, keys.extra = True, []  # the server answers {"keys": []}
+    now[0] += 25 * 3600
+    assert (await cache.get(keys.kid)) is not None  # yesterday's keys, not none at all
+    # A key of another kind, or for encryption, under the token's key id is no key: the
+    # token is refused (401), never a server error.
+    keys.extra = [
+        {"kid": "odd-ec", "kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"},
+        {"kid": "odd-enc", "kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB"},
+        {"kid": "odd-broken", "kty": "RSA", "n": "!!", "e": "??"},
+    ]
+    keys.only_extra = False
+    odd = SigningKeys(keys.url, timeout=2, retry_after=30)
+    for kid in ("odd-ec", "odd-enc", "odd-broken"):
+        assert (await odd.get(kid)) is None, kid
 
 
 async def test_in_microsofts_public_cloud_too_the_keys_are_fetched_without_blocking():
