@@ -251,8 +251,13 @@ def report_route(pages: Pages) -> Callable[[web.Request], Awaitable[web.StreamRe
             kind = ReportKind.parse(request.match_info["kind"])
             period = board.report_period(kind, request.match_info["period"])
         except ReportError as error:
+            said = str(error)
             return _refuse(
-                request, 404, "no such report", "No such report", f"{error}. {ADDRESS_HELP}"
+                request,
+                404,
+                "no such report",
+                "No such report",
+                f"{said[:1].upper()}{said[1:]}. {ADDRESS_HELP}",
             )
         service = request.query.get("service", "").strip() or None
         priority = request.query.get("priority", "").strip() or None

@@ -220,9 +220,9 @@ async def test_a_link_for_someone_no_longer_known_is_403(site):
     ("path", "said"),
     [
         ("/reports/boards/2026-27-Q2", "'boards' is not a report"),
-        ("/reports/board/2026-27-M3", "the performance board is for a quarter"),
+        ("/reports/board/2026-27-M3", "The performance board is for a quarter"),
         ("/reports/board/next-quarter", "'next-quarter' is not a period"),
-        ("/reports/annual/2026-27-Q2", "the annual performance report is for a financial year"),
+        ("/reports/annual/2026-27-Q2", "The annual performance report is for a financial year"),
     ],
 )
 async def test_a_bad_kind_or_period_is_404_saying_what_an_address_looks_like(site, path, said):
