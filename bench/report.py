@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.summary import NOW, _rss_mb, each_backend, prepare  # noqa: E402  (the council's generator)
+from bench.summary import NOW, _rss_mb, each_backend, measured_in_child, prepare  # noqa: E402  (the council's generator)
 from domain import db  # noqa: E402
 from domain.board import ReportKind, Scope, build, latest_period  # noqa: E402
 from domain.model import Return  # noqa: E402
@@ -179,21 +179,7 @@ async def bench_backend(name: str, url: str, measures: int, runs: int) -> None:
     began = time.perf_counter()
     tables = await prepare(url, measures)
     made_in = time.perf_counter() - began
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        "--measure",
-        url,
-        "--runs",
-        str(runs),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await child.communicate()
-    if child.returncode:
-        sys.stderr.write(stderr.decode())
-        raise SystemExit(f"{name}: the measured process failed")
-    r = json.loads(stdout.decode().strip().splitlines()[-1])
+    r = await measured_in_child(__file__, name, url, runs)
     print(
         f"{name:<10} generated {tables['returns']:,} returns and {tables['targets']:,} targets "
         f"in {made_in:.0f} s; the board: {r['rows']:,} rows, {r['off_track']:,} off track, "

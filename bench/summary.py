@@ -44,6 +44,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -373,13 +374,12 @@ def _rss_mb() -> float:
     return int(kilobytes) / 1024
 
 
-async def bench_backend(name: str, url: str, measures: int, runs: int) -> None:
-    began = time.perf_counter()
-    tables = await prepare(url, measures)
-    made_in = time.perf_counter() - began
+async def measured_in_child(script: str, name: str, url: str, runs: int) -> dict[str, Any]:
+    """``script --measure URL --runs N`` in a process of its own (so that its peak memory is
+    the measured work's, not the generator's): the JSON it prints last."""
     child = await asyncio.create_subprocess_exec(
         sys.executable,
-        __file__,
+        script,
         "--measure",
         url,
         "--runs",
@@ -391,7 +391,15 @@ async def bench_backend(name: str, url: str, measures: int, runs: int) -> None:
     if child.returncode:
         sys.stderr.write(stderr.decode())
         raise SystemExit(f"{name}: the measured process failed")
-    r = json.loads(stdout.decode().strip().splitlines()[-1])
+    found: dict[str, Any] = json.loads(stdout.decode().strip().splitlines()[-1])
+    return found
+
+
+async def bench_backend(name: str, url: str, measures: int, runs: int) -> None:
+    began = time.perf_counter()
+    tables = await prepare(url, measures)
+    made_in = time.perf_counter() - began
+    r = await measured_in_child(__file__, name, url, runs)
     median = statistics.median(r["seconds"])
     print(
         f"{name:<10} generated {tables['returns']:,} returns and {tables['targets']:,} targets "

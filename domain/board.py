@@ -48,7 +48,7 @@ from domain.model import (
     Target,
 )
 from domain.numbers import Unit, format_figure
-from domain.periods import Frequency, Period, PeriodError, periods_between
+from domain.periods import Frequency, Period, PeriodError, periods_back, periods_between
 from domain.policy import Policy
 from domain.ratings import (
     Direction,
@@ -844,10 +844,7 @@ async def build(
     others: set[str] = set()
     for frequency in {m.frequency for m in measures}:
         last = period_for(frequency, period)
-        back = last
-        for _ in range(TREND_PERIODS - 1):
-            back = back.previous()
-            others.add(back.label)
+        others.update(p.label for p in periods_back(last, TREND_PERIODS)[1:])
         others.add(last.same_period_last_year().label)
     await reader.read(own_labels, others, ids)
     calendar = await load_calendar(session)
@@ -889,9 +886,7 @@ async def build(
             signed_off=own.label in locked,
         )
         approval, approval_words = _approval(ret, state, deadline, reader.name)
-        trend = [own]
-        for _ in range(TREND_PERIODS - 1):
-            trend.append(trend[-1].previous())
+        trend = periods_back(own, TREND_PERIODS)
         escalated_to = reader.name(m.escalation_owner_id) if m.escalation_owner_id else "nobody"
         return BoardRow(
             **_about(m, own, target, services, reader),

@@ -18,7 +18,7 @@ from domain.model import ActionPlan, ActionPlanStatus, DeepDive, Measure, Person
 from domain.notifications import Kind, queue
 from domain.numbers import format_figure
 from domain.people import people_by_role, performance_team, why_unreachable
-from domain.periods import Period, PeriodError
+from domain.periods import Period, PeriodError, periods_back
 from domain.policy import Policy
 from domain.ratings import Rating
 from domain.reporting import rate
@@ -201,14 +201,6 @@ async def flagged_words(session: AsyncSession, flagged: Flagged, code: str) -> s
     return f"The Leadership Team has already decided on {of}, so nothing was sent to them. {words}"
 
 
-def _back(period: Period, count: int) -> list[Period]:
-    """``period`` and the ``count - 1`` before it, newest first."""
-    periods = [period]
-    while len(periods) < count:
-        periods.append(periods[-1].previous())
-    return periods
-
-
 async def flag_if_persistent(
     session: AsyncSession, measure: Measure, period: Period, policy: Policy, now: datetime
 ) -> DeepDive | None:
@@ -233,7 +225,7 @@ async def flag_if_persistent(
     count = after
     if earlier is not None:
         count = max(count, min(LOOKBACK, len(_periods_between(earlier[0], period))))
-    window = _back(period, count)
+    window = periods_back(period, count)
     labels = [p.label for p in window]
     returns = await newest_by_period(session, measure.id, labels)
     targets = await targets_of(session, measure.id, labels)
@@ -394,7 +386,7 @@ async def view(
     record = await measure_record(
         session,
         measure,
-        _back(Period.parse(dive.period), HISTORY_PERIODS),
+        periods_back(Period.parse(dive.period), HISTORY_PERIODS),
         today,
         policy,
         MAX_ITEMS,

@@ -35,15 +35,7 @@ async def find_person(
     if email:
         person = await session.scalar(select(Person).where(Person.email == email.strip().lower()))
         if person and aad_object_id and person.aad_object_id != aad_object_id:
-            record(
-                session,
-                person.email,
-                "link identity",
-                "person",
-                person.email,
-                {"aad_object_id": [person.aad_object_id, aad_object_id], "matched_by": "email"},
-                now,
-            )
+            _linked(session, person, aad_object_id, "email", now)
             person.aad_object_id = aad_object_id
         return person
     return None
@@ -77,20 +69,24 @@ async def signed_in(
     )
     if getattr(claimed, "rowcount", 0) != 1:
         return None
+    _linked(session, person, aad_object_id, "email, signing in to the board tab", now)
     await session.refresh(person, ["aad_object_id"])
+    return person
+
+
+def _linked(
+    session: AsyncSession, person: Person, aad_object_id: str, matched_by: str, now: datetime
+) -> None:
+    """The audit entry of a person's Teams account linked to them (before it is stored)."""
     record(
         session,
         person.email,
         "link identity",
         "person",
         person.email,
-        {
-            "aad_object_id": [None, aad_object_id],
-            "matched_by": "email, signing in to the board tab",
-        },
+        {"aad_object_id": [person.aad_object_id, aad_object_id], "matched_by": matched_by},
         now,
     )
-    return person
 
 
 async def people_by_role(session: AsyncSession, role: Role) -> list[Person]:

@@ -172,6 +172,14 @@ def _label(year: int, frequency_order: int, index: int) -> str:
     return f"{text} {_LETTER[frequency]}{index}"
 
 
+def periods_back(period: Period, count: int) -> list[Period]:
+    """``period`` and the ``count - 1`` periods before it, newest first."""
+    periods = [period]
+    while len(periods) < count:
+        periods.append(periods[-1].previous())
+    return periods
+
+
 def periods_between(first: Period, last: Period) -> list[Period]:
     """Every period from ``first`` to ``last`` inclusive (both of one frequency)."""
     if first.frequency is not last.frequency:

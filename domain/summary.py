@@ -44,7 +44,7 @@ from domain.model import (
 from domain.notifications import Kind, queue
 from domain.numbers import Unit
 from domain.people import why_unreachable
-from domain.periods import Frequency, Period
+from domain.periods import Frequency, Period, periods_back
 from domain.policy import Policy
 from domain.ratings import MeasureRule, Polarity, Rating, Scheme, measure_rule
 from domain.reporting import load_calendar, rate
@@ -659,9 +659,7 @@ async def detail(session: AsyncSession, code: str, today: date, policy: Policy) 
     measure = await measure_by_code(session, code) if code else None
     if measure is None:
         raise Refused(f"There is no measure {code.strip().upper()!r} now, so there is no detail.")
-    window = [current_period(measure, today)]
-    while len(window) < DETAIL_PERIODS:
-        window.append(window[-1].previous())
+    window = periods_back(current_period(measure, today), DETAIL_PERIODS)
     record = await measure_record(session, measure, window, today, policy, DETAIL_ITEMS)
     latest = record.latest
     calendar = await load_calendar(session)

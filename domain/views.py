@@ -29,7 +29,7 @@ from domain.model import (
     Target,
 )
 from domain.numbers import Unit, format_figure
-from domain.periods import Frequency, Period, PeriodError, periods_between
+from domain.periods import Frequency, Period, PeriodError, periods_back, periods_between
 from domain.policy import Policy
 from domain.ratings import Assessment, Direction, Rating
 from domain.reminders import next_ask
@@ -398,10 +398,7 @@ def shown_value(measure: ShownMeasure, ret: Reported | None) -> str:
 
 def history_labels(period: Period) -> list[str]:
     """The period shown on a return card and the four before it, newest first."""
-    periods = [period]
-    for _ in range(HISTORY_PERIODS):
-        periods.append(periods[-1].previous())
-    return [p.label for p in periods]
+    return [p.label for p in periods_back(period, HISTORY_PERIODS + 1)]
 
 
 class Stated(Protocol):

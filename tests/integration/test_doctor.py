@@ -5,10 +5,7 @@ must be fixed."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +15,8 @@ from sqlalchemy import select
 
 from domain import db
 from domain.model import ConversationRef, LeadershipChannel, Person
+from tests.integration.test_cli import run
 
-PERFBOT = str(Path(sys.executable).parent / "perfbot")
 MAKE_RUN = {"PERFBOT_SEND_HOURS": "always"}  # what `make run` sets for its demo
 APP_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 TENANT = "0d9e8f7a-6b5c-4d3e-9f2a-1b0c9d8e7f6a"
@@ -36,26 +33,8 @@ REAL_TENANT = {
 }
 
 
-def perfbot(
-    folder: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))
-    }
-    environment.update(env or {})
-    return subprocess.run(
-        [PERFBOT, *args],
-        cwd=folder,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def doctor(folder: Path, env: dict[str, str]) -> tuple[int, list[str]]:
-    result = perfbot(folder, "doctor", env=env)
+    result = run(folder, "doctor", env=env)
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr == ""
     return result.returncode, result.stdout.splitlines()
@@ -71,8 +50,8 @@ def line(lines: list[str], start: str) -> str:
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make run`'s setup: the schema, and the sample council (as of the fixture's day)."""
     folder = tmp_path_factory.mktemp("prepared")
-    assert perfbot(folder, "db", "upgrade").returncode == 0
-    loaded = perfbot(folder, "sample", "load", "--if-empty", "--as-of", "2026-11-23")
+    assert run(folder, "db", "upgrade").returncode == 0
+    loaded = run(folder, "sample", "load", "--if-empty", "--as-of", "2026-11-23")
     assert loaded.returncode == 0, loaded.stderr
     return folder / "perfbot.db"
 
@@ -213,7 +192,7 @@ def test_a_database_behind_its_schema_is_told_to_run_db_upgrade_and_then_is_curr
         lines,
         "fix  The database sqlite+aiosqlite:///perfbot.db is at schema 0006; this PerfBot's is 0007: run perfbot db upgrade (it keeps the data).",
     )
-    assert perfbot(tmp_path, "db", "upgrade").returncode == 0
+    assert run(tmp_path, "db", "upgrade").returncode == 0
     status, lines = doctor(tmp_path, REAL_TENANT)
     assert line(
         lines,

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -21,8 +19,8 @@ from PIL import Image
 
 from bot.teams.commands import COMMANDS, match
 from bot.teams_app import LEFT_OUT, MENU
+from tests.integration.test_cli import run
 
-PERFBOT = str(Path(sys.executable).parent / "perfbot")
 SCHEMA = json.loads((Path(__file__).parent / "MicrosoftTeams.schema.v1.29.json").read_text())
 # The schema names draft-04 but uses draft-06's `const` (manifestVersion "1.29"), which a
 # draft-04 validator would ignore; draft 7 reads every keyword it uses. (Its one \p{L}
@@ -43,19 +41,7 @@ SETTINGS = {
 
 
 def package(folder: Path, settings: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PERFBOT_", "Microsoft"))
-    }
-    environment.update(settings)
-    return subprocess.run(
-        [PERFBOT, "package", *args],
-        cwd=folder,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run(folder, "package", *args, env=settings)
 
 
 @pytest.fixture(scope="module")
