@@ -38,17 +38,17 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from botbuilder.integration.aiohttp import CloudAdapter  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from bot.cli import dispatcher_command  # noqa: E402
-from bot.connector import PerfBotAuthentication  # noqa: E402
 from bot.delivery import Dispatcher  # noqa: E402
 from bot.loopback import LoopbackConnector  # noqa: E402
+from bot.sealing import make_adapter  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from domain import db  # noqa: E402
 from domain.model import ConversationRef, Notification, NotificationState, Person  # noqa: E402
 from domain.reminders import SendWindow  # noqa: E402
+from domain.uow import UnitOfWork  # noqa: E402
 
 QUEUED = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -200,11 +200,9 @@ async def scenario(name: str, n: int) -> dict:
     )
     engine = db.create_engine(database)
     sessions = db.session_factory(engine)
-    authentication = PerfBotAuthentication(settings)
-    adapter = CloudAdapter(authentication)
-    dispatcher = Dispatcher(
-        settings, sessions, adapter, lambda: datetime.now(UTC), shard=(0, shards)
-    )
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    adapter, authentication, _ = make_adapter(settings, UnitOfWork(sessions), clock)
+    dispatcher = Dispatcher(settings, sessions, adapter, clock, shard=(0, shards))
     others = [
         subprocess.Popen(
             [*dispatcher_command(), "--shard", f"{k + 1}/{shards}"],  # as `perfbot serve` does

@@ -16,9 +16,10 @@ from botbuilder.schema import Activity
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.connector import MetadataUnavailable, PerfBotAuthentication, read_model
+from bot.connector import MetadataUnavailable, read_model
 from bot.delivery import Dispatcher
 from bot.references import References
+from bot.sealing import make_adapter
 from bot.settings import Settings
 from bot.supervision import keep_running
 from bot.tab import tab_routes
@@ -76,9 +77,14 @@ def create_app(
         own = engine is None
         app[ENGINE] = engine if engine is not None else db.create_engine(settings.database_url)
         app[SESSIONS] = db.session_factory(app[ENGINE])
-        app[REFERENCES] = References(UnitOfWork(app[SESSIONS]), clock)
-        app[BOT] = PerfBot(settings, app[SESSIONS], clock, app[REFERENCES], reply_retry)
+        uow = UnitOfWork(app[SESSIONS])
+        adapter, authentication, keys = make_adapter(settings, uow, clock)
+        adapter.on_turn_error = _on_turn_error
+        app[ADAPTER] = adapter
+        app[REFERENCES] = References(uow, clock)
+        app[BOT] = PerfBot(settings, app[SESSIONS], clock, app[REFERENCES], reply_retry, keys)
         yield
+        await authentication.close()
         if own:
             await app[ENGINE].dispose()
 
@@ -90,16 +96,6 @@ def create_app(
             "MicrosoftAppId is not set: accepting unauthenticated requests on /api/messages. "
             "This is right for the local Agents Playground and wrong for a real tenant."
         )
-    authentication = PerfBotAuthentication(settings)
-    adapter = CloudAdapter(authentication)
-    adapter.on_turn_error = _on_turn_error
-    app[ADAPTER] = adapter
-
-    async def connector(app: web.Application) -> AsyncIterator[None]:
-        yield
-        await authentication.close()
-
-    app.cleanup_ctx.append(connector)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     pages = Pages(settings, lambda: app[SESSIONS], clock)

@@ -271,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(run=cmd_sample_load)
     _add_period_commands(commands)
     _add_deployment_commands(commands)
+    _add_card_key_commands(commands)
     return parser
 
 
@@ -1058,12 +1059,11 @@ def _shard(text: str | None) -> tuple[int, int]:
 
 
 def _dispatcher(settings: Settings, sessions: Any, clock: Any, shard: tuple[int, int]) -> Any:
-    from botbuilder.integration.aiohttp import CloudAdapter
-
-    from bot.connector import PerfBotAuthentication
     from bot.delivery import Dispatcher
+    from bot.sealing import make_adapter
+    from domain.uow import UnitOfWork
 
-    adapter = CloudAdapter(PerfBotAuthentication(settings))
+    adapter, _, _ = make_adapter(settings, UnitOfWork(sessions), clock)
     return Dispatcher(settings, sessions, adapter, clock, shard=shard)
 
 
@@ -1439,6 +1439,87 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _run(settings, work)
+
+
+# ---- the keys cards are sealed with (issue 17) ----------------------------------------------
+
+
+def _add_card_key_commands(commands: Any) -> None:
+    keys = commands.add_parser(
+        "card-keys",
+        help="the keys PerfBot seals its cards' buttons with: list, rotate, retire the older",
+    )
+    actions = keys.add_subparsers(dest="card_keys_command", metavar="ACTION", required=True)
+    actions.add_parser(
+        "list", help="each key, when it was made, and which seals new cards"
+    ).set_defaults(run=cmd_card_keys_list)
+    rotate = actions.add_parser(
+        "rotate", help="a new key seals cards from now on; cards already sent keep working"
+    )
+    rotate.add_argument("--by", help="your email, for the audit log (default: cli:<login>)")
+    rotate.set_defaults(run=cmd_card_keys_rotate)
+    retire = actions.add_parser(
+        "retire",
+        help="retire every key but the newest: cards sealed with them are refused from now on",
+    )
+    retire.add_argument("--by", help="your email, for the audit log (default: cli:<login>)")
+    retire.set_defaults(run=cmd_card_keys_retire)
+
+
+def cmd_card_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import card_keys
+
+    now = datetime.now(UTC)
+
+    async def read(session: Any) -> list[Any]:
+        await card_keys.in_use(session, now)  # the first key, if none was made yet
+        return await card_keys.listed(session)
+
+    for key in _period_use_case(settings, read):
+        made = key.created_at.astimezone(LONDON)
+        state = (
+            "seals new cards"
+            if key.signing
+            else f"retired {key.retired_at.astimezone(LONDON):%d %b %Y %H:%M}"
+            if key.retired_at
+            else "still opens the cards it sealed"
+        )
+        print(f"key {key.id}: made {made:%d %b %Y %H:%M}, {state}")
+    return 0
+
+
+def cmd_card_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import card_keys
+
+    actor, now = _actor(args.by), datetime.now(UTC)
+
+    async def rotate(session: Any) -> int:
+        await card_keys.in_use(session, now)
+        return await card_keys.rotate(session, actor, now)
+
+    key_id = _period_use_case(settings, rotate)
+    print(
+        f"Key {key_id} seals PerfBot's cards from now on (a running server takes it up within "
+        "a minute). Cards sent before keep working until you run: perfbot card-keys retire"
+    )
+    return 0
+
+
+def cmd_card_keys_retire(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import card_keys
+
+    actor, now = _actor(args.by), datetime.now(UTC)
+    retired = _period_use_case(settings, lambda s: card_keys.retire_older(s, actor, now))
+    if not retired:
+        print("Only one key is in use: nothing to retire (run perfbot card-keys rotate first).")
+        return 0
+    several = len(retired) > 1
+    print(
+        f"Retired key{'s' if several else ''} {', '.join(map(str, retired))}: a card sealed "
+        f"with {'them' if several else 'it'} is refused from now on (by a running server "
+        "within a minute), and its person told to type my measures for a fresh one."
+    )
+    return 0
 
 
 # ---- deployment: the Teams app package and the deployment check (issue 16) ----------------

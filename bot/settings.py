@@ -61,6 +61,7 @@ ENVIRONMENT = {
     "MicrosoftAppPassword": "the app's client secret",
     "MicrosoftAppType": "SingleTenant (default when an app id is set), MultiTenant or UserAssignedMSI",
     "MicrosoftAppTenantId": "the council's Entra tenant id (SingleTenant)",
+    "PERFBOT_TENANT_ID": "the one Entra tenant PerfBot answers, for a bot without an app id (local runs) or a MultiTenant one; activities from any other tenant are refused and audited (default: MicrosoftAppTenantId; unset and no app tenant: any)",
     "PERFBOT_SEND_HOURS": "when messages may go out on working days: 08:00-18:00 (default) or always",
     "PERFBOT_TIMEZONE": "the council's time zone (default Europe/London)",
     "PERFBOT_REMINDER_DAYS": "working days before the deadline to remind (default 5,1,0)",
@@ -315,6 +316,7 @@ class Settings:
     app_password: Secret = field(default_factory=lambda: Secret(""))
     app_type: str = "MultiTenant"
     app_tenant_id: str = ""
+    tenant_setting: str = ""  # PERFBOT_TENANT_ID
     send_window: SendWindow = field(default_factory=SendWindow)
     cadence: Cadence = field(default_factory=Cadence)
     tenant_limits: list[tuple[int, float]] = field(default_factory=lambda: [(50, 1.0)])
@@ -334,6 +336,12 @@ class Settings:
     entra_keys_url: str = ""  # PERFBOT_ENTRA_KEYS_URL; "" for Entra's own (entra_keys)
     # botbuilder's configuration attributes (BOT_FRAMEWORK), for a cloud other than the public one
     bot_framework: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def served_tenant(self) -> str:
+        """The one Entra tenant whose Teams PerfBot answers (PERFBOT_TENANT_ID, else
+        MicrosoftAppTenantId), lower-case; "" for any."""
+        return (self.tenant_setting or self.app_tenant_id).lower()
 
     @property
     def link_key(self) -> str:
@@ -399,6 +407,12 @@ class Settings:
             raise SettingsError(
                 "MicrosoftAppTenantId is not set: a SingleTenant bot needs the council's tenant id"
             )
+        served = env.get("PERFBOT_TENANT_ID", "").strip().lower()
+        if served and tenant and served != tenant:
+            raise SettingsError(
+                f"PERFBOT_TENANT_ID ({served}) is not MicrosoftAppTenantId ({tenant}): set one "
+                "of them, or both to the council's tenant id"
+            )
         password = env.get("MicrosoftAppPassword", "")
         if app_id and app_type != "UserAssignedMSI" and not password:
             raise SettingsError(
@@ -454,6 +468,7 @@ class Settings:
             app_password=Secret(password),
             app_type=app_type,
             app_tenant_id=tenant,
+            tenant_setting=served,
             bot_framework=_bot_framework(env, app_id),
             entra_keys_url=_entra_keys_url(env),
         )

@@ -80,6 +80,11 @@ PHRASES: dict[str, str] = {
     # people
     "link identity": "linked to their Teams account",
     "refused other tenant": "refused a message from another organisation's Teams",
+    "refused other account": "refused a Teams account other than the one linked",
+    # cards
+    "refused altered card": "refused a card changed since PerfBot sent it",
+    "rotate card key": "made a new card key",
+    "retire card keys": "retired the older card keys",
     "mark unreachable": "marked unreachable",
     "mark reachable": "reachable again",
     # the weekly summary

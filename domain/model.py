@@ -551,6 +551,19 @@ class Snooze(Base):
     created_at: Mapped[datetime]
 
 
+class CardKey(Base):
+    """A key PerfBot signs its cards' buttons with (cards/seal.py): the newest signs, and
+    every key not retired is still accepted, so the cards already in people's chats keep
+    working after `perfbot card-keys rotate` until the older keys are retired."""
+
+    __tablename__ = "card_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+
 # ---- the audit log is append-only ------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ again once they install or talk to PerfBot."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -20,25 +21,74 @@ UNREACHABLE = "unreachable: "  # they were already known to be unreachable
 REFUSED = "Teams answered"  # a 403 or 404: blocked, uninstalled, or the chat is gone
 
 
+@dataclass(frozen=True)
+class OtherAccount:
+    """A Teams account that names a person already linked to another Entra account, or
+    that Teams itself gives another Entra id for: refused (and audited), since a stored
+    Entra id is never replaced from an activity."""
+
+    who: str  # the email (or Teams id) it claimed
+
+
 async def find_person(
     session: AsyncSession,
     aad_object_id: str | None,
     email: str | None,
     now: datetime,
-) -> Person | None:
-    """Match a Teams user: by Entra object id, else by email or UPN (remembering the id: a
-    link to their Teams account, audited)."""
+) -> Person | OtherAccount | None:
+    """Match a Teams user: by Entra object id, else by email or UPN. A person with no
+    Entra id stored yet is linked to this one (audited, claimed only if still unclaimed as
+    it is written); a person linked to another id is not this user: refused and audited."""
     if aad_object_id:
         person = await session.scalar(select(Person).where(Person.aad_object_id == aad_object_id))
         if person:
             return person
-    if email:
-        person = await session.scalar(select(Person).where(Person.email == email.strip().lower()))
-        if person and aad_object_id and person.aad_object_id != aad_object_id:
-            _linked(session, person, aad_object_id, "email", now)
-            person.aad_object_id = aad_object_id
+    if not email or not email.strip():
+        return None
+    person = await session.scalar(select(Person).where(Person.email == email.strip().lower()))
+    if person is None or not aad_object_id:
         return person
-    return None
+    if person.aad_object_id is None and await _claim(session, person, aad_object_id, "email", now):
+        return person
+    if person.aad_object_id == aad_object_id:
+        return person  # claimed by the same account a moment ago
+    await other_account(
+        session, person.email, aad_object_id, "the email of a person linked already", now
+    )
+    return OtherAccount(person.email)
+
+
+async def other_account(
+    session: AsyncSession, email: str, aad_object_id: str, why: str, now: datetime
+) -> None:
+    """The audit entry of a Teams account refused as someone it is not."""
+    record(
+        session,
+        email,
+        "refused other account",
+        "person",
+        email,
+        {"aad_object_id": aad_object_id[:64], "reason": why},
+        now,
+    )
+
+
+async def _claim(
+    session: AsyncSession, person: Person, aad_object_id: str, matched_by: str, now: datetime
+) -> bool:
+    """Link an unclaimed person to an Entra id, if still unclaimed when written: two
+    sign-ins at once with different ids for one email cannot both take it."""
+    claimed = await session.execute(
+        update(Person)
+        .where(Person.id == person.id, Person.aad_object_id.is_(None))
+        .values(aad_object_id=aad_object_id)
+        .execution_options(synchronize_session=False)
+    )
+    won = getattr(claimed, "rowcount", 0) == 1
+    if won:
+        _linked(session, person, aad_object_id, matched_by, now)  # from None to this id
+    await session.refresh(person, ["aad_object_id"])
+    return won
 
 
 async def signed_in(
@@ -46,9 +96,8 @@ async def signed_in(
 ) -> Person | None:
     """The person a Teams sign-in names (the board tab): by Entra object id; else, for a
     person with no Entra id stored yet, by email or UPN, remembering the id (audited). A
-    stored id is never replaced here: a sign-in whose email names someone with another id is
-    no one (the Teams chat, which Microsoft vouches for member by member, is where an id
-    changes)."""
+    stored id is never replaced: a sign-in whose email names someone with another id is
+    no one."""
     if not aad_object_id:
         return None
     person = await session.scalar(select(Person).where(Person.aad_object_id == aad_object_id))
@@ -59,18 +108,8 @@ async def signed_in(
     person = await session.scalar(select(Person).where(Person.email == email.strip().lower()))
     if person is None or person.aad_object_id is not None:
         return None
-    # Claimed only if still unclaimed when written: two sign-ins at once with different ids
-    # for one email cannot both take it.
-    claimed = await session.execute(
-        update(Person)
-        .where(Person.id == person.id, Person.aad_object_id.is_(None))
-        .values(aad_object_id=aad_object_id)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(claimed, "rowcount", 0) != 1:
+    if not await _claim(session, person, aad_object_id, "email, signing in to the board tab", now):
         return None
-    _linked(session, person, aad_object_id, "email, signing in to the board tab", now)
-    await session.refresh(person, ["aad_object_id"])
     return person
 
 

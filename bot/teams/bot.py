@@ -14,6 +14,7 @@ from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.references import References
+from bot.sealing import Broken, CardKeys
 from bot.settings import Settings
 from bot.teams import commands
 from bot.teams.card_actions import CARD_ACTIONS
@@ -21,8 +22,9 @@ from bot.teams.replies import Replies, ReplyRetry
 from bot.teams.turn import BotServices, Turn, contact_line, contact_of, send_card
 from cards import render as cards
 from cards.actions import parse_action
-from domain import people
+from domain import card_keys, people
 from domain.model import Person, Role
+from domain.people import OtherAccount
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("perfbot.bot")
@@ -44,6 +46,21 @@ def tenant_of(activity: Any) -> str:
     return found.strip().lower() if isinstance(found, str) else ""
 
 
+def _entra_id(value: object) -> str | None:
+    """An Entra object id as an activity or a member lookup gives it: a short word of
+    letters, digits and dashes (a GUID in Teams), else none."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if (
+        not text
+        or len(text) > 64
+        or not all(c.isascii() and (c.isalnum() or c == "-") for c in text)
+    ):
+        return None
+    return text
+
+
 def _personal(ctx: TurnContext) -> bool:
     return (ctx.activity.conversation.conversation_type or "personal") == "personal"
 
@@ -58,26 +75,33 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         clock: Clock = utc_now,
         references: References | None = None,
         reply_retry: ReplyRetry | None = None,
+        card_keys: CardKeys | None = None,
     ) -> None:
         uow = UnitOfWork(sessions)
         self.services = BotServices(
-            settings, uow, clock, references or References(uow, clock), reply_retry or ReplyRetry()
+            settings,
+            uow,
+            clock,
+            references or References(uow, clock),
+            reply_retry or ReplyRetry(),
+            card_keys,
         )
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         """Every turn replies through its ``Replies``, whose time starts now; a turn from
-        another tenant's Teams than the council's (a single-tenant bot's) is refused."""
+        another tenant's Teams than the council's (PERFBOT_TENANT_ID, or a single-tenant
+        bot's own) is refused and audited."""
         services = self.services
         settings = services.settings
-        if settings.authenticated and settings.app_type == "SingleTenant":
+        if settings.served_tenant:
             tenant = tenant_of(turn_context.activity)
-            if tenant != settings.app_tenant_id.lower():
+            if tenant != settings.served_tenant:
                 await services.uow.run(lambda tx: people.other_tenant(tx, tenant, services.clock()))
                 log.warning(
                     "refused a %s from tenant %r: PerfBot serves the tenant %s only",
                     turn_context.activity.type,
                     tenant[:64],
-                    settings.app_tenant_id,
+                    settings.served_tenant,
                 )
                 return  # nothing stored, nothing sent
         Replies.start(turn_context, services.uow, services.clock, services.reply_retry)
@@ -112,7 +136,8 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             await self.services.references.forget(turn_context.activity.conversation.id)
 
     async def _installed(self, ctx: TurnContext) -> None:
-        person = await self._identify(ctx) if _personal(ctx) else None
+        found = await self._identify(ctx) if _personal(ctx) else None
+        person = found if isinstance(found, Person) else None
         created = await self.services.references.remember(ctx.activity, person, fresh=True)
         if not created:
             return  # both installationUpdate and conversationUpdate arrive: welcome once
@@ -129,7 +154,7 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             )
             return
         if person is None:
-            await self._unknown_person(ctx)
+            await self._not_known(ctx, None if isinstance(found, Person) else found)
             return
         contact = await contact_line(self.services.uow)
         welcome = cards.welcome_card(
@@ -143,25 +168,59 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
 
     # ---- identity ------------------------------------------------------------------------
 
-    async def _identify(self, ctx: TurnContext) -> Person | None:
+    async def _identify(self, ctx: TurnContext) -> Person | OtherAccount | None:
         """The staff record of whoever sent this: by Entra object id, else by the email Teams
-        gives for them (a member lookup, made outside any transaction)."""
+        gives for them (a member lookup, made outside any transaction). What Teams says of
+        its member wins over what the activity says: an activity whose Entra id is not the
+        member's is refused (audited), and a stored Entra id is never replaced."""
         sender = ctx.activity.from_property
-        aad = getattr(sender, "aad_object_id", None)
+        aad = _entra_id(getattr(sender, "aad_object_id", None))
         uow = self.services.uow
         now = self.services.clock()
-        person = await uow.run(lambda tx: people.find_person(tx, aad, None, now))
-        if person is not None:
-            return person
+        if aad:
+            person = await uow.run(lambda tx: people.find_person(tx, aad, None, now))
+            if person is not None:
+                return person
         email = None
         try:
             member = await TeamsInfo.get_member(ctx, sender.id)
-            email = member.email or member.user_principal_name
-            aad = aad or member.aad_object_id
         except Exception as error:  # the member lookup is a courtesy; its failure is not fatal
             log.warning("could not look up Teams member %s: %s", sender.id, error)
-        # Keeps an Entra id learned from the member lookup.
+        else:
+            email = member.email or member.user_principal_name
+            known = _entra_id(member.aad_object_id)
+            if aad and known and known != aad:  # the activity is not what Teams says of it
+                who, claimed = (email if isinstance(email, str) else "") or str(sender.id)[:64], aad
+                await uow.run(
+                    lambda tx: people.other_account(
+                        tx, who, claimed, "not the Entra id Teams gives for this member", now
+                    )
+                )
+                return people.OtherAccount(who)
+            aad = known or aad
+        if not isinstance(email, str):
+            email = None
+        # Keeps an Entra id learned from the member lookup (for a person with none yet).
         return await uow.run(lambda tx: people.find_person(tx, aad, email, now))
+
+    async def _sender(self, ctx: TurnContext) -> Person | None:
+        """Who sent this, or None once they have been told PerfBot cannot act for them."""
+        found = await self._identify(ctx)
+        if isinstance(found, Person):
+            return found
+        await self._not_known(ctx, found)
+        return None
+
+    async def _not_known(self, ctx: TurnContext, found: OtherAccount | None) -> None:
+        if found is None:
+            await self._unknown_person(ctx)
+            return
+        contact = await contact_line(self.services.uow)
+        await Replies.of(ctx).say(
+            "This Teams account is not the one PerfBot has on record for you, so I can't act "
+            f"on it; if your account has changed, please ask {contact} to update the people "
+            "sheet."
+        )
 
     async def _unknown_person(self, ctx: TurnContext) -> None:
         sender = ctx.activity.from_property
@@ -183,9 +242,8 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         ctx = turn_context
-        person = await self._identify(ctx)
+        person = await self._sender(ctx)
         if person is None:
-            await self._unknown_person(ctx)
             return
         if _personal(ctx):
             await self.services.references.remember(ctx.activity, person)
@@ -203,4 +261,19 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 "for a fresh one."
             )
             return
+        try:
+            await self.services.keys.check(value)
+        except Broken as broken:
+            await self._altered_card(turn, action.verb, str(broken))
+            return
         await CARD_ACTIONS[action.verb](turn, action)
+
+    async def _altered_card(self, turn: Turn, verb: str, why: str) -> None:
+        """A button whose hidden data is not what PerfBot sealed: nothing done, audited."""
+        log.warning("refused a %s card from person %s: %s", verb, turn.person.id, why)
+        now = turn.now
+        await turn.uow.run(lambda tx: card_keys.refused_card(tx, turn.person, verb, why, now))
+        await turn.say(
+            "That card has been changed since PerfBot sent it (or is from before PerfBot "
+            "sealed its cards), so nothing was saved. Type my measures for a fresh card."
+        )

@@ -11,6 +11,7 @@ from botbuilder.core import TurnContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.references import References
+from bot.sealing import CardKeys
 from bot.settings import Settings
 from bot.teams.replies import Replies, ReplyRetry
 from domain import people
@@ -32,6 +33,16 @@ class BotServices:
     clock: Callable[[], datetime]
     references: References
     reply_retry: ReplyRetry = field(default_factory=ReplyRetry)
+    card_keys: CardKeys | None = None  # None: made from the unit of work (bot/sealing.py)
+
+    def __post_init__(self) -> None:
+        if self.card_keys is None:
+            object.__setattr__(self, "card_keys", CardKeys(self.uow, self.clock))
+
+    @property
+    def keys(self) -> CardKeys:
+        assert self.card_keys is not None
+        return self.card_keys
 
     @property
     def policy(self) -> Policy:

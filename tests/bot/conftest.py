@@ -92,6 +92,18 @@ class Teams:
         # the card's data in `value`, and the card's activity id in `replyToId`.
         return await self.post(self.activity(user, replyToId=card_id, value=value))
 
+    async def sealed(self, value: dict[str, Any]) -> dict[str, Any]:
+        """A button's data as a card PerfBot sent would carry it: sealed with the council's
+        card key by the app's own sealing (for a card sent earlier in a story, whose
+        button a test writes out rather than finds)."""
+        from bot.app import BOT
+        from cards.seal import buttons, seal
+
+        card = {"type": "AdaptiveCard", "actions": [{"type": "Action.Submit", "data": value}]}
+        keyring = await self.client.app[BOT].services.keys.ready()
+        [data] = buttons(seal(card, keyring))
+        return data
+
     def install_events(self, user: User, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """The two activities Teams sends when someone installs PerfBot, in either order:
         installationUpdate (add) and conversationUpdate (the bot and the person added)."""

@@ -29,7 +29,7 @@ def values(**typed: str) -> dict[str, str]:
 async def send_off_track(teams: Teams, period: str, figure: str) -> str:
     """Amina sends RB-01's return for ``period``, off track, from its card; the receipt."""
     teams.connector.clear()
-    assert await teams.say(AMINA, "submit RB-01") == 201
+    assert await teams.say(AMINA, f"submit RB-01 {period}") == 201
     [card] = teams.connector.cards()
     submit = next(a["data"] for a in card["actions"] if a.get("title") == "Submit")
     typed = values(
@@ -38,9 +38,7 @@ async def send_off_track(teams: Teams, period: str, figure: str) -> str:
         action="Agency staff until March.",
         action_due="2027-01-29",
     )
-    await teams.submit(
-        AMINA, f"card-{period}", {**submit, "period": period, "confirmed": figure, **typed}
-    )
+    await teams.submit(AMINA, f"card-{period}", {**submit, **typed})
     return card_text(teams.connector.cards(teams.connector.updates())[-1])
 
 

@@ -94,7 +94,7 @@ async def test_a_return_submitted_between_queueing_and_sending_cancels_its_chase
         "action_due": "",
         "reason": "",
     }
-    await teams.submit(AMINA, "card-x", card)
+    await teams.submit(AMINA, "card-x", await teams.sealed(card))  # the reminder's card
     teams.connector.clear()
     await dispatcher(teams, Clock(MONDAY_NINE + timedelta(minutes=1))).run_once()
     texts = [c.body.get("text", "") for c in to(teams, AMINA)]

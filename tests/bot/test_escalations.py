@@ -84,7 +84,6 @@ async def send_rb06(teams: Teams, figure: str, **typed: str) -> str:
     value = {
         **button(card, "Submit"),
         "actual": figure,
-        "confirmed": figure,
         "commentary": "",
         "action": "",
         "action_due": "",
@@ -341,10 +340,10 @@ async def test_nobody_but_the_escalation_owner_or_an_admin_may_press_its_buttons
     assert await count(teams, DeepDive, DeepDive.reason == "requested") == 0
     # Nor may someone answer a question put to Amina.
     await press(teams, MARK, card_id, button(card, "Ask the owner"), question="Funded?")
-    said = await press(
-        teams, GARETH, "x", {"verb": "answer_question", "question": str(await question_row(teams))},
-        answer="Not mine to say.",
-    )  # fmt: skip
+    question = await teams.sealed(  # the question card sent to Amina
+        {"verb": "answer_question", "question": str(await question_row(teams))}
+    )
+    said = await press(teams, GARETH, "x", question, answer="Not mine to say.")
     assert "only Amina Hussain, as owner of RB-06, a delegate or the performance team" in said
     assert "refused answer" in await actions_audited(teams)
 
@@ -454,9 +453,8 @@ async def test_a_card_teams_will_not_update_in_place_is_sent_anew(teams):
     await press(teams, MARK, card_id, button(card, "Ask the owner"), question="Funded?")
     await dispatch(teams)
     question = await question_row(teams)
-    await press(
-        teams, AMINA, "q", {"verb": "answer_question", "question": str(question)}, answer="Yes."
-    )
+    sent = await teams.sealed({"verb": "answer_question", "question": str(question)})
+    await press(teams, AMINA, "q", sent, answer="Yes.")
     teams.connector.clear()
     teams.connector.update_faults.append(
         Fault(404, body={"error": {"code": "ActivityNotFound", "message": "gone"}})

@@ -16,16 +16,16 @@ from tests.bot.conftest import HELEN, Teams
 CHANNEL = "19:performance@thread.tacv2"
 
 
-def pressed(teams: Teams, code: str, **where) -> dict:
-    return teams.activity(
-        HELEN, replyToId="summary-card", value={"verb": "open_measure", "code": code}, **where
-    )
+async def pressed(teams: Teams, code: str, **where) -> dict:
+    """A line of the weekly summary pressed (the summary card's own sealed button)."""
+    value = await teams.sealed({"verb": "open_measure", "code": code})
+    return teams.activity(HELEN, replyToId="summary-card", value=value, **where)
 
 
 async def test_pressed_in_a_personal_chat_the_detail_comes_in_reply(teams):
     await teams.install(HELEN)
     teams.connector.clear()
-    assert await teams.post(pressed(teams, "RB-06")) in (200, 201)
+    assert await teams.post(await pressed(teams, "RB-06")) in (200, 201)
     [card] = teams.connector.cards()
     text = card_text(card)
     assert "RB-06 · Council Tax Support claims decided within 14 days" in text
@@ -41,7 +41,7 @@ async def test_pressed_in_the_channel_it_goes_to_the_pressers_chat_not_the_chann
         "conversation": {"conversationType": "channel", "id": f"{CHANNEL};messageid=1", "tenantId": "tenant-1"},
         "channelData": {"tenant": {"id": "tenant-1"}, "team": {"id": "19:leadership@thread.tacv2"}, "channel": {"id": CHANNEL}},
     }  # fmt: skip
-    assert await teams.post(pressed(teams, "RB-06", **channel)) in (200, 201)
+    assert await teams.post(await pressed(teams, "RB-06", **channel)) in (200, 201)
     assert teams.connector.sent() == []  # nothing in the channel
     async with teams.client.app[SESSIONS]() as session:
         [row] = list(await session.scalars(select(Notification)))
@@ -53,7 +53,7 @@ async def test_pressed_in_the_channel_it_goes_to_the_pressers_chat_not_the_chann
     assert "RB-06 · Council Tax Support" in card_text(teams.connector.cards([call])[0])
 
     teams.connector.clear()
-    assert await teams.post(pressed(teams, "NOPE-1", **channel)) in (200, 201)
+    assert await teams.post(await pressed(teams, "NOPE-1", **channel)) in (200, 201)
     assert teams.connector.texts() == [
         "There is no measure 'NOPE-1' now, so there is no detail to send."
     ]

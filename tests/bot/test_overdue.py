@@ -164,8 +164,10 @@ async def test_one_card_lists_every_late_return_and_its_buttons_work(teams):
     await teams.submit(
         GARETH,
         "card-rb04",
-        {"verb": "submit_return", "code": "RB-04", "period": "2026/27 M7", "actual": "6.8",
-         "commentary": "On profile; late, sorry.", "action": "", "action_due": ""},
+        await teams.sealed(  # the card of one of Gareth's chasers
+            {"verb": "submit_return", "code": "RB-04", "period": "2026/27 M7", "actual": "6.8",
+             "commentary": "On profile; late, sorry.", "action": "", "action_due": ""}
+        ),
     )  # fmt: skip
     teams.connector.clear()
     await teams.submit(MARK, "digest-1", button(card, "Chase for me", "RB-04"))

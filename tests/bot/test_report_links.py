@@ -355,8 +355,11 @@ def open_url(card: dict[str, Any]) -> str:
     return str(button["url"])
 
 
-def press(teams: Teams, user: Any, period: str = "2026/27 Q2", **where: Any) -> dict[str, Any]:
-    value = {"verb": "open_report", "kind": "board", "period": period}
+async def press(
+    teams: Teams, user: Any, period: str = "2026/27 Q2", **where: Any
+) -> dict[str, Any]:
+    """Open the board pressed (the status card's or the summary's own sealed button)."""
+    value = await teams.sealed({"verb": "open_report", "kind": "board", "period": period})
     return teams.activity(user, replyToId="status-card", value=value, **where)
 
 
@@ -397,7 +400,7 @@ async def test_an_owners_link_from_teams_is_for_their_measures(linked):
     teams, site = linked
     await teams.install(AMINA)
     teams.connector.clear()
-    assert await teams.post(press(teams, AMINA)) in (200, 201)
+    assert await teams.post(await press(teams, AMINA)) in (200, 201)
     [card] = teams.connector.cards()
     status, body, _ = await site.get(open_url(card))
     assert status == 200, body
@@ -429,7 +432,7 @@ async def test_pressed_in_a_channel_the_link_goes_to_the_pressers_chat_only(link
     teams, site = linked
     await teams.install(HELEN)
     teams.connector.clear()
-    assert await teams.post(press(teams, HELEN, **IN_CHANNEL)) in (200, 201)
+    assert await teams.post(await press(teams, HELEN, **IN_CHANNEL)) in (200, 201)
     # In the channel: what is true, and no link.
     assert teams.connector.texts() == [
         "Helen Ashworth, a link to the performance board for 2026/27 Q2 is on its way to "
@@ -452,7 +455,7 @@ async def test_pressed_in_a_channel_the_link_goes_to_the_pressers_chat_only(link
 
 async def test_pressed_in_a_channel_by_someone_perfbot_cannot_reach_it_says_how_to_fix_it(linked):
     teams, _ = linked
-    assert await teams.post(press(teams, MARK, **IN_CHANNEL)) in (200, 201)
+    assert await teams.post(await press(teams, MARK, **IN_CHANNEL)) in (200, 201)
     [said] = teams.connector.texts()
     assert said.startswith("Mark Taylor, I can't send you a link to the performance board")
     assert "Open PerfBot in Teams" in said
@@ -465,7 +468,7 @@ async def test_out_of_hours_the_channel_hears_when_the_link_will_go(linked):
     await teams.install(HELEN)
     teams.connector.clear()
     teams.now = NOW.replace(hour=19)  # Monday evening
-    assert await teams.post(press(teams, HELEN, **IN_CHANNEL)) in (200, 201)
+    assert await teams.post(await press(teams, HELEN, **IN_CHANNEL)) in (200, 201)
     assert teams.connector.texts() == [
         "Helen Ashworth, I'll send you a link to the performance board for 2026/27 Q2 in your "
         "chat with PerfBot at 08:00 on Tuesday 24 November: PerfBot sends nothing out of hours."

@@ -147,7 +147,9 @@ async def test_mark_returns_aminas_figure_she_sends_it_again_and_he_approves_it(
 
     # An old card's button names the first version: it says so, and changes nothing.
     stale = await press(
-        teams, MARK, {"verb": "approve_return", "returns": [first.id], "period": M7}
+        teams,
+        MARK,
+        await teams.sealed({"verb": "approve_return", "returns": [first.id], "period": M7}),
     )
     assert "was sent again by Amina Hussain" in stale
     assert "look at the new one" in stale
@@ -180,15 +182,21 @@ async def test_a_tampered_card_and_a_reviewer_from_another_service_change_nothin
     )
     own = await press(teams, AMINA, data)
     assert "only its escalation owner (Mark Taylor)" in own
-    for tampered in ([], ["x"], [2**40], [-1], "everything", [{"id": ret.id}]):
+    # A card whose returns were changed is refused unread, and so is a hand-made one.
+    altered = "That card has been changed since PerfBot sent it"
+    for tampered in ([], ["x"], [2**40], [-1], "everything", [{"id": ret.id}], [ret.id + 1000]):
         said = await press(teams, MARK, {**data, "returns": tampered})
-        assert said.startswith("That card names no return to approve.")
-    unknown = await press(teams, MARK, {**data, "returns": [ret.id + 1000]})
-    assert unknown.startswith("I can't find that return: nothing was changed.")
+        assert said.startswith(altered)
     smuggled = await press(
         teams, MARK, {"verb": "return_to_owner", "return": "1 OR 1=1", "comment_1": "x"}
     )
-    assert smuggled.startswith("I can't find that return")
+    assert smuggled.startswith(altered)
+    # Behind the seal, the use cases still check what a card names.
+    for named in ([], ["x"], [2**40], [-1], "everything", [{"id": ret.id}]):
+        said = await press(teams, MARK, await teams.sealed({**data, "returns": named}))
+        assert said.startswith("That card names no return to approve.")
+    unknown = await press(teams, MARK, await teams.sealed({**data, "returns": [ret.id + 1000]}))
+    assert unknown.startswith("I can't find that return: nothing was changed.")
 
     assert [v.state for v in await versions(teams)] == [ReturnState.SUBMITTED]
     async with teams.client.app[SESSIONS]() as session:
@@ -250,7 +258,7 @@ async def test_the_performance_team_signs_a_period_off_from_its_card_and_reopens
     resent = await press(
         teams,
         AMINA,
-        {"verb": "submit_return", "code": "RB-01", "period": M7},
+        await teams.sealed({"verb": "submit_return", "code": "RB-01", "period": M7}),
         actual="98.1",
         commentary="Late payments.",
     )

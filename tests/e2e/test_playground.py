@@ -285,6 +285,18 @@ def submit_button(form: dict[str, Any]) -> dict[str, Any]:
     return next(a for a in form["actions"] if a["title"] == "Submit")
 
 
+async def submit_and_confirm(chat: Any, card_id: str, form: dict[str, Any], **typed: str) -> str:
+    """Press Submit with what was typed; if PerfBot asks "did you mean", press "Yes, … is
+    right" on the card it put in place of the form. The receipt's text."""
+    await chat.submit(card_id, {**submit_button(form)["data"], **typed})
+    answer = card(await chat.expect("updateMessage"))
+    yes = [a for a in answer.get("actions", []) if str(a.get("title", "")).startswith("Yes, ")]
+    if not yes:
+        return text_of(answer)
+    await chat.submit(card_id, {**yes[0]["data"], **typed})
+    return text_of(card(await chat.expect("updateMessage")))
+
+
 def shown_card_button(form: dict[str, Any], title: str) -> dict[str, Any]:
     """The submit button inside an Action.ShowCard of the card (the form it opens)."""
     shown = next(a for a in form["actions"] if a["title"] == title)
@@ -317,18 +329,15 @@ async def test_an_action_return_reaches_the_escalation_owner_whose_buttons_work(
         await chat.expect("createMessage", showing="I'm PerfBot")
         await chat.say("submit RB-01")
         message = await chat.expect_card("createMessage", showing="Actual for 2026/27 M7")
-        await chat.submit(
+        receipt = await submit_and_confirm(  # past the "did you mean" query: the figure is real
+            chat,
             message["messageId"],
-            {
-                **submit_button(card(message))["data"],
-                "actual": "50%",
-                "confirmed": "50%",  # past the "did you mean" query: the figure is real
-                "commentary": "Billing run failed on 2 November; 4,000 bills went out late.",
-                "action": "Re-run billing and add two weekend recovery sessions.",
-                "action_due": "2026-12-18",
-            },
+            card(message),
+            actual="50%",
+            commentary="Billing run failed on 2 November; 4,000 bills went out late.",
+            action="Re-run billing and add two weekend recovery sessions.",
+            action_due="2026-12-18",
         )
-        receipt = text_of(card(await chat.expect("updateMessage")))
         assert "Received: RB-01" in receipt
         assert "Action" in receipt
         assert "Mark Taylor" in receipt  # it says where the escalation went, truthfully
@@ -400,18 +409,15 @@ async def test_mark_returns_aminas_figure_she_sends_it_again_and_he_approves_it(
         await mark.expect("createMessage", showing="I'm PerfBot")
         await amina.say("submit RB-02")
         message = await amina.expect_card("createMessage", showing="Actual for 2026/27 M7")
-        await amina.submit(
+        receipt = await submit_and_confirm(
+            amina,
             message["messageId"],
-            {
-                **submit_button(card(message))["data"],
-                "actual": "67.4%",
-                "confirmed": "67.4%",
-                "commentary": "Two large ratepayers paid their annual bills early.",
-                "action": "",
-                "action_due": "",
-            },
+            card(message),
+            actual="67.4%",
+            commentary="Two large ratepayers paid their annual bills early.",
+            action="",
+            action_due="",
         )
-        receipt = text_of(card(await amina.expect("updateMessage")))
         assert "It goes to Mark Taylor (the escalation owner) to approve." in receipt
 
         await mark.say("review")
@@ -431,17 +437,8 @@ async def test_mark_returns_aminas_figure_she_sends_it_again_and_he_approves_it(
         assert "Name the two ratepayers' sectors, please." in text_of(form)
         typed = {i["id"]: i.get("value", "") for i in form["body"] if i["type"] == "Input.Text"}
         assert typed["actual"] == "67.4"
-        await amina.submit(
-            returned["messageId"],
-            {
-                **submit_button(form)["data"],
-                **typed,
-                "confirmed": "67.4",
-                "commentary": "Two logistics firms paid their annual bills early.",
-                "action_due": "",
-            },
-        )
-        receipt = text_of(card(await amina.expect("updateMessage")))
+        typed.update(commentary="Two logistics firms paid their annual bills early.", action_due="")
+        receipt = await submit_and_confirm(amina, returned["messageId"], form, **typed)
         assert "Mark Taylor, who returned it, is sent it again to approve." in receipt
 
         again = await mark.expect_card("createMessage", within=40, showing="sent RB-02 again")

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -335,3 +336,26 @@ def test_a_dispatcher_whose_server_is_already_gone_stops_at_once(council):
     assert result.returncode == 0, result.stderr
     assert "has ended; stopping" in result.stderr
     assert time.monotonic() - started < 30
+
+
+def test_card_keys_are_listed_rotated_and_the_older_retired_with_the_audit_log_told(council):
+    listed = run(council, "card-keys", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert re.fullmatch(r"key 1: made \d\d \w{3} \d{4} \d\d:\d\d, seals new cards\n", listed.stdout)
+    assert run(council, "card-keys", "retire").stdout.startswith("Only one key is in use")
+    rotated = run(council, "card-keys", "rotate", "--by", "rachel.singh@kingsmere.gov.uk")
+    assert rotated.stdout.startswith("Key 2 seals PerfBot's cards from now on")
+    assert (
+        "Cards sent before keep working until you run: perfbot card-keys retire" in rotated.stdout
+    )
+    lines = run(council, "card-keys", "list").stdout.splitlines()
+    assert lines[0].endswith("still opens the cards it sealed")
+    assert lines[1].endswith("seals new cards")
+    retired = run(council, "card-keys", "retire")
+    assert retired.stdout.startswith("Retired key 1: a card sealed with it is refused")
+    assert " retired " in run(council, "card-keys", "list").stdout.splitlines()[0]
+    trail = run(council, "audit", "--since", "2020-01-01", "--format", "csv").stdout
+    assert "made a new card key" in trail
+    assert "retired the older card keys" in trail
+    # No key's secret is ever printed.
+    assert "secret" not in listed.stdout + rotated.stdout + retired.stdout
