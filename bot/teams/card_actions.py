@@ -3,6 +3,7 @@ handler takes the turn and the typed action its parser (cards/actions.py) made."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -83,6 +84,7 @@ async def submit_return(turn: Turn, form: ReturnForm) -> None:
         confirmed=confirmed,
         card_id=turn.ctx.activity.reply_to_id or turn.ctx.activity.id or "",
         too_long=form.too_long,
+        problems=tuple(form.problems.items()),
         correction_reason=typed.get(ids.CORRECTION_REASON, ""),
         progress=tuple(sorted(form.progress.items())),
         done=form.done,
@@ -105,7 +107,15 @@ async def not_available(turn: Turn, form: NotAvailableForm) -> None:
     # Two presses at the same moment: the second finds the first's reason and adds nothing.
     outcome = await turn.uow.run(
         lambda tx: returns.not_available(
-            tx, turn.person, form.code, form.period, form.reason, now, turn.policy, MAX_TEXT
+            tx,
+            turn.person,
+            form.code,
+            form.period,
+            form.reason,
+            now,
+            turn.policy,
+            MAX_TEXT,
+            form.problems.get(ids.REASON, ""),
         ),
         attempts=SUBMIT_ATTEMPTS,
     )
@@ -423,7 +433,22 @@ async def open_report(turn: Turn, action: OpenReport) -> None:
     await commands.send_report_link(turn, action.kind, action.period)
 
 
-CARD_ACTIONS: dict[Verb, CardActionHandler] = {
+def _refusing_unreadable(handler: CardActionHandler) -> CardActionHandler:
+    """``handler``, except that an action whose text cannot be stored (its parser set
+    ``refused``) is answered with that sentence and nothing else is done or read: the card
+    is left as it was, with what was typed, to be put right."""
+
+    @functools.wraps(handler)
+    async def checked(turn: Turn, action: Any) -> None:
+        if action.refused:
+            await turn.say(action.refused)
+            return
+        await handler(turn, action)
+
+    return checked
+
+
+_HANDLERS: dict[Verb, CardActionHandler] = {
     Verb.SUBMIT_RETURN: submit_return,
     Verb.NOT_AVAILABLE: not_available,
     Verb.OPEN_RETURN: open_return,
@@ -448,4 +473,8 @@ CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.UNLOCK_PERIOD: unlock_period,
     Verb.OPEN_MEASURE: open_measure,
     Verb.OPEN_REPORT: open_report,
+}
+
+CARD_ACTIONS: dict[Verb, CardActionHandler] = {
+    verb: _refusing_unreadable(handler) for verb, handler in _HANDLERS.items()
 }

@@ -610,9 +610,10 @@ def test_the_parser_reads_each_items_progress_and_done_and_nothing_else():
         "xprogress_5": "no",
     }
     parsed = parse_action(sent)
-    assert parsed.progress == {101: "Letters sent.", 103: "p" * (cards.MAX_PROGRESS + 1)}
+    assert parsed.progress == {101: "Letters sent.", 103: "p" * cards.MAX_PROGRESS}
     assert parsed.done == (101,)
-    assert parsed.too_long == ("progress_103",)  # flagged, never silently cut
+    assert parsed.too_long == ("progress_103",)  # flagged, and cut only to be shown again
+    assert "over 1,000 characters, so it is cut short here" in parsed.problems["progress_103"]
     many = parse_action({"verb": "submit_return", **{f"progress_{n}": "x" for n in range(500)}})
     assert len(many.progress) == 20
 
