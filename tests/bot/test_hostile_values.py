@@ -182,3 +182,25 @@ async def test_the_return_card_with_every_field_at_its_worst_stays_within_the_ca
     assert len(json.dumps(again, ensure_ascii=False).encode()) <= CARD_LIMIT
     assert "is not a number" in card_text(again) or "too long" in card_text(again)
     assert await stored_returns(teams, "RB-01", "2026/27 M7") == []
+
+
+async def test_the_export_works_for_the_whole_council_after_hostile_input(teams):
+    from domain.periods import Period
+    from domain.ratings import Scheme
+    from domain.reporting import EXPORT_COLUMNS, performance
+    from domain.workbook import write_table
+
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    show = next(a for a in card["actions"] if a["type"] == "Action.ShowCard")
+    na = show["card"]["actions"][0]["data"]
+    for period in ("0001/02 M1", "1999/00 M12", "2100/01 M1", "2026/27 M7"):
+        for figure in ("1" * 29, "66.5", "\udfff"):
+            typed = values(actual=figure, commentary="\u200b", reason="Late\x00")
+            await _press(teams, AMINA, card_id, {**data(card), "period": period, **typed})
+            await _press(teams, AMINA, card_id, {**na, "period": period, **typed})
+    async with _session(teams) as session:
+        rows = await performance(session, Scheme.STRONG_GOOD_REVIEW_ACTION, None)
+    assert rows
+    assert write_table(None, EXPORT_COLUMNS, [r.export_values() for r in rows], "csv")
+    for row in rows:
+        Period.parse(row.export_values()[EXPORT_COLUMNS.index("period")])
