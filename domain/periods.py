@@ -31,8 +31,7 @@ def _in_range(year: int, text: str) -> None:
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise PeriodError(
             f"'{text}' is outside the financial years PerfBot keeps: write a period from "
-            f"{FIRST_YEAR}/{(FIRST_YEAR + 1) % 100:02d} to {LAST_YEAR}/{(LAST_YEAR + 1) % 100:02d}, "
-            "such as 2025/26 Q2"
+            f"{FIRST_YEAR}/{(FIRST_YEAR + 1) % 100:02d} to {LAST_YEAR}/{(LAST_YEAR + 1) % 100:02d}"
         )
 
 

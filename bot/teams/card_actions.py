@@ -41,6 +41,7 @@ from cards.actions import (
 )
 from domain import (
     action_plans,
+    board,
     deep_dives,
     escalations,
     locks,
@@ -48,11 +49,12 @@ from domain import (
     returns,
     signoff,
     summary,
+    views,
 )
 from domain.action_plans import ActionOutcome, ActionRefusal, AlreadyClosed
 from domain.dates import long_day
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
-from domain.views import today_in_london
+from domain.views import can_submit, today_in_london
 
 # Any: each handler takes the action type of its own verb (checked by the table's test).
 CardActionHandler = Callable[[Turn, Any], Awaitable[None]]
@@ -315,13 +317,18 @@ async def _overdue_card_again(
         return
     now, person, policy = turn.now, turn.person, turn.policy
 
-    async def read(tx: Any) -> overdue.Digest:
+    async def read(tx: Any) -> overdue.Digest | None:
         scope = overdue.scope_for(
             person, escalation_owner_id, await overdue.led_services(tx, person)
         )
+        if scope == []:  # not theirs, and no service of theirs on it: not drawn for them
+            return None
         return await overdue.digest(tx, escalation_owner_id, now, policy, scope, outcome.note)
 
     found = await turn.uow.run(read)
+    if found is None:
+        await turn.say(outcome.note)
+        return
     await turn.replace_card(cards.overdue_card(found, turn.today))
 
 
@@ -414,6 +421,14 @@ async def open_measure(turn: Turn, action: OpenMeasure) -> None:
     personal chat it comes in reply; pressed in a channel, it is queued to their chat (the
     channel is not told anything unless PerfBot cannot reach them there)."""
     today, person, policy = turn.today, turn.person, turn.policy
+    # Who may see it first, before anything of the measure is read for the card: what the
+    # board would show them (board.scope_of), or a measure they send returns for.
+    if not await turn.uow.run(lambda tx: _may_see(tx, person, action.code)):
+        await turn.say(
+            f"The detail of {action.code.upper()[:16]} is for those who own, send or oversee it, "
+            "the Leadership Team and the performance team: type my measures for your own."
+        )
+        return
     if turn.ctx.activity.conversation.conversation_type in (None, "personal"):
         found = await turn.attempt(lambda tx: summary.detail(tx, action.code, today, policy))
         if found is not None:
@@ -425,6 +440,19 @@ async def open_measure(turn: Turn, action: OpenMeasure) -> None:
     )
     if why:
         await turn.say(why)
+
+
+async def _may_see(tx: Any, person: Any, code: str) -> bool:
+    """Whether ``person`` may see the measure ``code``'s detail (True for no such measure:
+    the use case then says there is none)."""
+    measure = await views.measure_by_code(tx, code) if code else None
+    if measure is None:
+        return True
+    scope = await board.scope_of(tx, person)
+    service = measure.service.name
+    return scope.holds(service, measure.owner_id, measure.escalation_owner_id) or can_submit(
+        person, measure
+    )
 
 
 async def open_report(turn: Turn, action: OpenReport) -> None:
