@@ -2,7 +2,11 @@
 parser per verb that turns an ``Action.Submit`` value into a typed action.
 
 Templates get the verbs and ids from their render context (never literals). Every value is
-read as Teams sends it (strings) and nothing in it is trusted: the use cases check it all.
+read as Teams sends it (strings) and nothing in it is trusted: each text is read through
+``_text`` (domain/text.py's rules: its length first, then its characters, in NFC), and the
+use cases check the rest. Text that cannot be stored refuses the action in one sentence
+(``refused``), before anything else is done; on the return card it is a problem marked
+against its field instead, so the card comes back with what was typed.
 To add a card with a button: a template, a verb here, its parser in PARSERS, its handler in
 bot/teams/card_actions.py's table, and a use case.
 """
@@ -12,12 +16,16 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
+
+from domain import text as texts
+from domain.text import TextError
 
 MAX_TEXT = 4_000  # longest commentary, action or reason accepted from a card (keeps cards < 28 KB)
 MAX_PROGRESS = 1_000  # longest progress note on one action-plan item (five fit in a card)
 MAX_ITEMS = 20  # the most action-plan items one return card's submission is read for
+MAX_FIGURE = 100  # longest figure, status or date read from the return card
 
 
 class Verb(enum.StrEnum):
@@ -100,6 +108,45 @@ class ids:
         return f"{ids.REVIEW_COMMENT}{return_id}"
 
 
+# What each input is called in a sentence about it ("The commentary has ..."); per-item
+# inputs by their prefix.
+NAMES = {
+    ids.ACTUAL: "The figure",
+    ids.COMMENTARY: "The commentary",
+    ids.ACTION: "The action",
+    ids.ACTION_DUE: "The date",
+    ids.STATUS: "The status",
+    ids.REASON: "The reason",
+    ids.REMEDIAL: "The remedial action",
+    ids.REMEDIAL_OWNER: "The action's owner",
+    ids.REMEDIAL_OWNER_EMAIL: "The owner's email address",
+    ids.REMEDIAL_DUE: "The date",
+    ids.QUESTION: "The question",
+    ids.ANSWER: "The answer",
+    ids.STOP_REASON: "The reason",
+    ids.REVIEW_DATE: "The review date",
+    ids.LEAD: "The lead",
+    ids.LEAD_EMAIL: "The lead's email address",
+    ids.DECLINE_REASON: "The reason",
+    ids.DROP_REASON: "The reason",
+    ids.CORRECTION_REASON: "The reason for the correction",
+    ids.LOCK_REASON: "The reason",
+    ids.REVIEW_COMMENT: "The comment",
+    ids.PROGRESS: "The progress note",
+}
+HIDDEN = "That card's data"  # what the card carries unseen: its code, period, ids
+
+
+def name_of(input_id: str) -> str:
+    """What an input is called in a sentence, as "The commentary"."""
+    if input_id in NAMES:
+        return NAMES[input_id]
+    for prefix in (ids.PROGRESS, ids.DROP_REASON, ids.REVIEW_COMMENT):
+        if input_id.startswith(prefix):
+            return NAMES[prefix]
+    return HIDDEN
+
+
 DEEP_DIVE_INPUTS = (ids.REVIEW_DATE, ids.LEAD, ids.LEAD_EMAIL, ids.DECLINE_REASON)
 RETURN_INPUTS = (
     ids.ACTUAL,
@@ -113,7 +160,15 @@ INPUTS = (*RETURN_INPUTS, ids.REASON)
 
 
 @dataclass(frozen=True)
-class ReturnForm:
+class _Action:
+    """What every card action carries besides its own fields: ``refused``, the sentence that
+    answers it when its text cannot be stored (it is then not acted on at all)."""
+
+    refused: str = field(default="", kw_only=True)
+
+
+@dataclass(frozen=True)
+class ReturnForm(_Action):
     """The return card's Submit (or "Use 8.5"): the figure or status and the commentary."""
 
     verb: ClassVar[Verb] = Verb.SUBMIT_RETURN
@@ -125,6 +180,10 @@ class ReturnForm:
     too_long: tuple[str, ...] = ()  # fields over MAX_TEXT: flagged, never silently cut
     progress: dict[int, str] = field(default_factory=dict)  # by action-plan item id, as typed
     done: tuple[int, ...] = ()  # the items toggled done
+    # What is wrong with a field's text, by its id (too long, or a character that cannot be
+    # stored): marked against it when the card comes back. Such a field holds the text cut
+    # short, or with each such character shown as U+FFFD.
+    problems: dict[str, str] = field(default_factory=dict)
 
     def typed(self) -> dict[str, str]:
         """Every input as typed, by its id (to show the card again as it was)."""
@@ -135,7 +194,7 @@ class ReturnForm:
 
 
 @dataclass(frozen=True)
-class NotAvailableForm:
+class NotAvailableForm(_Action):
     """ "Not available yet" with the reason."""
 
     verb: ClassVar[Verb] = Verb.NOT_AVAILABLE
@@ -143,10 +202,11 @@ class NotAvailableForm:
     period: str
     reason: str
     fields: dict[str, str] = field(default_factory=dict)  # all the card's inputs, as typed
+    problems: dict[str, str] = field(default_factory=dict)  # as ReturnForm's
 
 
 @dataclass(frozen=True)
-class OpenReturnCard:
+class OpenReturnCard(_Action):
     """A button asking for a measure's return card (from my measures)."""
 
     verb: ClassVar[Verb] = Verb.OPEN_RETURN
@@ -155,20 +215,20 @@ class OpenReturnCard:
 
 
 @dataclass(frozen=True)
-class ShowMeasures:
+class ShowMeasures(_Action):
     """The help card's My measures button."""
 
     verb: ClassVar[Verb] = Verb.MY_MEASURES
 
 
 @dataclass(frozen=True)
-class Acknowledge:
+class Acknowledge(_Action):
     verb: ClassVar[Verb] = Verb.ACKNOWLEDGE
     escalation: int
 
 
 @dataclass(frozen=True)
-class AgreeRemedial:
+class AgreeRemedial(_Action):
     """Agree remedial action: what, who owns it (chosen, or an email typed), by when."""
 
     verb: ClassVar[Verb] = Verb.AGREE_REMEDIAL
@@ -180,14 +240,14 @@ class AgreeRemedial:
 
 
 @dataclass(frozen=True)
-class AskOwner:
+class AskOwner(_Action):
     verb: ClassVar[Verb] = Verb.ASK_OWNER
     escalation: int
     question: str = ""
 
 
 @dataclass(frozen=True)
-class AnswerQuestion:
+class AnswerQuestion(_Action):
     """The measure owner's answer, from the question card."""
 
     verb: ClassVar[Verb] = Verb.ANSWER_QUESTION
@@ -196,20 +256,20 @@ class AnswerQuestion:
 
 
 @dataclass(frozen=True)
-class RequestDeepDive:
+class RequestDeepDive(_Action):
     verb: ClassVar[Verb] = Verb.REQUEST_DEEP_DIVE
     escalation: int
 
 
 @dataclass(frozen=True)
-class StopActivity:
+class StopActivity(_Action):
     verb: ClassVar[Verb] = Verb.STOP_ACTIVITY
     escalation: int
     reason: str = ""
 
 
 @dataclass(frozen=True)
-class OpenEscalation:
+class OpenEscalation(_Action):
     """A button asking for an escalation card again (from status)."""
 
     verb: ClassVar[Verb] = Verb.OPEN_ESCALATION
@@ -217,7 +277,7 @@ class OpenEscalation:
 
 
 @dataclass(frozen=True)
-class AcceptDeepDive:
+class AcceptDeepDive(_Action):
     """The deep-dive card's Accept: the review date and the lead (chosen, or an email typed,
     which wins)."""
 
@@ -229,7 +289,7 @@ class AcceptDeepDive:
 
 
 @dataclass(frozen=True)
-class DeclineDeepDive:
+class DeclineDeepDive(_Action):
     """The deep-dive card's Decline, with the reason."""
 
     verb: ClassVar[Verb] = Verb.DECLINE_DEEP_DIVE
@@ -239,7 +299,7 @@ class DeclineDeepDive:
 
 
 @dataclass(frozen=True)
-class OpenDeepDive:
+class OpenDeepDive(_Action):
     """A button asking for a deep dive's card again (from `deep dives`)."""
 
     verb: ClassVar[Verb] = Verb.OPEN_DEEP_DIVE
@@ -247,7 +307,7 @@ class OpenDeepDive:
 
 
 @dataclass(frozen=True)
-class MarkDone:
+class MarkDone(_Action):
     """The actions card's Mark done on one item."""
 
     verb: ClassVar[Verb] = Verb.MARK_DONE
@@ -255,7 +315,7 @@ class MarkDone:
 
 
 @dataclass(frozen=True)
-class DropAction:
+class DropAction(_Action):
     """The actions card's Drop on one item, with the reason."""
 
     verb: ClassVar[Verb] = Verb.DROP_ACTION
@@ -265,7 +325,7 @@ class DropAction:
 
 
 @dataclass(frozen=True)
-class ChaseForMe:
+class ChaseForMe(_Action):
     """An overdue digest's "Chase for me": a firmer chaser to the return's owner."""
 
     verb: ClassVar[Verb] = Verb.CHASE_FOR_ME
@@ -275,7 +335,7 @@ class ChaseForMe:
 
 
 @dataclass(frozen=True)
-class AcknowledgeOverdue:
+class AcknowledgeOverdue(_Action):
     """An overdue digest's "Acknowledge" (one return) or "Acknowledge all" (every one listed)."""
 
     verb: ClassVar[Verb] = Verb.ACKNOWLEDGE_OVERDUE
@@ -284,7 +344,7 @@ class AcknowledgeOverdue:
 
 
 @dataclass(frozen=True)
-class Approve:
+class Approve(_Action):
     """The review card's Approve (one return) or "Approve all shown" (every one it listed)."""
 
     verb: ClassVar[Verb] = Verb.APPROVE
@@ -293,7 +353,7 @@ class Approve:
 
 
 @dataclass(frozen=True)
-class ReturnToOwner:
+class ReturnToOwner(_Action):
     """The review card's "Return with comment" on one return."""
 
     verb: ClassVar[Verb] = Verb.RETURN_TO_OWNER
@@ -303,7 +363,7 @@ class ReturnToOwner:
 
 
 @dataclass(frozen=True)
-class LockPeriod:
+class LockPeriod(_Action):
     """The period card's Sign off (with "as it stands" when returns await approval)."""
 
     verb: ClassVar[Verb] = Verb.LOCK_PERIOD
@@ -313,7 +373,7 @@ class LockPeriod:
 
 
 @dataclass(frozen=True)
-class UnlockPeriod:
+class UnlockPeriod(_Action):
     """The period card's Reopen, with the reason."""
 
     verb: ClassVar[Verb] = Verb.UNLOCK_PERIOD
@@ -322,7 +382,7 @@ class UnlockPeriod:
 
 
 @dataclass(frozen=True)
-class OpenMeasure:
+class OpenMeasure(_Action):
     """A weekly summary line's button: the measure's history and commentary, sent to the
     personal chat of whoever pressed it (never into the channel)."""
 
@@ -331,7 +391,7 @@ class OpenMeasure:
 
 
 @dataclass(frozen=True)
-class OpenReport:
+class OpenReport(_Action):
     """Open the board: a link to a report (``kind``, a ReportKind's value; ``period`` as the
     card had it, or blank for the last quarter), in the presser's own chat."""
 
@@ -370,7 +430,7 @@ CardAction = (
 )
 
 
-def _text(value: Any) -> str:
+def _raw(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -378,12 +438,58 @@ def _text(value: Any) -> str:
     return ""  # objects, lists and booleans are not what our cards send
 
 
+def _text(value: Any, input_id: str = "", limit: int = MAX_TEXT * 2) -> str:
+    """A card's value as text fit to store (domain/text.py). Its length first: only the first
+    ``limit`` characters are read (a caller that must tell "too long" reads one more). Raises
+    TextError, a sentence naming the input, for a character that cannot be stored."""
+    raw = _raw(value)[:limit]
+    if input_id:
+        return texts.clean(raw, name_of(input_id))
+    wrong = texts.problem(raw)
+    if wrong:
+        raise TextError(
+            f"{HIDDEN} has {wrong}, so nothing was saved: type my measures for a fresh card."
+        )
+    return texts.clean(raw, HIDDEN)
+
+
+@dataclass(frozen=True)
+class _Typed:
+    text: str
+    problem: str = ""
+    too_long: bool = False
+
+
+def _typed(value: Any, input_id: str, limit: int) -> _Typed:
+    """A typed input of the return card, never refusing: the text and what is wrong with it.
+    Too long is told first, with the text cut to ``limit`` (so the card that shows it again
+    stays within its size); a character that cannot be stored is shown as U+FFFD."""
+    raw = _raw(value)
+    if len(raw) > limit:
+        raw = texts.trim(raw)
+        if len(raw) > limit:
+            problem = (
+                f"This is over {limit:,} characters, so it is cut short here: please shorten it."
+            )
+            return _Typed(texts.shown(raw[:limit]), problem, too_long=True)
+    try:
+        return _Typed(texts.clean(raw, name_of(input_id)))
+    except TextError as error:
+        return _Typed(texts.shown(texts.trim(raw)), str(error))
+
+
+def _limit(input_id: str) -> int:
+    if input_id in (ids.ACTUAL, ids.STATUS, ids.ACTION_DUE):
+        return MAX_FIGURE
+    return MAX_PROGRESS if input_id.startswith(ids.PROGRESS) else MAX_TEXT
+
+
 def _code(value: Mapping[str, Any]) -> str:
-    return _text(value.get("code")).strip()[:64]
+    return _text(value.get("code"), limit=64)
 
 
 def _period(value: Mapping[str, Any]) -> str:
-    return _text(value.get("period")).strip()[:32]
+    return _text(value.get("period"), limit=32)
 
 
 MAX_ID = 2**31 - 1  # the largest id either database's integer keys hold
@@ -392,7 +498,7 @@ MAX_ID = 2**31 - 1  # the largest id either database's integer keys hold
 def _id(value: Any) -> int:
     """An id from a card's data: a whole number a key can hold, else 0 (which names
     nothing). ASCII digits only: "²".isdigit() is true, but it is not a number."""
-    text = _text(value).strip()
+    text = _raw(value)[:12].strip()
     if not (text.isascii() and text.isdigit() and len(text) <= 10):
         return 0
     number = int(text)
@@ -402,9 +508,12 @@ def _id(value: Any) -> int:
 _PER_ITEM = re.compile(rf"^({re.escape(ids.PROGRESS)}|{re.escape(ids.DONE)})([0-9]{{1,10}})$")
 
 
-def _per_item(value: Mapping[str, Any]) -> tuple[dict[int, str], tuple[int, ...]]:
+def _per_item(
+    value: Mapping[str, Any], problems: dict[str, str], too_long: list[str]
+) -> tuple[dict[int, str], tuple[int, ...]]:
     """The progress text and done toggles of the card's action-plan items, by item id (at
-    most MAX_ITEMS of them; anything else is not read)."""
+    most MAX_ITEMS of them; anything else is not read); what is wrong with a text goes into
+    ``problems`` (and ``too_long``)."""
     progress: dict[int, str] = {}
     done: list[int] = []
     for name, raw in value.items():
@@ -415,36 +524,60 @@ def _per_item(value: Mapping[str, Any]) -> tuple[dict[int, str], tuple[int, ...]
         if not item_id:
             continue
         if found.group(1) == ids.PROGRESS:
-            text = _text(raw).strip()
-            if text:
-                progress[item_id] = text
-        elif _text(raw).strip().lower() == "true":
+            typed = _typed(raw, name, MAX_PROGRESS)
+            if typed.text:
+                progress[item_id] = typed.text
+            if typed.problem:
+                problems[ids.progress(item_id)] = typed.problem
+            if typed.too_long:
+                too_long.append(ids.progress(item_id))
+        elif _raw(raw)[:8].strip().lower() == "true":
             done.append(item_id)
     return progress, tuple(sorted(set(done)))
 
 
+def _typed_fields(
+    value: Mapping[str, Any], names: tuple[str, ...]
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """The typed inputs ``names``: their texts, their problems and those too long."""
+    fields: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    too_long: list[str] = []
+    for name in names:
+        typed = _typed(value.get(name), name, _limit(name))
+        fields[name] = typed.text
+        if typed.problem:
+            problems[name] = typed.problem
+        if typed.too_long:
+            too_long.append(name)
+    return fields, problems, too_long
+
+
 def _return_form(value: Mapping[str, Any]) -> ReturnForm:
-    fields = {name: _text(value.get(name)).strip() for name in RETURN_INPUTS}
-    progress, done = _per_item(value)
-    too_long = [name for name, text in fields.items() if len(text) > MAX_TEXT]
-    too_long += [ids.progress(i) for i, text in progress.items() if len(text) > MAX_PROGRESS]
+    code, period = _code(value), _period(value)  # the card's own data first: refused if bad
+    confirmed = _text(value.get("confirmed"), limit=64)
+    use_suggestion = _text(value.get("use_suggestion"), limit=64)
+    fields, problems, too_long = _typed_fields(value, RETURN_INPUTS)
+    progress, done = _per_item(value, problems, too_long)
     return ReturnForm(
-        code=_code(value),
-        period=_period(value),
+        code=code,
+        period=period,
         fields=fields,
-        confirmed=_text(value.get("confirmed")).strip()[:64],
-        use_suggestion=_text(value.get("use_suggestion")).strip()[:64],
+        confirmed=confirmed,
+        use_suggestion=use_suggestion,
         too_long=tuple(too_long),
         progress=progress,
         done=done,
+        problems=problems,
     )
 
 
 def _not_available(value: Mapping[str, Any]) -> NotAvailableForm:
     # Teams sends the whole card's inputs with the button of a card shown inside it, so what
     # was typed above "Not available yet" comes too, and is kept if the card comes back.
-    fields = {name: _text(value.get(name)).strip() for name in INPUTS}
-    return NotAvailableForm(_code(value), _period(value), fields[ids.REASON], fields)
+    code, period = _code(value), _period(value)
+    fields, problems, _ = _typed_fields(value, INPUTS)
+    return NotAvailableForm(code, period, fields[ids.REASON], fields, problems)
 
 
 def _open_return(value: Mapping[str, Any]) -> OpenReturnCard:
@@ -456,8 +589,8 @@ def _show_measures(value: Mapping[str, Any]) -> ShowMeasures:
 
 
 def _long(value: Mapping[str, Any], name: str) -> str:
-    # Kept whole (the use case says if it is too long), but never more than a card can hold.
-    return _text(value.get(name)).strip()[: MAX_TEXT * 2]
+    # Read to twice the length allowed (the use case says if it is too long).
+    return _text(value.get(name), name)
 
 
 def _acknowledge(value: Mapping[str, Any]) -> Acknowledge:
@@ -468,9 +601,9 @@ def _agree_remedial(value: Mapping[str, Any]) -> AgreeRemedial:
     return AgreeRemedial(
         _id(value.get("escalation")),
         _long(value, ids.REMEDIAL),
-        _text(value.get(ids.REMEDIAL_OWNER)).strip()[:320],
-        _text(value.get(ids.REMEDIAL_OWNER_EMAIL)).strip()[:320],
-        _text(value.get(ids.REMEDIAL_DUE)).strip()[:32],
+        _text(value.get(ids.REMEDIAL_OWNER), ids.REMEDIAL_OWNER, 320),
+        _text(value.get(ids.REMEDIAL_OWNER_EMAIL), ids.REMEDIAL_OWNER_EMAIL, 320),
+        _text(value.get(ids.REMEDIAL_DUE), ids.REMEDIAL_DUE, 32),
     )
 
 
@@ -504,7 +637,7 @@ _DEEP_DIVE_LIMITS = {ids.REVIEW_DATE: 100, ids.LEAD: 320, ids.LEAD_EMAIL: 320}
 
 def _deep_dive_fields(value: Mapping[str, Any]) -> dict[str, str]:
     return {
-        name: _text(value.get(name)).strip()[: _DEEP_DIVE_LIMITS.get(name, MAX_TEXT + 1)]
+        name: _text(value.get(name), name, _DEEP_DIVE_LIMITS.get(name, MAX_TEXT + 1))
         for name in DEEP_DIVE_INPUTS
     }
 
@@ -530,7 +663,7 @@ def _mark_done(value: Mapping[str, Any]) -> MarkDone:
 
 def _drop_action(value: Mapping[str, Any]) -> DropAction:
     item_id = _id(value.get("item"))
-    reason = _text(value.get(ids.drop_reason(item_id))).strip()
+    reason = _text(value.get(ids.drop_reason(item_id)), ids.DROP_REASON, MAX_TEXT * 2)
     return DropAction(item_id, reason, len(reason) > MAX_TEXT)
 
 
@@ -562,12 +695,12 @@ def _approve(value: Mapping[str, Any]) -> Approve:
 
 def _return_to_owner(value: Mapping[str, Any]) -> ReturnToOwner:
     return_id = _id(value.get("return"))
-    comment = _text(value.get(ids.review_comment(return_id))).strip()
-    return ReturnToOwner(return_id, comment[: MAX_TEXT * 2], _period(value))
+    comment = _text(value.get(ids.review_comment(return_id)), ids.REVIEW_COMMENT)
+    return ReturnToOwner(return_id, comment, _period(value))
 
 
 def _lock_period(value: Mapping[str, Any]) -> LockPeriod:
-    force = _text(value.get(ids.LOCK_FORCE)).strip().lower() == "true"
+    force = _raw(value.get(ids.LOCK_FORCE))[:8].strip().lower() == "true"
     return LockPeriod(_period(value), _long(value, ids.LOCK_REASON), force)
 
 
@@ -580,7 +713,7 @@ def _open_measure(value: Mapping[str, Any]) -> OpenMeasure:
 
 
 def _open_report(value: Mapping[str, Any]) -> OpenReport:
-    return OpenReport(_text(value.get("kind")).strip()[:32] or "board", _period(value))
+    return OpenReport(_text(value.get("kind"), limit=32) or "board", _period(value))
 
 
 PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
@@ -615,7 +748,12 @@ def parse_action(value: Any) -> CardAction | None:
     """Read an ``Action.Submit`` value; None if it is not one of PerfBot's cards."""
     if not isinstance(value, Mapping):
         return None
-    verb = _text(value.get("verb"))
+    verb = _raw(value.get("verb"))
     if verb not in PARSERS:
         return None
-    return PARSERS[Verb(verb)](value)
+    parse = PARSERS[Verb(verb)]
+    try:
+        return parse(value)
+    except TextError as error:
+        # Nothing of it is read further: the action as a blank card gives it, refused.
+        return replace(parse({}), refused=str(error))

@@ -337,6 +337,8 @@ def return_card(
     with what the person typed and what is wrong when it comes back. ``notice`` heads it (a
     reviewer's comment on a return sent back)."""
     view = _return_view(item, today)
+    if len(summary) > MAX_SUMMARY:  # many problems at once: each is marked against its field
+        summary = "Please put right the fields marked below."
     context: dict[str, Any] = {
         "r": view,
         "values": dict(values or {}),
@@ -358,13 +360,49 @@ def return_card(
         template, extra = "return.json.j2", {"doubt": doubt_view}
     # The most urgent items that fit: a card that comes back with long texts typed lists
     # fewer of them (the rest are named by number, and in `actions`).
-    for listed in (ITEMS_ON_RETURN_CARD, 3, 1):
+    for listed in (ITEMS_ON_RETURN_CARD, 3, 1) if item.followed_up else ():
         try:
             return render(template, plan=_plan_view(item, listed), **context, **extra)
         except CardTooLarge:
-            if not item.followed_up:
-                raise
-    return render(template, plan=_plan_view(item, 0), **context, **extra)
+            pass
+    plan = _plan_view(item, 0)
+    try:
+        return render(template, plan=plan, **context, **extra)
+    except CardTooLarge:
+        pass
+    # Still too large (long texts in wide characters): each text typed is shown cut short
+    # to its share of the room left, and says so against its field.
+    bare = render(template, plan=plan, **{**context, "values": {}}, **extra, max_bytes=2**31)
+    room = MAX_CARD_BYTES - len(json.dumps(bare, ensure_ascii=False).encode()) - 1_024
+    context["values"], context["errors"] = _cut_to_fit(context["values"], context["errors"], room)
+    return render(template, plan=plan, **context, **extra)
+
+
+MAX_SUMMARY = 600  # the longest summary a card that comes back is headed by
+CUT_NOTE = "It is too long to show here in full, so it is cut short: check it before sending."
+
+
+def _cut_to_fit(
+    values: dict[str, str], errors: dict[str, str], room: int
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``values`` cut so that together they take at most ``room`` bytes (UTF-8), the longest
+    first to its share; each one cut has CUT_NOTE added to its error."""
+    sizes = {
+        name: len(json.dumps(text, ensure_ascii=False).encode()) for name, text in values.items()
+    }
+    values, errors = dict(values), dict(errors)
+    left, waiting = max(room, 0), sorted(sizes, key=sizes.__getitem__)
+    while waiting:
+        share = left // len(waiting)
+        name = waiting.pop(0)
+        if sizes[name] <= share:
+            left -= sizes[name]
+            continue
+        text = values[name].encode()[: max(share - 64, 0)].decode(errors="ignore")
+        values[name] = text[:-1] + "\u2026" if text else ""
+        errors[name] = f"{errors[name]} {CUT_NOTE}" if errors.get(name) else CUT_NOTE
+        left -= len(json.dumps(values[name], ensure_ascii=False).encode())
+    return values, errors
 
 
 def receipt_card(receipt: Receipt) -> dict[str, Any]:

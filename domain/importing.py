@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import text as texts
 from domain.audit import record
 from domain.dates import parse_day, parse_moment, parse_yes_no
 from domain.locks import all_locks, mark_restated
@@ -160,7 +161,14 @@ class _Row:
         self.problems.append(Problem(self.sheet, self.number, message))
 
     def text(self, column: str, *, required: bool = False, why: str = "") -> str:
-        value = self.values.get(column, "").strip()
+        """A cell's text by domain/text.py's rules: NFC, trimmed of invisible characters, a
+        character that cannot be stored a problem of the row."""
+        raw = self.values.get(column, "")
+        wrong = texts.problem(raw)
+        if wrong:
+            self.problem(f"{column} has {wrong}: delete it from the cell")
+            return ""
+        value = texts.clean(raw, column)
         if required and not value:
             self.problem(f"{column} is empty{why}")
         return value

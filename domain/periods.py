@@ -14,6 +14,27 @@ class PeriodError(ValueError):
     """A period label or date that does not name a reporting period."""
 
 
+# The financial years PerfBot keeps: 2000/01 to 2099/00. Nothing a council reports on lies
+# outside them, and within them every label reads back as the period it names (the
+# century's last year is 2099/00, read as 2099 to 2100).
+FIRST_YEAR = 2000
+LAST_YEAR = 2099
+
+
+def _quoted(text: str) -> str:
+    """Text as a message quotes it: at most 40 characters of it."""
+    text = text.strip()
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _in_range(year: int, text: str) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise PeriodError(
+            f"'{text}' is outside the financial years PerfBot keeps: write a period from "
+            f"{FIRST_YEAR}/{(FIRST_YEAR + 1) % 100:02d} to {LAST_YEAR}/{(LAST_YEAR + 1) % 100:02d}"
+        )
+
+
 class Frequency(enum.StrEnum):
     """How often a measure is reported; the value is the word used in spreadsheets."""
 
@@ -39,7 +60,7 @@ class Frequency(enum.StrEnum):
             return cls(word)
         except ValueError:
             choices = ", ".join(f.value for f in cls)
-            raise PeriodError(f"frequency '{text.strip()}' is not one of {choices}") from None
+            raise PeriodError(f"frequency '{_quoted(text)}' is not one of {choices}") from None
 
 
 _PER_YEAR = {
@@ -84,6 +105,8 @@ class Period:
 
     @classmethod
     def of(cls, year: int, frequency: Frequency, index: int = 1) -> Period:
+        """A period of a financial year PerfBot keeps (FIRST_YEAR to LAST_YEAR)."""
+        _in_range(year, f"{year}/{(year + 1) % 100:02d}")
         if not 1 <= index <= frequency.periods_per_year:
             raise PeriodError(
                 f"a {frequency.value} period is numbered 1 to {frequency.periods_per_year}, "
@@ -98,18 +121,19 @@ class Period:
     @classmethod
     def parse(cls, text: str) -> Period:
         """Read a label such as ``2025/26 Q2``; the canonical form is what ``label`` prints."""
-        match = _LABEL.match(text)
+        match = _LABEL.match(text) if len(text) <= 64 else None
         if not match:
             raise PeriodError(
-                f"'{text.strip()}' is not a period: write it like 2025/26 M3, 2025/26 Q2, "
+                f"'{_quoted(text)}' is not a period: write it like 2025/26 M3, 2025/26 Q2, "
                 "2025/26 H1 or 2025/26"
             )
         start, end, letter, number = match.groups()
         year = int(start)
+        _in_range(year, _quoted(text))
         consecutive = int(end) == year + 1 if len(end) == 4 else int(end) == (year + 1) % 100
         if not consecutive:
             raise PeriodError(
-                f"'{text.strip()}' is not a period: a financial year runs from one year to the "
+                f"'{_quoted(text)}' is not a period: a financial year runs from one year to the "
                 f"next, as in {year}/{(year + 1) % 100:02d}"
             )
         if letter is None:
@@ -118,7 +142,7 @@ class Period:
         index = int(number)
         if not 1 <= index <= frequency.periods_per_year:
             raise PeriodError(
-                f"'{text.strip()}' is not a period: {letter.upper()} runs from 1 to "
+                f"'{_quoted(text)}' is not a period: {letter.upper()} runs from 1 to "
                 f"{frequency.periods_per_year}"
             )
         return cls.of(year, frequency, index)
@@ -165,7 +189,7 @@ class Period:
 @functools.cache
 def _label(year: int, frequency_order: int, index: int) -> str:
     """A period's label, worked out once (reports print hundreds of thousands of them)."""
-    text = f"{year}/{(year + 1) % 100:02d}"
+    text = f"{year:04d}/{(year + 1) % 100:02d}"
     frequency = _ORDER[frequency_order]
     if frequency is Frequency.ANNUAL:
         return text

@@ -38,6 +38,7 @@ from domain.policy import Policy
 from domain.ratings import Assessment, KeyActionStatus, RatingError, direction
 from domain.reminders import next_ask
 from domain.reporting import load_calendar, rate
+from domain.text import has_visible
 from domain.views import (
     OpenReturn,
     Receipt,
@@ -205,6 +206,9 @@ class SubmitReturn:
     card_id: str = ""  # the card's activity id: a double-click or retry sends the same one
     correction_reason: str = ""  # an admin's reason for changing a signed-off period
     too_long: tuple[str, ...] = ()  # fields the card sent over the length allowed
+    # What the card found wrong with a field's text (too long, a character that cannot be
+    # stored), by field: told against it, after the person's right to send it is checked.
+    problems: tuple[tuple[str, str], ...] = ()
     # The card's word on the measure's action-plan items: progress by item id, and those done.
     progress: tuple[tuple[int, str], ...] = ()
     done: tuple[int, ...] = ()
@@ -261,11 +265,14 @@ async def submit_return(
     still_waiting = tuple(p.label for p in waiting if p != period)
     target = None if measure.data_only else targets.get(period.label)
     try:
-        if cmd.too_long:
+        if cmd.too_long or cmd.problems:
             raise FormProblems(
                 {
-                    name: f"This is over {max_text:,} characters: please shorten it."
-                    for name in cmd.too_long
+                    **{
+                        name: f"This is over {max_text:,} characters: please shorten it."
+                        for name in cmd.too_long
+                    },
+                    **dict(cmd.problems),
                 }
             )
         earlier = await session.scalar(
@@ -419,7 +426,7 @@ def _required_fields(
         )
     elif len(cmd.correction_reason.strip()) > max_text:
         errors[CORRECTION_REASON] = f"This is over {max_text:,} characters: please shorten it."
-    if not cmd.commentary.strip():
+    if not has_visible(cmd.commentary):
         errors[COMMENTARY] = "Add a short commentary: what the figure shows and why."
     slipping = measure.is_key_action and cmd.status.strip().lower() in ("some risk", "unlikely")
     if assessment.off_track and not measure.is_key_action:
@@ -527,8 +534,11 @@ async def not_available(
     now: datetime,
     policy: Policy,
     max_text: int,
+    problem: str = "",
 ) -> NotedNotAvailable | Refusal | Rejected:
-    """Record why a figure is not available yet, and when PerfBot will ask again."""
+    """Record why a figure is not available yet, and when PerfBot will ask again. ``problem``
+    is what the card found wrong with the reason's text, told once the person's right to send
+    it is checked."""
     try:
         measure, period, lock = await _checked_target(
             session, person, code, period_label, now, "not available"
@@ -551,10 +561,10 @@ async def not_available(
         )
     calendar = await load_calendar(session)
     today = today_in_london(now)
-    if len(reason.strip()) > max_text or not reason.strip():
-        message = (
+    if problem or len(reason.strip()) > max_text or not has_visible(reason):
+        message = problem or (
             f"This is over {max_text:,} characters: please shorten it."
-            if reason.strip()
+            if has_visible(reason)
             else "Say why the figure is not available yet."
         )
         labels = history_labels(period)

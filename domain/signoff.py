@@ -504,10 +504,10 @@ async def _check(
             if person.service_id is not None and person.service_id != measure.service_id
             else ""
         )
+        only = f"only {who} or the performance team can approve or return it"
         return refuse(
             "not a reviewer",
-            f"{outside}only {who} or the performance team can approve or return it. "
-            "Nothing was changed.",
+            f"{outside}{only if outside else only[0].upper() + only[1:]}. Nothing was changed.",
         )
     if _own(person, measure, ret):
         return refuse(

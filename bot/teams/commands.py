@@ -32,6 +32,8 @@ from domain.dates import long_day
 from domain.model import LeadershipChannel, Role
 from domain.periods import Period, PeriodError
 from domain.reporting import load_calendar
+from domain.text import TextError
+from domain.text import clean as clean_text
 
 CommandHandler = Callable[[Turn, tuple[str, ...]], Awaitable[None]]
 
@@ -431,8 +433,23 @@ def match(text: str) -> tuple[Command, tuple[str, ...]] | None:
     return None
 
 
+MAX_MESSAGE = 1_000  # longest message read as a command (none needs more than a line)
+
+
 async def dispatch(turn: Turn, text: str) -> None:
-    """Run what a person typed."""
+    """Run what a person typed: its length first, then its characters (domain/text.py),
+    each refused in a sentence before anything is read."""
+    if len(text) > MAX_MESSAGE:
+        await turn.say(
+            f"That message is over {MAX_MESSAGE:,} characters, which is longer than any "
+            "command: type help to see what PerfBot understands."
+        )
+        return
+    try:
+        text = clean_text(text, "Your message")
+    except TextError as error:
+        await turn.say(str(error))
+        return
     found = match(text)
     if found is None:
         await unknown(turn, clean(text))

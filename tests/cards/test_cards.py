@@ -610,9 +610,10 @@ def test_the_parser_reads_each_items_progress_and_done_and_nothing_else():
         "xprogress_5": "no",
     }
     parsed = parse_action(sent)
-    assert parsed.progress == {101: "Letters sent.", 103: "p" * (cards.MAX_PROGRESS + 1)}
+    assert parsed.progress == {101: "Letters sent.", 103: "p" * cards.MAX_PROGRESS}
     assert parsed.done == (101,)
-    assert parsed.too_long == ("progress_103",)  # flagged, never silently cut
+    assert parsed.too_long == ("progress_103",)  # flagged, and cut only to be shown again
+    assert "over 1,000 characters, so it is cut short here" in parsed.problems["progress_103"]
     many = parse_action({"verb": "submit_return", **{f"progress_{n}": "x" for n in range(500)}})
     assert len(many.progress) == 20
 
@@ -730,3 +731,41 @@ def test_the_report_link_card_opens_its_address_in_the_browser():
     }
     assert "Performance board: plain" in card_text(card)
     assert "the link works until 15:40 today" in card_text(card)
+
+
+def test_a_cards_text_is_read_in_nfc_and_invisible_only_text_is_empty():
+    parsed = parse_action(
+        {"verb": "ask_owner", "escalation": "7", "question": " \u200bCafe\u0301?\ufeff "}
+    )
+    assert (parsed.question, parsed.refused) == ("Caf\u00e9?", "")
+    parsed = parse_action(
+        {"verb": "stop_activity", "escalation": "7", "stop_reason": "\u200b\u200d"}
+    )
+    assert parsed.reason == ""  # the use case then asks for a reason, as for an empty one
+
+
+def test_text_that_cannot_be_stored_refuses_the_action_naming_the_field():
+    parsed = parse_action({"verb": "agree_remedial", "escalation": "7", "remedial": "Fix\x00it"})
+    assert parsed.refused.startswith("The remedial action has a control character (U+0000)")
+    assert parsed.escalation == 0  # nothing else of it is read
+    hidden = parse_action({"verb": "open_return", "code": "RB-01\udfff", "period": "2026/27 M7"})
+    assert hidden.refused.startswith("That card's data has a broken character (U+DFFF")
+    assert hidden.refused.endswith("type my measures for a fresh card.")
+
+
+def test_the_return_card_marks_bad_text_against_its_field_and_keeps_the_rest():
+    parsed = parse_action(
+        {
+            "verb": "submit_return",
+            "code": "RB-01",
+            "period": "2026/27 M7",
+            "actual": "66.5",
+            "commentary": "On \udfff profile.",
+            "action": "x" * (cards.MAX_TEXT + 10),
+        }
+    )
+    assert parsed.refused == ""
+    assert parsed.fields["commentary"] == "On \ufffd profile."  # shown back where it was
+    assert parsed.problems["commentary"].startswith("The commentary has a broken character")
+    assert parsed.fields["action"] == "x" * cards.MAX_TEXT
+    assert parsed.too_long == ("action",)

@@ -146,6 +146,14 @@ def test_bad_periods_get_an_example(council):
         run(council, "period", "lock", "2099/00 Q4"),
         "2099/00 Q4 runs until Wednesday 31 March 2100, so it cannot be signed off yet",
     )
+    for command in (
+        ("period", "status", "0001/02", "Q1"),
+        ("period", "lock", "1999/00", "Q4"),
+        ("period", "unlock", "2100/01", "Q1", "--reason", "Hostile."),
+        ("export", "--period", "9999/00 M1"),
+        ("audit", "--period", "0000/01"),
+    ):
+        fails_clearly(run(council, *command), "write a period from 2000/01 to 2099/00")
 
 
 def _correction(tmp_path: Path) -> Path:

@@ -502,3 +502,41 @@ async def test_export_with_something_unknown_says_what_it_can_be(
     assert (status, out) == (1, "")
     assert says in err
     assert len(err.strip().splitlines()) == 1
+
+
+HOSTILE = {
+    "targets": [
+        ["code", "period", "target"],
+        ["RB-01", "0001/02 M1", "66"],
+        ["RB-01", "1999/00 M1", "66"],
+        ["RB-01", "2026/27 M1", "1" * 29 + ".5"],
+    ],
+    "actuals": [
+        ["code", "period", "actual", "commentary"],
+        ["RB-01", "0001/02 M1", "66", "Year one."],
+        ["RB-01", "2100/01 M1", "66", "Next century."],
+        ["RB-01", "2025/26 M1", "0." + "1" * 40, "Too precise."],
+        ["RB-01", "2025/26 M2", "66", "Fine\x00."],
+    ],
+}
+
+
+async def test_an_import_stores_no_period_outside_the_range_no_figure_beyond_its_digits_and_no_bad_text(
+    sessions, tmp_path
+):
+    await load(sessions, SAMPLE)
+    before = await counts(sessions)
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    for name, rows in HOSTILE.items():  # CSV: a spreadsheet cannot even hold the NUL
+        with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as file:
+            csv.writer(file).writerows(rows)
+    with pytest.raises(ImportRejected) as rejected:
+        await load(sessions, folder)
+    problems = [str(p) for p in rejected.value.problems]
+    assert len([p for p in problems if "2000/01 to 2099/00" in p]) == 4
+    assert any("target: '111" in p and "too large" in p for p in problems)
+    assert any("more than 15 significant digits" in p for p in problems)
+    assert any("commentary has a control character (U+0000)" in p for p in problems)
+    assert await counts(sessions) == before
+    assert len(await export(sessions)) > 0  # the export still works for the whole council

@@ -78,3 +78,32 @@ def test_figures_round_half_up_to_the_measures_decimals():
 )
 def test_figures_are_printed_in_their_unit(value, unit, decimals, shown):
     assert format_figure(value, unit, decimals) == shown
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("1" * 29 + ".5", "too large"),
+        ("1,000,000,000,000", "too large"),
+        ("-1000000000000", "too large"),
+        ("0." + "1" * 40, "more than 15 significant digits"),
+        ("1234567890.123456", "more than 15 significant digits"),
+        ("9" * 65, "too long for a figure"),
+    ],
+)
+def test_a_figure_beyond_what_perfbot_keeps_is_refused_in_a_sentence(typed, message):
+    with pytest.raises(FigureError, match=message):
+        parse_figure(typed)
+
+
+@pytest.mark.parametrize(
+    "typed", ["999,999,999,999", "123456789012.5", "0.000000000000001", "66.5000000000000000000"]
+)
+def test_figures_up_to_the_limits_are_kept(typed):
+    assert parse_figure(typed) == D(typed.replace(",", ""))
+
+
+@pytest.mark.parametrize("value", [D("1" * 29 + ".5"), D("1e30"), D("1e999999"), D("NaN")])
+def test_rounding_never_raises_whatever_it_is_given(value):
+    rounded = quantize(value, 2)
+    assert rounded == value or (rounded.is_nan() and value.is_nan()) or abs(rounded - value) < 1

@@ -37,7 +37,7 @@ def test_periods_run_on_the_uk_financial_year(label, start, end):
         ("2025/2026 H1", "2025/26 H1"),
         ("2025/26-Q2", "2025/26 Q2"),
         ("FY2025/26", "2025/26"),
-        ("1999/00 Q1", "1999/00 Q1"),
+        ("2099/00 Q1", "2099/00 Q1"),
     ],
 )
 def test_labels_are_read_leniently_and_printed_one_way(typed, canonical):
@@ -156,3 +156,27 @@ def test_periods_and_frequencies_the_timetable_does_not_name_keep_the_working_da
     # June 2023 (M3) is monthly and the first half-year half-yearly: no row names them.
     assert DERBYSHIRE.deadline(Period.parse("2023/24 M3"), 10) == date(2023, 7, 14)
     assert DERBYSHIRE.deadline(Period.parse("2023/24 H1"), 15) == date(2023, 10, 20)
+
+
+@pytest.mark.parametrize(
+    "typed", ["0000/01 M1", "0001/02 M1", "1999/00", "1900/01 M1", "2100/01 Q1", "9999/00 M1"]
+)
+def test_a_period_outside_2000_01_to_2099_00_is_refused_in_a_sentence(typed):
+    with pytest.raises(PeriodError, match=r"write a period from 2000/01 to 2099/00"):
+        Period.parse(typed)
+    with pytest.raises(PeriodError, match="2000/01 to 2099/00"):
+        Period.of(int(typed[:4]), Frequency.MONTHLY, 1)
+
+
+def test_every_label_in_the_range_reads_back_as_its_period():
+    for year in range(2000, 2100):
+        for frequency in Frequency:
+            for index in range(1, frequency.periods_per_year + 1):
+                period = Period.of(year, frequency, index)
+                assert Period.parse(period.label) == period
+
+
+def test_a_long_label_is_quoted_short():
+    with pytest.raises(PeriodError) as refused:
+        Period.parse("2025/26 Q" + "9" * 10_000)
+    assert len(str(refused.value)) < 200
