@@ -21,7 +21,7 @@ from bot.edge import MAX_BODY, MAX_DEPTH
 from bot.settings import Settings
 from domain.model import AuditEntry, ConversationRef
 from tests.bot.conftest import AMINA, BOT_ID, NOW, Teams
-from tests.bot.test_authentication import Keys, environment, token
+from tests.bot.test_authentication import APP_ID, Keys, environment, token
 
 APOLOGY = "Sorry, something went wrong"
 SECRET_WORDS = "a-word-that-must-never-reach-the-log"  # put in bodies; never in the log
@@ -400,5 +400,31 @@ async def test_with_an_app_id_only_the_service_url_the_token_vouches_for_is_call
     # No service URL at all: botbuilder would check no claim; PerfBot refuses it first.
     del body["serviceUrl"]
     assert await teams.post(body, bearer) == 400
+    assert connector.calls == []
+    assert await stored(teams) == before
+
+
+async def test_with_an_app_id_a_token_that_vouches_for_no_service_url_is_refused(
+    aiohttp_client, council_engine, connector, channel_keys: Keys
+):
+    """botbuilder checks the ``serviceurl`` claim of a channel's token only; an Entra-issued
+    token of the Emulator's kind, properly signed and for this app, carries none and would
+    let the activity name any service URL. Teams never sends one: PerfBot refuses it."""
+    env = environment(channel_keys.url) | {"ToBotFromEmulatorOpenIdMetadataUrl": channel_keys.url}
+    client = await aiohttp_client(
+        create_app(Settings.from_env(env), engine=council_engine, clock=lambda: NOW)
+    )
+    teams = Teams(client, connector)
+    before = await stored(teams)
+    emulator = token(
+        channel_keys.key,
+        channel_keys.kid,
+        None,  # no serviceurl claim
+        iss="https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/",
+        ver="1.0",
+        appid=APP_ID,
+    )
+    body = teams.activity(AMINA, text="my measures")
+    assert await teams.post(body, {"Authorization": f"Bearer {emulator}"}) == 401
     assert connector.calls == []
     assert await stored(teams) == before
