@@ -161,26 +161,27 @@ def _background(
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    """Teams' messaging endpoint. The guard at the edge (bot/edge.py) reads and checks the
-    body first: anything but a well-formed activity is a 400 (413, 415) that changes nothing.
-    Then authentication, and any failure of it (no token, a malformed one, one that does not
-    verify, or one that does not vouch for the activity's serviceUrl) is a 401 that changes
-    nothing; when the signing keys cannot be fetched to check it with, a 503 that changes
-    nothing. An invoke PerfBot does not handle is answered 200 with an empty body."""
+    """Teams' messaging endpoint. The guard at the edge (bot/edge.py) reads the body within
+    its limits (413 beyond them, 415 for the wrong type or coding, 400 for a body that is not
+    a JSON object). Then authentication, and any failure of it (no token, a malformed one,
+    one that does not verify, or one that does not vouch for the activity's serviceUrl) is a
+    401 that changes nothing; when the signing keys cannot be fetched to check it with, a
+    503 that changes nothing. Then the guard checks the activity's fields: anything but a
+    well-formed activity of the shapes PerfBot handles is a 400 that changes nothing. An
+    invoke PerfBot does not handle is answered 200 with an empty body."""
     try:
-        body = await edge.read_activity(request)
+        body = await edge.read_json(request)
     except edge.Refusal as refusal:
-        log.warning("refused a request to /api/messages (%d): %s", refusal.status, refusal.reason)
-        return await refusal.answer(request)
-    activity = read_model(Activity, body)
+        return await _refused(request, refusal)
     adapter = request.app[ADAPTER]
     settings = request.app[SETTINGS]
+    credentials = edge.to_authenticate(body)
     try:
         authenticated = await adapter.bot_framework_authentication.authenticate_request(
-            activity, request.headers.get("Authorization", "")
+            credentials, request.headers.get("Authorization", "")
         )
         edge.check_vouched_service_url(
-            settings.authenticated, authenticated.claims_identity.claims, activity.service_url
+            settings.authenticated, authenticated.claims_identity.claims, credentials.service_url
         )
     except MetadataUnavailable as error:  # no keys to check any token with: not the caller's fault
         log.error("could not check a request's credentials: %s", error)
@@ -191,6 +192,11 @@ async def messages(request: web.Request) -> web.StreamResponse:
     except Exception as error:  # PyJWT, msal and botbuilder raise many kinds for a bad token
         log.warning("refused an unauthenticated request: %s", type(error).__name__)
         raise web.HTTPUnauthorized(text="missing or invalid credentials") from None
+    try:
+        edge.check_activity(body)
+    except edge.Refusal as refusal:
+        return await _refused(request, refusal)
+    activity = read_model(Activity, body)
     bot = request.app[BOT]
     if activity.type == "invoke" and not edge.handles_invoke(bot, body):
         log.info("answered an invoke PerfBot does not handle: %r", (activity.name or "")[:64])
@@ -201,6 +207,11 @@ async def messages(request: web.Request) -> web.StreamResponse:
             data=serializer_helper(invoke_response.body), status=invoke_response.status
         )
     return web.Response(status=201)
+
+
+async def _refused(request: web.Request, refusal: edge.Refusal) -> web.StreamResponse:
+    log.warning("refused a request to /api/messages (%d): %s", refusal.status, refusal.reason)
+    return await refusal.answer(request)
 
 
 async def healthz(request: web.Request) -> web.Response:

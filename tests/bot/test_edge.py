@@ -397,9 +397,15 @@ async def test_with_an_app_id_only_the_service_url_the_token_vouches_for_is_call
     # The activity names the loopback connector (an attacker's, say); the token another URL.
     body = teams.activity(AMINA, text="my measures")
     assert await teams.post(body, bearer) == 401
-    # No service URL at all: botbuilder would check no claim; PerfBot refuses it first.
+    # No service URL at all: botbuilder would check no claim; PerfBot refuses it.
     del body["serviceUrl"]
-    assert await teams.post(body, bearer) == 400
+    assert await teams.post(body, bearer) == 401
+    # With an app id, a malformed body without a valid token is a 401 too: nothing of it is
+    # looked at before the token; with the token, it is a 400.
+    malformed = teams.activity(AMINA, text="my measures", serviceUrl=vouched)
+    malformed["from"] = "29:amina"
+    assert await teams.post(malformed) == 401
+    assert await teams.post(malformed, bearer) == 400
     assert connector.calls == []
     assert await stored(teams) == before
 
