@@ -16,6 +16,7 @@ from botbuilder.schema import Activity
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import edge
 from bot.connector import MetadataUnavailable, read_model
 from bot.delivery import Dispatcher
 from bot.references import References
@@ -70,7 +71,7 @@ def create_app(
     With ``background`` the scheduler and the dispatcher run too (as `perfbot serve` does);
     with PERFBOT_DISPATCHERS above 1, ``shard_command`` (given ``--shard K/N``) runs each other
     dispatcher in a process of its own."""
-    app = web.Application(middlewares=[_no_stack_traces])
+    app = web.Application(middlewares=[_no_stack_traces], client_max_size=edge.MAX_BODY)
     app[SETTINGS] = settings
 
     async def database(app: web.Application) -> AsyncIterator[None]:
@@ -156,22 +157,27 @@ def _background(
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    """Teams' messaging endpoint. Authentication is checked first, and any failure of it (no
-    token, a malformed one, one that does not verify) is a 401 that changes nothing; when the
-    signing keys cannot be fetched to check it with, a 503 that changes nothing."""
-    if "application/json" not in request.headers.get("Content-Type", ""):
-        raise web.HTTPUnsupportedMediaType(text="PerfBot expects a Bot Framework activity as JSON")
+    """Teams' messaging endpoint. The guard at the edge (bot/edge.py) reads the body within
+    its limits (413 beyond them, 415 for the wrong type or coding, 400 for a body that is not
+    a JSON object). Then authentication, and any failure of it (no token, a malformed one,
+    one that does not verify, or one that does not vouch for the activity's serviceUrl) is a
+    401 that changes nothing; when the signing keys cannot be fetched to check it with, a
+    503 that changes nothing. Then the guard checks the activity's fields: anything but a
+    well-formed activity of the shapes PerfBot handles is a 400 that changes nothing. An
+    invoke PerfBot does not handle is answered 200 with an empty body."""
     try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="the body is not valid JSON") from None
-    if not isinstance(body, dict) or not body.get("type"):
-        raise web.HTTPBadRequest(text="the body is not a Bot Framework activity")
-    activity = read_model(Activity, body)
+        body = await edge.read_json(request)
+    except edge.Refusal as refusal:
+        return await _refused(request, refusal)
     adapter = request.app[ADAPTER]
+    settings = request.app[SETTINGS]
+    credentials = edge.to_authenticate(body)
     try:
         authenticated = await adapter.bot_framework_authentication.authenticate_request(
-            activity, request.headers.get("Authorization", "")
+            credentials, request.headers.get("Authorization", "")
+        )
+        edge.check_vouched_service_url(
+            settings.authenticated, authenticated.claims_identity.claims, credentials.service_url
         )
     except MetadataUnavailable as error:  # no keys to check any token with: not the caller's fault
         log.error("could not check a request's credentials: %s", error)
@@ -182,14 +188,26 @@ async def messages(request: web.Request) -> web.StreamResponse:
     except Exception as error:  # PyJWT, msal and botbuilder raise many kinds for a bad token
         log.warning("refused an unauthenticated request: %s", type(error).__name__)
         raise web.HTTPUnauthorized(text="missing or invalid credentials") from None
-    invoke_response = await adapter.process_activity(
-        authenticated, activity, request.app[BOT].on_turn
-    )
+    try:
+        edge.check_activity(body)
+    except edge.Refusal as refusal:
+        return await _refused(request, refusal)
+    activity = read_model(Activity, body)
+    bot = request.app[BOT]
+    if activity.type == "invoke" and not edge.handles_invoke(bot, body):
+        log.info("answered an invoke PerfBot does not handle: %r", (activity.name or "")[:64])
+        return web.Response(status=200)
+    invoke_response = await adapter.process_activity(authenticated, activity, bot.on_turn)
     if invoke_response:
         return web.json_response(
             data=serializer_helper(invoke_response.body), status=invoke_response.status
         )
     return web.Response(status=201)
+
+
+async def _refused(request: web.Request, refusal: edge.Refusal) -> web.StreamResponse:
+    log.warning("refused a request to /api/messages (%d): %s", refusal.status, refusal.reason)
+    return await refusal.answer(request)
 
 
 async def healthz(request: web.Request) -> web.Response:
