@@ -55,7 +55,10 @@ async def test_a_period_in_year_0_or_10000_is_refused_in_a_sentence(teams):
     card_id, card = await open_card(teams, AMINA, "RB-01")
     typed = values(actual="66.5", commentary="Fine.")
     for period in ("0000/01 M1", "0001/02 M1", "9999/00 M1", "10000/01 M1", "1900/01 M1"):
-        await _press(teams, AMINA, card_id, {**data(card), "period": period, **typed})
+        # Behind the seal (an edited card is refused before this), as if PerfBot had
+        # issued a card for such a period.
+        forged = await teams.sealed({**data(card), "period": period, **typed})
+        await _press(teams, AMINA, card_id, forged)
         [said] = teams.connector.texts()
         assert "Nothing was saved" in said, period
     for typed_command in ("submit RB-01 0001/02 M1", "submit RB-01 9999/00 M1"):
