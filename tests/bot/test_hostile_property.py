@@ -17,12 +17,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import BOT, SESSIONS
 from cards.actions import INPUTS, Verb, ids
-from cards.seal import HIDDEN, buttons, seal
-from domain.model import Return, Scheme
+from cards.seal import HIDDEN, Broken, buttons, check, seal
+from domain.model import AuditEntry, Return, Scheme
 from domain.periods import Period
 from domain.reporting import performance
 from tests.bot.conftest import AMINA, GARETH, MARK, STRANGER, Teams
@@ -151,6 +151,7 @@ async def test_thousands_of_hostile_posts_break_nothing_and_store_nothing_invali
         before = {r.id for r in await session.scalars(select(Return))}
     crashes: list[str] = []
     statuses: Counter[int] = Counter()
+    forged: list[int] = []  # card presses by people PerfBot knows whose seal cannot hold
 
     def post(body: dict[str, Any]) -> int:
         sent = len(teams.connector.sent())
@@ -230,6 +231,12 @@ async def test_thousands_of_hostile_posts_break_nothing_and_store_nothing_invali
     )
     @given(st.one_of(shaped, typed_command, genuine_press, return_press, forged_press))
     def one(body: dict[str, Any]) -> None:
+        value = body.get("value")
+        if isinstance(value, dict) and body["from"]["id"] != STRANGER.teams_id:
+            try:
+                check(value, keyring)
+            except Broken:
+                forged.append(1)
         status = post(body)
         assert status < 500, (status, body)
         assert not crashes, (crashes, body)
@@ -238,6 +245,15 @@ async def test_thousands_of_hostile_posts_break_nothing_and_store_nothing_invali
     # Both kinds were tried: malformed requests (each a 4xx) and well-formed ones answered.
     assert statuses[400], statuses
     assert statuses[201], statuses
+    # Every altered or hand-made card was refused and is in the audit log.
+    async with teams.client.app[SESSIONS]() as session:
+        refused = await session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "refused altered card")
+        )
+    assert forged
+    assert refused == len(forged)
 
     # What was stored meanwhile holds: a period that reads back, text that can be shown.
     async with teams.client.app[SESSIONS]() as session:
