@@ -444,13 +444,13 @@ def _text(value: Any, input_id: str = "", limit: int = MAX_TEXT * 2) -> str:
     TextError, a sentence naming the input, for a character that cannot be stored."""
     raw = _raw(value)[:limit]
     if input_id:
-        return texts.clean(raw, name_of(input_id))
+        return texts.clean(raw, name_of(input_id))[:limit]  # NFC may lengthen it
     wrong = texts.problem(raw)
     if wrong:
         raise TextError(
             f"{HIDDEN} has {wrong}, so nothing was saved: type my measures for a fresh card."
         )
-    return texts.clean(raw, HIDDEN)
+    return texts.clean(raw, HIDDEN)[:limit]
 
 
 @dataclass(frozen=True)
@@ -465,17 +465,18 @@ def _typed(value: Any, input_id: str, limit: int) -> _Typed:
     Too long is told first, with the text cut to ``limit`` (so the card that shows it again
     stays within its size); a character that cannot be stored is shown as U+FFFD."""
     raw = _raw(value)
+    too_long = f"This is over {limit:,} characters, so it is cut short here: please shorten it."
     if len(raw) > limit:
         raw = texts.trim(raw)
         if len(raw) > limit:
-            problem = (
-                f"This is over {limit:,} characters, so it is cut short here: please shorten it."
-            )
-            return _Typed(texts.shown(raw[:limit]), problem, too_long=True)
+            return _Typed(texts.shown(raw[:limit]), too_long, too_long=True)
     try:
-        return _Typed(texts.clean(raw, name_of(input_id)))
+        cleaned = texts.clean(raw, name_of(input_id))
     except TextError as error:
         return _Typed(texts.shown(texts.trim(raw)), str(error))
+    if len(cleaned) > limit:  # NFC lengthened it (one character can become three)
+        return _Typed(cleaned[:limit], too_long, too_long=True)
+    return _Typed(cleaned)
 
 
 def _limit(input_id: str) -> int:

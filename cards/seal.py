@@ -51,6 +51,35 @@ HIDDEN: dict[Verb, tuple[str, ...]] = {
     Verb.OPEN_REPORT: ("kind", "period"),
 }
 
+# Where a person gets a fresh card of each verb's kind, for the refusal of an altered or
+# outdated one ("Type status for a fresh card.").
+FRESH: dict[Verb, str] = {
+    Verb.SUBMIT_RETURN: "my measures",
+    Verb.NOT_AVAILABLE: "my measures",
+    Verb.OPEN_RETURN: "my measures",
+    Verb.MY_MEASURES: "my measures",
+    Verb.ACKNOWLEDGE: "status",
+    Verb.AGREE_REMEDIAL: "status",
+    Verb.ASK_OWNER: "status",
+    Verb.ANSWER_QUESTION: "my measures",
+    Verb.REQUEST_DEEP_DIVE: "status",
+    Verb.STOP_ACTIVITY: "status",
+    Verb.OPEN_ESCALATION: "status",
+    Verb.ACCEPT_DEEP_DIVE: "deep dives",
+    Verb.DECLINE_DEEP_DIVE: "deep dives",
+    Verb.OPEN_DEEP_DIVE: "deep dives",
+    Verb.MARK_DONE: "actions",
+    Verb.DROP_ACTION: "actions",
+    Verb.CHASE_FOR_ME: "status",
+    Verb.ACKNOWLEDGE_OVERDUE: "status",
+    Verb.APPROVE: "review",
+    Verb.RETURN_TO_OWNER: "review",
+    Verb.LOCK_PERIOD: "period 2025/26 Q1 (with your period)",
+    Verb.UNLOCK_PERIOD: "period 2025/26 Q1 (with your period)",
+    Verb.OPEN_MEASURE: "summary",
+    Verb.OPEN_REPORT: "board",
+}
+
 VERBS = frozenset(verb.value for verb in Verb)
 MAX_SIG = 100  # longer than any seal PerfBot writes: refused unread
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import text as texts
 from domain.audit import record
 from domain.model import CardKey, Person
 from domain.notifications import insert_ignoring_duplicates
@@ -92,7 +93,7 @@ async def refused_card(
         person.email,
         "refused altered card",
         "card",
-        verb[:64] or "(no verb)",
+        texts.shown(verb[:64]) or "(no verb)",  # a hand-made card's verb may be anything
         {"reason": why},
         now,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
+from botbuilder.schema import ChannelAccount
 from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,7 +22,8 @@ from bot.teams.card_actions import CARD_ACTIONS
 from bot.teams.replies import Replies, ReplyRetry
 from bot.teams.turn import BotServices, Turn, contact_line, contact_of, send_card
 from cards import render as cards
-from cards.actions import parse_action
+from cards.actions import Verb, parse_action
+from cards.seal import FRESH
 from domain import card_keys, people
 from domain.model import Person, Role
 from domain.people import OtherAccount
@@ -115,6 +117,18 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
         await self.services.references.forget(turn_context.activity.conversation.id)
 
+    async def on_teams_members_added_dispatch(
+        self,
+        members_added: list[ChannelAccount],
+        team_info: TeamInfo,
+        turn_context: TurnContext,
+    ) -> None:
+        """Who was added, as the activity says, with no member lookup each (botbuilder looks
+        up every one, and a member who has left since fails the turn): PerfBot only asks
+        whether it was itself."""
+        added = [TeamsChannelAccount(id=m.id, name=m.name) for m in members_added]
+        await self.on_teams_members_added(added, team_info, turn_context)
+
     async def on_teams_members_added(
         self,
         teams_members_added: list[TeamsChannelAccount],
@@ -172,15 +186,18 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         """The staff record of whoever sent this: by Entra object id, else by the email Teams
         gives for them (a member lookup, made outside any transaction). What Teams says of
         its member wins over what the activity says: an activity whose Entra id is not the
-        member's is refused (audited), and a stored Entra id is never replaced."""
+        member's is refused (audited), and a stored Entra id is never replaced. A person's
+        own Teams account, as linked before, is known without a lookup."""
         sender = ctx.activity.from_property
         aad = _entra_id(getattr(sender, "aad_object_id", None))
         uow = self.services.uow
         now = self.services.clock()
         if aad:
             person = await uow.run(lambda tx: people.find_person(tx, aad, None, now))
-            if person is not None:
-                return person
+            if isinstance(person, Person) and person.teams_user_id == sender.id:
+                return person  # the Entra id and the Teams account PerfBot linked before
+            # Another Teams account (or a first one) names this Entra id: Teams' own record
+            # of the member decides, below.
         email = None
         try:
             member = await TeamsInfo.get_member(ctx, sender.id)
@@ -256,6 +273,14 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             return
         action = parse_action(value)
         if action is None:
+            verb = value.get("verb") if isinstance(value, dict) else None
+            why = "not one of PerfBot's cards"
+            now = turn.now
+            await turn.uow.run(
+                lambda tx: card_keys.refused_card(
+                    tx, turn.person, verb if isinstance(verb, str) else "", why, now
+                )
+            )
             await turn.say(
                 "That card is not one PerfBot recognises, so nothing was saved. Type my measures "
                 "for a fresh one."
@@ -275,5 +300,5 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         await turn.uow.run(lambda tx: card_keys.refused_card(tx, turn.person, verb, why, now))
         await turn.say(
             "That card has been changed since PerfBot sent it (or is from before PerfBot "
-            "sealed its cards), so nothing was saved. Type my measures for a fresh card."
+            f"sealed its cards), so nothing was saved. Type {FRESH[Verb(verb)]} for a fresh card."
         )

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from bot.app import SESSIONS
 from bot.teams import commands
-from cards.actions import Verb
+from cards.actions import Verb, ids
+from cards.seal import HIDDEN
 from domain.model import (
     ActionPlan,
     DeepDive,
@@ -54,27 +55,14 @@ STORED = (
     Snooze,
     Delegate,
 )
+ALTERED = "That card has been changed since PerfBot sent it"
 # What a card may send, beyond its verb: every text input and every hidden field.
 TEXT_INPUTS = (
-    "actual",
-    "commentary",
-    "action",
-    "action_due",
-    "status",
-    "reason",
-    "correction_reason",
-    "remedial",
-    "remedial_owner",
-    "remedial_owner_email",
-    "remedial_due",
-    "question",
-    "answer",
-    "stop_reason",
-    "review_date",
-    "lead",
-    "lead_email",
-    "decline_reason",
-    "lock_reason",
+    *(
+        value
+        for name, value in vars(ids).items()
+        if name.isupper() and isinstance(value, str) and not value.endswith("_")
+    ),
     "confirmed",
     "use_suggestion",
 )
@@ -189,9 +177,15 @@ async def test_every_card_action_by_someone_with_no_right_is_refused_in_words(te
     for kind, bad in BAD.items():
         before = await stored(teams)
         teams.connector.clear()
-        value = {**victim, **bad, "verb": verb.value}
+        # As a card PerfBot issued would send it (sealed, so the press reaches the use case
+        # behind the seal), with the bad values in its hidden data and its inputs.
+        sent = {**victim, **bad}
+        hidden = {k: v for k, v in sent.items() if k in HIDDEN[verb]}
+        typed = {k: v for k, v in sent.items() if k not in HIDDEN[verb]}
+        value = {**await teams.sealed({"verb": verb.value, **hidden}), **typed}
         status = await teams.submit(GARETH, f"card-of-{kind}", value)
         assert status in (200, 201), kind
+        assert not any(t.startswith(ALTERED) for t in teams.connector.texts()), kind
         try:
             answered_in_words_leaking_nothing(teams, cards_allowed=verb in OWN_CARDS)
         except AssertionError as failed:

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.app import BOT, SESSIONS
-from cards.actions import INPUTS, Verb, ids
-from cards.seal import HIDDEN, Broken, buttons, check, seal
+from cards.actions import INPUTS, MAX_TEXT, Verb, ids
+from cards.seal import HIDDEN, buttons, seal
 from domain.model import AuditEntry, Return, Scheme
 from domain.periods import Period
 from domain.reporting import performance
@@ -29,6 +29,7 @@ from tests.bot.conftest import AMINA, GARETH, MARK, STRANGER, Teams
 
 EXAMPLES = int(os.environ.get("PERFBOT_HOSTILE_EXAMPLES", "") or 120)
 APOLOGY = "something went wrong on PerfBot's side"
+FORGED = "a-card-made-by-hand"  # the replyToId of the hand-made and altered card presses
 
 HOSTILE_TEXT = [
     "",
@@ -215,10 +216,10 @@ async def test_thousands_of_hostile_posts_break_nothing_and_store_nothing_invali
     )
     forged_press = st.builds(
         lambda user, verb, hidden, typed: teams.activity(
-            user, replyToId="card-1", value={"verb": verb.value, **hidden, **typed}
+            user, replyToId=FORGED, value={"verb": verb, **hidden, **typed}
         ),
         st.sampled_from(USERS),
-        st.sampled_from(list(Verb)),
+        st.one_of(st.sampled_from([v.value for v in Verb]), text),
         st.dictionaries(st.sampled_from(["code", "period", "escalation", "item", "sig"]), text),
         inputs,
     )
@@ -231,13 +232,9 @@ async def test_thousands_of_hostile_posts_break_nothing_and_store_nothing_invali
     )
     @given(st.one_of(shaped, typed_command, genuine_press, return_press, forged_press))
     def one(body: dict[str, Any]) -> None:
-        value = body.get("value")
-        if isinstance(value, dict) and body["from"]["id"] != STRANGER.teams_id:
-            try:
-                check(value, keyring)
-            except Broken:
-                forged.append(1)
         status = post(body)
+        if body.get("replyToId") == FORGED and body["from"]["id"] != STRANGER.teams_id:
+            forged.append(status)
         assert status < 500, (status, body)
         assert not crashes, (crashes, body)
 
@@ -245,7 +242,8 @@ async def test_thousands_of_hostile_posts_break_nothing_and_store_nothing_invali
     # Both kinds were tried: malformed requests (each a 4xx) and well-formed ones answered.
     assert statuses[400], statuses
     assert statuses[201], statuses
-    # Every altered or hand-made card was refused and is in the audit log.
+    # Every altered or hand-made card pressed by someone PerfBot knows was refused, and is
+    # in the audit log.
     async with teams.client.app[SESSIONS]() as session:
         refused = await session.scalar(
             select(func.count())
@@ -261,6 +259,7 @@ async def test_thousands_of_hostile_posts_break_nothing_and_store_nothing_invali
         for ret in stored:
             assert Period.parse(ret.period).label == ret.period
             for words in (ret.commentary or "", ret.remedial_action or ""):
+                assert len(words) <= MAX_TEXT
                 assert unicodedata.normalize("NFC", words) == words
                 assert not any(0xD800 <= ord(c) <= 0xDFFF for c in words)
                 assert not any(unicodedata.category(c) == "Cc" and c not in "\t\n" for c in words)

@@ -13,7 +13,7 @@ from bot.loopback import card_text
 from bot.settings import Settings
 from domain import card_keys
 from domain.model import AuditEntry, Person, Return
-from tests.bot.conftest import AMINA, GARETH, TENANT, Teams
+from tests.bot.conftest import AMINA, GARETH, MARK, STRANGER, TENANT, Teams
 from tests.conftest import NOW
 
 REFUSED_ACCOUNT = "This Teams account is not the one PerfBot has on record for you"
@@ -145,3 +145,54 @@ async def test_a_return_card_edited_to_an_old_period_is_refused_and_audited(team
         )
     assert await returns(teams) == stored
     assert len(await audited(teams, "refused altered card")) == 3
+
+
+async def test_another_teams_account_sending_a_linked_persons_entra_id_is_refused(teams):
+    await teams.install(AMINA)
+    teams.connector.clear()
+    borrowed = teams.activity(STRANGER, text="my measures")
+    borrowed["from"]["aadObjectId"] = AMINA.aad  # Teams gives Sam's own for this account
+    assert await teams.post(borrowed) == 201
+    [said] = teams.connector.texts()
+    assert said.startswith(REFUSED_ACCOUNT)
+    assert teams.connector.cards() == []
+    amina = await person(teams, AMINA.email)
+    assert (amina.aad_object_id, amina.teams_user_id) == (AMINA.aad, AMINA.teams_id)
+    assert len(await audited(teams, "refused other account")) == 1
+
+
+async def test_a_member_added_who_has_left_since_is_no_fault(teams):
+    await teams.install(AMINA)
+    teams.connector.clear()
+    gone = teams.activity(AMINA, "conversationUpdate", membersAdded=[{"id": "29:left-since"}])
+    assert await teams.post(gone) in (200, 201)
+    assert teams.connector.sent() == []  # no member lookup, no apology
+
+
+async def test_text_that_nfc_lengthens_past_the_limit_comes_back_cut_short(teams):
+    await teams.install(AMINA)
+    teams.connector.clear()
+    assert await teams.say(AMINA, "submit RB-01") == 201
+    [card] = teams.connector.cards()
+    stored = await returns(teams)
+    wide = "\U0001d160" * 3_990  # 3,990 characters, 11,970 once in NFC
+    await press_submit(teams, card, actual="66.5", commentary=wide)
+    [back] = teams.connector.cards(teams.connector.updates())
+    assert "This is over 4,000 characters, so it is cut short here" in card_text(back)
+    assert await returns(teams) == stored
+
+
+async def test_an_altered_card_says_where_a_fresh_one_of_its_kind_comes_from(teams):
+    await teams.install(MARK)
+    teams.connector.clear()
+    altered = {"verb": "acknowledge_escalation", "escalation": "1", "sig": "1.AAAA"}
+    await teams.submit(MARK, "card-1", altered)
+    [said] = teams.connector.texts()
+    assert said.endswith("so nothing was saved. Type status for a fresh card.")
+    teams.connector.clear()
+    await teams.submit(MARK, "card-2", {"verb": "launch_missiles"})
+    assert teams.connector.texts()[0].startswith("That card is not one PerfBot recognises")
+    assert [e.key for e in await audited(teams, "refused altered card")] == [
+        "acknowledge_escalation",
+        "launch_missiles",
+    ]

@@ -9,7 +9,7 @@ import pytest
 
 from bot.loopback import elements
 from cards.actions import Verb
-from cards.seal import HIDDEN, SIG, Broken, Keyring, UnknownKey, buttons, check, seal
+from cards.seal import FRESH, HIDDEN, SIG, Broken, Keyring, UnknownKey, buttons, check, seal
 from tests.cards.test_cards import every_card
 
 KEYS = Keyring({1: "a" * 43}, 1)
@@ -22,6 +22,7 @@ def input_ids(card: dict[str, Any]) -> set[str]:
 
 def test_every_verb_says_which_of_its_values_are_sealed():
     assert set(HIDDEN) == set(Verb)
+    assert set(FRESH) == set(Verb)
 
 
 @pytest.mark.parametrize("name", list(CARDS))
