@@ -157,15 +157,3 @@ async def council_engine(
         await engine.dispose()
         await drop_postgres_database(name)
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test`), keep a module's tests on one worker when they share a
-    module-scoped fixture (a council loaded once, a browser's run of the report page), so that
-    the fixture is still made once, and keep each end-to-end module on one worker, so that no
-    two Playgrounds or browsers start at once. Other tests go wherever a worker is free."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        definitions = info.name2fixturedefs.values() if info else ()
-        shared = any(d.scope == "module" for defs in definitions for d in defs)
-        if shared or item.nodeid.startswith("tests/e2e/"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
