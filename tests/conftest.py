@@ -156,4 +156,3 @@ async def council_engine(
     finally:
         await engine.dispose()
         await drop_postgres_database(name)
-
