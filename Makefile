@@ -38,9 +38,14 @@ run: $(STAMP) $(PLAYGROUND)
 	$(BIN)/perfbot sample load --if-empty
 	PERFBOT_SEND_HOURS=$${PERFBOT_SEND_HOURS:-always} $(BIN)/perfbot serve --playground $(if $(filter command line environment,$(origin AS)),--as $(AS)) $(if $(PORT),--port $(PORT))
 
-## test: the whole suite (PostgreSQL tests run when PERFBOT_TEST_POSTGRES_URL is set)
+## test: the whole suite (PostgreSQL tests run when PERFBOT_TEST_POSTGRES_URL is set), spread
+## over one pytest-xdist worker per core, each test file whole on one worker (so that a
+## module's shared fixture, such as the browser's run of the report pages, is made once);
+## `make test WORKERS=0` runs it in one process, and PYTEST_ARGS adds pytest's own options
+## (`make test PYTEST_ARGS="-k walkthrough"`)
+WORKERS ?= auto
 test: $(STAMP) $(PLAYGROUND) $(CHROMIUM) $(EMOJI_FONT)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## lint: ruff and mypy (installed on first use)
 lint: $(STAMP)

@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,12 +39,14 @@ async def _admin(url: str) -> asyncpg.Connection:
     )
 
 
-async def fresh_postgres_database() -> tuple[str, str]:
-    """Create an empty database beside the one in PERFBOT_TEST_POSTGRES_URL; its URL and name."""
+async def fresh_postgres_database(template: str | None = None) -> tuple[str, str]:
+    """Create a database beside the one in PERFBOT_TEST_POSTGRES_URL, empty or a copy of the
+    template database named; its URL and name."""
     name = f"perfbot_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     connection = await _admin(POSTGRES_URL)
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await connection.close()
     url = make_url(db.database_url(POSTGRES_URL)).set(database=name)
@@ -114,20 +116,40 @@ def sample_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres_sample_template() -> Iterator[str | None]:
+    """The sample council in a PostgreSQL database, made once (in each pytest-xdist worker) and
+    copied for each test with CREATE DATABASE ... TEMPLATE: its name (None without
+    PERFBOT_TEST_POSTGRES_URL). Nothing connects to it after it is made, as PostgreSQL requires
+    of a template."""
+    if not POSTGRES_URL:
+        yield None
+        return
+    url, name = asyncio.run(fresh_postgres_database())
+    try:
+        asyncio.run(_load_sample(url))
+        yield name
+    finally:
+        asyncio.run(drop_postgres_database(name))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def council_engine(
-    request: pytest.FixtureRequest, sample_template: Path, tmp_path: Path
+    request: pytest.FixtureRequest,
+    sample_template: Path,
+    postgres_sample_template: str | None,
+    tmp_path: Path,
 ) -> AsyncIterator[AsyncEngine]:
+    """The sample council as of NOW, in a database of the test's own: a copy of the template."""
     if request.param == "sqlite":
         shutil.copy(sample_template, tmp_path / "perfbot.db")
         engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'perfbot.db'}")
         yield engine
         await engine.dispose()
         return
-    if not POSTGRES_URL:
+    if postgres_sample_template is None:
         pytest.skip("PERFBOT_TEST_POSTGRES_URL is not set, so the PostgreSQL variant is skipped")
-    url, name = await fresh_postgres_database()
-    await _load_sample(url)
+    url, name = await fresh_postgres_database(postgres_sample_template)
     engine = db.create_engine(url)
     try:
         yield engine
