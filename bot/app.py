@@ -40,6 +40,8 @@ BOT = web.AppKey("bot", PerfBot)
 REFERENCES = web.AppKey("references", References)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 
+JOBS_FINISH_SECONDS = 5.0  # how long a stopping server waits for the scheduled jobs under way
+
 
 def _quicken_msrest() -> None:
     """botbuilder's Teams client (used to look up a member the first time someone writes)
@@ -139,11 +141,18 @@ def _background(
             dispatcher.wake.set()
 
         context = JobContext(UnitOfWork(app[SESSIONS]), settings.timetable, settings.policy)
-        scheduler = build_scheduler(context, clock, queued)
+        running: set[asyncio.Task[None]] = set()
+        scheduler = build_scheduler(context, clock, queued, running)
         scheduler.start()  # needs the running loop, which cleanup_ctx has
         task = asyncio.create_task(dispatcher.run(), name="dispatcher")
         log.info("scheduler and dispatcher started")
         yield
+        # The jobs under way finish first (a job cut off inside its transaction can leave
+        # SQLite's write lock to the next, and the server would never stop); one that takes
+        # longer than JOBS_FINISH_SECONDS is cancelled, rolling back what it had not committed.
+        scheduler.pause()
+        if running:
+            await asyncio.wait(set(running), timeout=JOBS_FINISH_SECONDS)
         scheduler.shutdown(wait=False)
         # Let the sends in flight finish and be marked sent, so a restart repeats none; a
         # send that hangs is cut off after its own timeout.

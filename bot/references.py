@@ -28,6 +28,19 @@ def _reference(activity: Activity) -> dict[str, Any]:
     return write_model(reference)
 
 
+def tenant_of(activity: Any) -> str:
+    """The Entra tenant an activity comes from, as Teams gives it (in the conversation and in
+    channelData), lower-case; "" if it gives none, or two that disagree (so that the tenant
+    checked is always the tenant stored)."""
+    conversation = getattr(activity, "conversation", None)
+    given = getattr(conversation, "tenant_id", None)
+    data = getattr(activity, "channel_data", None)
+    tenant = data.get("tenant") if isinstance(data, dict) else None
+    inside = tenant.get("id") if isinstance(tenant, dict) else None
+    found = {t.strip().lower() for t in (given, inside) if isinstance(t, str) and t.strip()}
+    return found.pop() if len(found) == 1 else ""
+
+
 def reference_values(activity: Activity, person: Person | None) -> dict[str, Any]:
     """What is stored of the conversation ``activity`` came from: where to reach it, and
     (in a personal chat) whose it is."""
@@ -35,8 +48,7 @@ def reference_values(activity: Activity, person: Person | None) -> dict[str, Any
     sender = activity.from_property
     values: dict[str, Any] = {
         "scope": activity.conversation.conversation_type or "personal",
-        "tenant_id": (channel_data.get("tenant") or {}).get("id")
-        or getattr(activity.conversation, "tenant_id", None),
+        "tenant_id": tenant_of(activity) or None,
         "user_id": sender.id if sender else None,
         "aad_object_id": sender.aad_object_id if sender else None,
         "team_id": (channel_data.get("team") or {}).get("id"),

@@ -58,8 +58,10 @@ class CardKeys:
 
     async def check(self, value: Mapping[str, Any]) -> None:
         """Raise Broken unless the button's seal holds. A card sealed with a key other than
-        the one sealing now is checked against the keys as the database has them at this
-        moment: a key retired a second ago opens nothing, one made since is found."""
+        the one this process seals with is checked against the keys as the database has
+        them at this moment (a key retired a second ago opens nothing, one made since is
+        found); the sealing key itself is trusted for up to FRESH_FOR seconds after its
+        retirement, until this process reads the keys again."""
         keyring = await self.ready()
         if key_of(value) != keyring.signing:
             keyring = await self._read(force=True)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from cards.actions import INPUTS, MAX_PROGRESS, MAX_TEXT, Verb, ids
+from cards.seal import buttons
 from domain.action_plans import ActionItem
 from domain.board import ReportKind, latest_period
 from domain.dates import LONDON, long_day
@@ -45,6 +46,7 @@ __all__ = ["INPUTS", "MAX_TEXT", "ids"]  # the card inputs, for callers that ren
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MAX_CARD_BYTES = 28 * 1024
+SEAL_BYTES = 48  # what a button's seal adds to the card: , "sig": "<key>.<24 characters>"
 
 _env = Environment(
     loader=PackageLoader("cards", "templates"),
@@ -65,7 +67,8 @@ def render(template: str, *, max_bytes: int = MAX_CARD_BYTES, **context: Any) ->
         ids=ids, verbs=Verb, max_text=MAX_TEXT, max_progress=MAX_PROGRESS, **context
     )
     card: dict[str, Any] = json.loads(text)
-    size = len(json.dumps(card, ensure_ascii=False).encode())
+    # Counted with the seal each button gets when it is sent (bot/sealing.py).
+    size = len(json.dumps(card, ensure_ascii=False).encode()) + SEAL_BYTES * len(buttons(card))
     if size > max_bytes:
         raise CardTooLarge(f"the {template} card is {size:,} bytes, over {max_bytes:,}")
     return card

@@ -29,13 +29,18 @@ def build_scheduler(
     context: JobContext,
     clock: Callable[[], datetime],
     queued: Callable[[], Awaitable[None]],
+    running: set[asyncio.Task[None]] | None = None,
 ) -> AsyncIOScheduler:
     """Weekend and bank-holiday runs queue nothing (the sweeps check the council's calendar).
     A run missed while the server was down is run once when it starts again (coalesced), not
-    once per missed day."""
+    once per missed day. Each run in progress is kept in ``running`` while it lasts."""
     scheduler = AsyncIOScheduler(timezone=LONDON)
 
     async def run(name: str) -> None:
+        task = asyncio.current_task()
+        if running is not None and task is not None:
+            running.add(task)  # so that a server stopping lets it finish (bot/app.py)
+            task.add_done_callback(running.discard)
         try:
             result = await run_job(name, context, clock())
         except asyncio.CancelledError:

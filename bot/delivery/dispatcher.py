@@ -40,6 +40,8 @@ from bot.connector import read_model
 from bot.delivery.failures import RETRYABLE, SendFailure, classify
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.messages import Reading, Refusal, Sent, message_for
+from bot.edge import Refusal as EdgeRefusal
+from bot.edge import check_service_url
 from bot.references import References
 from bot.settings import Settings
 from domain import notifications, outbox
@@ -513,6 +515,10 @@ class Dispatcher:
         message: Activity,
         update_of: str | None = None,
     ) -> str:
+        try:  # one stored before the edge checked it: never called, and the person is
+            check_service_url(reference.service_url)  # reachable again once they write
+        except EdgeRefusal:
+            raise SendFailure(404, "ServiceUrlRefused: not an http(s) Bot Connector") from None
         sent: list[str] = []
         failed: list[BaseException] = []
 

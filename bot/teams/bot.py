@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
@@ -14,7 +13,7 @@ from botbuilder.schema import ChannelAccount
 from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.references import References
+from bot.references import References, tenant_of
 from bot.sealing import Broken, CardKeys
 from bot.settings import Settings
 from bot.teams import commands
@@ -36,16 +35,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def tenant_of(activity: Any) -> str:
-    """The Entra tenant an activity comes from, as Teams gives it ("" if it gives none)."""
-    conversation = getattr(activity, "conversation", None)
-    found = getattr(conversation, "tenant_id", None)
-    data = getattr(activity, "channel_data", None)
-    if not found and isinstance(data, dict) and isinstance(data.get("tenant"), dict):
-        found = data["tenant"].get("id")
-    return found.strip().lower() if isinstance(found, str) else ""
 
 
 def _entra_id(value: object) -> str | None:
@@ -187,17 +176,18 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         gives for them (a member lookup, made outside any transaction). What Teams says of
         its member wins over what the activity says: an activity whose Entra id is not the
         member's is refused (audited), and a stored Entra id is never replaced. A person's
-        own Teams account, as linked before, is known without a lookup."""
+        own Teams account, as linked before (or the first one seen), is known without a
+        lookup."""
         sender = ctx.activity.from_property
         aad = _entra_id(getattr(sender, "aad_object_id", None))
         uow = self.services.uow
         now = self.services.clock()
         if aad:
             person = await uow.run(lambda tx: people.find_person(tx, aad, None, now))
-            if isinstance(person, Person) and person.teams_user_id == sender.id:
-                return person  # the Entra id and the Teams account PerfBot linked before
-            # Another Teams account (or a first one) names this Entra id: Teams' own record
-            # of the member decides, below.
+            if isinstance(person, Person) and person.teams_user_id in (None, sender.id):
+                return person  # the Teams account PerfBot linked before, or a first one
+            # Another Teams account names this linked Entra id: Teams' own record of the
+            # member decides, below.
         email = None
         try:
             member = await TeamsInfo.get_member(ctx, sender.id)

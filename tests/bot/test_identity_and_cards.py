@@ -196,3 +196,30 @@ async def test_an_altered_card_says_where_a_fresh_one_of_its_kind_comes_from(tea
         "acknowledge_escalation",
         "launch_missiles",
     ]
+
+
+async def test_a_stored_conversation_whose_service_url_is_not_http_is_never_called(teams):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from domain.model import ConversationRef, Notification, NotificationState
+    from tests.bot.test_delivery import MONDAY_NINE, Clock, dispatcher, queue_chasers
+
+    await teams.install(AMINA)
+    async with teams.client.app[SESSIONS]() as session, session.begin():
+        ref = await session.scalar(select(ConversationRef))
+        stored = dict(ref.reference, serviceUrl="file:///etc/passwd")
+        await session.execute(
+            update(ConversationRef).values(service_url="file:///etc/passwd", reference=stored)
+        )
+    queued = await queue_chasers(teams)
+    assert queued
+    teams.connector.clear()
+    await dispatcher(teams, Clock(MONDAY_NINE + timedelta(minutes=1))).run_once()
+    assert teams.connector.sent() == []
+    async with teams.client.app[SESSIONS]() as session:
+        rows = list(await session.scalars(select(Notification)))
+    assert NotificationState.SENT not in {n.state for n in rows}
+    # refused before any call, as a conversation that cannot be reached
+    assert any("ServiceUrlRefused" in (n.last_error or "") for n in rows)
