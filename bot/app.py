@@ -106,6 +106,7 @@ def create_app(
         app.router.add_route(method, path, handler)
     app.router.add_get(ROUTE, report_route(pages))
     hide_links_in_access_log()
+    edge.quiet_unreadable_encodings()
     return app
 
 

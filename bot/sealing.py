@@ -20,7 +20,7 @@ from botbuilder.schema import Activity, Attachment
 from bot.connector import PerfBotAuthentication
 from bot.settings import Settings
 from cards import render as cards
-from cards.seal import Broken, Keyring, check, key_of, seal
+from cards.seal import Broken, Keyring, UnknownKey, check, key_of, seal
 from domain import card_keys
 from domain.uow import UnitOfWork
 
@@ -133,4 +133,4 @@ def make_adapter(
     return adapter, authentication, keys
 
 
-__all__ = ["Broken", "CardKeys", "SealCards", "make_adapter"]
+__all__ = ["Broken", "CardKeys", "SealCards", "UnknownKey", "make_adapter"]

@@ -85,15 +85,23 @@ async def retire_older(session: AsyncSession, actor: str, now: datetime) -> list
 
 
 async def refused_card(
-    session: AsyncSession, person: Person, verb: str, why: str, now: datetime
+    session: AsyncSession,
+    person: Person,
+    verb: str,
+    names: str,
+    why: str,
+    now: datetime,
 ) -> None:
-    """A button press whose seal does not hold: nothing done, and kept in the audit log."""
+    """A button press whose seal does not hold: nothing done, and kept in the audit log,
+    under the measure and period the card named (``names``, "RB-06 2026/27 Q2", so that
+    `perfbot audit --measure RB-06` shows it) or else its verb."""
+    shown_verb = texts.shown(verb[:64]) or "(no verb)"  # a hand-made card's may be anything
     record(
         session,
         person.email,
         "refused altered card",
-        "card",
-        texts.shown(verb[:64]) or "(no verb)",  # a hand-made card's verb may be anything
-        {"reason": why},
+        "return" if names else "card",
+        texts.shown(names[:64]) if names else shown_verb,
+        {"reason": why, "card": shown_verb},
         now,
     )

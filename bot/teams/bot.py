@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
@@ -14,7 +15,7 @@ from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.references import References, tenant_of
-from bot.sealing import Broken, CardKeys
+from bot.sealing import Broken, CardKeys, UnknownKey
 from bot.settings import Settings
 from bot.teams import commands
 from bot.teams.card_actions import CARD_ACTIONS
@@ -264,13 +265,7 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         action = parse_action(value)
         if action is None:
             verb = value.get("verb") if isinstance(value, dict) else None
-            why = "not one of PerfBot's cards"
-            now = turn.now
-            await turn.uow.run(
-                lambda tx: card_keys.refused_card(
-                    tx, turn.person, verb if isinstance(verb, str) else "", why, now
-                )
-            )
+            await self._refused_card(turn, value, verb if isinstance(verb, str) else "", None)
             await turn.say(
                 "That card is not one PerfBot recognises, so nothing was saved. Type my measures "
                 "for a fresh one."
@@ -279,16 +274,32 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         try:
             await self.services.keys.check(value)
         except Broken as broken:
-            await self._altered_card(turn, action.verb, str(broken))
+            await self._refused_card(turn, value, action.verb, broken)
+            fresh = FRESH[Verb(action.verb)]
+            if isinstance(broken, UnknownKey):  # sealed with a key since retired
+                await turn.say(
+                    "That card is an older one PerfBot no longer accepts, so nothing was saved. "
+                    f"Type {fresh} for a fresh card."
+                )
+            else:
+                await turn.say(
+                    "That card has been changed since PerfBot sent it (or is from before "
+                    f"PerfBot sealed its cards), so nothing was saved. Type {fresh} for a fresh "
+                    "card."
+                )
             return
         await CARD_ACTIONS[action.verb](turn, action)
 
-    async def _altered_card(self, turn: Turn, verb: str, why: str) -> None:
-        """A button whose hidden data is not what PerfBot sealed: nothing done, audited."""
-        log.warning("refused a %s card from person %s: %s", verb, turn.person.id, why)
+    async def _refused_card(self, turn: Turn, value: Any, verb: str, broken: Broken | None) -> None:
+        """A button PerfBot did not seal as it comes (altered, hand-made, an unknown verb,
+        a retired key): nothing done, kept in the audit log under what it named."""
+        why = str(broken) if broken else "not one of PerfBot's cards"
+        log.warning("refused a %s card from person %s: %s", verb[:64], turn.person.id, why)
+        names = ""
+        if isinstance(value, dict) and isinstance(value.get("code"), str):
+            period = value.get("period")
+            names = f"{value['code']} {period if isinstance(period, str) else ''}".strip()
         now = turn.now
-        await turn.uow.run(lambda tx: card_keys.refused_card(tx, turn.person, verb, why, now))
-        await turn.say(
-            "That card has been changed since PerfBot sent it (or is from before PerfBot "
-            f"sealed its cards), so nothing was saved. Type {FRESH[Verb(verb)]} for a fresh card."
+        await turn.uow.run(
+            lambda tx: card_keys.refused_card(tx, turn.person, verb, names, why, now)
         )

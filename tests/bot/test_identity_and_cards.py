@@ -125,7 +125,10 @@ async def test_a_card_issued_before_a_key_rotation_works_until_the_older_key_is_
     teams.connector.clear()
     await press_submit(other, before, actual="66.6", commentary="Corrected.")
     [said] = teams.connector.texts()
-    assert said.startswith("That card has been changed since PerfBot sent it")
+    assert (
+        said
+        == "That card is an older one PerfBot no longer accepts, so nothing was saved. Type my measures for a fresh card."
+    )
     assert await returns(teams) == stored + 1
     [entry] = await audited(teams, "refused altered card")
     assert entry.actor == AMINA.email
@@ -144,7 +147,14 @@ async def test_a_return_card_edited_to_an_old_period_is_refused_and_audited(team
             GARETH, "card-1", {**data, "period": period, "actual": "6", "commentary": "Old."}
         )
     assert await returns(teams) == stored
-    assert len(await audited(teams, "refused altered card")) == 3
+    # kept under the measure and period the card named, for `perfbot audit --measure RB-04`
+    refused = await audited(teams, "refused altered card")
+    assert [(e.entity, e.key) for e in refused] == [
+        ("return", "RB-04 1900/01 M1"),
+        ("return", "RB-04 2025/26 M1"),
+        ("return", "RB-04 0001/02 M1"),
+    ]
+    assert {e.changes["card"] for e in refused} == {"submit_return"}
 
 
 async def test_another_teams_account_sending_a_linked_persons_entra_id_is_refused(teams):
