@@ -15,7 +15,7 @@ from typing import Any
 
 from botbuilder.core import Middleware, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, Attachment
+from botbuilder.schema import Activity
 
 from bot.connector import PerfBotAuthentication
 from bot.settings import Settings
@@ -69,23 +69,12 @@ class CardKeys:
 
 
 def _sealed(attachment: Any, keyring: Keyring) -> Any:
-    """An attachment with its Adaptive Card sealed (a copy); any other as it was."""
+    """An attachment with its Adaptive Card sealed (a copy); any other as it was. PerfBot's
+    cards go out as cards.attachment() makes them: a dict."""
     if isinstance(attachment, dict):
         card = attachment.get("content")
         if attachment.get("contentType") == cards.CONTENT_TYPE and isinstance(card, dict):
             return {**attachment, "content": seal(card, keyring)}
-    elif (
-        isinstance(attachment, Attachment)
-        and attachment.content_type == cards.CONTENT_TYPE
-        and isinstance(attachment.content, dict)
-    ):
-        return Attachment(
-            content_type=attachment.content_type,
-            content=seal(attachment.content, keyring),
-            content_url=attachment.content_url,
-            name=attachment.name,
-            thumbnail_url=attachment.thumbnail_url,
-        )
     return attachment
 
 

@@ -134,7 +134,7 @@ NAMES = {
     ids.REVIEW_COMMENT: "The comment",
     ids.PROGRESS: "The progress note",
 }
-HIDDEN = "That card's data"  # what the card carries unseen: its code, period, ids
+CARD_DATA = "That card's data"  # what the card carries unseen: its code, period, ids
 
 
 def name_of(input_id: str) -> str:
@@ -144,7 +144,7 @@ def name_of(input_id: str) -> str:
     for prefix in (ids.PROGRESS, ids.DROP_REASON, ids.REVIEW_COMMENT):
         if input_id.startswith(prefix):
             return NAMES[prefix]
-    return HIDDEN
+    return CARD_DATA
 
 
 DEEP_DIVE_INPUTS = (ids.REVIEW_DATE, ids.LEAD, ids.LEAD_EMAIL, ids.DECLINE_REASON)
@@ -448,9 +448,9 @@ def _text(value: Any, input_id: str = "", limit: int = MAX_TEXT * 2) -> str:
     wrong = texts.problem(raw)
     if wrong:
         raise TextError(
-            f"{HIDDEN} has {wrong}, so nothing was saved: type my measures for a fresh card."
+            f"{CARD_DATA} has {wrong}, so nothing was saved: type my measures for a fresh card."
         )
-    return texts.clean(raw, HIDDEN)[:limit]
+    return texts.clean(raw, CARD_DATA)[:limit]
 
 
 @dataclass(frozen=True)

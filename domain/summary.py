@@ -27,6 +27,7 @@ from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from domain.board import scope_of
 from domain.dates import LONDON, long_day
 from domain.deep_dives import HistoryLine, PlanItem, measure_record
 from domain.model import (
@@ -50,6 +51,7 @@ from domain.ratings import MeasureRule, Polarity, Rating, Scheme, measure_rule
 from domain.reporting import load_calendar, rate
 from domain.views import (
     Refused,
+    can_submit,
     current_period,
     locked_periods,
     measure_by_code,
@@ -705,3 +707,17 @@ async def send_detail(
         now=now,
     )
     return None
+
+
+async def may_see_detail(session: AsyncSession, person: Person, code: str) -> bool:
+    """Whether ``person`` may see the measure ``code``'s detail: what the board would show
+    them (board.scope_of), or a measure they send returns for. True for no such measure
+    (``detail`` then says there is none)."""
+    measure = await measure_by_code(session, code) if code else None
+    if measure is None:
+        return True
+    scope = await scope_of(session, person)
+    service = measure.service.name
+    return scope.holds(service, measure.owner_id, measure.escalation_owner_id) or can_submit(
+        person, measure
+    )

@@ -75,8 +75,8 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             uow,
             clock,
             references or References(uow, clock),
+            card_keys or CardKeys(uow, clock),
             reply_retry or ReplyRetry(),
-            card_keys,
         )
 
     async def on_turn(self, turn_context: TurnContext) -> None:
@@ -287,6 +287,9 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     f"PerfBot sealed its cards), so nothing was saved. Type {fresh} for a fresh "
                     "card."
                 )
+            return
+        if action.refused:  # text that cannot be stored: said, nothing read, the card left
+            await turn.say(action.refused)
             return
         await CARD_ACTIONS[action.verb](turn, action)
 

@@ -3,7 +3,6 @@ handler takes the turn and the typed action its parser (cards/actions.py) made."
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,7 +40,6 @@ from cards.actions import (
 )
 from domain import (
     action_plans,
-    board,
     deep_dives,
     escalations,
     locks,
@@ -49,12 +47,11 @@ from domain import (
     returns,
     signoff,
     summary,
-    views,
 )
 from domain.action_plans import ActionOutcome, ActionRefusal, AlreadyClosed
 from domain.dates import long_day
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
-from domain.views import can_submit, today_in_london
+from domain.views import today_in_london
 
 # Any: each handler takes the action type of its own verb (checked by the table's test).
 CardActionHandler = Callable[[Turn, Any], Awaitable[None]]
@@ -423,7 +420,7 @@ async def open_measure(turn: Turn, action: OpenMeasure) -> None:
     today, person, policy = turn.today, turn.person, turn.policy
     # Who may see it first, before anything of the measure is read for the card: what the
     # board would show them (board.scope_of), or a measure they send returns for.
-    if not await turn.uow.run(lambda tx: _may_see(tx, person, action.code)):
+    if not await turn.uow.run(lambda tx: summary.may_see_detail(tx, person, action.code)):
         await turn.say(
             f"The detail of {action.code.upper()[:16]} is for those who own, send or oversee it, "
             "the Leadership Team and the performance team: type my measures for your own."
@@ -442,41 +439,13 @@ async def open_measure(turn: Turn, action: OpenMeasure) -> None:
         await turn.say(why)
 
 
-async def _may_see(tx: Any, person: Any, code: str) -> bool:
-    """Whether ``person`` may see the measure ``code``'s detail (True for no such measure:
-    the use case then says there is none)."""
-    measure = await views.measure_by_code(tx, code) if code else None
-    if measure is None:
-        return True
-    scope = await board.scope_of(tx, person)
-    service = measure.service.name
-    return scope.holds(service, measure.owner_id, measure.escalation_owner_id) or can_submit(
-        person, measure
-    )
-
-
 async def open_report(turn: Turn, action: OpenReport) -> None:
     """Open the board, on the weekly summary and the status card: the presser's own link to
     the board for the card's quarter, in their personal chat (commands.send_report_link)."""
     await commands.send_report_link(turn, action.kind, action.period)
 
 
-def _refusing_unreadable(handler: CardActionHandler) -> CardActionHandler:
-    """``handler``, except that an action whose text cannot be stored (its parser set
-    ``refused``) is answered with that sentence and nothing else is done or read: the card
-    is left as it was, with what was typed, to be put right."""
-
-    @functools.wraps(handler)
-    async def checked(turn: Turn, action: Any) -> None:
-        if action.refused:
-            await turn.say(action.refused)
-            return
-        await handler(turn, action)
-
-    return checked
-
-
-_HANDLERS: dict[Verb, CardActionHandler] = {
+CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.SUBMIT_RETURN: submit_return,
     Verb.NOT_AVAILABLE: not_available,
     Verb.OPEN_RETURN: open_return,
@@ -501,8 +470,4 @@ _HANDLERS: dict[Verb, CardActionHandler] = {
     Verb.UNLOCK_PERIOD: unlock_period,
     Verb.OPEN_MEASURE: open_measure,
     Verb.OPEN_REPORT: open_report,
-}
-
-CARD_ACTIONS: dict[Verb, CardActionHandler] = {
-    verb: _refusing_unreadable(handler) for verb, handler in _HANDLERS.items()
 }

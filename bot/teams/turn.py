@@ -32,17 +32,8 @@ class BotServices:
     uow: UnitOfWork
     clock: Callable[[], datetime]
     references: References
+    keys: CardKeys  # the card keys every press is checked with (bot/sealing.py)
     reply_retry: ReplyRetry = field(default_factory=ReplyRetry)
-    card_keys: CardKeys | None = None  # None: made from the unit of work (bot/sealing.py)
-
-    def __post_init__(self) -> None:
-        if self.card_keys is None:
-            object.__setattr__(self, "card_keys", CardKeys(self.uow, self.clock))
-
-    @property
-    def keys(self) -> CardKeys:
-        assert self.card_keys is not None
-        return self.card_keys
 
     @property
     def policy(self) -> Policy:

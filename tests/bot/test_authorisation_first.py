@@ -222,7 +222,9 @@ def _typed_commands() -> list[str]:
 OWN_CARD_COMMANDS = {"help", "my measures", "actions", "board"}
 
 
-@pytest.mark.parametrize("typed", _typed_commands(), ids=lambda t: t[:40])
+@pytest.mark.parametrize(
+    "typed", _typed_commands(), ids=lambda t: ascii(t[:40])
+)  # no surrogates in ids: xdist cannot send them
 async def test_every_typed_command_by_someone_with_no_right_is_refused_in_words(
     teams, victim, typed
 ):
