@@ -46,6 +46,7 @@ from domain.reporting import (
     DEADLINE_COLUMNS,
     VERSION_COLUMNS,
     WITH_CHOICES,
+    by_portfolio,
     deadline_values,
     export_columns,
     load_calendar,
@@ -292,6 +293,9 @@ def _add_report_command(commands: Any) -> None:
     reporter.add_argument("--service", metavar="NAME", help="one service only (default: all)")
     reporter.add_argument(
         "--priority", metavar="NAME", help="one Council Plan priority only (default: all)"
+    )
+    reporter.add_argument(
+        "--portfolio", metavar="NAME", help="one Cabinet portfolio only (default: all)"
     )
     reporter.add_argument(
         "--format",
@@ -606,6 +610,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 columns = export_columns(extras)
                 rows = await performance(session, settings.default_scheme, period)
+                if "portfolio" in extras:
+                    rows = by_portfolio(rows)
                 values = [row.export_values_with(extras) for row in rows]
                 if "versions" in extras:
                     versions = list(await return_versions(session, period))
@@ -694,6 +700,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
                 Scope(everything=True, words="all services"),
                 service=args.service,
                 priority=args.priority,
+                portfolio=args.portfolio,
             )
         _write_report(report, file_format, output)
         for note in report.notes:
@@ -859,26 +866,27 @@ def _file_mode(target: Path) -> int:
 
 
 def _report_figures(report: Report) -> str:
-    """The report's figures in words: 41 measures, 7 off track, 2 overdue returns."""
+    """The report's figures in words: 41 measures, 7 off track, 2 overdue returns (each
+    measure once, though it is shown under each of its priorities)."""
 
     def counted(number: int, word: str, words: str) -> str:
         return f"{number:,} {word if number == 1 else words}"
 
-    first = (report.rows or report.annual or (None,))[0]  # the filter's own spelling
-    service = first.service if first and report.service else report.service
-    priority = first.priority if first and report.priority else report.priority
-    of = f" in {service}" if service else ""
-    of += f" under {priority}" if priority else ""
-    late = len(report.overdue) or sum(1 for r in report.rows if r.overdue)
+    of = f" in {report.service}" if report.service else ""  # the council's own spellings
+    of += f" of the {report.portfolio} portfolio" if report.portfolio else ""
+    of += f" under {report.priority}" if report.priority else ""
+    late = len({(r.code, r.period) for r in report.overdue}) or len(
+        {r.code for r in report.rows if r.overdue}
+    )
     overdue = counted(late, "overdue return", "overdue returns")
     if report.kind is ReportKind.ANNUAL:
-        off = sum(1 for r in report.annual if r.rating is not None and r.rating.off_track)
-        measures = counted(len(report.annual), "measure", "measures")
+        off = len({r.code for r in report.annual if r.rating is not None and r.rating.off_track})
+        measures = counted(len({r.code for r in report.annual}), "measure", "measures")
         return f"{measures}{of}, {off:,} off track at the year's end"
-    off = sum(1 for r in report.rows if r.off_track)
+    off = len({r.code for r in report.rows if r.off_track})
     if report.kind is ReportKind.EXCEPTIONS:
         return f"{counted(off, 'measure', 'measures')}{of} off track, {overdue}"
-    measures = counted(len(report.rows), "measure", "measures")
+    measures = counted(len({r.code for r in report.rows}), "measure", "measures")
     return f"{measures}{of}, {off:,} off track, {overdue}"
 
 

@@ -515,29 +515,22 @@ def status_card(
     watched: Sequence[Watched] = (),
     board_period: str = "",
 ) -> dict[str, Any]:
-    """A service's returns and ratings; for an escalation owner, first each off-track
-    measure escalated to them (``watched``), with a button that opens its escalation card;
-    and Open the board, for ``board_period`` (blank: the last quarter when it is pressed)."""
-    by_service: dict[str, list[OpenReturn]] = {}
+    """Returns and ratings by Cabinet portfolio, then service; for an escalation owner,
+    first each off-track measure escalated to them (``watched``), with a button that opens
+    its escalation card; and Open the board, for ``board_period`` (blank: the last quarter
+    when it is pressed)."""
+    by_portfolio: dict[str | None, list[OpenReturn]] = {}
     for item in items:
-        by_service.setdefault(item.measure.service.name, []).append(item)
-    services = []
-    for name, group in sorted(by_service.items()):
-        received = sum(1 for i in group if i.state in ("submitted", "approved"))
-        overdue = sum(1 for i in group if i.state in OVERDUE)
-        off = sum(1 for i in group if i.assessment.off_track)
-        summary = f"{received} of {len(group)} received, {overdue} overdue, {off} off track"
-        facts = []
-        flagged: set[str] = set()
-        for i in group:
-            value = f"{i.period.label} · {_STATE_WORDS.get(i.state, i.state)}"
-            if i.latest is not None and i.assessment.rating:
-                value += f" · {_rating(i.assessment.rating)}"
-            if i.actions_late and i.measure.code not in flagged:  # once per measure
-                flagged.add(i.measure.code)
-                value += f" · ⚠ {_plural(i.actions_late, 'action')} late"
-            facts.append((i.measure.code, value))
-        services.append({"name": name, "summary": summary, "facts": facts})
+        by_portfolio.setdefault(item.measure.portfolio, []).append(item)
+    portfolios = []
+    # By Cabinet portfolio, those without one last; a council with none set sees no heading.
+    for portfolio in sorted(by_portfolio, key=lambda p: (p is None, p or "")):
+        in_portfolio = by_portfolio[portfolio]
+        title = ""
+        if set(by_portfolio) != {None}:
+            name = f"{portfolio} portfolio" if portfolio else "No portfolio set"
+            title = f"{name} — {_counts(in_portfolio)}"
+        portfolios.append({"heading": title, "services": _services(in_portfolio)})
     received = sum(1 for i in items if i.state in ("submitted", "approved"))
     overdue = sum(1 for i in items if i.state in OVERDUE)
     off = sum(1 for i in items if i.assessment.off_track)
@@ -561,13 +554,41 @@ def status_card(
         "status.json.j2",
         heading=heading,
         summary=summary,
-        services=services,
+        portfolios=portfolios,
         watched=shown,
         more_watched=f"And {_plural(more, 'more off-track measure')} escalated to you."
         if more > 0
         else "",
         board_period=board_period,
     )
+
+
+def _counts(items: Sequence[OpenReturn]) -> str:
+    received = sum(1 for i in items if i.state in ("submitted", "approved"))
+    overdue = sum(1 for i in items if i.state in OVERDUE)
+    off = sum(1 for i in items if i.assessment.off_track)
+    return f"{received} of {len(items)} received, {overdue} overdue, {off} off track"
+
+
+def _services(items: Sequence[OpenReturn]) -> list[dict[str, Any]]:
+    """Each service's returns, by name: its counts, and a line for each measure."""
+    by_service: dict[str, list[OpenReturn]] = {}
+    for item in items:
+        by_service.setdefault(item.measure.service.name, []).append(item)
+    services = []
+    for name, group in sorted(by_service.items()):
+        facts = []
+        flagged: set[str] = set()
+        for i in group:
+            value = f"{i.period.label} · {_STATE_WORDS.get(i.state, i.state)}"
+            if i.latest is not None and i.assessment.rating:
+                value += f" · {_rating(i.assessment.rating)}"
+            if i.actions_late and i.measure.code not in flagged:  # once per measure
+                flagged.add(i.measure.code)
+                value += f" · ⚠ {_plural(i.actions_late, 'action')} late"
+            facts.append((i.measure.code, value))
+        services.append({"name": name, "summary": _counts(group), "facts": facts})
+    return services
 
 
 MAX_WATCHED = 8  # off-track measures an escalation owner's status shows in full

@@ -4,7 +4,8 @@ and what one person may see; reports/ draws them as HTML, xlsx and CSV, and the 
 the HTML to whoever holds a signed link (bot/web/).
 
 - The **board** (a quarter): every active measure and key action, by Council Plan priority
-  and service, each at its own period that ends the quarter (a monthly measure at the
+  and service (a measure with several priorities under each of them), with its Cabinet
+  portfolio, each at its own period that ends the quarter (a monthly measure at the
   quarter's last month, a half-yearly one at the half-year ended by then): target, actual,
   rating and its sentence, direction of travel against the previous period and the same
   period last year, the last eight periods, benchmarks, the owner's commentary, the action
@@ -22,7 +23,7 @@ import asyncio
 import enum
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -39,6 +40,7 @@ from domain.model import (
     Escalation,
     Measure,
     MeasureKind,
+    MeasurePriority,
     PeriodLock,
     Person,
     Return,
@@ -256,6 +258,8 @@ class BoardRow:
     escalation: tuple[str, ...] = ()  # the escalation owner's decisions, one sentence each
     due: date | None = None  # when the return was (or is) due
     overdue: bool = False
+    portfolio: str = "No portfolio set"  # its Cabinet portfolio (NO_PORTFOLIO if none)
+    priorities: tuple[str, ...] = ()  # all its priorities; ``priority`` is the one shown under
 
     @property
     def off_track(self) -> bool:
@@ -281,6 +285,8 @@ class OverdueRow:
     working_days_late: int
     escalated: bool  # gone to the escalation owner as overdue
     acknowledged: bool
+    portfolio: str = "No portfolio set"
+    priorities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -314,6 +320,8 @@ class AnnualRow:
     restated_from: str | None = None
     approval: str = "not returned"
     approval_words: str = ""
+    portfolio: str = "No portfolio set"
+    priorities: tuple[str, ...] = ()
 
     @property
     def rating_text(self) -> str:
@@ -327,6 +335,8 @@ class Headline:
     ratings: tuple[Rating, ...]  # the scheme's ratings, best first
     total: dict[Rating | None, int]  # None: not rated
     by_service: dict[str, dict[Rating | None, int]]
+    # By Cabinet portfolio (each measure once); empty when no measure shown has one.
+    by_portfolio: dict[str, dict[Rating | None, int]] = field(default_factory=dict)
 
     @property
     def measures(self) -> int:
@@ -336,7 +346,8 @@ class Headline:
 @dataclass(frozen=True)
 class Report:
     """One report, as made at ``made_at`` for ``scope``; ``rows`` in the order they are
-    printed (priority, then service, then code)."""
+    printed (priority, then service, then code; a measure with several priorities once under
+    each, the headline counting it once)."""
 
     kind: ReportKind
     period: Period  # the quarter, or the financial year
@@ -351,6 +362,7 @@ class Report:
     service: str | None = None  # the --service filter, as asked
     priority: str | None = None  # the --priority filter, as asked
     notes: tuple[str, ...] = field(default=())  # e.g. "No measure matches --service X"
+    portfolio: str | None = None  # the --portfolio filter, as asked
 
     @property
     def title(self) -> str:
@@ -358,9 +370,13 @@ class Report:
 
     @property
     def covers(self) -> str:
-        """What it shows, in words: the service (and priority) asked for, else the scope."""
-        asked = [f"priority {self.priority}" if self.priority else ""]
-        asked.insert(0, self.service or "")
+        """What it shows, in words: the service (portfolio, priority) asked for, else the
+        scope."""
+        asked = [
+            self.service or "",
+            f"portfolio {self.portfolio}" if self.portfolio else "",
+            f"priority {self.priority}" if self.priority else "",
+        ]
         chosen = "; ".join(a for a in asked if a)
         return chosen or self.scope.words or "what you may see"
 
@@ -400,6 +416,7 @@ def grouped(rows: Sequence[R]) -> list[tuple[str, list[tuple[str, list[R]]]]]:
 # ---- building them --------------------------------------------------------------------------
 
 NO_PRIORITY = "No priority set"
+NO_PORTFOLIO = "No portfolio set"
 BENCHMARKS = (
     ("England average", "benchmark_england"),
     ("Statistical neighbours", "benchmark_neighbours"),
@@ -453,7 +470,7 @@ class _Measure:
     rated and shown as a Measure is."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = (
-        "id", "code", "title", "kind", "service_id", "priority", "owner_id",
+        "id", "code", "title", "kind", "service_id", "portfolio", "owner_id",
         "escalation_owner_id", "unit", "polarity", "frequency", "decimals", "scheme",
         "tolerance", "data_only", "deadline_working_days", "due_date", "benchmark_england",
         "benchmark_neighbours",
@@ -464,7 +481,7 @@ class _Measure:
     title: str
     kind: MeasureKind
     service_id: int
-    priority: str | None
+    portfolio: str | None
     owner_id: int
     escalation_owner_id: int | None
     unit: Unit
@@ -478,10 +495,16 @@ class _Measure:
     due_date: date | None
     benchmark_england: Decimal | None
     benchmark_neighbours: Decimal | None
+    priorities: tuple[str, ...] = ()  # from measure_priorities, in the council's order
 
     @property
     def is_key_action(self) -> bool:
         return self.kind is MeasureKind.KEY_ACTION
+
+    @property
+    def shown_under(self) -> tuple[str, ...]:
+        """The priorities a report shows it under: each of its own, or NO_PRIORITY."""
+        return self.priorities or (NO_PRIORITY,)
 
     def rule(self, default_scheme: Scheme) -> MeasureRule:
         return measure_rule(
@@ -555,17 +578,30 @@ class _Reader:
         self.targets: dict[tuple[int, str], Decimal] = {}
         self.service: str | None = None
         self.priority: str | None = None
+        self.portfolio: str | None = None
 
     async def measures(
-        self, scope: Scope, service: str | None, priority: str | None
+        self, scope: Scope, service: str | None, priority: str | None, portfolio: str | None
     ) -> tuple[list[_Measure], dict[int, str]]:
         session = self.session
         self.names = dict((await session.execute(select(Person.id, Person.name))).all())
         services = dict((await session.execute(select(Service.id, Service.name))).all())
+        priorities: dict[int, list[str]] = {}
+        for measure_id, name in await session.execute(
+            select(MeasurePriority.measure_id, MeasurePriority.name).order_by(
+                MeasurePriority.measure_id, MeasurePriority.position
+            )
+        ):
+            priorities.setdefault(measure_id, []).append(name)
         measures = [
-            _Measure(*row)
-            for row in await session.execute(
-                select(*(getattr(Measure, name) for name in _Measure.COLUMNS)).where(Measure.active)
+            replace(m, priorities=tuple(priorities[m.id])) if m.id in priorities else m
+            for m in (
+                _Measure(*row)
+                for row in await session.execute(
+                    select(*(getattr(Measure, name) for name in _Measure.COLUMNS)).where(
+                        Measure.active
+                    )
+                )
             )
         ]
         delegated: set[int] = set()
@@ -586,18 +622,31 @@ class _Reader:
         )
         wanted_priority = _choose(
             priority,
-            {m.priority or NO_PRIORITY for m in seen},
+            {p for m in seen for p in m.shown_under},
             "priority",
             "priorities",
             "--priority",
+        )
+        wanted_portfolio = _choose(
+            portfolio,
+            {m.portfolio or NO_PORTFOLIO for m in seen},
+            "portfolio",
+            "portfolios",
+            "--portfolio",
         )
         seen = [
             m
             for m in seen
             if (wanted_service is None or services[m.service_id] == wanted_service)
-            and (wanted_priority is None or (m.priority or NO_PRIORITY) == wanted_priority)
+            and (wanted_priority is None or wanted_priority in m.shown_under)
+            and (wanted_portfolio is None or (m.portfolio or NO_PORTFOLIO) == wanted_portfolio)
         ]
-        self.service, self.priority = wanted_service, wanted_priority  # as the council spells them
+        # As the council spells them.
+        self.service, self.priority, self.portfolio = (
+            wanted_service,
+            wanted_priority,
+            wanted_portfolio,
+        )
         return seen, services
 
     async def read(self, own: set[str], others: set[str], ids: set[int]) -> None:
@@ -672,7 +721,9 @@ def _about(
         "title": m.title,
         "is_key_action": m.is_key_action,
         "service": services[m.service_id],
-        "priority": m.priority or NO_PRIORITY,
+        "priority": m.shown_under[0],
+        "portfolio": m.portfolio or NO_PORTFOLIO,
+        "priorities": m.priorities,
         "owner": reader.name(m.owner_id),
         "period": own.label,
         "unit": m.unit.value,
@@ -762,20 +813,57 @@ def _from_first(points: Iterable[TrendPoint]) -> tuple[TrendPoint, ...]:
     return tuple(kept)
 
 
-def _headline(schemes: Sequence[Scheme], ratings: list[tuple[str, Rating | None]]) -> Headline:
-    """The counts by rating, in all and by service, with every rating of each scheme used
+class _Counted(Protocol):
+    @property
+    def service(self) -> str: ...
+
+    @property
+    def portfolio(self) -> str: ...
+
+    @property
+    def rating(self) -> Rating | None: ...
+
+
+def _headline(schemes: Sequence[Scheme], rows: Sequence[_Counted]) -> Headline:
+    """The counts by rating, in all, by service and by Cabinet portfolio (each measure once,
+    before it is shown under each of its priorities), with every rating of each scheme used
     (a rating nobody has is shown as none)."""
-    total: Counter[Rating | None] = Counter(r for _, r in ratings)
+    total: Counter[Rating | None] = Counter(r.rating for r in rows)
     by_service: dict[str, Counter[Rating | None]] = {}
-    for service, rating in ratings:
-        by_service.setdefault(service, Counter())[rating] += 1
+    by_portfolio: dict[str, Counter[Rating | None]] = {}
+    for row in rows:
+        by_service.setdefault(row.service, Counter())[row.rating] += 1
+        by_portfolio.setdefault(row.portfolio, Counter())[row.rating] += 1
     wanted = {r for scheme in schemes for r in SCHEME_RATINGS[scheme]}
     shown = [r for r in Rating if r in wanted or r in total]
+    if set(by_portfolio) == {NO_PORTFOLIO}:
+        by_portfolio = {}  # a council that has not set portfolios is not told of them
     return Headline(
         tuple(shown),
         dict(total),
         {service: dict(counts) for service, counts in sorted(by_service.items())},
+        {
+            name: dict(by_portfolio[name])
+            for name in sorted(by_portfolio, key=lambda n: (n == NO_PORTFOLIO, n))
+        },
     )
+
+
+G = TypeVar("G", BoardRow, AnnualRow, OverdueRow)
+
+
+def _under_each(rows: Iterable[G], wanted: str | None) -> list[G]:
+    """Rows in printing order, a measure with several priorities once under each of them
+    (under the one asked for alone, with --priority): priority, service, then code."""
+    out = [
+        replace(row, priority=priority)
+        for row in rows
+        for priority in (row.priorities or (NO_PRIORITY,))
+        if wanted is None or priority == wanted
+    ]
+    # Stable: a measure's overdue periods stay oldest first.
+    out.sort(key=lambda r: (r.priority == NO_PRIORITY, r.priority, r.service, r.code))
+    return out
 
 
 SCHEME_RATINGS = {
@@ -785,7 +873,8 @@ SCHEME_RATINGS = {
 
 
 def _order(m: _Measure, services: dict[int, str]) -> tuple[bool, str, str, str]:
-    return (m.priority is None, m.priority or "", services[m.service_id], m.code)
+    first = m.shown_under[0]
+    return (first == NO_PRIORITY, first, services[m.service_id], m.code)
 
 
 async def _sign_off(session: AsyncSession, labels: list[str], awaiting: int) -> str:
@@ -824,20 +913,20 @@ async def build(
     *,
     service: str | None = None,
     priority: str | None = None,
+    portfolio: str | None = None,
 ) -> Report:
     """The report of ``kind`` for ``period`` as the database stands ``now``, of what
-    ``scope`` may see, optionally for one service and one Council Plan priority (names as
-    typed, any case; an unknown one is refused with a ReportError naming the choices)."""
+    ``scope`` may see, optionally for one service, one Cabinet portfolio and one Council
+    Plan priority (names as typed, any case; an unknown one is refused with a ReportError
+    naming the choices)."""
     report_period(kind, period.label)  # a quarter (or a year): refused in a sentence if not
     today = now.astimezone(LONDON).date()
     reader = _Reader(session, policy)
-    measures, services = await reader.measures(scope, service, priority)
+    measures, services = await reader.measures(scope, service, priority, portfolio)
     measures.sort(key=lambda m: _order(m, services))
     ids = {m.id for m in measures}
     if kind is ReportKind.ANNUAL:
-        return await _annual(
-            reader, period, now, policy, scope, measures, services, service, priority
-        )
+        return await _annual(reader, period, now, policy, scope, measures, services)
 
     own_of = {m.id: period_for(m.frequency, period) for m in measures}
     own_labels = {p.label for p in own_of.values()}
@@ -931,8 +1020,8 @@ async def build(
     if kind is ReportKind.EXCEPTIONS:
         rows = [r for r in rows if r.off_track]  # and the headline counts only these
         overdue = await _overdue(session, measures, services, reader.name, period, today, policy)
-    headline = _headline(_schemes(measures, policy), [(r.service, r.rating) for r in rows])
-    notes = _notes(kind, period, rows, scope, service, priority, today)
+    headline = _headline(_schemes(measures, policy), rows)
+    notes = _notes(kind, period, rows, scope, reader, today)
     return Report(
         kind=kind,
         period=period,
@@ -941,11 +1030,12 @@ async def build(
         scope=scope,
         sign_off=sign_off,
         headline=headline,
-        rows=tuple(rows),
-        overdue=overdue,
+        rows=tuple(_under_each(rows, reader.priority)),
+        overdue=tuple(_under_each(overdue, reader.priority)),
         service=reader.service,
         priority=reader.priority,
         notes=notes,
+        portfolio=reader.portfolio,
     )
 
 
@@ -954,8 +1044,7 @@ def _notes(
     period: Period,
     rows: Sequence[object],
     scope: Scope,
-    service: str | None,
-    priority: str | None,
+    reader: _Reader,
     today: date,
 ) -> tuple[str, ...]:
     """What the report says before its figures: a period not yet ended, or nothing to show."""
@@ -973,8 +1062,9 @@ def _notes(
         notes.append(f"No measure is off track for {period.label}.")
     else:
         asked = [
-            f"service {service}" if service else "",
-            f"priority {priority}" if priority else "",
+            f"service {reader.service}" if reader.service else "",
+            f"portfolio {reader.portfolio}" if reader.portfolio else "",
+            f"priority {reader.priority}" if reader.priority else "",
         ]
         filters = in_words([a for a in asked if a])
         notes.append(
@@ -1021,13 +1111,15 @@ async def _overdue(
                     code=m.code,
                     title=m.title,
                     service=services[m.service_id],
-                    priority=m.priority or NO_PRIORITY,
+                    priority=m.shown_under[0],
                     owner=names(m.owner_id),
                     period=own.label,
                     due=due,
                     working_days_late=calendar.working_days_between(due, today),
                     escalated=(m.id, own.label) in escalated,
                     acknowledged=escalated.get((m.id, own.label), False),
+                    portfolio=m.portfolio or NO_PORTFOLIO,
+                    priorities=m.priorities,
                 )
             )
     return tuple(rows)  # measures in printing order, each one's periods oldest first
@@ -1041,8 +1133,6 @@ async def _annual(
     scope: Scope,
     measures: list[_Measure],
     services: dict[int, str],
-    service: str | None,
-    priority: str | None,
 ) -> Report:
     """Each measure's outturn for ``year`` against its target and the year before."""
     session = reader.session
@@ -1099,7 +1189,7 @@ async def _annual(
         )
 
     rows = await asyncio.to_thread(lambda: [annual_row(m) for m in measures])  # as the board's
-    headline = _headline(_schemes(measures, policy), [(r.service, r.rating) for r in rows])
+    headline = _headline(_schemes(measures, policy), rows)
     awaiting = sum(1 for r in rows if r.approval == "submitted")
     return Report(
         kind=ReportKind.ANNUAL,
@@ -1109,8 +1199,9 @@ async def _annual(
         scope=scope,
         sign_off=await _sign_off(session, sorted(own_labels, key=Period.parse), awaiting),
         headline=headline,
-        annual=tuple(rows),
+        annual=tuple(_under_each(rows, reader.priority)),
         service=reader.service,
         priority=reader.priority,
-        notes=_notes(ReportKind.ANNUAL, year, rows, scope, service, priority, today),
+        notes=_notes(ReportKind.ANNUAL, year, rows, scope, reader, today),
+        portfolio=reader.portfolio,
     )

@@ -29,6 +29,7 @@ from domain.model import (
     Deadline,
     Measure,
     MeasureKind,
+    MeasurePriority,
     PeriodLock,
     Person,
     PersonRole,
@@ -60,6 +61,7 @@ REQUIRED_COLUMNS = {
 ONE_OF_COLUMNS = {"deadlines": ("frequency", "code")}
 MAX_TITLE = 300
 MAX_REVIEW = 255
+MAX_NAME = 255  # a portfolio's or a priority's name
 _EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
 _KINDS = {
@@ -205,6 +207,7 @@ class _MeasureRow:
     owner_email: str
     escalation_owner_email: str | None
     delegate_emails: list[str]
+    priorities: list[str]  # in the council's order
 
 
 @dataclass(frozen=True)
@@ -420,7 +423,7 @@ def _read_measures(
             "code": code,
             "title": row.parse("title", _title, required=True, why=": say what the measure counts"),
             "kind": kind,
-            "priority": row.text("priority") or None,
+            "portfolio": row.parse("portfolio", _name("portfolio")),
             "unit": row.parse("unit", Unit.parse) or Unit.NUMBER,
             "polarity": row.parse(
                 "polarity",
@@ -471,13 +474,61 @@ def _read_measures(
         ):
             if email and email not in known_emails:
                 row.problem(f"{column} '{email}' is not a known person: add them to people")
+        priorities = _priorities(row)
         if code and _duplicate(seen, code, row, f"code '{code}'"):
             continue
         if row.ok and code and owner:
             rows.append(
-                _MeasureRow(number, fields, service, owner, escalation, sorted(set(delegates)))
+                _MeasureRow(
+                    number, fields, service, owner, escalation, sorted(set(delegates)), priorities
+                )
             )
     return rows
+
+
+def _name(column: str) -> Callable[[str], str]:
+    """A name of the council's own (a portfolio, a priority), kept to what a cell stores."""
+
+    def parse(raw: str) -> str:
+        if len(raw) > MAX_NAME:
+            raise ValueError(
+                f"{column} '{raw[:40]}…' is {len(raw):,} characters: keep it to {MAX_NAME} or fewer"
+            )
+        return raw
+
+    return parse
+
+
+def _priorities(row: _Row) -> list[str]:
+    """A measure's Council Plan priorities: ``priorities`` (several, separated by ``;``) or
+    the older one-name ``priority``. Given both, ``priority`` must be one of ``priorities``
+    (their order is that of ``priorities``); a row where they disagree is refused."""
+    listed: list[str] = []
+    seen: set[str] = set()
+    for part in row.text("priorities").split(";"):
+        name = part.strip()
+        if not name:
+            continue
+        if len(name) > MAX_NAME:
+            row.problem(
+                f"priorities: '{name[:40]}…' is {len(name):,} characters: keep each to "
+                f"{MAX_NAME} or fewer"
+            )
+            continue
+        if name.casefold() in seen:
+            row.problem(f"priorities names '{name}' twice: list each priority once")
+            continue
+        seen.add(name.casefold())
+        listed.append(name)
+    single = row.parse("priority", _name("priority"))
+    if single and listed and single.casefold() not in seen:
+        row.problem(
+            f"priority '{single}' is not one of priorities ({'; '.join(listed)}): put it in "
+            "priorities, or leave priority empty"
+        )
+    if not listed and single:
+        listed = [single]
+    return listed
 
 
 def _facts_of(measure: Measure) -> _MeasureFacts:
@@ -968,7 +1019,7 @@ class _Writer:
             measure = self.measures.get(code)
             created = measure is None
             if measure is None:
-                measure = Measure(code=code, delegates=[])
+                measure = Measure(code=code, delegates=[], priority_rows=[])
                 self.session.add(measure)
                 self.measures[code] = measure
             changes = self._update(measure, values)
@@ -977,6 +1028,14 @@ class _Writer:
                 changes["delegates"] = [old, row.delegate_emails]
                 await self.session.flush()
                 measure.delegates = [self.people[e] for e in row.delegate_emails]
+            if list(measure.priorities) != row.priorities:
+                changes["priorities"] = [list(measure.priorities), row.priorities]
+                measure.priority_rows = []
+                await self.session.flush()  # the old rows go before the new take their places
+                measure.priority_rows = [
+                    MeasurePriority(position=position, name=name)
+                    for position, name in enumerate(row.priorities, start=1)
+                ]
             await self.session.flush()
             self._count("measures", code, created, changes)
 

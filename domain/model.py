@@ -209,7 +209,7 @@ class Measure(Base):
     title: Mapped[str] = mapped_column(Text)
     kind: Mapped[MeasureKind] = mapped_column(default=MeasureKind.MEASURE)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
-    priority: Mapped[str | None]
+    portfolio: Mapped[str | None]  # the Cabinet portfolio it is reported to, e.g. "Housing"
     owner_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     escalation_owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     unit: Mapped[Unit] = mapped_column(default=Unit.NUMBER)
@@ -236,6 +236,15 @@ class Measure(Base):
     delegates: Mapped[list[Person]] = relationship(
         secondary="delegates", lazy="selectin", order_by="Person.email"
     )
+    priority_rows: Mapped[list[MeasurePriority]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="MeasurePriority.position"
+    )
+
+    @property
+    def priorities(self) -> tuple[str, ...]:
+        """Its Council Plan priorities, in the order the council lists them (none, one or
+        several: seed 002 reports one activity under several)."""
+        return tuple(row.name for row in self.priority_rows)
 
     @property
     def is_key_action(self) -> bool:
@@ -245,6 +254,19 @@ class Measure(Base):
         return measure_rule(
             self.polarity, self.scheme, self.unit, self.decimals, self.tolerance, default_scheme
         )
+
+
+class MeasurePriority(Base):
+    """One of a measure's Council Plan priorities; ``position`` 1 is the first listed."""
+
+    __tablename__ = "measure_priorities"
+    __table_args__ = (UniqueConstraint("measure_id", "name"),)
+
+    measure_id: Mapped[int] = mapped_column(
+        ForeignKey("measures.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str]
 
 
 class Target(Base):

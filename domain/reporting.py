@@ -44,10 +44,13 @@ EXPORT_COLUMNS = (
 WITH_CHOICES = {
     "commentary": "each return's commentary, remedial action and action due date",
     "versions": "every version of each return, on a sheet (or CSV file) of its own",
+    "portfolio": "each measure's Cabinet portfolio and Council Plan priorities, rows by portfolio",
 }
 # A restated figure (changed after its period was signed off) shows the figure it replaced.
 RESTATED_COLUMNS = ("restated_from",)
 COMMENTARY_COLUMNS = ("commentary", "remedial_action", "action_due")
+# Beside the service, with --with portfolio (priorities separated by "; ", as import reads).
+PORTFOLIO_COLUMNS = ("portfolio", "priorities")
 VERSION_COLUMNS = (
     "code",
     "period",
@@ -106,6 +109,9 @@ class PerformanceRow:
         latest = self.latest
         restated = latest.restated_from if latest is not None and latest.restated else None
         values.insert(EXPORT_COLUMNS.index("actual") + 1, restated)
+        if "portfolio" in extras:
+            at = EXPORT_COLUMNS.index("service") + 1
+            values[at:at] = [self.measure.portfolio, "; ".join(self.measure.priorities) or None]
         if "commentary" in extras:
             values += [
                 latest.commentary if latest else None,
@@ -117,12 +123,22 @@ class PerformanceRow:
 
 def export_columns(extras: frozenset[str]) -> tuple[str, ...]:
     """The performance export's columns: EXPORT_COLUMNS with a restatement's earlier figure
-    beside the actual, then what ``extras`` add."""
+    beside the actual (and with portfolio, the portfolio and priorities beside the service),
+    then what ``extras`` add."""
     at = EXPORT_COLUMNS.index("actual") + 1
     columns = EXPORT_COLUMNS[:at] + RESTATED_COLUMNS + EXPORT_COLUMNS[at:]
+    if "portfolio" in extras:
+        at = columns.index("service") + 1
+        columns = columns[:at] + PORTFOLIO_COLUMNS + columns[at:]
     if "commentary" in extras:
         columns += COMMENTARY_COLUMNS
     return columns
+
+
+def by_portfolio(rows: list[PerformanceRow]) -> list[PerformanceRow]:
+    """The export's rows grouped by Cabinet portfolio (those without one last), then as
+    before: by code and period."""
+    return sorted(rows, key=lambda r: (r.measure.portfolio is None, r.measure.portfolio or ""))
 
 
 def parse_extras(text: str) -> frozenset[str]:

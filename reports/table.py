@@ -135,6 +135,7 @@ _IDENTITY = (
     ("Measure", 40),
     ("Kind", 11),
     ("Priority", 30),
+    ("Portfolio", 30),
     ("Service", 26),
     ("Owner", 20),
     ("Period", 12),
@@ -148,6 +149,7 @@ def _identity(row: BoardRow | AnnualRow) -> tuple[Cell, ...]:
         row.title,
         kind_word(row.is_key_action),
         row.priority,
+        row.portfolio,
         row.service,
         row.owner,
         row.period,
@@ -278,6 +280,7 @@ PLAN_COLUMNS = _columns(
     ("Code", 10),
     ("Measure", 40),
     ("Priority", 30),
+    ("Portfolio", 30),
     ("Service", 26),
     ("Action", 50),
     ("Action owner", 20),
@@ -293,6 +296,7 @@ def _plan(row: BoardRow, entry: PlanEntry) -> tuple[Cell, ...]:
         row.code,
         row.title,
         row.priority,
+        row.portfolio,
         row.service,
         entry.description,
         entry.owner,
@@ -307,6 +311,7 @@ OVERDUE_COLUMNS = _columns(
     ("Code", 10),
     ("Measure", 40),
     ("Priority", 30),
+    ("Portfolio", 30),
     ("Service", 26),
     ("Owner", 20),
     ("Period", 12),
@@ -322,6 +327,7 @@ def _overdue(row: OverdueRow) -> tuple[Cell, ...]:
         row.code,
         row.title,
         row.priority,
+        row.portfolio,
         row.service,
         row.owner,
         row.period,
@@ -395,6 +401,19 @@ def headlines(headline: Headline) -> Section:
     return Section("Headlines", columns, rows)
 
 
+def portfolios(headline: Headline) -> list[Section]:
+    """Counts by rating for each Cabinet portfolio (none if no measure has one)."""
+    if not headline.by_portfolio:
+        return []
+    ratings: list[Rating | None] = [*headline.ratings, None]
+    columns = _columns(("Portfolio", 34), *((rating_word(r), 11) for r in ratings), ("Total", 9))
+    rows: list[tuple[Cell, ...]] = [
+        (name, *(count(counts.get(r, 0)) for r in ratings), count(sum(counts.values())))
+        for name, counts in headline.by_portfolio.items()
+    ]
+    return [Section("Portfolios", columns, rows)]
+
+
 def _section(
     name: str,
     columns: tuple[Column, ...],
@@ -420,6 +439,7 @@ def sections(report: Report) -> list[Section]:
     if report.kind is ReportKind.BOARD:
         board = [
             headlines(report.headline),
+            *portfolios(report.headline),
             _section("Measures", MEASURE_COLUMNS, _measure, report.rows),
             plans(report),
         ]
@@ -434,6 +454,7 @@ def sections(report: Report) -> list[Section]:
         ]
     return [
         headlines(report.headline),
+        *portfolios(report.headline),
         Section("Outturn", OUTTURN_COLUMNS, [_outturn(r) for r in report.annual]),
     ]
 

@@ -232,6 +232,7 @@ def _about(report: Report, tables: Sequence[Section], styles: _Styles) -> Iterat
         ("Made at", made),
         ("Covers", report.scope.words or "all services"),
         ("Service", report.service or "all"),
+        ("Portfolio", report.portfolio or "all"),
         ("Priority", report.priority or "all"),
         ("Rating scheme", SCHEME_WORDS.get(report.scheme.value, report.scheme.value)),
         ("Sign-off", report.sign_off),

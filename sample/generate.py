@@ -804,6 +804,42 @@ MEASURES = [
 ]
 
 # How key actions were reported, quarter by quarter from 2023/24 Q1 (fewer: started later).
+
+# ---- Cabinet portfolios and Council Plan priorities (issue 18) ------------------------------
+# Each measure is reported to one Cabinet member's portfolio; a few serve a second Council
+# Plan priority besides their own (seed 002: an activity entered once, reported under each).
+FINANCE, GROWTH, CLIMATE, HOUSING, COMMUNITIES, CUSTOMERS, PEOPLE_PORTFOLIO = (
+    "Finance and Resources",
+    "Planning and Economic Growth",
+    "Environment and Climate Change",
+    "Housing",
+    "Communities and Public Protection",
+    "Customers and Digital",
+    "Corporate Services and People",
+)
+PORTFOLIOS = {
+    **dict.fromkeys(["RB-01", "RB-02", "RB-03", "RB-04", "RB-05", "RB-06", "CS-04"], FINANCE),
+    **dict.fromkeys(["KA-06"], FINANCE),
+    **dict.fromkeys(["PL-01", "PL-02", "PL-03", "PL-06", "OD-04", "KA-01"], GROWTH),
+    **dict.fromkeys(["EW-01", "EW-02", "EW-03", "EW-04", "EW-05", "KA-02"], CLIMATE),
+    **dict.fromkeys(["HC-01", "HC-03", "HC-04", "HC-05", "PL-04", "PL-05", "KA-05"], HOUSING),
+    **dict.fromkeys(["HC-02", "HC-06", "EW-06"], COMMUNITIES),
+    **dict.fromkeys(["CS-01", "CS-02", "CS-03", "CS-05", "CS-06", "KA-03"], CUSTOMERS),
+    **dict.fromkeys(["OD-01", "OD-02", "OD-03", "OD-05", "KA-04"], PEOPLE_PORTFOLIO),
+}
+ALSO_UNDER = {  # a second priority, after the measure's own
+    "PL-05": ECONOMY,  # affordable homes: homes, and the jobs and investment that build them
+    "KA-01": ECONOMY,  # the Local Plan: where homes and employment land go
+    "EW-04": HOMES,  # fly-tipping cleared: clean streets, and safe neighbourhoods
+    "OD-04": GOOD_SERVICES,  # apprenticeships: local jobs, and the council's own workforce
+}
+
+
+def priorities_of(spec: Spec) -> str:
+    """The measures sheet's priorities cell: the measure's own priority, then any other."""
+    return "; ".join([spec.priority, *([ALSO_UNDER[spec.code]] if spec.code in ALSO_UNDER else [])])
+
+
 KEY_ACTION_HISTORY = {
     "KA-01": ["on track"] * 6
     + [
@@ -999,7 +1035,8 @@ def build(as_of: date = FIXTURE_DAY, demo: bool = False) -> dict[str, list[list[
             "title",
             "kind",
             "service",
-            "priority",
+            "portfolio",
+            "priorities",
             "owner_email",
             "delegate_emails",
             "escalation_owner_email",
@@ -1035,7 +1072,8 @@ def build(as_of: date = FIXTURE_DAY, demo: bool = False) -> dict[str, list[list[
                 spec.title,
                 spec.kind,
                 spec.service,
-                spec.priority,
+                PORTFOLIOS[spec.code],
+                priorities_of(spec),
                 email(spec.owner),
                 ";".join(email(d) for d in spec.delegates.split(";") if d),
                 email(spec.escalation),

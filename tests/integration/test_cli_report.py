@@ -58,9 +58,11 @@ def test_the_board_for_the_last_quarter_is_a_page_named_for_it_by_default(counci
     # The line's figures are the board's: counted again from its CSV.
     _, said_csv = report(council, "board", "--format", "csv")
     rows = csv_rows((council / "board-2026-27-Q2.csv").read_text(encoding="utf-8-sig"))
-    off = sum(1 for r in rows if r["Rating"] in OFF_TRACK)
-    late = sum(1 for r in rows if r["Overdue"] == "Yes")
-    assert len(rows) == 41
+    off = len({r["Code"] for r in rows if r["Rating"] in OFF_TRACK})
+    late = len({r["Code"] for r in rows if r["Overdue"] == "Yes"})
+    # Each measure once under each of its priorities: four of the sample's are under two.
+    assert len(rows) == 45
+    assert len({r["Code"] for r in rows}) == 41
     assert off > 0
     counted = f"41 measures, {off} off track, {late} overdue return{'' if late == 1 else 's'}"
     assert f": {counted};" in said
@@ -70,13 +72,13 @@ def test_the_board_for_the_last_quarter_is_a_page_named_for_it_by_default(counci
 def test_the_workbook_has_a_filterable_sheet_per_section(council):
     _, said = report(council, "board", "--period", "2026/27 q2", "-o", "pack.xlsx")
     assert said.startswith("Wrote pack.xlsx: 41 measures, ")
-    assert "(sheets About, Headlines, Measures and Action plans)" in said
+    assert "(sheets About, Headlines, Portfolios, Measures and Action plans)" in said
     book = load_workbook(council / "pack.xlsx")
-    assert book.sheetnames == ["About", "Headlines", "Measures", "Action plans"]
+    assert book.sheetnames == ["About", "Headlines", "Portfolios", "Measures", "Action plans"]
     measures = book["Measures"]
-    assert measures.max_row == 42
+    assert measures.max_row == 46  # 41 measures, four of them under a second priority too
     assert measures.freeze_panes == "C2"
-    assert measures.auto_filter.ref == f"A1:{measures.cell(1, measures.max_column).column_letter}42"
+    assert measures.auto_filter.ref == f"A1:{measures.cell(1, measures.max_column).column_letter}46"
     header = [c.value for c in measures[1]]
     rows = list(measures.iter_rows(min_row=2))
     percent = next(r for r in rows if r[header.index("Unit")].value == "percent")
@@ -90,6 +92,10 @@ def test_the_workbook_has_a_filterable_sheet_per_section(council):
     assert ratings <= {"Strong", "Good", "Review", "Action", "Green", "Amber", "Red", "Not rated"}
     headline = {r[0]: r for r in book["Headlines"].iter_rows(min_row=2, values_only=True)}
     assert headline["All services"][-1] == 41
+    portfolios = {r[0]: r[-1] for r in book["Portfolios"].iter_rows(min_row=2, values_only=True)}
+    assert len(portfolios) == 7
+    assert sum(portfolios.values()) == 41  # each measure counted once
+    assert portfolios["Finance and Resources"] == 8
 
 
 def test_csv_files_sit_side_by_side_and_hold_the_workbooks_rows(council):
@@ -100,7 +106,8 @@ def test_csv_files_sit_side_by_side_and_hold_the_workbooks_rows(council):
     assert rows
     assert {r["Rating"] for r in rows} <= OFF_TRACK
     overdue = csv_rows((council / "ex-overdue.csv").read_text(encoding="utf-8-sig"))
-    assert f"{len(rows)} measure{'' if len(rows) == 1 else 's'} off track, {len(overdue)}" in said
+    off = len({r["Code"] for r in rows})  # a measure under two priorities has two rows
+    assert f"{off} measure{'' if off == 1 else 's'} off track, {len(overdue)}" in said
     report(council, "exceptions", "--period", "2026/27 Q2", "-o", "ex.xlsx")
     sheet = load_workbook(council / "ex.xlsx")["Exceptions"]
     codes = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
@@ -127,7 +134,35 @@ def test_one_service_and_the_annual_report(council):
     _, said = report(council, "annual", "--format", "xlsx")
     assert said.startswith("Wrote annual-2025-26.xlsx: 41 measures, ")
     outturn = load_workbook(council / "annual-2025-26.xlsx")["Outturn"]
-    assert outturn.max_row == 42
+    assert outturn.max_row == 46  # 41 measures, four under a second priority too
+
+
+def test_one_portfolio_and_a_measure_under_each_of_its_priorities(council):
+    """Seed 002: an activity entered once, reported under each priority it serves; seed 001:
+    a Cabinet member's portfolio report."""
+    out, said = report(council, "board", "--portfolio", "housing", "--format", "csv", "-o", "-")
+    rows = csv_rows(out)
+    assert {r["Portfolio"] for r in rows} == {"Housing"}
+    codes = [r["Code"] for r in rows]
+    assert sorted(set(codes)) == ["HC-01", "HC-03", "HC-04", "HC-05", "KA-05", "PL-04", "PL-05"]
+    # PL-05 (affordable homes) is under its own priority and under the economy's too.
+    assert [r["Priority"] for r in rows if r["Code"] == "PL-05"] == [
+        "A prosperous economy",
+        "Homes and thriving communities",
+    ]
+    assert said.startswith(
+        "Wrote the performance board for 2026/27 Q2 (measures) to standard output: "
+        "7 measures of the Housing portfolio, "
+    )
+    out, said = report(
+        council, "board", "--priority", "a prosperous economy", "--format", "csv", "-o", "-"
+    )
+    rows = csv_rows(out)
+    assert {r["Priority"] for r in rows} == {"A prosperous economy"}
+    assert {"PL-05", "KA-01", "OD-04", "PL-01"} <= {r["Code"] for r in rows}
+    page, _ = report(council, "board", "-o", "-")
+    assert page.count('<span class="code"><bdi>PL-05</bdi></span>') == 2
+    assert "Measures and key actions by rating and Cabinet portfolio" in page
 
 
 @pytest.mark.parametrize(
@@ -139,6 +174,10 @@ def test_one_service_and_the_annual_report(council):
         (["board", "--period", "2025/26 Q9"], ["'2025/26 Q9' is not a period"]),
         (["board", "--service", "Parks"], ["--service: no service is called 'Parks'", "Revenues"]),
         (["board", "--priority", "Joy"], ["--priority: no priority is called 'Joy'"]),
+        (
+            ["board", "--portfolio", "Leisure"],
+            ["--portfolio: no portfolio is called 'Leisure'", "Finance and Resources; Housing"],
+        ),
         (["board", "--format", "pdf"], ["--format pdf", "choose html, xlsx, csv"]),
         (["board", "-o", "x.csv", "--format", "xlsx"], ["ends in .csv but --format is xlsx"]),
         (["board", "--format", "xlsx", "-o", "-"], ["cannot go to standard output", "-o board"]),

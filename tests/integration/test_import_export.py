@@ -487,10 +487,10 @@ async def test_export_with_versions_as_csv_writes_a_second_file_beside(
     [
         (
             ["--with", "comments"],
-            "--with: 'comments' is not one of commentary, versions; write for example "
-            "--with commentary,versions",
+            "--with: 'comments' is not one of commentary, versions, portfolio; write for "
+            "example --with commentary,versions,portfolio",
         ),
-        (["--with", " , "], "--with needs one or more of commentary, versions"),
+        (["--with", " , "], "--with needs one or more of commentary, versions, portfolio"),
         (["--with", "versions"], "--with versions writes a second table, so it needs a file"),
         (["--deadlines", "--with", "commentary"], "--with is for the performance export"),
     ],

@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from domain import db
 from domain.board import (
+    NO_PORTFOLIO,
     NO_PRIORITY,
     ReportError,
     ReportKind,
@@ -40,7 +41,15 @@ from domain.board import (
     scope_of,
 )
 from domain.importing import import_workbook
-from domain.model import ActionPlan, Escalation, Measure, Person, Return, ReturnState
+from domain.model import (
+    ActionPlan,
+    Escalation,
+    Measure,
+    MeasurePriority,
+    Person,
+    Return,
+    ReturnState,
+)
 from domain.policy import Policy
 from domain.ratings import Direction, Rating, Scheme
 from domain.views import open_periods, open_periods_of, records
@@ -363,3 +372,72 @@ async def test_a_quarter_not_yet_ended_says_so(kingsfold):
     report = await board(kingsfold, period=report_period(ReportKind.BOARD, "2026/27 Q3"))
     assert report.notes[0].startswith("2026/27 Q3 has not ended yet")
     assert (await board(kingsfold)).notes == ()  # Q2 has
+
+
+async def test_a_measure_under_two_priorities_is_shown_under_each_and_counted_once(kingsfold):
+    """Seed 002: an activity entered once, reported under each priority it serves; seeds
+    001 and 004: by Cabinet portfolio. W-1 (fly-tipping) serves "Clean streets" and "Homes"
+    and reports to the Environment portfolio; Housing's measures to the Housing portfolio."""
+    async with kingsfold() as session, session.begin():
+        measures = {m.code: m for m in await session.scalars(select(Measure))}
+        measures["W-1"].priority_rows = [
+            MeasurePriority(position=1, name="Clean streets"),
+            MeasurePriority(position=2, name="Homes"),
+        ]
+        measures["W-1"].portfolio = "Environment"
+        for code in ("H-1", "H-2", "A-1"):
+            measures[code].portfolio = "Housing"
+    report = await board(kingsfold)
+    assert [(r.priority, r.code) for r in report.rows] == [
+        ("Clean streets", "W-1"),
+        ("Homes", "A-1"),
+        ("Homes", "H-1"),
+        ("Homes", "H-2"),
+        ("Homes", "W-1"),
+        (NO_PRIORITY, "K-1"),
+        (NO_PRIORITY, "W-2"),
+    ]
+    assert [(p, [s for s, _ in services]) for p, services in report.sections()] == [
+        ("Clean streets", ["Waste"]),
+        ("Homes", ["Housing", "Waste"]),
+        (NO_PRIORITY, ["Waste"]),
+    ]
+    w1 = [r for r in report.rows if r.code == "W-1"]
+    assert {(r.portfolio, r.priorities, r.rating) for r in w1} == {
+        ("Environment", ("Clean streets", "Homes"), Rating.REVIEW)
+    }
+    # The first page counts each measure once, by service and by portfolio.
+    assert report.headline.measures == 6
+    assert report.headline.by_portfolio == {
+        "Environment": {Rating.REVIEW: 1},
+        "Housing": {Rating.STRONG: 2, Rating.ACTION: 1},
+        NO_PORTFOLIO: {None: 1, Rating.GOOD: 1},
+    }
+
+    homes = await board(kingsfold, priority="homes")
+    assert [(r.priority, r.code) for r in homes.rows] == [
+        ("Homes", "A-1"),
+        ("Homes", "H-1"),
+        ("Homes", "H-2"),
+        ("Homes", "W-1"),
+    ]
+    environment = await board(kingsfold, portfolio="ENVIRONMENT")
+    assert [(r.priority, r.code) for r in environment.rows] == [
+        ("Clean streets", "W-1"),
+        ("Homes", "W-1"),
+    ]
+    assert environment.portfolio == "Environment"
+    assert environment.covers == "portfolio Environment"
+    both = await board(kingsfold, portfolio="environment", priority="homes")
+    assert [(r.priority, r.code) for r in both.rows] == [("Homes", "W-1")]
+    exceptions = await board(kingsfold, ReportKind.EXCEPTIONS)
+    assert [r.code for r in exceptions.rows] == ["W-1", "H-2", "W-1"]
+    assert exceptions.headline.total == {Rating.ACTION: 1, Rating.REVIEW: 1}
+    annual = await board(kingsfold, ReportKind.ANNUAL, report_period(ReportKind.ANNUAL, "2025/26"))
+    assert [r.code for r in annual.annual].count("W-1") == 2
+    with pytest.raises(
+        ReportError,
+        match="--portfolio: no portfolio is called 'Parks'; the portfolios are: Environment; "
+        "Housing; No portfolio set",
+    ):
+        await board(kingsfold, portfolio="Parks")
