@@ -35,6 +35,7 @@ from domain.audit_trail import (
 from domain.board import Report, ReportError, ReportKind, Scope, latest_period, report_period
 from domain.board import build as build_report
 from domain.dates import LONDON, long_day, parse_day, parse_moment
+from domain.exporting import workbook_sheets
 from domain.importing import ImportRejected, import_workbook
 from domain.locks import PeriodStatus, StatusLine
 from domain.model import Measure
@@ -56,7 +57,13 @@ from domain.reporting import (
     return_versions,
 )
 from domain.views import in_words
-from domain.workbook import WorkbookError, read_sheets, write_table, write_workbook
+from domain.workbook import (
+    WorkbookError,
+    read_sheets,
+    write_folder,
+    write_table,
+    write_workbook,
+)
 from scheduler.jobs import JOBS
 
 log = logging.getLogger("perfbot")
@@ -164,13 +171,20 @@ def build_parser() -> argparse.ArgumentParser:
     exporter = commands.add_parser(
         "export",
         help="export targets, actuals and ratings by measure and period (or, with "
-        "--deadlines, the deadlines sheet)",
+        "--deadlines, the deadlines sheet; with --workbook, every sheet import reads)",
     )
     exporter.add_argument("--period", help="one period, e.g. '2025/26 Q2' (default: every period)")
     exporter.add_argument(
         "--deadlines",
         action="store_true",
         help="write the published deadlines instead, as the deadlines sheet that import reads",
+    )
+    exporter.add_argument(
+        "--workbook",
+        action="store_true",
+        help="write the whole council instead: every sheet import reads, in its column names "
+        "(-o council.xlsx for one workbook, -o FOLDER for a CSV file each); importing it "
+        "again changes nothing",
     )
     exporter.add_argument("--format", choices=("csv", "xlsx"), help="csv (default) or xlsx")
     exporter.add_argument(
@@ -572,6 +586,8 @@ def _day(text: str, option: str) -> date:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workbook:
+        return _export_workbook(args, settings)
     if args.deadlines and args.period:
         raise CommandError(
             "--period is for the performance export: leave it out, --deadlines writes every "
@@ -628,6 +644,55 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                     f"To import it again, name it {sheet}.csv in a folder of CSV files.",
                     file=sys.stderr,
                 )
+        return 0
+
+    return _run(settings, work)
+
+
+def _export_workbook(args: argparse.Namespace, settings: Settings) -> int:
+    """`perfbot export --workbook`: every import sheet, to one .xlsx or a folder of CSVs."""
+    for given, option in ((args.period, "--period"), (args.with_, "--with")):
+        if given:
+            raise CommandError(
+                f"{option} is for the performance export: leave it out, --workbook writes "
+                "every sheet whole"
+            )
+    if args.deadlines:
+        raise CommandError(
+            "--deadlines and --workbook are two exports: --workbook has the deadlines sheet "
+            "already, so leave --deadlines out"
+        )
+    output: Path | None = args.output
+    if output is None:
+        raise CommandError(
+            "--workbook writes several sheets, so it needs a place: add -o council.xlsx "
+            "(one workbook) or -o council/ (a folder of CSV files)"
+        )
+    as_xlsx = output.suffix.lower() == ".xlsx" and not output.is_dir()
+    if args.format == "xlsx" and not as_xlsx:
+        raise CommandError(f"--format xlsx needs a workbook file: give -o {output.stem}.xlsx")
+    if args.format == "csv" and as_xlsx:
+        raise CommandError(
+            f"--format csv writes a folder of CSV files: give -o {output.with_suffix('')}/"
+        )
+    if not output.parent.is_dir():
+        raise CommandError(f"the folder {output.parent} does not exist")
+    if not as_xlsx and output.exists() and not output.is_dir():
+        raise CommandError(
+            f"{output} is a file: give -o a workbook ending .xlsx, or a folder for the CSV files"
+        )
+
+    async def work(engine: Any) -> int:
+        await _require_current_schema(engine)
+        async with db.session_factory(engine)() as session:
+            sheets = await workbook_sheets(session)
+        counts = "; ".join(f"{name} {len(rows):,}" for name, _, rows in sheets)
+        if as_xlsx:
+            write_workbook(output, sheets)
+            print(f"Wrote {output}, rows by sheet: {counts}", file=sys.stderr)
+        else:
+            write_folder(output, sheets)
+            print(f"Wrote a CSV file for each sheet to {output}/, rows: {counts}", file=sys.stderr)
         return 0
 
     return _run(settings, work)

@@ -166,6 +166,20 @@ def write_workbook(
     path.write_bytes(_xlsx(sheets))
 
 
+def write_folder(
+    folder: Path, sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]
+) -> list[Path]:
+    """Write each sheet, (name, columns, rows), as ``name.csv`` in ``folder`` (made if it
+    is not there): a folder of CSV files that import reads as it reads a workbook."""
+    folder.mkdir(exist_ok=True)
+    written = []
+    for name, columns, rows in sheets:
+        path = folder / f"{name}.csv"
+        write_table(path, columns, rows, "csv")
+        written.append(path)
+    return written
+
+
 def _xlsx(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
     from openpyxl import Workbook
 
