@@ -162,6 +162,12 @@ def test_one_portfolio_and_a_measure_under_each_of_its_priorities(council):
     assert {"PL-05", "KA-01", "OD-04", "PL-01"} <= {r["Code"] for r in rows}
     page, _ = report(council, "board", "-o", "-")
     assert page.count('<span class="code"><bdi>PL-05</bdi></span>') == 2
+    # Each of its rows names the other priority it is under, and its portfolio.
+    assert "Portfolio: <bdi>Housing</bdi> · Also under: <bdi>A prosperous economy</bdi>" in page
+    assert (
+        "Portfolio: <bdi>Housing</bdi> · Also under: <bdi>Homes and thriving communities</bdi>"
+        in page
+    )
     assert "Measures and key actions by rating and Cabinet portfolio" in page
 
 
