@@ -314,7 +314,7 @@ async def submit_return(
             value = _figure(cmd, measure)
             status = None
             assessment = rate(measure, period, target, Return(value=value), policy.scheme)
-            doubt = _doubt(cmd, measure, period, value, history, target)
+            doubt = _doubt(cmd, measure, period, history, target)
         # One card back with every problem: the question about the figure and whatever
         # else is missing, so that answering one never brings the other up afterwards.
         _required_fields(cmd, measure, assessment, lock is not None, max_text, doubt)
@@ -458,7 +458,9 @@ def _required_fields(
     if not has_visible(cmd.commentary):
         errors[COMMENTARY] = "Add a short commentary: what the figure shows and why."
     slipping = measure.is_key_action and cmd.status.strip().lower() in ("some risk", "unlikely")
-    if assessment.off_track and not measure.is_key_action:
+    # A figure in question is not yet asked for the action its rating needs: it is probably
+    # a slip, and the suggestion (or the figure confirmed) decides the rating.
+    if assessment.off_track and not measure.is_key_action and doubt is None:
         if not cmd.action.strip():
             errors[ACTION] = "It is off track: say what action will bring it back on track."
         if not cmd.action_due.strip():
@@ -502,7 +504,6 @@ def _doubt(
     cmd: SubmitReturn,
     measure: Measure,
     period: Period,
-    value: Decimal,
     history: dict[str, Return],
     target: Decimal | None,
 ) -> plausibility.Doubt | None:
@@ -519,7 +520,7 @@ def _doubt(
         against = f"{_period_words(period)} in earlier years and its target"
         minimum = 1
     return plausibility.check(
-        value,
+        parse_figure(cmd.actual),  # as typed: a slip's digits before rounding (1.07, not 1.1)
         values,
         cmd.actual.strip(),
         lambda d: format_exact(d, measure.unit, measure.decimals),
