@@ -76,7 +76,9 @@ async def test_the_question_about_a_figure_is_asked_once_and_its_second_submit_i
     assert "Add a short commentary" in text
     # "Yes, 180 is right", still without commentary: only the commentary is asked for, and
     # the card that comes back keeps the confirmation.
-    await teams.submit(GARETH, card_id, {**data(query, "Yes, 180 is right"), **values(actual="180")})
+    await teams.submit(
+        GARETH, card_id, {**data(query, "Yes, 180 is right"), **values(actual="180")}
+    )
     again = last_card(teams)
     text = card_text(again)
     assert "Did you mean" not in text
@@ -101,7 +103,9 @@ async def test_a_changed_figure_after_a_confirmation_is_questioned_afresh(teams)
     card_id, card = await open_card(teams, GARETH, "RB-03")
     await teams.submit(GARETH, card_id, {**data(card), **values(actual="180")})
     query = last_card(teams)
-    await teams.submit(GARETH, card_id, {**data(query, "Yes, 180 is right"), **values(actual="1800")})
+    await teams.submit(
+        GARETH, card_id, {**data(query, "Yes, 180 is right"), **values(actual="1800")}
+    )
     assert "Did you mean 18.0 days? You entered 1800" in card_text(last_card(teams))
     assert await stored_returns(teams, "RB-03", "2026/27 M7") == []
 

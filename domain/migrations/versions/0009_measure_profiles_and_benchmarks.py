@@ -58,19 +58,31 @@ def upgrade() -> None:
                 f"SELECT id, :group, {column} FROM measures WHERE {column} IS NOT NULL"
             ).bindparams(group=group)
         )
-    with op.batch_alter_table("measures", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("cumulative", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.drop_column("benchmark_england")
-        batch_op.drop_column("benchmark_neighbours")
+    op.add_column(
+        "measures",
+        sa.Column("cumulative", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    _drop_measure_column("benchmark_england")
+    _drop_measure_column("benchmark_neighbours")
+
+
+def _drop_measure_column(name: str) -> None:
+    """Drop a plain column of measures in place. Not by a batch copy of the table on SQLite:
+    dropping the old table, with foreign keys on, would take every target, return and
+    delegate of every measure with it (ON DELETE CASCADE). SQLite 3.35 and later drop a
+    column that no index or constraint names in place."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f"ALTER TABLE measures DROP COLUMN {name}")
+    else:
+        op.drop_column("measures", name)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("measures", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("benchmark_neighbours", sa.String(length=48), nullable=True))
-        batch_op.add_column(sa.Column("benchmark_england", sa.String(length=48), nullable=True))
-        batch_op.drop_column("cumulative")
+    op.add_column("measures", sa.Column("benchmark_england", sa.String(length=48), nullable=True))
+    op.add_column(
+        "measures", sa.Column("benchmark_neighbours", sa.String(length=48), nullable=True)
+    )
+    _drop_measure_column("cumulative")
     for column, group in OLD_COLUMNS:  # what the two columns can hold: an undated row each
         op.execute(
             sa.text(
