@@ -48,14 +48,21 @@ class Comparisons:
         return f"not compared: a year-to-date figure is compared with {self.last_year.words}"
 
 
+def period_words(period: Period) -> str:
+    """A period as a sentence names it within its year: "April", "Q2", "H1", "the year"."""
+    if period.frequency is Frequency.MONTHLY:
+        return f"{period.start:%B}"
+    if period.frequency is Frequency.ANNUAL:
+        return "the year"
+    return period.label.split()[-1]
+
+
 def same_period_words(period: Period) -> str:
     """The same period a year earlier, as a sentence names it: "April last year", "Q2 last
     year", "last year" (an annual period)."""
-    if period.frequency is Frequency.MONTHLY:
-        return f"{period.start:%B} last year"
     if period.frequency is Frequency.ANNUAL:
         return "last year"
-    return f"{period.label.split()[-1]} last year"
+    return f"{period_words(period)} last year"
 
 
 def comparisons(period: Period, cumulative: bool) -> Comparisons:

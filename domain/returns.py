@@ -36,7 +36,7 @@ from domain.notifications import Kind, queue
 from domain.numbers import FigureError, check_range, format_exact, parse_figure, quantize
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
-from domain.profiles import plausibility_periods, same_period_words
+from domain.profiles import period_words, plausibility_periods
 from domain.ratings import Assessment, KeyActionStatus, RatingError
 from domain.reminders import next_ask
 from domain.reporting import load_calendar, rate
@@ -262,9 +262,9 @@ async def submit_return(
         )
     except Refused as refusal:
         return Refusal(str(refusal))
-    # The submission reads this period, the eight before it and the same period in earlier
-    # years: plausibility, direction of travel and, if the card must come back, its history;
-    # and the measure's benchmarks, for the receipt.
+    # The submission reads this period and those around it: for plausibility (the eight
+    # before it, or a cumulative measure's same period of earlier years), direction of
+    # travel and, if the card must come back, its history; and the measure's benchmarks.
     history = await newest_by_period(session, measure.id, _labels_around(period, measure))
     compared = (await benchmarks.rows_of(session, [measure.id]))[measure.id]
     # Read before anything is written: on SQLite a write holds the database's one write lock
@@ -517,7 +517,7 @@ def _doubt(
     against, minimum = "recent figures", plausibility.MINIMUM_HISTORY
     if measure.cumulative:
         values += [target] if target is not None else []
-        against = f"{_period_words(period)} in earlier years and its target"
+        against = f"{period_words(period)} in earlier years and its target"
         minimum = 1
     return plausibility.check(
         parse_figure(cmd.actual),  # as typed: a slip's digits before rounding (1.07, not 1.1)
@@ -528,11 +528,6 @@ def _doubt(
         minimum=minimum,
         against=against,
     )
-
-
-def _period_words(period: Period) -> str:
-    """A period as "the same period" names it in a sentence: "April", "Q1", "the year"."""
-    return same_period_words(period).removesuffix(" last year") or "the year"
 
 
 def _receipt(

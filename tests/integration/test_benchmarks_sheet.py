@@ -193,3 +193,25 @@ async def test_migration_0009_moves_the_old_benchmark_columns_into_rows(database
             assert await session.scalar(select(func.count()).select_from(Target)) == 1
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("code", "cell", "said"),
+    [
+        ("RB-03", "perhaps", "cumulative"),
+        ("KA-01", "yes", "a key action reports a status, not a figure: set it to no"),
+    ],
+)
+async def test_a_bad_cumulative_cell_is_a_problem_of_its_row(
+    sessions, sample_copy, code, cell, said
+):
+    await load(sessions, SAMPLE)
+    rows = read_csv(sample_copy / "measures.csv")
+    number = next(i for i, row in enumerate(rows, start=2) if row["code"] == code)
+    rows[number - 2]["cumulative"] = cell
+    write_csv(sample_copy / "measures.csv", list(rows[0]), [list(r.values()) for r in rows])
+    with pytest.raises(ImportRejected) as rejected:
+        await load(sessions, sample_copy)
+    [problem] = rejected.value.problems
+    assert (problem.sheet, problem.row) == ("measures", number)
+    assert said in problem.message

@@ -2,7 +2,7 @@
 earlier years, never with the period before across the year boundary."""
 
 from domain.periods import Period
-from domain.profiles import comparisons, plausibility_periods, same_period_words
+from domain.profiles import comparisons, period_words, plausibility_periods, same_period_words
 
 APRIL = Period.parse("2026/27 M1")
 
@@ -31,6 +31,8 @@ def test_the_same_period_is_named_as_people_say_it():
     assert same_period_words(Period.parse("2026/27 Q2")) == "Q2 last year"
     assert same_period_words(Period.parse("2026/27 H1")) == "H1 last year"
     assert same_period_words(Period.parse("2026/27")) == "last year"
+    assert period_words(Period.parse("2026/27 M1")) == "April"
+    assert period_words(Period.parse("2026/27")) == "the year"
 
 
 def test_plausibility_looks_at_the_eight_periods_before_or_the_same_period_of_three_years():
