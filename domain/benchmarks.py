@@ -180,16 +180,21 @@ def standing_of(
     return standing(figure, comparators, measure.polarity, measure.unit, measure.decimals, period)
 
 
-async def rows_of(session: AsyncSession, measure_ids: Iterable[int]) -> dict[int, list[Benchmark]]:
-    """Each measure's benchmark rows, in the order they were given, in one query."""
-    ids = sorted(set(measure_ids))
-    found: dict[int, list[Benchmark]] = {i: [] for i in ids}
-    if not ids:
-        return found
-    for row in await session.scalars(
-        select(Benchmark).where(Benchmark.measure_id.in_(ids)).order_by(Benchmark.id)
-    ):
-        found[row.measure_id].append(row)
+async def rows_of(
+    session: AsyncSession, measure_ids: Iterable[int] | None
+) -> dict[int, list[Benchmark]]:
+    """Each measure's benchmark rows, in the order they were given, in one query; with
+    ``measure_ids`` None, every measure's (a report of thousands: no list of ids to send)."""
+    query = select(Benchmark).order_by(Benchmark.id)
+    found: dict[int, list[Benchmark]] = {}
+    if measure_ids is not None:
+        ids = sorted(set(measure_ids))
+        found = {i: [] for i in ids}
+        if not ids:
+            return found
+        query = query.where(Benchmark.measure_id.in_(ids))
+    for row in await session.scalars(query):
+        found.setdefault(row.measure_id, []).append(row)
     return found
 
 

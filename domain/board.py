@@ -640,8 +640,9 @@ class _Reader:
         ):
             if measure_id in ids:
                 self.targets[(measure_id, label)] = value
-        for measure_id, rows in (await benchmarks.rows_of(session, ids)).items():
-            self.benchmarks[measure_id] = [Comparator.of(r) for r in rows]
+        for measure_id, rows in (await benchmarks.rows_of(session, None)).items():
+            if measure_id in ids:
+                self.benchmarks[measure_id] = [Comparator.of(r) for r in rows]
 
     def figure(self, measure_id: int, label: str) -> _Newest | _Figure | None:
         key = (measure_id, label)
