@@ -152,3 +152,20 @@ async def test_the_escalation_card_says_where_the_figure_stands(teams):
     escalation = card_text(teams.connector.cards([call])[0])
     assert "worse than the England average of 19.0 days (LG Inform, 2025/26)" in escalation
     assert "bottom quartile of Statistical nearest neighbours" in escalation
+
+
+async def test_a_cumulative_measures_escalation_card_is_against_the_same_month_last_year(teams):
+    from tests.bot.test_escalations import dispatch, to
+
+    await teams.install(MARK)
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    typed = values(
+        actual="55", commentary="System outage.", action="Recovery plan.", action_due="2027-01-31"
+    )
+    await teams.submit(AMINA, card_id, {**data(card), **typed})
+    teams.connector.clear()
+    await dispatch(teams)
+    [call] = to(teams, MARK)
+    escalation = card_text(teams.connector.cards([call])[0])
+    assert "↓ declining against October last year" in escalation  # 66.9% in 2025/26 M7
+    assert "Since last period" not in escalation
