@@ -35,8 +35,10 @@ from domain.summary import MeasureDetail, MeasureLine, Summary
 from domain.views import (
     OVERDUE,
     WAITING,
+    Directions,
     OpenReturn,
     Receipt,
+    direction_facts,
     shown_value,
     signed_off_by,
     today_in_london,
@@ -135,6 +137,8 @@ def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
             ("Target", item.target_shown or ("none: data only" if m.data_only else "none set"))
         )
         facts.append(("Unit", _unit_words(m.unit, m.polarity)))
+        if item.benchmarks:
+            facts.append(("Benchmarks", item.benchmarks))
     if item.latest is not None and item.state not in WAITING:
         sent = shown_value(m, item.latest)
         if item.state == "approved":
@@ -335,10 +339,12 @@ def return_card(
     summary: str = "",
     doubt: Doubt | None = None,
     notice: str = "",
+    confirmed: str = "",
 ) -> dict[str, Any]:
     """The card that asks for a return: a figure (or a key action's progress) and commentary,
     with what the person typed and what is wrong when it comes back. ``notice`` heads it (a
-    reviewer's comment on a return sent back)."""
+    reviewer's comment on a return sent back). ``confirmed`` is the figure the person has
+    already confirmed after a plausibility question (the card carries it: not asked again)."""
     view = _return_view(item, today)
     if len(summary) > MAX_SUMMARY:  # many problems at once: each is marked against its field
         summary = "Please put right the fields marked below."
@@ -348,6 +354,7 @@ def return_card(
         "errors": dict(errors or {}),
         "summary": summary,
         "notice": notice,
+        "confirmed": confirmed,
     }
     extra: dict[str, Any]
     if item.measure.is_key_action:
@@ -411,18 +418,11 @@ def _cut_to_fit(
 def receipt_card(receipt: Receipt) -> dict[str, Any]:
     a = receipt.assessment
     headline = receipt.shown + (f"  {_rating(a.rating)}" if a.rating else "")
-    facts = []
-    if receipt.since_last_period:
-        facts.append(
-            (
-                "Since last period",
-                f"{receipt.since_last_period.arrow} {receipt.since_last_period.value}",
-            )
-        )
-    if receipt.since_last_year:
-        facts.append(
-            ("Since last year", f"{receipt.since_last_year.arrow} {receipt.since_last_year.value}")
-        )
+    facts = direction_facts(
+        Directions(receipt.since_last_period, receipt.since_last_year, receipt.last_year_words)
+    )
+    if receipt.benchmarks:
+        facts.append(("Benchmarks", receipt.benchmarks))
     if receipt.replaced == receipt.shown:
         facts.append(("Version", f"{receipt.version}: the same figure, with the new words"))
     elif receipt.replaced:
@@ -583,6 +583,8 @@ def _services(items: Sequence[OpenReturn]) -> list[dict[str, Any]]:
             value = f"{i.period.label} · {_STATE_WORDS.get(i.state, i.state)}"
             if i.latest is not None and i.assessment.rating:
                 value += f" · {_rating(i.assessment.rating)}"
+            if i.benchmarks and i.state not in WAITING:  # where a figure sent stands
+                value += f" · {i.benchmarks}"
             if i.actions_late and i.measure.code not in flagged:  # once per measure
                 flagged.add(i.measure.code)
                 value += f" · ⚠ {_plural(i.actions_late, 'action')} late"

@@ -8,7 +8,9 @@ the HTML to whoever holds a signed link (bot/web/).
   portfolio, each at its own period that ends the quarter (a monthly measure at the
   quarter's last month, a half-yearly one at the half-year ended by then): target, actual,
   rating and its sentence, direction of travel against the previous period and the same
-  period last year, the last eight periods, benchmarks, the owner's commentary, the action
+  period last year (a cumulative measure's against the same period last year only), the
+  last eight periods, benchmarks and where the figure stands against them, the owner's
+  commentary, the action
   plan, the sign-off state and any restatement. A first page of headline counts.
 - The **exception report** (a quarter): only the off-track measures (Review or Action, Amber
   or Red) with the owner's why / impact / action / by-when, the escalation owner's
@@ -31,6 +33,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import benchmarks
+from domain.benchmarks import Comparator, applying, standing
 from domain.dates import LONDON, long_day
 from domain.escalations import decision_lines
 from domain.model import (
@@ -52,6 +56,7 @@ from domain.model import (
 from domain.numbers import Unit, format_figure
 from domain.periods import Frequency, Period, PeriodError, periods_back, periods_between
 from domain.policy import Policy
+from domain.profiles import Comparison, comparisons
 from domain.ratings import (
     Direction,
     MeasureRule,
@@ -194,11 +199,13 @@ class TrendPoint:
 class Travel:
     """Direction of travel against one earlier period."""
 
-    against: str  # "the previous period" or "the same period last year"
+    against: str  # "the previous period", "the same period last year", "April last year"
     period: str  # its label
     shown: str  # its figure as printed, "—" if none
-    direction: Direction | None  # None: no figure to compare
+    direction: Direction | None  # None: no figure to compare (or not compared: ``note``)
     value: Decimal | None = None  # its figure as a number (None: none, or a key action)
+    # Why it is not compared at all (a cumulative measure and the period before); "" if it is.
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -215,9 +222,11 @@ class PlanEntry:
 
 @dataclass(frozen=True)
 class Benchmark:
-    name: str  # "England average", "Statistical neighbours"
+    name: str  # the comparator group: "England", "CIPFA nearest neighbours"
     value: Decimal
     shown: str
+    period: str = ""  # the period of the group's figure set beside this one ("" any)
+    source: str = ""  # "LG Inform", "CIPFA"
 
 
 @dataclass(frozen=True)
@@ -244,7 +253,7 @@ class BoardRow:
     previous: Travel
     last_year: Travel
     trend: tuple[TrendPoint, ...]  # oldest first; up to TREND_PERIODS
-    benchmarks: tuple[Benchmark, ...]
+    benchmarks: tuple[Benchmark, ...]  # those set beside the figure's period
     commentary: str | None
     remedial_action: str | None  # the owner's "action" answer (off-track returns)
     action_due: date | None  # the owner's "by when" answer
@@ -260,6 +269,8 @@ class BoardRow:
     overdue: bool = False
     portfolio: str = "No portfolio set"  # its Cabinet portfolio (NO_PORTFOLIO if none)
     priorities: tuple[str, ...] = ()  # all its priorities; ``priority`` is the one shown under
+    # Where the figure stands against ``benchmarks`` (or, with none, what they are).
+    benchmark_words: str = ""
 
     @property
     def off_track(self) -> bool:
@@ -417,10 +428,6 @@ def grouped(rows: Sequence[R]) -> list[tuple[str, list[tuple[str, list[R]]]]]:
 
 NO_PRIORITY = "No priority set"
 NO_PORTFOLIO = "No portfolio set"
-BENCHMARKS = (
-    ("England average", "benchmark_england"),
-    ("Statistical neighbours", "benchmark_neighbours"),
-)
 
 
 async def scope_of(session: AsyncSession, person: Person) -> Scope:
@@ -472,8 +479,7 @@ class _Measure:
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "id", "code", "title", "kind", "service_id", "portfolio", "owner_id",
         "escalation_owner_id", "unit", "polarity", "frequency", "decimals", "scheme",
-        "tolerance", "data_only", "deadline_working_days", "due_date", "benchmark_england",
-        "benchmark_neighbours",
+        "tolerance", "data_only", "deadline_working_days", "due_date", "cumulative",
     )  # fmt: skip
 
     id: int
@@ -493,8 +499,7 @@ class _Measure:
     data_only: bool
     deadline_working_days: int
     due_date: date | None
-    benchmark_england: Decimal | None
-    benchmark_neighbours: Decimal | None
+    cumulative: bool
     priorities: tuple[str, ...] = ()  # from measure_priorities, in the council's order
 
     @property
@@ -576,6 +581,7 @@ class _Reader:
         self.figures: dict[tuple[int, str], _Figure] = {}
         self.returns: dict[tuple[int, str], _Newest] = {}
         self.targets: dict[tuple[int, str], Decimal] = {}
+        self.benchmarks: dict[int, list[Comparator]] = {}
         self.service: str | None = None
         self.priority: str | None = None
         self.portfolio: str | None = None
@@ -683,6 +689,9 @@ class _Reader:
         ):
             if measure_id in ids:
                 self.targets[(measure_id, label)] = value
+        for measure_id, rows in (await benchmarks.rows_of(session, None)).items():
+            if measure_id in ids:
+                self.benchmarks[measure_id] = [Comparator.of(r) for r in rows]
 
     def figure(self, measure_id: int, label: str) -> _Newest | _Figure | None:
         key = (measure_id, label)
@@ -700,16 +709,44 @@ class _Reader:
             period.label, value, None if m.data_only else target, rating, shown_value(m, ret)
         )
 
-    def travel(self, m: _Measure, against: str, period: Period, value: Decimal | None) -> Travel:
-        ret = self.figure(m.id, period.label)
-        earlier = None if m.is_key_action or ret is None else ret.value
-        return Travel(
-            against,
-            period.label,
-            shown_value(m, ret),
-            direction(value, earlier, m.polarity),
-            earlier,
+    def travel(self, m: _Measure, own: Period, value: Decimal | None) -> tuple[Travel, Travel]:
+        """Against the previous period and the same period last year, as the measure's
+        profile compares them (domain/profiles.py): a cumulative measure's only the latter."""
+        against = comparisons(own, m.cumulative)
+
+        def one(comparison: Comparison, note: str = "") -> Travel:
+            ret = self.figure(m.id, comparison.period.label)
+            earlier = None if m.is_key_action or ret is None else ret.value
+            return Travel(
+                comparison.words,
+                comparison.period.label,
+                shown_value(m, ret),
+                None if note else direction(value, earlier, m.polarity),
+                earlier,
+                note,
+            )
+
+        previous = against.previous or Comparison(own.previous(), "the previous period")
+        return one(previous, against.not_compared), one(against.last_year)
+
+    def standing(
+        self, m: _Measure, own: Period, value: Decimal | None
+    ) -> tuple[tuple[Benchmark, ...], str]:
+        """The benchmarks set beside the figure of ``own``, and where it stands against them."""
+        if m.is_key_action:
+            return (), ""
+        chosen = applying(self.benchmarks.get(m.id, ()), own, m.cumulative)
+        shown = tuple(
+            Benchmark(
+                c.group,
+                c.value,
+                format_figure(c.value, m.unit, m.decimals),
+                c.period.label if c.period else "",
+                c.source or "",
+            )
+            for c in chosen
         )
+        return shown, standing(value, chosen, m.polarity, m.unit, m.decimals, own)
 
 
 def _about(
@@ -977,6 +1014,8 @@ async def build(
         approval, approval_words = _approval(ret, state, deadline, reader.name)
         trend = periods_back(own, TREND_PERIODS)
         escalated_to = reader.name(m.escalation_owner_id) if m.escalation_owner_id else "nobody"
+        previous, last_year = reader.travel(m, own, value)
+        compared, benchmark_words = reader.standing(m, own, value)
         return BoardRow(
             **_about(m, own, target, services, reader),
             actual=value,
@@ -984,16 +1023,11 @@ async def build(
             rating=assessment.rating,
             rating_sentence=assessment.explanation,
             variance=assessment.variance,
-            previous=reader.travel(m, "the previous period", own.previous(), value),
-            last_year=reader.travel(
-                m, "the same period last year", own.same_period_last_year(), value
-            ),
+            previous=previous,
+            last_year=last_year,
             trend=_from_first(reader.point(m, p) for p in reversed(trend)),
-            benchmarks=tuple(
-                Benchmark(title, value, format_figure(value, m.unit, m.decimals))
-                for title, column in BENCHMARKS
-                if (value := getattr(m, column)) is not None
-            ),
+            benchmarks=compared,
+            benchmark_words=benchmark_words,
             commentary=ret.commentary if ret else None,
             remedial_action=ret.remedial_action if ret else None,
             action_due=ret.action_due if ret else None,

@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import action_plans, deep_dives
+from domain import action_plans, benchmarks, deep_dives
 from domain.audit import record
 from domain.dates import LONDON, long_day, parse_day
 from domain.model import (
@@ -35,14 +35,15 @@ from domain.model import (
     Role,
 )
 from domain.notifications import Kind, queue
-from domain.numbers import format_figure
 from domain.people import NOT_INSTALLED, performance_team, why_unreachable
 from domain.periods import Period
 from domain.policy import Policy
-from domain.ratings import Assessment, direction
+from domain.ratings import Assessment
 from domain.reporting import load_calendar
 from domain.views import (
     build_open_return,
+    direction_facts,
+    directions,
     history_labels,
     newest_by_period,
     open_return,
@@ -517,20 +518,15 @@ async def view(
         headline = shown
     travel: list[tuple[str, str]] = []
     if not measure.is_key_action and ret is not None:
-        before = returns.get(period.previous().label)
-        year_ago = returns.get(last_year)
-        since = direction(ret.value, before.value if before else None, measure.polarity)
-        if since:
-            travel.append(("Since last period", f"{since.arrow} {since.value}"))
-        since_year = direction(ret.value, year_ago.value if year_ago else None, measure.polarity)
-        if since_year:
-            travel.append(("Since last year", f"{since_year.arrow} {since_year.value}"))
-    for title, value in (
-        ("England average", measure.benchmark_england),
-        ("Statistical neighbours", measure.benchmark_neighbours),
-    ):
-        if value is not None:
-            travel.append((title, format_figure(value, measure.unit, measure.decimals)))
+        travel = direction_facts(directions(measure, period, ret.value, returns))
+    standing = benchmarks.standing_of(
+        measure,
+        period,
+        None if ret is None else ret.value,
+        (await benchmarks.rows_of(session, [measure.id]))[measure.id],
+    )
+    if standing:
+        travel.append(("Benchmarks", standing))
     history = [
         (p.period.label, f"{p.shown}  {p.rating.symbol} {p.rating.word}" if p.rating else p.shown)
         for p in item.history

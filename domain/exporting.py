@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import benchmarks
 from domain.dates import LONDON
 from domain.model import ClosureDay, Measure, MeasureKind, Person, Service, Target
 from domain.periods import Period
@@ -108,8 +109,7 @@ MEASURE_COLUMNS = (
     "allow_negative",
     "deadline_working_days",
     "due_date",
-    "benchmark_england",
-    "benchmark_neighbours",
+    "cumulative",
 )
 
 
@@ -137,8 +137,7 @@ async def measure_rows(session: AsyncSession) -> list[Row]:
                 m.allow_negative,
                 m.deadline_working_days,
                 m.due_date,
-                m.benchmark_england,
-                m.benchmark_neighbours,
+                m.cumulative,
             )
         )
         for m in await _measures(session)
@@ -206,6 +205,12 @@ async def deadline_rows(session: AsyncSession) -> list[Row]:
 
 
 # Sheet → export, in import's order (people before the services and measures that name them).
+async def benchmark_rows(session: AsyncSession) -> list[Row]:
+    """The benchmarks of the active measures (the others are not on the measures sheet)."""
+    active = {m.code for m in await _measures(session)}
+    return [row for row in await benchmarks.sheet_rows(session) if row[0] in active]
+
+
 WORKBOOK: dict[str, SheetExport] = {
     "people": SheetExport(PEOPLE_COLUMNS, people_rows),
     "services": SheetExport(SERVICE_COLUMNS, service_rows),
@@ -214,6 +219,7 @@ WORKBOOK: dict[str, SheetExport] = {
     "actuals": SheetExport(ACTUAL_COLUMNS, actual_rows),
     "calendar": SheetExport(CALENDAR_COLUMNS, calendar_rows),
     "deadlines": SheetExport(DEADLINE_COLUMNS, deadline_rows),
+    "benchmarks": SheetExport(benchmarks.BENCHMARK_COLUMNS, benchmark_rows),
 }
 
 

@@ -1,5 +1,5 @@
-"""Import a council's people, measures, targets, actuals, closure days and published
-deadlines from spreadsheets.
+"""Import a council's people, measures, targets, actuals, closure days, published deadlines
+and benchmarks from spreadsheets.
 
 All or nothing: every row is checked first, every problem is reported with its sheet, row
 and column, and nothing is written if any row is bad. Re-importing the same file changes
@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import text as texts
 from domain.audit import record
+from domain.benchmarks import OLD_MEASURE_COLUMNS
 from domain.dates import parse_day, parse_moment, parse_yes_no
 from domain.locks import all_locks, mark_restated
 from domain.model import (
+    Benchmark,
     ClosureDay,
     Deadline,
     Measure,
@@ -56,12 +58,15 @@ REQUIRED_COLUMNS = {
     "calendar": ("date",),
     "deadlines": ("period", "due_date"),
     "services": ("name",),
+    "benchmarks": ("code", "group", "value"),
 }
 # Sheets that need one column of a pair; each row fills exactly one of them.
 ONE_OF_COLUMNS = {"deadlines": ("frequency", "code")}
 MAX_TITLE = 300
 MAX_REVIEW = 255
 MAX_NAME = 255  # a portfolio's or a priority's name
+MAX_GROUP = 255  # a benchmark's comparator group, and its source
+QUARTILE_COLUMNS = ("lower_quartile", "median", "upper_quartile")
 _EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
 _KINDS = {
@@ -126,6 +131,7 @@ class ImportSummary:
             "actuals",
             "closure days",
             "deadlines",
+            "benchmarks",
         ]
         out = []
         for kind in kinds:
@@ -208,6 +214,8 @@ class _MeasureRow:
     escalation_owner_email: str | None
     delegate_emails: list[str]
     priorities: list[str]  # in the council's order
+    # An old workbook's benchmark_england / benchmark_neighbours: undated rows of their groups.
+    benchmarks: tuple[tuple[str, str, Decimal], ...] = ()  # (column, group, value)
 
 
 @dataclass(frozen=True)
@@ -358,6 +366,7 @@ async def import_workbook(
     actual_rows = _read_actuals(sheets.get("actuals"), problems, facts, known_emails)
     closure_rows = _read_calendar(sheets.get("calendar"), problems)
     deadline_rows = _read_deadlines(sheets.get("deadlines"), problems, facts)
+    benchmark_rows = _read_benchmarks(sheets.get("benchmarks"), problems, facts, measure_rows)
     locks = await all_locks(session)
     if locks and reason is None:
         await _check_locks(session, locks, measures, target_rows, actual_rows, problems)
@@ -375,6 +384,7 @@ async def import_workbook(
     await writer.write_actuals(actual_rows)
     await writer.write_closures(closure_rows)
     await writer.write_deadlines(deadline_rows)
+    await writer.write_benchmarks(benchmark_rows)
     await session.flush()
     return summary
 
@@ -446,9 +456,17 @@ def _read_measures(
             # Up to half a year of working days: an annual return can be due in the autumn.
             "deadline_working_days": row.parse("deadline_working_days", _whole_number(0, 130)),
             "due_date": row.parse("due_date", parse_day),
-            "benchmark_england": row.parse("benchmark_england", parse_figure),
-            "benchmark_neighbours": row.parse("benchmark_neighbours", parse_figure),
+            "cumulative": bool(row.parse("cumulative", parse_yes_no)),
         }
+        old_benchmarks = tuple(
+            (column, group, value)
+            for column, group in OLD_MEASURE_COLUMNS.items()
+            if (value := row.parse(column, parse_figure)) is not None
+        )
+        if kind is MeasureKind.KEY_ACTION and fields["cumulative"]:
+            row.problem(
+                "cumulative is yes, but a key action reports a status, not a figure: set it to no"
+            )
         tolerance = row.parse("tolerance", _tolerance)
         fields["tolerance"] = str(tolerance) if tolerance else None
         if fields["deadline_working_days"] is None:
@@ -480,7 +498,14 @@ def _read_measures(
         if row.ok and code and owner:
             rows.append(
                 _MeasureRow(
-                    number, fields, service, owner, escalation, sorted(set(delegates)), priorities
+                    number,
+                    fields,
+                    service,
+                    owner,
+                    escalation,
+                    sorted(set(delegates)),
+                    priorities,
+                    old_benchmarks,
                 )
             )
     return rows
@@ -814,6 +839,123 @@ def _read_deadlines(
     return rows
 
 
+@dataclass(frozen=True)
+class _BenchmarkRow:
+    code: str
+    period: Period | None
+    group: str
+    value: Decimal
+    quartiles: tuple[Decimal | None, Decimal | None, Decimal | None]
+    source: str | None
+
+    @property
+    def key(self) -> str:
+        """How the audit log names it: ``RB-01 England 2025/26``, ``RB-01 England (any period)``."""
+        return f"{self.code} {self.group} {self.period.label if self.period else '(any period)'}"
+
+
+def _group(raw: str) -> str:
+    if len(raw) > MAX_GROUP:
+        raise ValueError(f"{len(raw):,} characters: keep it to {MAX_GROUP} or fewer")
+    return raw
+
+
+def _read_benchmarks(
+    sheet: Sheet | None,
+    problems: list[Problem],
+    facts: dict[str, _MeasureFacts],
+    measure_rows: list[_MeasureRow],
+) -> list[_BenchmarkRow]:
+    """The benchmarks sheet, after the undated rows an old measures sheet's benchmark_england
+    and benchmark_neighbours columns give (checked there)."""
+    rows: list[_BenchmarkRow] = []
+    seen: dict[Any, str] = {}
+    for given in measure_rows:
+        measure_code = given.fields["code"]
+        for column, group, figure in given.benchmarks:
+            unit = given.fields["unit"]
+            if given.fields["kind"] is MeasureKind.KEY_ACTION:
+                problems.append(
+                    Problem(
+                        "measures",
+                        given.number,
+                        f"{column}: {measure_code} is a key action: it reports a status, so it has no "
+                        "benchmark",
+                    )
+                )
+                continue
+            try:
+                check_range(figure, unit, allow_negative=given.fields["allow_negative"])
+            except ValueError as error:
+                problems.append(Problem("measures", given.number, f"{column}: {error}"))
+                continue
+            seen[(measure_code, group.casefold(), None)] = f"measures row {given.number} ({column})"
+            rows.append(_BenchmarkRow(measure_code, None, group, figure, (None, None, None), None))
+    if sheet is None:
+        return rows
+    for number, values in sheet.rows:
+        row = _Row("benchmarks", number, values, problems)
+        code = row.parse("code", _code, required=True, why=": name the measure, as in HS-04")
+        period = row.parse("period", Period.parse)
+        name = row.parse(
+            "group",
+            _group,
+            required=True,
+            why=": name the comparator group, such as England or CIPFA nearest neighbours",
+        )
+        value = row.parse(
+            "value", parse_figure, required=True, why=": give the group's figure, such as 96.1"
+        )
+        lower, median, upper = (row.parse(column, parse_figure) for column in QUARTILE_COLUMNS)
+        source = row.parse("source", _group)
+        measure = facts.get(code) if code else None
+        if code and measure is None:
+            row.problem(f"code '{code}' is not a known measure: add it to measures")
+            continue
+        if code is None or measure is None or name is None or value is None or not row.ok:
+            continue
+        if measure.kind is MeasureKind.KEY_ACTION:
+            row.problem(f"{code} is a key action: it reports a status, so it has no benchmark")
+            continue
+        cells = {"value": value, "lower_quartile": lower, "median": median, "upper_quartile": upper}
+        if len({column for column in QUARTILE_COLUMNS if cells[column] is None}) not in (0, 3):
+            row.problem(
+                "give all three quartile boundaries (lower_quartile, median, upper_quartile) "
+                "or none of them"
+            )
+            continue
+        for column, number_given in cells.items():
+            try:
+                if number_given is not None:
+                    check_range(number_given, measure.unit, allow_negative=measure.allow_negative)
+            except ValueError as error:
+                row.problem(f"{column}: {error}")
+        if not row.ok:
+            continue
+        if (
+            lower is not None
+            and median is not None
+            and upper is not None
+            and not lower <= median <= upper
+        ):
+            row.problem(
+                f"the quartile boundaries are out of order: write lower_quartile "
+                f"({lower:f}) ≤ median ({median:f}) ≤ upper_quartile ({upper:f}), "
+                "whichever way is better"
+            )
+            continue
+        key = (code, name.casefold(), period.label if period else None)
+        if key in seen:
+            when = period.label if period else "without a period"
+            row.problem(f"a {name} benchmark for {code} {when} is already on {seen[key]}")
+            continue
+        seen[key] = f"row {number}"
+        rows.append(
+            _BenchmarkRow(code, period, name, value, (lower, median, upper), source or None)
+        )
+    return rows
+
+
 _CORRECT = 'To record it as a correction, re-run the import with --reason "why it changed".'
 
 
@@ -890,6 +1032,7 @@ _ENTITY = {
     "actuals": "return",
     "closure days": "closure day",
     "deadlines": "deadline",
+    "benchmarks": "benchmark",
 }
 
 
@@ -1165,3 +1308,36 @@ class _Writer:
                 {"due_date": row.due, "review_date": row.review_date, "review": row.review},
             )
             self._count("deadlines", row.key, created, changes)
+
+    async def write_benchmarks(self, rows: list[_BenchmarkRow]) -> None:
+        """A row matches a stored one by measure, group (any case) and period; the group is
+        kept as the council last spelled it."""
+        if not rows:
+            return
+        existing = {
+            (b.measure_id, b.comparator.casefold(), b.period): b
+            for b in (await self.session.scalars(select(Benchmark))).all()
+        }
+        for row in rows:
+            measure_id = self.measures[row.code].id
+            label = row.period.label if row.period else None
+            key = (measure_id, row.group.casefold(), label)
+            benchmark = existing.get(key)
+            created = benchmark is None
+            if benchmark is None:
+                benchmark = Benchmark(measure_id=measure_id, period=label)
+                self.session.add(benchmark)
+                existing[key] = benchmark
+            lower, median, upper = row.quartiles
+            changes = self._update(
+                benchmark,
+                {
+                    "comparator": row.group,
+                    "value": row.value,
+                    "lower_quartile": lower,
+                    "median": median,
+                    "upper_quartile": upper,
+                    "source": row.source,
+                },
+            )
+            self._count("benchmarks", row.key, created, changes)

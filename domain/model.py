@@ -223,8 +223,9 @@ class Measure(Base):
     deadline_working_days: Mapped[int] = mapped_column(Integer, default=15)
     reminder_days: Mapped[str | None] = mapped_column(String(32))  # "5,1,0"; None: council's
     due_date: Mapped[date | None]  # key actions: when the action should be complete
-    benchmark_england: Mapped[Decimal | None]
-    benchmark_neighbours: Mapped[Decimal | None]
+    # A year-to-date figure (council tax collected in year): compared with the same period
+    # of earlier years, never with the period before (domain/profiles.py).
+    cumulative: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     # Loaded with the measure in one query (joins), so that no lazy load hides I/O.
@@ -279,6 +280,28 @@ class Target(Base):
     measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(String(16))
     value: Mapped[Decimal]
+
+
+class Benchmark(Base):
+    """A comparator group's figure for a measure (seed 001: the England average, English
+    county councils, statistical or CIPFA nearest neighbours; seed 004's sources: LG Inform,
+    CIPFA, ...), optionally with the group's quartile boundaries. A row per period: a
+    figure is set beside its own period's row of each group, else the latest earlier one; a
+    row without a period stands for any period that has none (domain/benchmarks.py)."""
+
+    __tablename__ = "benchmarks"
+    # A row without a period is unique by import (NULLs are never equal in a constraint).
+    __table_args__ = (UniqueConstraint("measure_id", "comparator", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
+    period: Mapped[str | None] = mapped_column(String(16))
+    comparator: Mapped[str]  # the group, as the council names it: "England"
+    value: Mapped[Decimal]  # the group's average (or median, as the source gives it)
+    lower_quartile: Mapped[Decimal | None]  # the three quartile boundaries, all or none
+    median: Mapped[Decimal | None]
+    upper_quartile: Mapped[Decimal | None]
+    source: Mapped[str | None]  # "LG Inform", "CIPFA", "DLUHC"
 
 
 class Return(Base):

@@ -15,6 +15,7 @@ from domain.dates import LONDON
 from domain.model import ClosureDay, Deadline, Measure, MeasureKind, Person, Return, Target
 from domain.numbers import quantize
 from domain.periods import Period
+from domain.profiles import comparisons
 from domain.ratings import (
     Assessment,
     Direction,
@@ -81,7 +82,7 @@ class PerformanceRow:
     target: Decimal | None
     latest: Return | None
     assessment: Assessment
-    direction: Direction | None
+    direction: Direction | None  # against the previous period (cumulative: last year's)
     direction_last_year: Direction | None
 
     def export_values(self) -> tuple[Any, ...]:
@@ -352,8 +353,11 @@ async def performance(
         for each in periods:
             ret = latest.get((measure.id, each.label))
             target = targets.get((measure.id, each.label))
-            previous = latest.get((measure.id, each.previous().label))
-            last_year = latest.get((measure.id, each.same_period_last_year().label))
+            # The direction column is the headline comparison: against the previous period,
+            # a cumulative measure's against the same period last year (domain/profiles.py).
+            against = comparisons(each, measure.cumulative)
+            previous = latest.get((measure.id, against.headline.period.label))
+            last_year = latest.get((measure.id, against.last_year.period.label))
             value = ret.value if ret else None
             rows.append(
                 PerformanceRow(

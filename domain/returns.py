@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from domain import action_plans, deep_dives, escalations, plausibility, signoff
+from domain import action_plans, benchmarks, deep_dives, escalations, plausibility, signoff
 from domain.audit import record
 from domain.dates import long_day, parse_day
 from domain.locks import mark_restated, published_since
 from domain.model import (
+    Benchmark,
     Delegate,
     Measure,
     PeriodLock,
@@ -35,7 +36,8 @@ from domain.notifications import Kind, queue
 from domain.numbers import FigureError, check_range, format_exact, parse_figure, quantize
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
-from domain.ratings import Assessment, KeyActionStatus, RatingError, direction
+from domain.profiles import period_words, plausibility_periods
+from domain.ratings import Assessment, KeyActionStatus, RatingError
 from domain.reminders import next_ask
 from domain.reporting import load_calendar, rate
 from domain.text import has_visible
@@ -47,6 +49,7 @@ from domain.views import (
     can_submit,
     current_period,
     deadline_of,
+    directions,
     has_figure,
     history_labels,
     locked_sentence,
@@ -82,6 +85,9 @@ class FormProblems(Exception):
     errors: dict[str, str] = field(default_factory=dict)
     doubt: plausibility.Doubt | None = None
     summary: str = ""
+    # The figure the person has already confirmed after a plausibility question: the card
+    # that comes back (for other problems) carries it, so the question is never asked again.
+    confirmed: str = ""
 
     def __str__(self) -> str:
         return self.summary or "; ".join(self.errors.values())
@@ -256,9 +262,11 @@ async def submit_return(
         )
     except Refused as refusal:
         return Refusal(str(refusal))
-    # The submission reads this period, the eight before it and the same period last year:
-    # plausibility, direction of travel and, if the card must come back, its history.
-    history = await newest_by_period(session, measure.id, _labels_around(period))
+    # The submission reads this period and those around it: for plausibility (the eight
+    # before it, or a cumulative measure's same period of earlier years), direction of
+    # travel and, if the card must come back, its history; and the measure's benchmarks.
+    history = await newest_by_period(session, measure.id, _labels_around(period, measure))
+    compared = (await benchmarks.rows_of(session, [measure.id]))[measure.id]
     # Read before anything is written: on SQLite a write holds the database's one write lock
     # until the commit, so nothing more is read after it.
     waiting, targets = await still_open(session, measure, today_in_london(now), policy.open_from)
@@ -286,19 +294,33 @@ async def submit_return(
                 else None
             )
             receipt = _receipt(
-                measure, period, earlier, None, policy, target, history, steps, duplicate=True
+                measure,
+                period,
+                earlier,
+                None,
+                policy,
+                target,
+                history,
+                steps,
+                compared,
+                duplicate=True,
             )
             plan = await action_plans.receipt_line(session, measure, earlier)
             return replace(receipt, waiting=tuple(p.label for p in waiting), action_plan=plan)
+        doubt = None
         if measure.is_key_action:
             value, status, assessment = None, *_key_action_fields(cmd, measure, period, policy)
         else:
             value = _figure(cmd, measure)
             status = None
             assessment = rate(measure, period, target, Return(value=value), policy.scheme)
-            _plausible(cmd, measure, period, value, history)
-        _required_fields(cmd, measure, assessment, lock is not None, max_text)
+            doubt = _doubt(cmd, measure, period, history, target)
+        # One card back with every problem: the question about the figure and whatever
+        # else is missing, so that answering one never brings the other up afterwards.
+        _required_fields(cmd, measure, assessment, lock is not None, max_text, doubt)
     except FormProblems as problems:
+        if not problems.doubt and _confirmed(cmd):
+            problems = replace(problems, confirmed=cmd.actual.strip())
         calendar = await load_calendar(session)
         item = build_open_return(
             measure, period, today_in_london(now), policy, calendar, history, targets
@@ -373,7 +395,7 @@ async def submit_return(
         steps = await escalations.recovery_steps(session, measure)
     elif escalated == "closed":
         steps = "Its escalation was closed when the activity was stopped, so nothing more is sent."
-    receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
+    receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps, compared)
     if lock is not None:
         what = f"a restatement of {replaced}" if replaced else "a new figure"
         review = (
@@ -416,9 +438,16 @@ def _key_action_fields(
 
 
 def _required_fields(
-    cmd: SubmitReturn, measure: Measure, assessment: Assessment, locked: bool, max_text: int
+    cmd: SubmitReturn,
+    measure: Measure,
+    assessment: Assessment,
+    locked: bool,
+    max_text: int,
+    doubt: plausibility.Doubt | None = None,
 ) -> None:
-    errors = {}
+    """Raise FormProblems with every field that needs putting right (and ``doubt``, the
+    question about the figure, first)."""
+    errors = {ACTUAL: doubt.message} if doubt else {}
     if locked and not cmd.correction_reason.strip():
         errors[CORRECTION_REASON] = (
             "This period is signed off: say why the figure is being corrected (it is recorded "
@@ -429,7 +458,9 @@ def _required_fields(
     if not has_visible(cmd.commentary):
         errors[COMMENTARY] = "Add a short commentary: what the figure shows and why."
     slipping = measure.is_key_action and cmd.status.strip().lower() in ("some risk", "unlikely")
-    if assessment.off_track and not measure.is_key_action:
+    # A figure in question is not yet asked for the action its rating needs: it is probably
+    # a slip, and the suggestion (or the figure confirmed) decides the rating.
+    if assessment.off_track and not measure.is_key_action and doubt is None:
         if not cmd.action.strip():
             errors[ACTION] = "It is off track: say what action will bring it back on track."
         if not cmd.action_due.strip():
@@ -443,47 +474,60 @@ def _required_fields(
             errors[ACTION_DUE] = str(error)[0].upper() + str(error)[1:]
     if errors:
         summary = None
-        if assessment.off_track and not measure.is_key_action:
+        if doubt is not None:
+            summary = doubt.message
+        elif assessment.off_track and not measure.is_key_action:
             summary = f"{assessment.explanation} Off-track figures need an action and a date."
-        raise FormProblems(errors, summary=summary or "Please complete the fields marked below.")
+        raise FormProblems(
+            errors, doubt=doubt, summary=summary or "Please complete the fields marked below."
+        )
 
 
-PLAUSIBILITY_PERIODS = 8  # how far back a new figure is compared with
-
-
-def _labels_around(period: Period) -> list[str]:
-    """The periods a submission reads: this one, the eight before it (plausibility, direction
-    of travel and the card's history) and the same period last year."""
-    labels = [period.label]
-    current = period
-    for _ in range(PLAUSIBILITY_PERIODS):
-        current = current.previous()
-        labels.append(current.label)
-    last_year = period.same_period_last_year().label
-    if last_year not in labels:
-        labels.append(last_year)
+def _labels_around(period: Period, measure: Measure) -> list[str]:
+    """The periods a submission reads: this one and the four before it (the card's
+    history), those its plausibility is judged against (domain/profiles.py) and the same
+    period last year (direction of travel)."""
+    labels = history_labels(period)
+    wanted = [*plausibility_periods(period, measure.cumulative), period.same_period_last_year()]
+    for earlier in wanted:
+        if earlier.label not in labels:
+            labels.append(earlier.label)
     return labels
 
 
-def _plausible(
+def _confirmed(cmd: SubmitReturn) -> bool:
+    """Whether the person has already seen the question and confirmed this very figure."""
+    return bool(cmd.confirmed.strip()) and cmd.confirmed.strip() == cmd.actual.strip()
+
+
+def _doubt(
     cmd: SubmitReturn,
     measure: Measure,
     period: Period,
-    value: Decimal,
     history: dict[str, Return],
-) -> None:
-    if cmd.confirmed.strip() and cmd.confirmed.strip() == cmd.actual.strip():
-        return  # the person has already seen the query and confirmed this figure
-    earlier = [history.get(p) for p in _labels_around(period)[1 : PLAUSIBILITY_PERIODS + 1]]
+    target: Decimal | None,
+) -> plausibility.Doubt | None:
+    """The question to ask about a figure far from what the measure's profile expects: an
+    ordinary measure's recent figures; a cumulative one's same period in earlier years, and
+    its target for the period (any one of them is enough to judge by)."""
+    if _confirmed(cmd):
+        return None
+    earlier = [history.get(p.label) for p in plausibility_periods(period, measure.cumulative)]
     values = [r.value for r in earlier if r is not None and r.value is not None]
-    doubt = plausibility.check(
-        value,
+    against, minimum = "recent figures", plausibility.MINIMUM_HISTORY
+    if measure.cumulative:
+        values += [target] if target is not None else []
+        against = f"{period_words(period)} in earlier years and its target"
+        minimum = 1
+    return plausibility.check(
+        parse_figure(cmd.actual),  # as typed: a slip's digits before rounding (1.07, not 1.1)
         values,
         cmd.actual.strip(),
         lambda d: format_exact(d, measure.unit, measure.decimals),
+        fit=plausibility.fitting(measure.unit, measure.decimals, measure.allow_negative),
+        minimum=minimum,
+        against=against,
     )
-    if doubt is not None:
-        raise FormProblems({ACTUAL: doubt.message}, doubt=doubt, summary=doubt.message)
 
 
 def _receipt(
@@ -495,12 +539,11 @@ def _receipt(
     target: Decimal | None,
     history: dict[str, Return],
     escalation: str | None,
+    compared: list[Benchmark],
     duplicate: bool = False,
 ) -> Receipt:
     assessment = rate(measure, period, target, ret, policy.scheme)
-    before = history.get(period.previous().label)
-    last_year = history.get(period.same_period_last_year().label)
-    value = ret.value
+    travel = directions(measure, period, ret.value, history)
     if escalation is not None:
         steps = escalation
     elif assessment.off_track:
@@ -512,16 +555,14 @@ def _receipt(
         period,
         shown_value(measure, ret),
         assessment,
-        None
-        if measure.is_key_action
-        else direction(value, before.value if before else None, measure.polarity),
-        None
-        if measure.is_key_action
-        else direction(value, last_year.value if last_year else None, measure.polarity),
+        travel.since_last_period,
+        travel.since_last_year,
         ret.version,
         replaced,
         steps,
         duplicate,
+        last_year_words=travel.last_year_words,
+        benchmarks=benchmarks.standing_of(measure, period, ret.value, compared),
     )
 
 

@@ -14,10 +14,12 @@ from typing import Any, Protocol
 from sqlalchemy import and_, func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import benchmarks
 from domain.action_plans import ActionItem, open_items
 from domain.dates import LONDON, long_day
 from domain.model import (
     AuditEntry,
+    Benchmark,
     Delegate,
     Escalation,
     Measure,
@@ -31,7 +33,8 @@ from domain.model import (
 from domain.numbers import Unit, format_figure
 from domain.periods import Frequency, Period, PeriodError, periods_back, periods_between
 from domain.policy import Policy
-from domain.ratings import Assessment, Direction, Rating
+from domain.profiles import Comparison, comparisons
+from domain.ratings import Assessment, Direction, Rating, direction
 from domain.reminders import next_ask
 from domain.reporting import Reported, latest_returns, load_calendar, rate
 from domain.workdays import WorkingCalendar
@@ -73,6 +76,9 @@ class OpenReturn:
     actions: tuple[ActionItem, ...] = ()  # the measure's open action-plan items, most urgent first
     # Its period is signed off (an admin's card): the lock's sentence, and a reason is asked.
     locked: str = ""
+    # Its benchmarks in a sentence (domain/benchmarks.py): where its figure stands, or with
+    # none yet what the comparators are; "" when it has none.
+    benchmarks: str = ""
 
     @property
     def followed_up(self) -> list[ActionItem]:
@@ -108,6 +114,54 @@ class Receipt:
     duplicate: bool = False
     waiting: tuple[str, ...] = ()  # the measure's other periods still waiting for a figure
     action_plan: str = ""  # what became of its action in the action plan ("" if nothing)
+    # A cumulative measure's direction is against the same period last year only, named
+    # ("April last year"); "" for any other measure (since last period and last year).
+    last_year_words: str = ""
+    benchmarks: str = ""  # where the figure stands against its benchmarks, in a sentence
+
+
+@dataclass(frozen=True)
+class Directions:
+    """A figure's direction of travel, as the comparisons of its measure's profile give it."""
+
+    since_last_period: Direction | None  # None: no figure to compare, or cumulative
+    since_last_year: Direction | None
+    last_year_words: str  # a cumulative measure's "April last year"; "" for any other
+
+
+def directions(
+    measure: Measure, period: Period, value: Decimal | None, figures: dict[str, Return]
+) -> Directions:
+    """Direction of travel of ``value`` for ``period``, from the newest returns by period
+    label: against what domain/profiles.py says the measure is compared with."""
+    against = comparisons(period, measure.cumulative)
+
+    def earlier(comparison: Comparison | None) -> Decimal | None:
+        found = figures.get(comparison.period.label) if comparison else None
+        return found.value if found is not None else None
+
+    if measure.is_key_action:
+        return Directions(None, None, "")
+    return Directions(
+        direction(value, earlier(against.previous), measure.polarity) if against.previous else None,
+        direction(value, earlier(against.last_year), measure.polarity),
+        against.last_year.words if against.cumulative else "",
+    )
+
+
+def direction_facts(travel: Directions) -> list[tuple[str, str]]:
+    """Direction of travel as a card's facts: ("Since last period", "↑ improving"), ("Since
+    last year", "↓ declining"); a cumulative measure's, against the same period last year in
+    words: ("Since last year", "↑ improving against April last year")."""
+    facts = []
+    if travel.since_last_period:
+        since = travel.since_last_period
+        facts.append(("Since last period", f"{since.arrow} {since.value}"))
+    if travel.since_last_year:
+        since = travel.since_last_year
+        words = f" against {travel.last_year_words}" if travel.last_year_words else ""
+        facts.append(("Since last year", f"{since.arrow} {since.value}{words}"))
+    return facts
 
 
 def in_words(names: Sequence[str]) -> str:
@@ -557,9 +611,21 @@ async def open_return(
 
 
 async def with_action_plan(session: AsyncSession, item: OpenReturn, today: date) -> OpenReturn:
-    """The open return with its measure's open action-plan items, for its card."""
+    """The open return with its measure's open action-plan items, for its card, and its
+    benchmarks for context."""
     found = await open_items(session, [item.measure.id], today)
-    return replace(item, actions=tuple(found[item.measure.id]))
+    compared = await benchmarks.rows_of(session, [item.measure.id])
+    return replace(
+        item,
+        actions=tuple(found[item.measure.id]),
+        benchmarks=_benchmarks(item, compared[item.measure.id]),
+    )
+
+
+def _benchmarks(item: OpenReturn, rows: Sequence[Benchmark]) -> str:
+    """Where the return's figure stands (a figure sent), or the comparators (none yet)."""
+    figure = item.latest.value if item.latest is not None and item.state not in WAITING else None
+    return benchmarks.standing_of(item.measure, item.period, figure, rows)
 
 
 async def measure_by_code(session: AsyncSession, code: str) -> Measure | None:
@@ -619,8 +685,9 @@ async def _returns_of_all(
     calendar = await load_calendar(session)
     read = await records(session, measures)
     plans = await open_items(session, [m.id for m in measures], today)
+    compared = await benchmarks.rows_of(session, [m.id for m in measures])
     return [
-        replace(item, actions=tuple(plans[m.id]))
+        replace(item, actions=tuple(plans[m.id]), benchmarks=_benchmarks(item, compared[m.id]))
         for m in measures
         for item in returns_of(m, read[m.id], today, policy, calendar)
     ]

@@ -41,6 +41,8 @@ def day_words(day: date | None) -> str:
 
 def travel_words(travel: Travel) -> str:
     """Direction of travel as arrow and word: "↑ improving from 19.8% (2025/26 M2)"."""
+    if travel.note:
+        return travel.note[:1].upper() + travel.note[1:]
     if travel.direction is not None:
         return f"{travel.direction.arrow} {travel.direction.value} from {travel.shown} ({travel.period})"
     if travel.shown in ("", "—"):

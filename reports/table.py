@@ -210,7 +210,7 @@ def _measure(row: BoardRow) -> tuple[Cell, ...]:
         variance_percent(row.variance),
         *_travel(row.previous, row.unit, row.decimals),
         *_travel(row.last_year, row.unit, row.decimals),
-        "; ".join(f"{b.name} {b.shown}" for b in row.benchmarks) or None,
+        row.benchmark_words or None,
         row.commentary,
         row.not_available_reason,
         row.remedial_action,

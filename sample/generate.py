@@ -919,6 +919,50 @@ KEY_ACTION_COMMENTARY = {
 }
 
 
+# ---- issue 18, measure profiles and benchmarks ---------------------------------------------
+
+# Year-to-date measures: marked cumulative, so compared with the same month of earlier years.
+CUMULATIVE = frozenset(spec.code for spec in MEASURES if spec.profile == "cumulative")
+
+# Benchmarks as councils publish them (seed 001's comparator groups, seed 004's sources):
+# code, period (written for the fixture's year; "" for any period), group, value, quartile
+# boundaries (lower, median, upper; "" for none) and source. RB-01 is cumulative, so its
+# comparators are of the same month: the quarter ends and the year's outturn.
+BENCHMARKS = [
+    ("RB-01", "2025/26 M6", "CIPFA nearest neighbours", "57.4", ("56.2", "57.1", "58.0"), "CIPFA"),
+    ("RB-01", "2025/26 M12", "England", "95.9", ("", "", ""), "DLUHC"),
+    ("RB-01", "2025/26 M12", "CIPFA nearest neighbours", "96.8", ("96.1", "96.7", "97.3"), "CIPFA"),
+    ("RB-03", "2025/26", "England", "19.0", ("", "", ""), "LG Inform"),
+    (
+        "RB-03",
+        "2025/26",
+        "Statistical nearest neighbours",
+        "18.2",
+        ("15.9", "18.0", "20.4"),
+        "LG Inform",
+    ),
+    ("RB-03", "", "CIPFA nearest neighbours", "18.5", ("", "", ""), "CIPFA"),
+    ("PL-01", "2025/26", "England", "89", ("", "", ""), "DLUHC"),
+    ("PL-01", "2025/26", "CIPFA nearest neighbours", "87", ("81", "88", "93"), "LG Inform"),
+    ("EW-01", "2024/25", "England", "41.7", ("", "", ""), "LG Inform"),
+    ("EW-01", "2025/26", "England", "42.3", ("", "", ""), "LG Inform"),
+    ("EW-01", "2025/26", "CIPFA nearest neighbours", "47.5", ("42.0", "47.1", "52.3"), "CIPFA"),
+    ("EW-01", "2025/26", "APSE family group", "45.0", ("", "", ""), "APSE"),
+    ("HC-03", "2025/26", "Housemark peer group", "36.0", ("27.0", "35.0", "46.0"), "Housemark"),
+    ("HC-03", "2025/26", "England", "41.0", ("", "", ""), "LG Inform"),
+]
+
+
+def benchmark_rows(years: Years) -> list[list[str]]:
+    """The benchmarks sheet, its periods moved to the council's years."""
+    rows = [
+        ["code", "period", "group", "value", "lower_quartile", "median", "upper_quartile", "source"]
+    ]
+    for code, period, group, value, quartiles, source in BENCHMARKS:
+        rows.append([code, years.shift(period) if period else "", group, value, *quartiles, source])
+    return rows
+
+
 def email(local: str) -> str:
     return f"{local}@{DOMAIN}"
 
@@ -1049,6 +1093,7 @@ def build(as_of: date = FIXTURE_DAY, demo: bool = False) -> dict[str, list[list[
             "data_only",
             "deadline_working_days",
             "due_date",
+            "cumulative",
         ]
     ]
     targets = [["code", "period", "target"]]
@@ -1086,6 +1131,7 @@ def build(as_of: date = FIXTURE_DAY, demo: bool = False) -> dict[str, list[list[
                 "yes" if spec.data_only else "no",
                 str(deadline_days),
                 _due_date(spec.due_date, years),
+                "yes" if spec.code in CUMULATIVE else "no",
             ]
         )
         if key_action:
@@ -1172,6 +1218,7 @@ def build(as_of: date = FIXTURE_DAY, demo: bool = False) -> dict[str, list[list[
         "targets": targets,
         "actuals": actuals,
         "calendar": closed,
+        "benchmarks": benchmark_rows(years),
     }
 
 

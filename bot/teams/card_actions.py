@@ -61,7 +61,13 @@ async def _show_problems(turn: Turn, rejected: Rejected, typed: dict[str, str]) 
     """Send the card back with what the person typed and what is wrong; nothing stored."""
     problems = rejected.problems
     card = cards.return_card(
-        rejected.open_return, turn.today, typed, problems.errors, str(problems), problems.doubt
+        rejected.open_return,
+        turn.today,
+        typed,
+        problems.errors,
+        str(problems),
+        problems.doubt,
+        confirmed=problems.confirmed,
     )
     await turn.replace_card(card)
 

@@ -357,8 +357,9 @@ async def test_a_return_is_stored_rated_and_the_card_replaced_by_a_receipt(teams
     assert "Received: RB-01 · Council tax collected in year, 2026/27 M7" in receipt
     assert "66.5%  ✓ Good" in receipt
     assert "66.5% against a target of 66.3% is 0.3% better than target: Good." in receipt
-    assert "Since last period" in receipt
-    assert "Since last year" in receipt
+    # RB-01 is a year-to-date figure: compared with October last year (66.9%), not September.
+    assert "Since last period" not in receipt
+    assert "↓ declining against October last year" in receipt
     assert "Nothing more is needed for this period" in receipt
     [stored] = await stored_returns(teams, "RB-01", "2026/27 M7")
     assert (str(stored.value), stored.version, stored.source) == ("66.5", 1, "teams")

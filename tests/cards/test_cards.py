@@ -184,6 +184,10 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         ),
         "receipt": cards.receipt_card(receipt),
         "receipt with action plan": cards.receipt_card(replace(receipt, action_plan=text)),
+        "receipt with benchmarks": cards.receipt_card(
+            replace(receipt, benchmarks=text[:600], last_year_words="April last year")
+        ),
+        "return with benchmarks": cards.return_card(replace(item, benchmarks=text[:600]), TODAY),
         "return with action plan": cards.return_card(with_plan, TODAY),
         "return with action plan and problems": cards.return_card(
             with_plan, TODAY, on_plan, plan_errors, text[:300]

@@ -80,7 +80,8 @@ def board_row(**changes: object) -> BoardRow:
             "the same period last year", "2024/25 M3", "28.9%", Direction.IMPROVING, Decimal("28.9")
         ),
         trend=_trend(["27.0", "28.1", "28.9", "9.9", "19.5", "29.0", "19.8", "29.2"], "29.1"),
-        benchmarks=(Benchmark("England average", Decimal("28.5"), "28.5%"),),
+        benchmarks=(Benchmark("England", Decimal("28.5"), "28.5%", "2025/26 M3", "LG Inform"),),
+        benchmark_words="better than the England average of 28.5% (LG Inform)",
         commentary="Better than last period thanks to the process changes.",
         remedial_action=None,
         action_due=None,

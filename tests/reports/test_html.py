@@ -145,7 +145,7 @@ def test_a_measure_row_shows_its_figures_rating_travel_and_words(board: Report) 
     assert "Last year: ↑ improving from 28.9% (2024/25 M3)" in shown["Direction of travel"]
     words = detail(row)
     assert "Rating: 0.3% above target (Good: from 2% below to 5% above)." in words
-    assert "Benchmarks: England average 28.5%" in words
+    assert "Benchmarks: better than the England average of 28.5% (LG Inform)" in words
     assert "Commentary: Better than last period thanks to the process changes." in words
     assert "Sign-off: Approved by Mark Taylor on 4 August 2025" in words
     assert "OFF TRACK" not in row.words

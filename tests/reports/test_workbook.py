@@ -93,7 +93,9 @@ def test_figures_are_numbers_in_their_measures_format_and_the_rating_a_word(boar
         "Escalated to Sarah Lindqvist at 10:04 on 18 July 2025. "
         "Sarah Lindqvist acknowledged it at 11:20 on 18 July 2025."
     )
-    assert cell(sheet, "RB-01", "Benchmarks").value == "England average 28.5%"
+    assert cell(sheet, "RB-01", "Benchmarks").value == (
+        "better than the England average of 28.5% (LG Inform)"
+    )
     # A key action reports a status, not a figure.
     assert cell(sheet, "KA-01", "Actual").value is None
     assert cell(sheet, "KA-01", "As reported").value == "Some risk"

@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RULE_MODULES = ["periods", "workdays", "numbers", "ratings", "dates", "weekly", "links"]
+RULE_MODULES = [
+    "periods",
+    "workdays",
+    "numbers",
+    "ratings",
+    "dates",
+    "weekly",
+    "links",
+    "profiles",
+    "plausibility",
+]
 NEVER_IN_DOMAIN = (
     "botbuilder",
     "botframework",
