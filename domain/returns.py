@@ -26,6 +26,8 @@ from domain.model import (
     Absence,
     Delegate,
     Measure,
+    Notification,
+    NotificationState,
     PeriodLock,
     Person,
     Return,
@@ -33,7 +35,7 @@ from domain.model import (
     Role,
     Snooze,
 )
-from domain.notifications import Kind, queue
+from domain.notifications import Kind, cancel, queue
 from domain.numbers import FigureError, check_range, format_exact, parse_figure, quantize
 from domain.people import why_unreachable
 from domain.periods import Period, PeriodError
@@ -996,8 +998,9 @@ async def away(
     ended = []
     if old_plan is not None and current is not None:
         for share in old_plan.covers:
-            if planned.of(share.person.id) is None:
-                await _cover_ended(session, person, current, share, "chose others", now)
+            if planned.of(share.person.id) is None and await _cover_ended(
+                session, person, current, share, "chose others", now
+            ):
                 ended.append(share.person.name)
                 reached.append(share.person)
     return WentAway(
@@ -1012,7 +1015,23 @@ async def _cover_ended(
     share: cover.Covering,
     why: str,
     now: datetime,
-) -> None:
+) -> bool:
+    """Tell someone their cover has ended; if the notice that it began has not gone yet, it
+    is withdrawn instead and nothing is sent (False)."""
+    unsent = (
+        await session.scalars(
+            select(Notification).where(
+                Notification.kind == Kind.COVER.value,
+                Notification.person_id == share.person.id,
+                Notification.state == NotificationState.PENDING,
+                Notification.reason_key.startswith(f"{Kind.COVER.value}:{owner.id}:"),
+            )
+        )
+    ).all()
+    for notice in unsent:
+        cancel(notice, "the cover ended before this went")
+    if unsent:
+        return False
     await queue(
         session,
         Kind.COVER_ENDED,
@@ -1026,6 +1045,7 @@ async def _cover_ended(
         },
         now=now,
     )
+    return True
 
 
 @dataclass(frozen=True)
@@ -1056,13 +1076,11 @@ async def back(session: AsyncSession, person: Person, now: datetime) -> CameBack
         {"until": [absence.until.isoformat(), None]},
         now,
     )
-    for share in planned.covers:
-        await _cover_ended(session, person, absence, share, "back", now)
+    told = [
+        share.person
+        for share in planned.covers
+        if await _cover_ended(session, person, absence, share, "back", now)
+    ]
     until = absence.until
     await session.delete(absence)
-    return CameBack(
-        True,
-        until,
-        tuple(s.person.name for s in planned.covers),
-        await _reach(session, [s.person for s in planned.covers]),
-    )
+    return CameBack(True, until, tuple(p.name for p in told), await _reach(session, told))

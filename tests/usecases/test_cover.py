@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from domain import cover, overdue, returns, views
-from domain.model import Absence, Notification, Person
+from domain.model import Absence, Notification, NotificationState, Person
 from domain.outbox import CHASER_KINDS, Timetable, still_wanted, sweep
 from domain.policy import Policy
 
@@ -84,6 +84,12 @@ async def test_a_covers_chaser_is_cancelled_once_the_owner_is_back(uow, person):
         notice = (
             await tx.scalars(select(Notification).where(Notification.kind == "cover"))
         ).first()
+        # The notices of cover went (the dispatcher's mark).
+        await tx.execute(
+            update(Notification)
+            .where(Notification.kind == "cover")
+            .values(state=NotificationState.SENT)
+        )
     came = await uow.run(lambda tx: returns.back(tx, amina, MONDAY + timedelta(hours=1)))
     assert came.was_away
     assert came.ended == ("Lucy Price", "Mark Taylor")
@@ -95,6 +101,17 @@ async def test_a_covers_chaser_is_cancelled_once_the_owner_is_back(uow, person):
             select(func.count()).select_from(Notification).where(Notification.kind == "cover-ended")
         )
     assert ended == 2
+
+
+async def test_back_before_the_notices_of_cover_went_withdraws_them_and_sends_nothing(uow, person):
+    amina = await person(AMINA)
+    await uow.run(lambda tx: returns.away(tx, amina, "2026-12-11", "", MONDAY))
+    came = await uow.run(lambda tx: returns.back(tx, amina, MONDAY + timedelta(minutes=1)))
+    assert (came.was_away, came.ended) == (True, ())
+    async with uow() as tx:
+        rows = list(await tx.scalars(select(Notification).order_by(Notification.id)))
+    assert [(n.kind, n.state) for n in rows] == [("cover", NotificationState.CANCELLED)] * 2
+    assert rows[0].last_error == "the cover ended before this went"
 
 
 async def test_chase_for_me_reaches_the_cover_not_the_away_owner(uow, person):
