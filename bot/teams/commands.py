@@ -523,8 +523,8 @@ COMMANDS: list[Command] = [
         ),
         away,
         "away until {day} delegate name@council.gov.uk",
-        "while you are away your reminders go to the person named (or without one, your "
-        "measures' delegates, else your manager), who can send your returns",
+        "away until the day you are back: your reminders and chasers go to the person named "
+        "and your measures' delegates (else your manager), who can send those returns",
     ),
     Command(
         "back",
