@@ -45,8 +45,10 @@ class Command:
     name: str
     pattern: re.Pattern[str]  # matched against the whole message, in any case
     handler: CommandHandler
-    usage: str  # as the help card shows it
-    help: str  # what it does, on the help card
+    # As the help card shows it, with {code} the person's own measure code, {day} a day two
+    # weeks ahead and {quarter} the last quarter (``example``), so each can be typed as shown.
+    usage: str
+    help: str  # what it does, on the help card (the same placeholders)
 
 
 async def show_help(turn: Turn, args: tuple[str, ...]) -> None:
@@ -562,9 +564,6 @@ COMMANDS: list[Command] = [
         "this list",
     ),
 ]
-
-
-EXAMPLE_CODE = "HS-04"  # for the help card of a council with no measures yet
 
 
 def example(text: str, code: str, today: date) -> str:
