@@ -266,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     people.add_argument(
         "--unreachable", action="store_true", help="only those who cannot be messaged, and why"
     )
+    people.add_argument(
+        "--now", help="the moment to say who is away at (default: now), as 2026-11-23T10:00"
+    )
     people.set_defaults(run=cmd_people)
 
     _add_leadership_commands(commands)
@@ -1187,7 +1190,10 @@ async def _dispatch(settings: Settings, sessions: Any, clock: Any, shard: tuple[
 
 
 def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import cover
     from domain.model import Person
+
+    today = _moment(args.now).astimezone(LONDON).date()
 
     async def work(engine: Any) -> int:
         await _require_current_schema(engine)
@@ -1196,6 +1202,7 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
             if args.unreachable:
                 query = query.where(Person.unreachable_reason.is_not(None))
             people = (await session.scalars(query)).all()
+            away = await cover.away_on(session, today)
         if args.unreachable and not people:
             print("Everyone PerfBot has tried to message was reached.")
         for person in people:
@@ -1207,6 +1214,10 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
                     else ""
                 )
                 line += f"  unreachable{since}: {person.unreachable_reason}"
+            absence = away.absences.get(person.id)
+            if absence is not None:
+                named = f", {absence.cover.name} covering" if absence.cover else ""
+                line += f"  away until {long_day(absence.until)}{named}"
             print(line)
         return 0
 

@@ -456,7 +456,11 @@ _STATE_WORDS = {
 }
 
 
-def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dict[str, Any]:
+def my_measures_card(
+    name: str, items: Sequence[OpenReturn], today: date, cover: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What a person owns, deputises for or covers, with what is due; ``cover`` says who
+    covers for them while they are away, and whom they cover."""
     views = []
     open_count: dict[str, int] = {}
     for item in items:
@@ -504,6 +508,7 @@ def my_measures_card(name: str, items: Sequence[OpenReturn], today: date) -> dic
     return render(
         "my_measures.json.j2",
         heading=heading,
+        cover=list(cover),
         items=views,
         empty="You don't own or deputise for any measures. If you should, tell the performance team.",
     )

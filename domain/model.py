@@ -596,6 +596,24 @@ class Snooze(Base):
     created_at: Mapped[datetime]
 
 
+class Absence(Base):
+    """An owner away until a day (the day they are back): until then their reminders and
+    chasers go to whoever covers (the person named, their measures' delegates, or their
+    manager), who may send those returns. One row a person; ``back`` removes it."""
+
+    __tablename__ = "absences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), unique=True)
+    until: Mapped[date]  # back on this day: away before it
+    cover_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    set_by: Mapped[str]  # an email
+    set_at: Mapped[datetime]
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="joined", innerjoin=True)
+    cover: Mapped[Person | None] = relationship(foreign_keys=[cover_id], lazy="joined")
+
+
 class CardKey(Base):
     """A key PerfBot signs its cards' buttons with (cards/seal.py): the newest signs, and
     every key not retired is still accepted, so the cards already in people's chats keep

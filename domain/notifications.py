@@ -23,7 +23,11 @@ class Kind(enum.StrEnum):
     CHASER = "chaser"  # after the deadline
     OVERDUE = "overdue"  # badly overdue, to the escalation owner
     ESCALATION = "escalation"  # rated Action (or Red), to the escalation owner
-    DELEGATED = "delegated"  # to someone just made a delegate
+    DELEGATED = "delegated"  # to someone just made a delegate (of one measure, or all)
+    UNDELEGATED = "undelegated"  # to someone no longer a delegate
+    # Cover (domain/cover.py): an owner away until a day.
+    COVER = "cover"  # to each who covers: whose measures, which, and until when
+    COVER_ENDED = "cover-ended"  # to each who covered: the owner is back, or chose others
     UNKNOWN_USER = "unknown-user"  # to the performance team: someone not in the staff list
     UNREACHABLE = "unreachable"  # to the performance team, daily: who PerfBot cannot reach
     REPLY = "reply"  # an answer Teams would not take during the turn, sent to its chat later

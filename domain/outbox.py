@@ -17,14 +17,13 @@ from sqlalchemy import CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
-from domain import escalations, overdue, signoff
+from domain import cover, escalations, overdue, signoff
 from domain.model import (
     Escalation,
     Measure,
     Notification,
     NotificationState,
     PeriodLock,
-    Person,
     Snooze,
 )
 from domain.notifications import Kind, insert_ignoring_duplicates, queue
@@ -68,7 +67,8 @@ async def sweep(
     delegates before the deadline, chasers after it, and from +5 working days an overdue
     escalation to the escalation owner (in their daily digest, every working day until it
     is acknowledged or arrives). Submitted returns get nothing; snoozed people get
-    nothing until the snooze ends. Nothing is queued on a weekend or bank holiday."""
+    nothing until the snooze ends; an owner away gets nothing, whoever covers for them gets
+    theirs (domain/cover.py). Nothing is queued on a weekend or bank holiday."""
     result = SweepResult()
     calendar = await load_calendar(session)
     today = now.astimezone(timetable.window.zone).date()
@@ -81,6 +81,7 @@ async def sweep(
         (s.measure_id, s.period, s.person_id): s.until
         for s in (await session.scalars(select(Snooze).where(Snooze.until > today))).all()
     }
+    away = await cover.away_on(session, today)
     steps = {str(k) for k in kinds}
     nine = local_moment(today, time(SWEEP_HOUR), timetable.window.zone)
     send_at = timetable.window.next_allowed(max(now, nine), calendar)
@@ -98,7 +99,7 @@ async def sweep(
             step = due_step(deadline, today, calendar, cadence, steps)
             if step is not None and step.kind != Kind.OVERDUE:
                 await _queue_step(
-                    session, measure, period, deadline, step, snoozes, now, send_at, result
+                    session, measure, period, deadline, step, snoozes, away, now, send_at, result
                 )
     if digests.owners:
         result.queued += await overdue.queue_digests(session, digests.owners, today, now, send_at)
@@ -156,26 +157,34 @@ async def _queue_step(
     deadline: date,
     step: Step,
     snoozes: dict[tuple[int, str, int], date],
+    away: cover.Away,
     now: datetime,
     send_at: datetime,
     result: SweepResult,
 ) -> None:
-    """Queue the message an open return is owed today, to each of its recipients."""
-    for person in _recipients(measure):
+    """Queue the message an open return is owed today, to each of its recipients (an away
+    owner's covers in their place: their message says whom they cover)."""
+    if away.is_away(measure.owner_id):
+        result.skip("owner away")
+    for recipient in away.recipients(measure):
+        person = recipient.person
         if (measure.id, period.label, person.id) in snoozes:
             result.skip("snoozed")
             continue
+        payload: dict[str, Any] = {
+            "code": measure.code,
+            "period": period.label,
+            "step": step.label,
+            "deadline": deadline.isoformat(),
+        }
+        if recipient.covering is not None:
+            payload["covering_id"] = recipient.covering.person_id
         key = await queue(
             session,
             Kind(step.kind),
             f"{measure.code}:{period.label}:{step.label}:{person.id}",
             person_id=person.id,
-            payload={
-                "code": measure.code,
-                "period": period.label,
-                "step": step.label,
-                "deadline": deadline.isoformat(),
-            },
+            payload=payload,
             not_before=send_at,
             now=now,
         )
@@ -183,12 +192,6 @@ async def _queue_step(
             result.queued.append(key)
         else:
             result.skip("queued before")
-
-
-def _recipients(measure: Measure) -> list[Person]:
-    people = {measure.owner.id: measure.owner}
-    people.update({d.id: d for d in measure.delegates})
-    return list(people.values())
 
 
 def shard_of(shards: int) -> ColumnElement[int]:
@@ -284,6 +287,8 @@ async def still_wanted(
         return await escalations.still_wanted(session, notification)
     if notification.kind in signoff.KINDS:
         return await signoff.still_wanted(session, notification, policy or Policy())
+    if notification.kind in cover.KINDS:
+        return await cover.still_wanted(session, notification, today)
     payload = notification.payload or {}
     if notification.kind == Kind.OVERDUE and payload.get("for_id"):
         return await overdue.still_overdue(session, payload, today, policy or Policy())
@@ -312,4 +317,20 @@ async def still_wanted(
         )
         if snoozed is not None:
             return f"snoozed until {snoozed.isoformat()}"
+    if notification.kind != Kind.OVERDUE and notification.person_id is not None:
+        return await _cover_changed(session, notification, measure, today)
+    return None
+
+
+async def _cover_changed(
+    session: AsyncSession, notification: Notification, measure: Measure, today: date
+) -> str | None:
+    """A reminder or chaser whose recipient is away now, or that was for a cover whose owner
+    is back (the next sweep sends the owner's own)."""
+    away = await cover.absence_of(session, notification.person_id or 0, today)
+    if away is not None:
+        return f"away until {away.until.isoformat()}"
+    covering = (notification.payload or {}).get("covering_id")
+    if covering and await cover.absence_of(session, int(covering), today) is None:
+        return "the owner is back"
     return None

@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import audit, views
+from domain import audit, cover, views
 from domain.dates import LONDON, long_day
 from domain.model import (
     Escalation,
@@ -422,9 +422,10 @@ async def chase_for_me(
             "one firmer chaser a day is enough. Nothing more was sent."
         )
     escalation_owner = measure.escalation_owner
-    recipients = {measure.owner.id: measure.owner}
-    recipients.update({d.id: d for d in measure.delegates})
-    payload = {
+    # The owner and delegates; an away owner's covers instead (domain/cover.py).
+    sent_to = (await cover.away_on(session, today)).recipients(measure)
+    recipients = {r.person.id: r.person for r in sent_to}
+    payload: dict[str, Any] = {
         "code": measure.code,
         "period": period.label,
         "step": ASKED,
@@ -433,13 +434,14 @@ async def chase_for_me(
         "asked_by_id": person.id,
         "for": escalation_owner.name if escalation_owner else "",
     }
-    for recipient in recipients.values():
+    for recipient in sent_to:
+        covering = recipient.covering
         await queue(
             session,
             Kind.CHASER,
-            f"{measure.code}:{period.label}:{ASKED}:{today.isoformat()}:{recipient.id}",
-            person_id=recipient.id,
-            payload=payload,
+            f"{measure.code}:{period.label}:{ASKED}:{today.isoformat()}:{recipient.person.id}",
+            person_id=recipient.person.id,
+            payload={**payload, "covering_id": covering.person_id} if covering else payload,
             now=now,
         )
     names = [r.name for r in recipients.values()]

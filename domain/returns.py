@@ -9,22 +9,34 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from domain import action_plans, benchmarks, deep_dives, escalations, plausibility, signoff
+from domain import (
+    action_plans,
+    benchmarks,
+    cover,
+    deep_dives,
+    escalations,
+    plausibility,
+    signoff,
+)
 from domain.audit import record
 from domain.dates import long_day, parse_day
 from domain.locks import mark_restated, published_since
 from domain.model import (
+    Absence,
     Benchmark,
     Delegate,
     Measure,
+    Notification,
+    NotificationState,
     PeriodLock,
     Person,
     Return,
@@ -32,8 +44,9 @@ from domain.model import (
     Role,
     Snooze,
 )
-from domain.notifications import Kind, queue
+from domain.notifications import Kind, cancel, queue
 from domain.numbers import FigureError, check_range, format_exact, parse_figure, quantize
+from domain.people import why_unreachable
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
 from domain.profiles import period_words, plausibility_periods
@@ -46,13 +59,14 @@ from domain.views import (
     Receipt,
     Refused,
     build_open_return,
-    can_submit,
     current_period,
     deadline_of,
     directions,
     has_figure,
     history_labels,
+    in_words,
     locked_sentence,
+    may_send,
     measure_by_code,
     newest_by_period,
     open_periods,
@@ -129,6 +143,8 @@ class Delegated:
     measure: Measure
     delegate: Person
     new: bool
+    told: bool = False  # a message to them is queued
+    note: str = ""  # who cannot be reached yet
 
 
 async def _measure_for_card(session: AsyncSession, code: str) -> Measure | None:
@@ -184,11 +200,12 @@ async def _checked_target(
             "period not reportable",
             f"{measure.code} cannot take a return for {period.label}. Nothing was saved.",
         )
-    if not can_submit(person, measure):
+    if not await may_send(session, person, measure, today):
         raise refuse(
             "not owner or delegate",
-            f"Only the owner of {measure.code} ({measure.owner.name}), a delegate or the performance "
-            "team can send its return. Nothing was saved.",
+            f"Only the owner of {measure.code} ({measure.owner.name}), a delegate, whoever covers "
+            "while its owner is away, or the performance team can send its return. Nothing was "
+            "saved.",
         )
     lock = await session.get(PeriodLock, period.label)
     if lock is not None and not person.has_role(Role.ADMIN):
@@ -668,7 +685,7 @@ async def snooze(
         raise Refused(
             f"There is no measure {code.strip().upper()!r}. Type my measures to see yours."
         )
-    if not can_submit(person, measure):
+    if not await may_send(session, person, measure, today_in_london(now)):
         raise Refused(
             f"You are not the owner or a delegate of {measure.code}, so there is nothing to snooze."
         )
@@ -726,10 +743,21 @@ async def snooze(
     return Snoozed(measure, period, until, capped)
 
 
-async def delegate(
-    session: AsyncSession, person: Person, code: str, email: str, now: datetime
-) -> Delegated:
-    """The owner (or an admin) adds a delegate, who is told."""
+async def _known_person(session: AsyncSession, email: str, then: str) -> Person:
+    """The person an email names; Refused if PerfBot does not know them (``then``: what to
+    do instead, after "Ask the performance team to add them")."""
+    target = await session.scalar(select(Person).where(Person.email == email.strip().lower()))
+    if target is None:
+        raise Refused(
+            f"{email.strip()} is not someone PerfBot knows. Ask the performance team to add "
+            f"them first{then}."
+        )
+    return target
+
+
+async def _delegable(session: AsyncSession, person: Person, code: str, verb: str) -> Measure:
+    """The measure a delegate is added to or removed from: its owner's, or the performance
+    team's, to change."""
     measure = await measure_by_code(session, code)
     if measure is None:
         raise Refused(
@@ -738,13 +766,30 @@ async def delegate(
     if measure.owner_id != person.id and not person.has_role(Role.ADMIN):
         raise Refused(
             f"Only the owner of {measure.code} ({measure.owner.name}) or the performance team can "
-            "add a delegate."
+            f"{verb} a delegate."
         )
-    target = await session.scalar(select(Person).where(Person.email == email.strip().lower()))
-    if target is None:
-        raise Refused(
-            f"{email.strip()} is not someone PerfBot knows. Ask the performance team to add them first."
-        )
+    return measure
+
+
+async def _reach(session: AsyncSession, people: Sequence[Person]) -> str:
+    """What a reply adds about telling these people: who cannot be reached yet gets it when
+    they can ("" if everyone can)."""
+    waiting = [p.name for p in people if await why_unreachable(session, p) is not None]
+    if not waiting:
+        return ""
+    verb = "has" if len(waiting) == 1 else "have"
+    return (
+        f" {in_words(waiting)} {verb} not got PerfBot in Teams yet: the message waits until "
+        "they have it."
+    )
+
+
+async def delegate(
+    session: AsyncSession, person: Person, code: str, email: str, now: datetime
+) -> Delegated:
+    """The owner (or an admin) adds a delegate, who is told."""
+    measure = await _delegable(session, person, code, "add")
+    target = await _known_person(session, email, "")
     if target.id == measure.owner_id:
         raise Refused(f"{target.name} already owns {measure.code}.")
     if any(d.id == target.id for d in measure.delegates):
@@ -759,14 +804,332 @@ async def delegate(
         {"delegates": [None, target.email]},
         now,
     )
-    await queue(
+    told = await queue(
         session,
         Kind.DELEGATED,
         f"{measure.code}:{target.email}:{now.date().isoformat()}",
+        person_id=target.id,
+        payload={"code": measure.code, "codes": [measure.code], "by": person.name},
+        now=now,
+    )
+    await session.flush()
+    await session.refresh(measure, ["delegates"])
+    note = await _reach(session, [target]) if told else ""
+    return Delegated(measure, target, True, told is not None, note)
+
+
+@dataclass(frozen=True)
+class DelegatedAll:
+    delegate: Person
+    added: tuple[str, ...]  # the codes they are a delegate for now
+    already: tuple[str, ...]  # those they were a delegate for before
+    told: bool
+    note: str = ""  # who cannot be reached yet
+
+
+async def delegate_all(
+    session: AsyncSession, person: Person, email: str, now: datetime
+) -> DelegatedAll:
+    """Make someone a delegate for every measure ``person`` owns; they are told once, with
+    the list."""
+    measures = await cover.owned(session, person.id)
+    if not measures:
+        raise Refused(
+            "You don't own any measures, so there is nothing to delegate. Type my measures to "
+            "see what you deputise for."
+        )
+    target = await _known_person(session, email, "")
+    if target.id == person.id:
+        raise Refused(
+            "You own these measures already: name someone else, as in delegate all "
+            "to name@council.gov.uk."
+        )
+    added, already = [], []
+    for measure in measures:
+        if any(d.id == target.id for d in measure.delegates):
+            already.append(measure.code)
+            continue
+        session.add(Delegate(measure_id=measure.id, person_id=target.id))
+        record(
+            session,
+            person.email,
+            "add delegate",
+            "measure",
+            measure.code,
+            {"delegates": [None, target.email]},
+            now,
+        )
+        added.append(measure.code)
+    told = None
+    if added:
+        told = await queue(
+            session,
+            Kind.DELEGATED,
+            f"all:{person.id}:{target.email}:{now.date().isoformat()}",
+            person_id=target.id,
+            payload={"code": added[0], "codes": added, "by": person.name},
+            now=now,
+        )
+    note = await _reach(session, [target]) if told else ""
+    return DelegatedAll(target, tuple(added), tuple(already), told is not None, note)
+
+
+@dataclass(frozen=True)
+class Undelegated:
+    measure: Measure
+    delegate: Person
+    told: bool
+    note: str = ""
+
+
+async def undelegate(
+    session: AsyncSession, person: Person, code: str, email: str, now: datetime
+) -> Undelegated:
+    """The owner (or an admin) removes a delegate, who is told."""
+    measure = await _delegable(session, person, code, "remove")
+    target = await _known_person(session, email, "")
+    row = await session.get(Delegate, (measure.id, target.id))
+    if row is None:
+        others = [d.name for d in measure.delegates]
+        has = f"its delegates are {in_words(others)}" if others else "it has no delegates"
+        raise Refused(
+            f"{target.name} is not a delegate for {measure.code} ({has}), so nothing was changed."
+        )
+    await session.delete(row)
+    record(
+        session,
+        person.email,
+        "remove delegate",
+        "measure",
+        measure.code,
+        {"delegates": [target.email, None]},
+        now,
+    )
+    told = await queue(
+        session,
+        Kind.UNDELEGATED,
+        f"{measure.code}:{target.email}:{now.isoformat()}",
         person_id=target.id,
         payload={"code": measure.code, "by": person.name},
         now=now,
     )
     await session.flush()
     await session.refresh(measure, ["delegates"])
-    return Delegated(measure, target, True)
+    note = await _reach(session, [target]) if told else ""
+    return Undelegated(measure, target, told is not None, note)
+
+
+MAX_AWAY_DAYS = 366  # cover is for leave, not for good: a longer absence is a new owner
+
+
+def back_example(today: date) -> str:
+    return (today + timedelta(days=14)).isoformat()
+
+
+@dataclass(frozen=True)
+class WentAway:
+    until: date
+    plan: cover.Plan
+    told: tuple[str, ...]  # who is told they cover (new, or their share changed)
+    ended: tuple[str, ...]  # who covered before and no longer does (told so)
+    unchanged: bool  # the same absence was set before: nothing changed, nobody told again
+    note: str = ""  # who cannot be reached yet
+
+
+async def away(
+    session: AsyncSession,
+    person: Person,
+    until_text: str,
+    cover_email: str,
+    now: datetime,
+) -> WentAway:
+    """``away until DATE [delegate EMAIL]``: until that day (the day they are back) the
+    person's reminders and chasers go to their covers (domain/cover.py), who are told and may
+    send those returns. Setting it again replaces it."""
+    today = today_in_london(now)
+    example = back_example(today)
+    try:
+        until = parse_day(until_text)
+    except ValueError as error:
+        raise Refused(f"{error}. Type the day you are back, as in away until {example}.") from None
+    if until <= today:
+        raise Refused(
+            f"{long_day(until)} is not in the future: type the day you are back, as in away "
+            f"until {example}. Type back when you return early."
+        )
+    if (until - today).days > MAX_AWAY_DAYS:
+        raise Refused(
+            f"{long_day(until)} is more than a year away: PerfBot takes cover for up to a year. "
+            "For longer, ask the performance team to give your measures another owner."
+        )
+    found = await cover.away_on(session, today)
+    named = None
+    if cover_email.strip():
+        named = await _known_person(
+            session, cover_email, ", or leave delegate out to have your delegates cover"
+        )
+        if named.id == person.id:
+            raise Refused(
+                "You can't cover for yourself: name someone else, as in away until "
+                f"{until.isoformat()} delegate name@council.gov.uk."
+            )
+        theirs = found.absences.get(named.id)
+        if theirs is not None:
+            raise Refused(
+                f"{named.name} is away too, until {long_day(theirs.until)}: name someone else."
+            )
+    measures = await cover.owned(session, person.id)
+    manager = await session.get(Person, person.manager_id) if person.manager_id else None
+    planned = cover.plan(measures, named, manager, found.absences)
+    if planned.uncovered:
+        whom = (
+            f"your manager, {manager.name}, is away too"
+            if manager is not None and found.is_away(manager.id)
+            else "the people sheet names no manager for you"
+        )
+        raise Refused(
+            f"Nobody would get the reminders for {in_words(list(planned.uncovered))}: "
+            f"{'it has' if len(planned.uncovered) == 1 else 'they have'} no delegate and "
+            f"{whom}. Name who covers, as in away until {until.isoformat()} delegate "
+            "name@council.gov.uk."
+        )
+    before = await session.scalar(select(Absence).where(Absence.person_id == person.id))
+    current = before if before is not None and before.until > today else None
+    if (
+        current is not None
+        and current.until == until
+        and current.cover_id == (named.id if named else None)
+    ):
+        return WentAway(until, planned, (), (), True)
+    old_plan = cover.plan(measures, current.cover, manager, found.absences) if current else None
+    record(
+        session,
+        person.email,
+        "away",
+        "person",
+        person.email,
+        {
+            "until": [current.until.isoformat() if current else None, until.isoformat()],
+            "cover": [
+                current.cover.email if current and current.cover else None,
+                named.email if named else None,
+            ],
+        },
+        now,
+    )
+    if before is None:
+        before = Absence(person_id=person.id, until=until, set_by=person.email, set_at=now)
+        session.add(before)
+    before.until, before.cover_id, before.cover = until, named.id if named else None, named
+    before.set_by, before.set_at = person.email, now
+    told, reached = [], []
+    for share in planned.covers:
+        had = old_plan.of(share.person.id) if old_plan else None
+        if had is not None and had.codes == share.codes and current and current.until == until:
+            continue
+        key = await queue(
+            session,
+            Kind.COVER,
+            f"{person.id}:{share.person.id}:{until.isoformat()}:{now.isoformat()}",
+            person_id=share.person.id,
+            payload={
+                "for": person.name,
+                "for_id": person.id,
+                "until": until.isoformat(),
+                "codes": list(share.codes),
+                "as_delegate": list(share.as_delegate),
+            },
+            now=now,
+        )
+        if key is not None:
+            told.append(share.person.name)
+            reached.append(share.person)
+    ended = []
+    if old_plan is not None and current is not None:
+        for share in old_plan.covers:
+            if planned.of(share.person.id) is None and await _cover_ended(
+                session, person, current, share, "chose others", now
+            ):
+                ended.append(share.person.name)
+                reached.append(share.person)
+    return WentAway(
+        until, planned, tuple(told), tuple(ended), False, await _reach(session, reached)
+    )
+
+
+async def _cover_ended(
+    session: AsyncSession,
+    owner: Person,
+    absence: Absence,
+    share: cover.Covering,
+    why: str,
+    now: datetime,
+) -> bool:
+    """Tell someone their cover has ended; if the notice that it began has not gone yet, it
+    is withdrawn instead and nothing is sent (False)."""
+    unsent = (
+        await session.scalars(
+            select(Notification).where(
+                Notification.kind == Kind.COVER.value,
+                Notification.person_id == share.person.id,
+                Notification.state == NotificationState.PENDING,
+                Notification.reason_key.startswith(f"{Kind.COVER.value}:{owner.id}:"),
+            )
+        )
+    ).all()
+    for notice in unsent:
+        cancel(notice, "the cover ended before this went")
+    if unsent:
+        return False
+    await queue(
+        session,
+        Kind.COVER_ENDED,
+        f"{owner.id}:{share.person.id}:{absence.until.isoformat()}:{now.isoformat()}",
+        person_id=share.person.id,
+        payload={
+            "for": owner.name,
+            "codes": list(share.codes),
+            "as_delegate": list(share.as_delegate),
+            "why": why,
+        },
+        now=now,
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class CameBack:
+    was_away: bool
+    until: date | None = None
+    ended: tuple[str, ...] = ()  # who covered, and is told it has ended
+    note: str = ""
+
+
+async def back(session: AsyncSession, person: Person, now: datetime) -> CameBack:
+    """``back``: the person's absence ends now; whoever covered is told."""
+    today = today_in_london(now)
+    absence = await session.scalar(select(Absence).where(Absence.person_id == person.id))
+    if absence is None or absence.until <= today:
+        return CameBack(False)
+    found = await cover.away_on(session, today)
+    manager = found.managers.get(person.id)
+    planned = cover.plan(
+        await cover.owned(session, person.id), absence.cover, manager, found.absences
+    )
+    record(
+        session,
+        person.email,
+        "back",
+        "person",
+        person.email,
+        {"until": [absence.until.isoformat(), None]},
+        now,
+    )
+    told = [
+        share.person
+        for share in planned.covers
+        if await _cover_ended(session, person, absence, share, "back", now)
+    ]
+    until = absence.until
+    await session.delete(absence)
+    return CameBack(True, until, tuple(p.name for p in told), await _reach(session, told))

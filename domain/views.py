@@ -11,10 +11,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, literal, null, or_, select, union_all
+from sqlalchemy import and_, func, literal, null, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import benchmarks
+from domain import benchmarks, cover
 from domain.action_plans import ActionItem, open_items
 from domain.dates import LONDON, long_day
 from domain.model import (
@@ -421,6 +421,11 @@ def can_submit(person: Person, measure: Measure) -> bool:
     )
 
 
+async def may_send(session: AsyncSession, person: Person, measure: Measure, today: date) -> bool:
+    """``can_submit``, or ``person`` covers the measure today for its away owner."""
+    return can_submit(person, measure) or await cover.is_covering(session, person, measure, today)
+
+
 def has_figure(ret: Return | None) -> bool:
     """A return that carries a figure (or a key action's status), not only a reason."""
     return ret is not None and (ret.value is not None or bool(ret.status))
@@ -648,10 +653,10 @@ async def return_card_for(
     measure = await measure_by_code(session, code)
     if measure is None:
         raise Refused(f"There is no measure {code.upper()!r}. Type my measures to see yours.")
-    if not can_submit(person, measure):
+    if not await may_send(session, person, measure, today):
         raise Refused(
-            f"{measure.code} belongs to {measure.owner.name}; only its owner, a delegate or the "
-            "performance team can send its return."
+            f"{measure.code} belongs to {measure.owner.name}; only its owner, a delegate, whoever "
+            "covers while its owner is away, or the performance team can send its return."
         )
     calendar = await load_calendar(session)
     item = await open_return(session, measure, today, policy, calendar, period)
@@ -663,19 +668,45 @@ async def return_card_for(
     return replace(item, locked=locked_sentence(lock, measure.code))
 
 
-async def my_returns(
-    session: AsyncSession, person: Person, today: date, policy: Policy
-) -> list[OpenReturn]:
-    """Every open return of the measures and key actions ``person`` owns or deputises for
-    (and the latest return of those with none open), by measure, oldest first."""
+async def example_code(session: AsyncSession, person: Person, fallback: str = "HS-04") -> str:
+    """A measure code for the help card's examples: the first the person owns, else the
+    first they deputise for, else the council's first (``fallback`` if it has none)."""
     delegated = select(Delegate.measure_id).where(Delegate.person_id == person.id)
-    measures = (
-        await session.scalars(
-            select(Measure)
-            .where(Measure.active, or_(Measure.owner_id == person.id, Measure.id.in_(delegated)))
-            .order_by(Measure.code)
+    for mine in (Measure.owner_id == person.id, Measure.id.in_(delegated), true()):
+        code = await session.scalar(
+            select(Measure.code).where(Measure.active, mine).order_by(Measure.code).limit(1)
         )
-    ).all()
+        if code is not None:
+            return code
+    return fallback
+
+
+async def my_returns(
+    session: AsyncSession,
+    person: Person,
+    today: date,
+    policy: Policy,
+    covered: Sequence[Measure] = (),
+) -> list[OpenReturn]:
+    """Every open return of the measures and key actions ``person`` owns or deputises for,
+    or covers while their owner is away (``covered``: read by the caller with
+    ``cover.stand_of``), and the latest return of those with none open; by measure, oldest
+    first."""
+    delegated = select(Delegate.measure_id).where(Delegate.person_id == person.id)
+    measures = list(
+        (
+            await session.scalars(
+                select(Measure)
+                .where(
+                    Measure.active, or_(Measure.owner_id == person.id, Measure.id.in_(delegated))
+                )
+                .order_by(Measure.code)
+            )
+        ).all()
+    )
+    known = {m.id for m in measures}
+    measures += [m for m in covered if m.id not in known]
+    measures.sort(key=lambda m: m.code)
     return await _returns_of_all(session, measures, today, policy)
 
 

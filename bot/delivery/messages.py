@@ -25,6 +25,7 @@ from cards.chart import Chart, ratings_chart
 from domain import board, deep_dives, escalations, leadership, signoff, summary, views
 from domain import overdue as overdue_digests
 from domain.board import ReportKind
+from domain.cover import covering_notice
 from domain.dates import long_day
 from domain.model import DeepDive, Measure, Notification, Person
 from domain.notifications import Kind
@@ -112,7 +113,12 @@ async def _return_card(reading: Reading, payload: dict[str, Any], text: str) -> 
         title=f"{measure.code} {measure.title} for {item.period.label}",
         due=long_day(item.deadline, year=False),
     )
-    activity = MessageFactory.attachment(cards.attachment(cards.return_card(item, today)))
+    # To someone covering for an away owner: it says so, above the text and on the card.
+    covering = await covering_notice(session, payload, today)
+    if covering:
+        text = f"{covering} {text}"
+    card = cards.return_card(item, today, notice=covering or "")
+    activity = MessageFactory.attachment(cards.attachment(card))
     activity.text = text
     activity.summary = text
     return activity
@@ -349,14 +355,82 @@ async def deep_dive_decided(
     )
 
 
+def _codes(payload: dict[str, Any], key: str = "codes") -> list[str]:
+    return [str(c) for c in payload.get(key) or []]
+
+
 async def delegated(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
     code = payload.get("code", "")
+    codes = _codes(payload) or [code]
+    if len(codes) > 1:  # delegate all
+        listed = views.in_words(codes)
+        return _notice(
+            f"You can now send {len(codes)} measures' returns",
+            f"{payload.get('by', 'The owner')} has made you a delegate for {listed}. You'll "
+            f"get their reminders too; type submit {codes[0]} (or the measure's code) when a "
+            "figure is ready, or my measures to see them all.",
+            warning=False,
+        )
     return _notice(
         f"You can now send {code}'s returns",
         f"{payload.get('by', 'The owner')} has made you a delegate for {code}. You'll get its "
         f"reminders too; type submit {code} when the figure is ready.",
         warning=False,
     )
+
+
+async def undelegated(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    code = payload.get("code", "")
+    return _notice(
+        f"You no longer send {code}'s returns",
+        f"{payload.get('by', 'Its owner')} has removed you as a delegate for {code}, so its "
+        "reminders no longer come to you and you can no longer send its returns.",
+        warning=False,
+    )
+
+
+async def cover(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    """To someone covering for an away owner: whose measures, which, and until when."""
+    owner, codes = str(payload.get("for", "Their owner")), _codes(payload)
+    back = date.fromisoformat(str(payload["until"]))
+    until = long_day(back)
+    listed = views.in_words(codes)
+    own = _codes(payload, "as_delegate")
+    also = (
+        f" You are a delegate for {views.in_words(own)} already; now you are the one it asks."
+        if own
+        else ""
+    )
+    return _notice(
+        f"You are covering for {owner} until {long_day(back, year=False)}",
+        f"{owner} is away until {until}, so until then the reminders and chasers for {listed} "
+        f"come to you instead, and you can send {'its' if len(codes) == 1 else 'their'} "
+        f"returns: type submit {codes[0] if codes else 'CODE'} when a figure is ready, or my "
+        f"measures to see what is due.{also} From {until} they go to {owner} again.",
+        warning=False,
+    )
+
+
+async def cover_ended(reading: Reading, payload: dict[str, Any], person: Person | None) -> Activity:
+    owner, codes = str(payload.get("for", "Their owner")), _codes(payload)
+    listed = views.in_words(codes)
+    own = _codes(payload, "as_delegate")
+    kept = (
+        f" You are still a delegate for {views.in_words(own)}, so you can send "
+        f"{'its' if len(own) == 1 else 'their'} returns as before."
+        if own
+        else ""
+    )
+    if payload.get("why") == "back":
+        title = f"{owner} is back: your cover has ended"
+        body = f"{owner} is back, so the reminders and chasers for {listed} go to them again."
+    else:
+        title = f"Your cover for {owner} has ended"
+        body = (
+            f"{owner} has chosen someone else to cover while they are away, so the reminders "
+            f"and chasers for {listed} no longer come to you."
+        )
+    return _notice(title, body + kept, warning=False)
 
 
 async def unknown_user(
@@ -545,6 +619,9 @@ MESSAGES: dict[Kind, Message] = {
     Kind.RECOVERED: Message(recovered),
     Kind.STOPPED: Message(stopped),
     Kind.DELEGATED: Message(delegated),
+    Kind.UNDELEGATED: Message(undelegated),
+    Kind.COVER: Message(cover, checked_at_send=True),
+    Kind.COVER_ENDED: Message(cover_ended),
     Kind.UNKNOWN_USER: Message(unknown_user),
     Kind.UNREACHABLE: Message(unreachable),
     Kind.REPLY: Message(reply),

@@ -24,7 +24,7 @@ from bot.teams.turn import BotServices, Turn, contact_line, contact_of, send_car
 from cards import render as cards
 from cards.actions import Verb, parse_action
 from cards.seal import FRESH
-from domain import card_keys, people
+from domain import card_keys, people, views
 from domain.model import Person, Role
 from domain.people import OtherAccount
 from domain.uow import UnitOfWork
@@ -161,8 +161,10 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             await self._not_known(ctx, None if isinstance(found, Person) else found)
             return
         contact = await contact_line(self.services.uow)
+        async with self.services.uow() as tx:
+            code = await views.example_code(tx, person)
         welcome = cards.welcome_card(
-            commands.help_lines(),
+            commands.help_lines(code, views.today_in_london(self.services.clock())),
             person.name,
             contact,
             escalation_owner=person.has_role(Role.ESCALATION_OWNER),

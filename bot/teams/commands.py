@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,7 @@ from cards import render as cards
 from domain import (
     action_plans,
     board,
+    cover,
     deep_dives,
     escalations,
     leadership,
@@ -30,7 +32,7 @@ from domain import (
 from domain.board import ReportError, ReportKind
 from domain.dates import long_day
 from domain.model import LeadershipChannel, Role
-from domain.periods import Period, PeriodError
+from domain.periods import Frequency, Period, PeriodError
 from domain.reporting import load_calendar
 from domain.text import TextError
 from domain.text import clean as clean_text
@@ -43,18 +45,50 @@ class Command:
     name: str
     pattern: re.Pattern[str]  # matched against the whole message, in any case
     handler: CommandHandler
-    usage: str  # as the help card shows it
-    help: str  # what it does, on the help card
+    # As the help card shows it, with {code} the person's own measure code, {day} a day two
+    # weeks ahead and {quarter} the last quarter (``example``), so each can be typed as shown.
+    usage: str
+    help: str  # what it does, on the help card (the same placeholders)
 
 
 async def show_help(turn: Turn, args: tuple[str, ...]) -> None:
-    await turn.send_card(cards.help_card(help_lines(), contact=await turn.contact()))
+    lines = await help_for(turn)
+    await turn.send_card(cards.help_card(lines, contact=await turn.contact()))
+
+
+async def help_for(turn: Turn) -> list[tuple[str, str]]:
+    """The help card's lines with the person's own measure code in the examples."""
+    async with turn.uow() as tx:
+        code = await views.example_code(tx, turn.person)
+    return help_lines(code, turn.today)
 
 
 async def my_measures(turn: Turn, args: tuple[str, ...]) -> None:
     async with turn.uow() as tx:
-        items = await views.my_returns(tx, turn.person, turn.today, turn.policy)
-    await turn.send_card(cards.my_measures_card(turn.person.name, items, turn.today))
+        stand = await cover.stand_of(tx, turn.person, turn.today)
+        items = await views.my_returns(tx, turn.person, turn.today, turn.policy, stand.measures)
+    await turn.send_card(
+        cards.my_measures_card(turn.person.name, items, turn.today, cover_lines(stand))
+    )
+
+
+def cover_lines(stand: cover.Stand) -> list[str]:
+    """What ``my measures`` says of cover: who covers for the person, and whom they cover."""
+    lines = []
+    if stand.absence is not None and stand.plan is not None:
+        back = long_day(stand.absence.until)
+        shares = [
+            f"{share.person.name} ({views.in_words(list(share.codes))})"
+            for share in stand.plan.covers
+        ]
+        covered = f" Covering for you: {views.in_words(shares)}." if shares else ""
+        lines.append(f"You are away until {back}.{covered} Type back if you return sooner.")
+    for absence, codes in stand.covering:
+        lines.append(
+            f"You are covering {views.in_words(list(codes))} for {absence.person.name}, away "
+            f"until {long_day(absence.until)}."
+        )
+    return lines
 
 
 async def send_return_card(turn: Turn, code: str, period_text: str | None) -> None:
@@ -209,6 +243,10 @@ async def snooze(turn: Turn, args: tuple[str, ...]) -> None:
         await turn.say(f"OK: no reminders for {which} until {long_day(done.until)}.")
 
 
+def _told(name: str, told: bool, note: str) -> str:
+    return f" I've sent {name} a message to say so.{note}" if told else ""
+
+
 async def delegate(turn: Turn, args: tuple[str, ...]) -> None:
     code, email = args
     done = await turn.attempt(lambda tx: returns.delegate(tx, turn.person, code, email, turn.now))
@@ -219,9 +257,92 @@ async def delegate(turn: Turn, args: tuple[str, ...]) -> None:
         await turn.say(
             f"{who.name} can now send {measure.code}'s returns; they'll get the reminders "
             f"too. {measure.owner.name} stays accountable as owner."
+            + _told(who.name, done.told, done.note)
         )
     else:
         await turn.say(f"{who.name} is already a delegate for {measure.code}.")
+
+
+async def delegate_all(turn: Turn, args: tuple[str, ...]) -> None:
+    (email,) = args
+    done = await turn.attempt(lambda tx: returns.delegate_all(tx, turn.person, email, turn.now))
+    if done is None:
+        return
+    who = done.delegate.name
+    if not done.added:
+        await turn.say(
+            f"{who} is already a delegate for all your measures "
+            f"({views.in_words(list(done.already))}). Nothing was changed."
+        )
+        return
+    already = (
+        f" (and was already one for {views.in_words(list(done.already))})" if done.already else ""
+    )
+    await turn.say(
+        f"{who} is now a delegate for {views.in_words(list(done.added))}{already}: they can "
+        "send those returns and get their reminders too. You stay accountable as owner."
+        + _told(who, done.told, done.note)
+    )
+
+
+async def undelegate(turn: Turn, args: tuple[str, ...]) -> None:
+    code, email = args
+    done = await turn.attempt(lambda tx: returns.undelegate(tx, turn.person, code, email, turn.now))
+    if done is None:
+        return
+    who, measure = done.delegate.name, done.measure
+    await turn.say(
+        f"{who} is no longer a delegate for {measure.code}: its reminders no longer go to them "
+        "and they can no longer send its returns." + _told(who, done.told, done.note)
+    )
+
+
+async def away(turn: Turn, args: tuple[str, ...]) -> None:
+    until, email = args[0], args[1] if len(args) > 1 else ""
+    done = await turn.attempt(lambda tx: returns.away(tx, turn.person, until, email, turn.now))
+    if done is None:
+        return
+    back = long_day(done.until)
+    shares = [
+        f"{share.person.name} ({views.in_words(list(share.codes))})" for share in done.plan.covers
+    ]
+    if not shares:
+        said = (
+            f"OK: you are away until {back}. You own no measures, so nobody covers for you; "
+            "PerfBot sends you no reminders or chasers until then."
+        )
+    else:
+        said = (
+            f"OK: you are away until {back}. Until then your reminders and chasers go to "
+            f"{views.in_words(shares)}, who can send those returns; you won't be chased. From "
+            f"{long_day(done.until, year=False)} they come to you again."
+        )
+    if done.unchanged:
+        said += " That was already set, so nobody was told again."
+    if done.told:
+        said += f" I've sent {views.in_words(list(done.told))} a message to say so."
+    if done.ended:
+        said += f" I've told {views.in_words(list(done.ended))} that they no longer cover for you."
+    await turn.say(f"{said}{done.note} Type back if you return sooner.")
+
+
+async def back(turn: Turn, args: tuple[str, ...]) -> None:
+    done = await turn.uow.run(lambda tx: returns.back(tx, turn.person, turn.now))
+    if not done.was_away:
+        await turn.say(
+            "You are not marked away, so there is nothing to end: your reminders come to you "
+            f"as usual. To hand over while you are away, type away until "
+            f"{returns.back_example(turn.today)}."
+        )
+        return
+    told = (
+        f" I've told {views.in_words(list(done.ended))} that their cover has ended."
+        if done.ended
+        else ""
+    )
+    await turn.say(
+        "Welcome back: your reminders and chasers come to you again from now." + told + done.note
+    )
 
 
 async def list_deep_dives(turn: Turn, args: tuple[str, ...]) -> None:
@@ -309,7 +430,8 @@ async def unknown(turn: Turn, text: str) -> None:
     """Anything PerfBot does not understand gets the help card, never silence."""
     said = text[:80] + ("…" if len(text) > 80 else "")
     note = f"I didn't understand \u201c{said}\u201d." if said else ""
-    await turn.send_card(cards.help_card(help_lines(), note=note, contact=await turn.contact()))
+    lines = await help_for(turn)
+    await turn.send_card(cards.help_card(lines, note=note, contact=await turn.contact()))
 
 
 def _pattern(text: str) -> re.Pattern[str]:
@@ -328,8 +450,8 @@ COMMANDS: list[Command] = [
         "submit",
         _pattern(r"^(?:submit|return|send|correct)\s+(\S+)(?:\s+(?:for\s+)?(.+))?$"),
         submit,
-        "submit HS-04",
-        "the return card for a measure (add a period, as in submit HS-04 2025/26 Q1)",
+        "submit {code}",
+        "the return card for a measure (add a period, as in submit {code} {quarter})",
     ),
     Command(
         "period",
@@ -371,15 +493,47 @@ COMMANDS: list[Command] = [
         "snooze",
         _pattern(r"^snooze\s+(\S+)\s+(?:until|till|to)\s+(.+)$"),
         snooze,
-        "snooze HS-04 until 2025-07-18",
+        "snooze {code} until {day}",
         "no reminders until then (never past the deadline)",
+    ),
+    Command(
+        "delegate all",
+        _pattern(r"^delegate\s+(?:all|everything)(?:\s+(?:my\s+)?measures)?\s+to\s+(\S+)$"),
+        delegate_all,
+        "delegate all to name@council.gov.uk",
+        "make someone a delegate for every measure you own",
     ),
     Command(
         "delegate",
         _pattern(r"^delegate\s+(\S+)\s+to\s+(\S+)$"),
         delegate,
-        "delegate HS-04 to name@council.gov.uk",
+        "delegate {code} to name@council.gov.uk",
         "let someone else send a measure's return",
+    ),
+    Command(
+        "undelegate",
+        _pattern(r"^(?:undelegate|remove\s+delegate)\s+(\S+)\s+from\s+(\S+)$"),
+        undelegate,
+        "undelegate {code} from name@council.gov.uk",
+        "stop someone being a delegate for a measure",
+    ),
+    Command(
+        "away",
+        _pattern(
+            r"^(?:i\s*['\u2019]?m\s+|i\s+am\s+)?away\s+(?:until|till|til|to)\s+(.+?)"
+            r"(?:\s+(?:delegate|cover(?:ed)?(?:\s+by)?)(?:\s+to)?\s+(\S+))?$"
+        ),
+        away,
+        "away until {day} delegate name@council.gov.uk",
+        "away until the day you are back: your reminders and chasers go to the person named "
+        "and your measures' delegates (else your manager), who can send those returns",
+    ),
+    Command(
+        "back",
+        _pattern(r"^(?:back|i\s*['\u2019]?m\s+back|i\s+am\s+back|away\s+(?:off|over|end|cancel))$"),
+        back,
+        "back",
+        "you are back before the day you gave: your reminders come to you again",
     ),
     Command(
         "deep dives",
@@ -412,8 +566,21 @@ COMMANDS: list[Command] = [
 ]
 
 
-def help_lines() -> list[tuple[str, str]]:
-    return [(command.usage, command.help) for command in COMMANDS]
+def example(text: str, code: str, today: date) -> str:
+    """A usage or help line with its placeholders filled: a measure code, a day two weeks
+    ahead, and last quarter."""
+    quarter = Period.containing(today, Frequency.QUARTERLY).previous().label
+    return (
+        text.replace("{code}", code)
+        .replace("{day}", (today + timedelta(days=14)).isoformat())
+        .replace("{quarter}", quarter)
+    )
+
+
+def help_lines(code: str, today: date) -> list[tuple[str, str]]:
+    """The help card's lines, with ``code`` (the person's own, where they have one) in the
+    examples and dates from ``today``."""
+    return [(example(c.usage, code, today), example(c.help, code, today)) for c in COMMANDS]
 
 
 def clean(text: str) -> str:

@@ -20,6 +20,7 @@ from bot.teams import commands
 from cards.actions import Verb, ids
 from cards.seal import HIDDEN
 from domain.model import (
+    Absence,
     ActionPlan,
     DeepDive,
     Delegate,
@@ -32,7 +33,7 @@ from domain.model import (
     Return,
     Snooze,
 )
-from tests.bot.conftest import GARETH, MARK, Teams
+from tests.bot.conftest import GARETH, MARK, NOW, Teams
 from tests.bot.test_escalations import button, escalated, press, sent_activity
 
 APOLOGY = "Sorry, something went wrong"
@@ -54,6 +55,7 @@ STORED = (
     PeriodLock,
     Snooze,
     Delegate,
+    Absence,
 )
 ALTERED = "That card has been changed since PerfBot sent it"
 # What a card may send, beyond its verb: every text input and every hidden field.
@@ -197,7 +199,7 @@ def _typed_commands() -> list[str]:
     """Every command of the table, as Gareth might type it to reach RB-06 or beyond."""
     said = []
     for command in commands.COMMANDS:
-        said.append(command.usage.replace("HS-04", "RB-06"))
+        said.append(commands.example(command.usage, "RB-06", NOW.date()))
     return [
         *said,
         "submit RB-06 2026/27 Q2",
@@ -210,6 +212,10 @@ def _typed_commands() -> list[str]:
         "board 0001/02 Q1",
         "snooze RB-06 until 2026-12-01",
         "delegate RB-06 to gareth.jones@kingsmere.gov.uk",
+        "undelegate RB-06 from lucy.price@kingsmere.gov.uk",
+        "away until 2026-12-07 delegate gareth.jones@kingsmere.gov.uk",
+        "away until 2026-11-23",
+        "away until 2099-01-01",
         "submit RB-06 \udfff",
         "submit\x00RB-06",
         "\u200b\u200b",

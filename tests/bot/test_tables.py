@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -51,11 +52,16 @@ def test_every_kind_of_message_has_a_builder():
 
 @pytest.mark.parametrize("command", commands.COMMANDS, ids=lambda c: c.name)
 def test_each_commands_help_line_is_on_the_help_card_and_is_understood(command):
-    card = cards.help_card(commands.help_lines())
-    assert [command.usage, command.help] in [
+    # The examples carry the person's own code and days from today (a date to come).
+    today = date(2026, 11, 23)
+    card = cards.help_card(commands.help_lines("RB-01", today))
+    usage = commands.example(command.usage, "RB-01", today)
+    assert [usage, commands.example(command.help, "RB-01", today)] in [
         [fact["title"], fact["value"]] for fact in _facts(card)
     ]
-    found = commands.match(command.usage.upper())
+    assert "{" not in usage
+    assert "HS-04" not in usage
+    found = commands.match(usage.upper())
     assert found is not None
     assert found[0] is command
 

@@ -203,10 +203,17 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
             text[:200], [with_plan, replace(overdue, actions=with_plan.actions), escalated] * 3
         ),
         "my measures": cards.my_measures_card(text[:200], [item, overdue, escalated] * 3, TODAY),
+        "my measures while away": cards.my_measures_card(
+            text[:200], [item, overdue, escalated] * 3, TODAY, [text[:400]] * 6
+        ),
         "status": cards.status_card(text[:200], [item, overdue, escalated] * 3),
-        "help": cards.help_card(help_lines(), note=text, contact=text[:200]),
+        "help": cards.help_card(help_lines(text[:32], TODAY), note=text, contact=text[:200]),
         "welcome": cards.welcome_card(
-            help_lines(), text[:200], text[:200], escalation_owner=True, leadership=True
+            help_lines(text[:32], TODAY),
+            text[:200],
+            text[:200],
+            escalation_owner=True,
+            leadership=True,
         ),
         "notice": cards.notice_card(text[:200], text, warning=True),
         "overdue digest": cards.overdue_card(overdue_digest(text, escalated), TODAY),

@@ -359,3 +359,22 @@ def test_card_keys_are_listed_rotated_and_the_older_retired_with_the_audit_log_t
     assert "retired the older card keys" in trail
     # No key's secret is ever printed.
     assert "secret" not in listed.stdout + rotated.stdout + retired.stdout
+
+
+def test_people_says_who_is_away_and_who_covers(council):
+    import sqlite3
+
+    with sqlite3.connect(council / "perfbot.db") as connection:
+        ids = dict(connection.execute("SELECT email, id FROM people"))
+        connection.execute(
+            "INSERT INTO absences (person_id, until, cover_id, set_by, set_at) "
+            "VALUES (?, '2026-12-11', ?, 'amina.hussain@kingsmere.gov.uk', '2026-11-23 10:00:00')",
+            (ids["amina.hussain@kingsmere.gov.uk"], ids["lucy.price@kingsmere.gov.uk"]),
+        )
+    result = run(council, "people", "--now", "2026-11-23T10:00")
+    assert result.returncode == 0, result.stderr
+    [amina] = [line for line in result.stdout.splitlines() if line.startswith("Amina Hussain")]
+    assert amina.endswith("away until Friday 11 December 2026, Lucy Price covering")
+    assert "away until" not in result.stdout.replace(amina, "")
+    back = run(council, "people", "--now", "2026-12-11T09:00")  # the day she is back
+    assert "away until" not in back.stdout

@@ -261,7 +261,7 @@ async def test_a_new_delegate_is_told_once(uow, person):
     async with uow() as tx:
         [told] = list(await tx.scalars(select(Notification)))
     assert told.kind == Kind.DELEGATED
-    assert told.payload == {"code": "RB-02", "by": "Amina Hussain"}
+    assert told.payload == {"code": "RB-02", "codes": ["RB-02"], "by": "Amina Hussain"}
 
 
 async def test_status_is_refused_to_an_owner_and_covers_a_service_for_its_head(uow, person):
