@@ -312,6 +312,7 @@ class Milestone(Base):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
 
     measure: Mapped[Measure] = relationship(lazy="joined", innerjoin=True)
+    owner: Mapped[Person | None] = relationship(foreign_keys=[owner_id], lazy="joined")
 
     @property
     def expected(self) -> date:

@@ -24,6 +24,7 @@ from domain.locks import mark_restated, published_since
 from domain.model import (
     Delegate,
     Measure,
+    Milestone,
     PeriodLock,
     Person,
     Return,
@@ -35,9 +36,9 @@ from domain.notifications import Kind, queue
 from domain.numbers import FigureError, check_range, format_exact, parse_figure, quantize
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
-from domain.ratings import Assessment, KeyActionStatus, RatingError, direction
+from domain.ratings import Assessment, KeyActionStatus, RatingError, direction, parse_progress
 from domain.reminders import next_ask
-from domain.reporting import load_calendar, rate
+from domain.reporting import load_calendar, milestones_of, rate
 from domain.text import has_visible
 from domain.views import (
     OpenReturn,
@@ -264,6 +265,11 @@ async def submit_return(
     waiting, targets = await still_open(session, measure, today_in_london(now), policy.open_from)
     still_waiting = tuple(p.label for p in waiting if p != period)
     target = None if measure.data_only else targets.get(period.label)
+    milestones = (
+        (await milestones_of(session, [measure.id])).get(measure.id, [])
+        if measure.is_key_action
+        else []
+    )
     try:
         if cmd.too_long or cmd.problems:
             raise FormProblems(
@@ -279,25 +285,38 @@ async def submit_return(
             select(Return).where(Return.idempotency_key == cmd.idempotency_key())
         )
         if earlier is not None:
-            was = rate(measure, period, target, earlier, policy.scheme).rating
+            was = rate(measure, period, target, earlier, policy.scheme, milestones).rating
             steps = (
                 await escalations.escalation_steps(session, measure, period)
                 if policy.escalates(was)
                 else None
             )
             receipt = _receipt(
-                measure, period, earlier, None, policy, target, history, steps, duplicate=True
+                measure,
+                period,
+                earlier,
+                None,
+                policy,
+                target,
+                history,
+                steps,
+                duplicate=True,
+                milestones=milestones,
             )
             plan = await action_plans.receipt_line(session, measure, earlier)
             return replace(receipt, waiting=tuple(p.label for p in waiting), action_plan=plan)
+        exceeding = False
         if measure.is_key_action:
-            value, status, assessment = None, *_key_action_fields(cmd, measure, period, policy)
+            value = None
+            status, exceeding, assessment = _key_action_fields(
+                cmd, measure, period, policy, milestones
+            )
         else:
             value = _figure(cmd, measure)
             status = None
             assessment = rate(measure, period, target, Return(value=value), policy.scheme)
             _plausible(cmd, measure, period, value, history)
-        _required_fields(cmd, measure, assessment, lock is not None, max_text)
+        _required_fields(cmd, measure, status, assessment, lock is not None, max_text)
     except FormProblems as problems:
         calendar = await load_calendar(session)
         item = build_open_return(
@@ -315,6 +334,7 @@ async def submit_return(
         version=version,
         value=value,
         status=status.value if status else None,
+        exceeding_expectations=exceeding,
         commentary=cmd.commentary.strip(),
         remedial_action=cmd.action.strip() or None,
         action_due=parse_day(cmd.action_due) if cmd.action_due.strip() else None,
@@ -373,7 +393,14 @@ async def submit_return(
         steps = await escalations.recovery_steps(session, measure)
     elif escalated == "closed":
         steps = "Its escalation was closed when the activity was stopped, so nothing more is sent."
-    receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
+    if status is KeyActionStatus.COMPLETE and steps is None:
+        steps = (
+            f"It is recorded as complete, so PerfBot will not ask for {measure.code} again. To "
+            f"reopen it, type submit {measure.code} and send a status other than complete."
+        )
+    receipt = _receipt(
+        measure, period, ret, replaced, policy, target, history, steps, milestones=milestones
+    )
     if lock is not None:
         what = f"a restatement of {replaced}" if replaced else "a new figure"
         review = (
@@ -404,19 +431,33 @@ def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:
 
 
 def _key_action_fields(
-    cmd: SubmitReturn, measure: Measure, period: Period, policy: Policy
-) -> tuple[KeyActionStatus, Assessment]:
+    cmd: SubmitReturn,
+    measure: Measure,
+    period: Period,
+    policy: Policy,
+    milestones: list[Milestone],
+) -> tuple[KeyActionStatus, bool, Assessment]:
     if not cmd.status.strip():
         raise FormProblems({STATUS: "Choose a status: complete, on track, some risk or unlikely."})
     try:
-        status = KeyActionStatus.parse(cmd.status)
+        status, exceeding = parse_progress(cmd.status)
     except RatingError as error:
         raise FormProblems({STATUS: str(error)[0].upper() + str(error)[1:]}) from None
-    return status, rate(measure, period, None, Return(status=status.value), policy.scheme)
+    reported = Return(status=status.value, exceeding_expectations=exceeding)
+    return (
+        status,
+        exceeding,
+        rate(measure, period, None, reported, policy.scheme, milestones),
+    )
 
 
 def _required_fields(
-    cmd: SubmitReturn, measure: Measure, assessment: Assessment, locked: bool, max_text: int
+    cmd: SubmitReturn,
+    measure: Measure,
+    status: KeyActionStatus | None,
+    assessment: Assessment,
+    locked: bool,
+    max_text: int,
 ) -> None:
     errors = {}
     if locked and not cmd.correction_reason.strip():
@@ -428,7 +469,7 @@ def _required_fields(
         errors[CORRECTION_REASON] = f"This is over {max_text:,} characters: please shorten it."
     if not has_visible(cmd.commentary):
         errors[COMMENTARY] = "Add a short commentary: what the figure shows and why."
-    slipping = measure.is_key_action and cmd.status.strip().lower() in ("some risk", "unlikely")
+    slipping = status in (KeyActionStatus.SOME_RISK, KeyActionStatus.UNLIKELY)
     if assessment.off_track and not measure.is_key_action:
         if not cmd.action.strip():
             errors[ACTION] = "It is off track: say what action will bring it back on track."
@@ -496,8 +537,9 @@ def _receipt(
     history: dict[str, Return],
     escalation: str | None,
     duplicate: bool = False,
+    milestones: list[Milestone] | None = None,
 ) -> Receipt:
-    assessment = rate(measure, period, target, ret, policy.scheme)
+    assessment = rate(measure, period, target, ret, policy.scheme, milestones or ())
     before = history.get(period.previous().label)
     last_year = history.get(period.same_period_last_year().label)
     value = ret.value

@@ -11,7 +11,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-SHEETS = ("people", "services", "measures", "targets", "actuals", "calendar", "deadlines")
+SHEETS = (
+    "people",
+    "services",
+    "measures",
+    "targets",
+    "actuals",
+    "calendar",
+    "deadlines",
+    "milestones",
+)
 
 
 class WorkbookError(ValueError):

@@ -51,7 +51,9 @@ def downgrade() -> None:
         batch_op.drop_column("milestone_id")
     with op.batch_alter_table("milestones", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_milestones_measure_id"), type_="unique")
-        batch_op.drop_constraint(batch_op.f("fk_milestones_updated_by_id_people"), type_="foreignkey")
+        batch_op.drop_constraint(
+            batch_op.f("fk_milestones_updated_by_id_people"), type_="foreignkey"
+        )
         batch_op.drop_constraint(batch_op.f("fk_milestones_owner_id_people"), type_="foreignkey")
         batch_op.drop_column("updated_by_id")
         batch_op.drop_column("updated_at")
