@@ -17,6 +17,7 @@ from domain.model import AuditEntry, Escalation, Measure, Milestone, Notificatio
 from domain.outbox import CHASER_KINDS, REMINDER_KINDS, Timetable, sweep
 from domain.policy import Policy
 from domain.ratings import Rating
+from domain.reporting import EXPORT_COLUMNS, performance
 from domain.returns import SubmitReturn
 from domain.views import Receipt, Refused
 from domain.workbook import Sheet
@@ -341,3 +342,32 @@ async def test_bad_milestone_rows_are_refused_one_problem_a_cell(uow):
     assert problems[5][1] == "milestone is empty: say what the milestone is"
     async with uow() as tx:
         assert await tx.scalar(select(func.count()).select_from(Milestone)) == 5
+
+
+def actuals(actual: str) -> dict[str, Sheet]:
+    row = {"code": "KA-05", "period": "2026/27 Q2", "actual": actual, "commentary": "Done."}
+    return {"actuals": Sheet("actuals", list(row), [(2, row)])}
+
+
+async def test_the_actuals_sheet_takes_exceeding_expectations_and_export_writes_it_back(uow):
+    async with uow() as tx:
+        summary = await import_workbook(tx, actuals("complete, exceeding expectations"), now=NOW)
+    assert summary.updated["actuals"] == 1
+    async with uow() as tx:
+        rows = await performance(tx, POLICY.scheme)
+    [row] = [r for r in rows if r.measure.code == "KA-05" and r.period.label == "2026/27 Q2"]
+    exported = dict(zip(EXPORT_COLUMNS, row.export_values(), strict=True))
+    assert (exported["actual"], exported["rating"]) == (
+        "complete, exceeding expectations",
+        "Strong",
+    )
+    # Importing what export wrote (or the card's words for it) changes nothing.
+    for words in (exported["actual"], "Complete, outcomes exceeding expectations"):
+        async with uow() as tx:
+            again = await import_workbook(tx, actuals(words), now=NOW)
+        assert not again.changed
+    with pytest.raises(ImportRejected) as rejected:
+        async with uow() as tx:
+            await import_workbook(tx, actuals("unlikely, exceeding expectations"), now=NOW)
+    [problem] = rejected.value.problems
+    assert "only complete or on track can have outcomes exceeding expectations" in problem.message
