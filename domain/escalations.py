@@ -1344,6 +1344,8 @@ async def still_wanted(session: AsyncSession, notification: Notification) -> str
     if escalation is None:
         return "the escalation is no longer in PerfBot"
     if notification.kind == Kind.ESCALATION and escalation.closed_reason == "recovered":
+        if escalation.milestone_id is not None:
+            return "the milestone is complete"
         return "the measure is back on track"
     if notification.kind == Kind.ESCALATION_REMINDER and (
         escalation.acknowledged_at is not None or escalation.closed_at is not None

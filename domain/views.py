@@ -4,7 +4,7 @@ stored return. Reads only; the use cases that change things are in domain/return
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -166,7 +166,7 @@ class Progressed(Protocol):
     def status(self) -> str | None: ...
 
 
-def completed_in(measure: Listed | Measure, returns: dict[str, Any]) -> str | None:
+def completed_in(measure: Listed | Measure, returns: Mapping[str, Progressed]) -> str | None:
     """The period a key action was reported complete in, if it still stands: its latest
     period with a status says complete. A later status other than complete (a return, a
     correction or an import) reopens it. None for a measure."""
@@ -175,7 +175,7 @@ def completed_in(measure: Listed | Measure, returns: dict[str, Any]) -> str | No
     reported = [
         (p, ret.status)
         for label, ret in returns.items()
-        if (p := _period(label)) is not None and getattr(ret, "status", None)
+        if (p := _period(label)) is not None and ret.status
     ]
     if not reported:
         return None

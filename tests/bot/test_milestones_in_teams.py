@@ -140,7 +140,12 @@ async def test_a_milestone_past_its_date_reaches_the_escalation_owner_once(teams
     await teams.install(SARAH)
     teams.connector.clear()
     await morning(teams)
-    [card] = [c for c in teams.connector.cards(teams.sent_to(SARAH)) if LATE in card_text(c)]
+    [call] = [c for c in teams.sent_to(SARAH) if LATE in str(c.body)]
+    assert call.body["text"] == (
+        f"Escalation: KA-05's milestone '{LATE}' is past its date and not complete, so it is "
+        "rated 🚩 Action."
+    )
+    [card] = teams.connector.cards([call])
     text = card_text(card)
     assert "Escalation: KA-05 · Build 100 new council homes" in text
     assert "Milestone owner" in text
