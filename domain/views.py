@@ -372,10 +372,12 @@ async def open_periods_of(
     ):
         if measure_id in ids and newest.get((measure_id, label), (0, False, None))[0] < version:
             newest[(measure_id, label)] = (version, bool(has), status)
+    key_actions = {m.id for m in measures if m.is_key_action}
     statuses: dict[int, dict[str, _Status]] = {i: {} for i in ids}
     for (measure_id, label), (_, has, status) in newest.items():
         labels[measure_id].add(label)
-        statuses[measure_id][label] = _Status(status)
+        if measure_id in key_actions:  # what completed_in reads (key actions are few)
+            statuses[measure_id][label] = _Status(status)
         if has:
             closed[measure_id].add(label)
     for measure_id, label in await session.execute(select(Target.measure_id, Target.period)):
