@@ -60,6 +60,9 @@ class Verb(enum.StrEnum):
     # The performance team's period card (domain/locks.py):
     LOCK_PERIOD = "lock_period"
     UNLOCK_PERIOD = "unlock_period"
+    # Key actions' milestones (domain/milestones.py): a milestone's card, and its Save.
+    OPEN_MILESTONE = "open_milestone"
+    UPDATE_MILESTONE = "update_milestone"
 
 
 class ids:
@@ -89,6 +92,8 @@ class ids:
     LOCK_FORCE = "lock_force"  # sign off with returns not yet approved ("true" when on)
     REVIEW_COMMENT = "comment_"  # comment_<return id>: why a reviewer returns it to its owner
     PROGRESS = "progress_"  # progress_<item id>: the return card's word on an action-plan item
+    MILESTONE_STATUS = "milestone_status"  # the milestone card's status
+    REVISED_DATE = "revised_date"  # and its revised date (needed when slipping)
     DONE = "done_"  # done_<item id>: its "done" toggle ("true" when on)
 
     @staticmethod
@@ -133,6 +138,8 @@ NAMES = {
     ids.LOCK_REASON: "The reason",
     ids.REVIEW_COMMENT: "The comment",
     ids.PROGRESS: "The progress note",
+    ids.MILESTONE_STATUS: "The status",
+    ids.REVISED_DATE: "The revised date",
 }
 CARD_DATA = "That card's data"  # what the card carries unseen: its code, period, ids
 
@@ -400,6 +407,24 @@ class OpenReport(_Action):
     period: str
 
 
+@dataclass(frozen=True)
+class OpenMilestone(_Action):
+    """A milestone's card (from `milestones`, the key action's return card or my measures)."""
+
+    verb: ClassVar[Verb] = Verb.OPEN_MILESTONE
+    milestone_id: int
+
+
+@dataclass(frozen=True)
+class MilestoneForm(_Action):
+    """The milestone card's Save: its status and revised date, as typed."""
+
+    verb: ClassVar[Verb] = Verb.UPDATE_MILESTONE
+    milestone_id: int
+    status: str
+    revised_date: str
+
+
 MAX_LISTED = 50  # returns one "Acknowledge all" (or "Approve all shown") may name
 
 CardAction = (
@@ -427,6 +452,8 @@ CardAction = (
     | UnlockPeriod
     | OpenMeasure
     | OpenReport
+    | OpenMilestone
+    | MilestoneForm
 )
 
 
@@ -717,6 +744,18 @@ def _open_report(value: Mapping[str, Any]) -> OpenReport:
     return OpenReport(_text(value.get("kind"), limit=32) or "board", _period(value))
 
 
+def _open_milestone(value: Mapping[str, Any]) -> OpenMilestone:
+    return OpenMilestone(_id(value.get("milestone")))
+
+
+def _milestone_form(value: Mapping[str, Any]) -> MilestoneForm:
+    return MilestoneForm(
+        _id(value.get("milestone")),
+        _text(value.get(ids.MILESTONE_STATUS), ids.MILESTONE_STATUS, MAX_FIGURE),
+        _text(value.get(ids.REVISED_DATE), ids.REVISED_DATE, MAX_FIGURE),
+    )
+
+
 PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.SUBMIT_RETURN: _return_form,
     Verb.NOT_AVAILABLE: _not_available,
@@ -742,6 +781,8 @@ PARSERS: dict[Verb, Callable[[Mapping[str, Any]], CardAction]] = {
     Verb.UNLOCK_PERIOD: _unlock_period,
     Verb.OPEN_MEASURE: _open_measure,
     Verb.OPEN_REPORT: _open_report,
+    Verb.OPEN_MILESTONE: _open_milestone,
+    Verb.UPDATE_MILESTONE: _milestone_form,
 }
 
 

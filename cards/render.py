@@ -23,13 +23,16 @@ from domain.action_plans import ActionItem
 from domain.board import ReportKind, latest_period
 from domain.dates import LONDON, long_day
 from domain.deep_dives import DiveView, ListedDive
-from domain.escalations import EscalationView, QuestionCard, Watched
+from domain.escalations import EscalationView, QuestionCard, Watched, when
 from domain.locks import PeriodStatus, StatusLine
+from domain.milestones import MilestoneLine, line_of
+from domain.milestones import lines as milestone_lines
+from domain.model import Milestone
 from domain.numbers import Unit
 from domain.overdue import Digest
 from domain.periods import Period, PeriodError
 from domain.plausibility import Doubt
-from domain.ratings import KeyActionStatus, Polarity, Rating
+from domain.ratings import PROGRESS_CHOICES, KeyActionStatus, Polarity, Rating
 from domain.signoff import ReviewCard
 from domain.summary import MeasureDetail, MeasureLine, Summary
 from domain.views import (
@@ -150,6 +153,8 @@ def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
         facts.append(("Already sent", sent))
     if item.state in WAITING and item.latest is not None and item.latest.not_available_reason:
         facts.append(("Not available", item.latest.not_available_reason))
+    if item.completed:
+        facts.append(("Complete", _complete_words(item)))
     history = [
         (p.period.label, f"{p.shown}  {_rating(p.rating)}" if p.rating else p.shown)
         for p in item.history
@@ -169,7 +174,105 @@ def _return_view(item: OpenReturn, today: date) -> dict[str, Any]:
         "actual_label": f"Actual for {item.period.label}",
         "placeholder": unit_hint,
         "locked": item.locked,
+        "milestones": [
+            {
+                "id": line.milestone.id,
+                "title": _cut(line.milestone.title, SHORT_TEXT),
+                "line": line.line,
+                "color": "Attention" if line.past_due else None,
+            }
+            for line in milestone_lines(item.milestones, today)[:MILESTONES_ON_RETURN_CARD]
+        ],
     }
+
+
+MILESTONES_ON_RETURN_CARD = 8
+
+
+def _complete_words(item: OpenReturn) -> str:
+    code = item.measure.code
+    return (
+        f"reported complete for {item.completed}, so PerfBot does not ask for it again. "
+        f"To reopen it, type submit {code} and send a status other than complete."
+    )
+
+
+def milestones_card(
+    heading: str, lines: Sequence[MilestoneLine], empty: str = ""
+) -> dict[str, Any]:
+    """A person's milestones, each with a button to its card."""
+    items = [
+        {
+            "id": line.milestone.id,
+            "key_action": f"{line.milestone.measure.code} · {line.milestone.measure.title}",
+            "title": line.milestone.title,
+            "line": f"{line.line} · owner {line.owner}",
+            "color": "Attention" if line.past_due else ("Warning" if line.due_soon else None),
+        }
+        for line in lines[:MAX_MILESTONES_LISTED]
+    ]
+    if len(lines) > MAX_MILESTONES_LISTED:
+        heading += f" (the first {MAX_MILESTONES_LISTED} shown)"
+    return render(
+        "milestones.json.j2",
+        heading=heading,
+        items=items,
+        empty=empty
+        or "You have no milestones. Key actions' milestones come from the milestones sheet.",
+    )
+
+
+MAX_MILESTONES_LISTED = 20
+
+
+def milestone_card(
+    milestone: Milestone,
+    today: date,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    note: str = "",
+    updated_by: str = "",
+) -> dict[str, Any]:
+    """A milestone's card: its key action, dates and owner, to set its status and revised
+    date (domain/milestones.py)."""
+    line = line_of(milestone, today)
+    measure = milestone.measure
+    facts = [
+        ("Key action", f"{measure.code} · {measure.title}"),
+        ("Owner", line.owner),
+        ("Due", long_day(milestone.due_date)),
+    ]
+    if milestone.revised_date:
+        facts.append(("Revised date", long_day(milestone.revised_date)))
+    facts.append(("Status", milestone.status or "not reported yet"))
+    if milestone.completed_on:
+        facts.append(("Completed", long_day(milestone.completed_on)))
+    if milestone.updated_at:
+        who = f" by {updated_by}" if updated_by else ""
+        facts.append(("Last updated", f"{when(milestone.updated_at)}{who}"))
+    past_due = ""
+    if line.past_due:
+        past_due = (
+            f"Past its date of {long_day(milestone.expected)} and not complete: it counts as "
+            f"unlikely, and is escalated to {measure.code}'s escalation owner."
+        )
+    statuses = [(s.value, s.description[0].upper() + s.description[1:]) for s in KeyActionStatus]
+    view = {
+        "id": milestone.id,
+        "title": milestone.title,
+        "facts": facts,
+        "past_due": past_due,
+        "status": milestone.status or "",
+        "revised": milestone.revised_date.isoformat() if milestone.revised_date else "",
+    }
+    return render(
+        "milestone.json.j2",
+        ms=view,
+        statuses=statuses,
+        values=dict(values or {}),
+        errors=dict(errors or {}),
+        note=note,
+    )
 
 
 # ---- action plans ----------------------------------------------------------------------
@@ -358,9 +461,7 @@ def return_card(
     }
     extra: dict[str, Any]
     if item.measure.is_key_action:
-        statuses = [
-            (s.value, s.description[0].upper() + s.description[1:]) for s in KeyActionStatus
-        ]
+        statuses = list(PROGRESS_CHOICES)
         template, extra = "key_action.json.j2", {"statuses": statuses}
     else:
         doubt_view = None
@@ -457,10 +558,15 @@ _STATE_WORDS = {
 
 
 def my_measures_card(
-    name: str, items: Sequence[OpenReturn], today: date, cover: Sequence[str] = ()
+    name: str,
+    items: Sequence[OpenReturn],
+    today: date,
+    cover: Sequence[str] = (),
+    milestones: Sequence[MilestoneLine] = (),
 ) -> dict[str, Any]:
     """What a person owns, deputises for or covers, with what is due; ``cover`` says who
-    covers for them while they are away, and whom they cover."""
+    covers for them while they are away, and whom they cover; then their milestones past
+    their date or due within two weeks (``milestones``), each with a button to its card."""
     views = []
     open_count: dict[str, int] = {}
     for item in items:
@@ -475,6 +581,11 @@ def my_measures_card(
         if item.state in OVERDUE and item.latest is not None and item.latest.not_available_reason:
             state += ", not available yet"
         line = f"{item.period.label} · due {item.deadline:%a %d %b} · {state}"
+        if item.completed:
+            line = (
+                f"{item.period.label} · complete since {item.completed}: not asked for again "
+                f"(type submit {item.measure.code} to reopen it)"
+            )
         if item.latest is not None and item.assessment.rating:
             line += f" · {shown_value(item.measure, item.latest)} {_rating(item.assessment.rating)}"
         colour = (
@@ -487,6 +598,8 @@ def my_measures_card(
             action = f"Submit {item.measure.code}"
             if open_count[item.measure.code] > 1:  # several periods open: say which
                 action += f" for {item.period.label}"
+        elif item.completed:
+            action = f"Reopen {item.measure.code}"
         elif item.state in ("submitted", "returned"):
             action = f"Correct {item.measure.code}"
         views.append(
@@ -505,11 +618,21 @@ def my_measures_card(
         f"{name}: {measures} measure{'s' if measures != 1 else ''}, "
         f"{due} return{'s' if due != 1 else ''} waiting for a figure"
     )
+    shown = [line for line in milestones if line.past_due or line.due_soon]
     return render(
         "my_measures.json.j2",
         heading=heading,
         cover=list(cover),
         items=views,
+        milestones=[
+            {
+                "id": line.milestone.id,
+                "title": f"{line.milestone.measure.code} · {_cut(line.milestone.title, SHORT_TEXT)}",
+                "line": line.line,
+                "color": "Attention" if line.past_due else "Warning",
+            }
+            for line in shown[:MILESTONES_ON_RETURN_CARD]
+        ],
         empty="You don't own or deputise for any measures. If you should, tell the performance team.",
     )
 
@@ -661,6 +784,7 @@ def escalation_card(
         ("Service", view.service),
         ("Owner", owner),
         ("Period", view.period),
+        *view.milestone,
         ("Actual" if not view.is_key_action else "Status", view.headline),
         ("Rating", view.rating),
     ]

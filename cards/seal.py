@@ -49,6 +49,8 @@ HIDDEN: dict[Verb, tuple[str, ...]] = {
     Verb.UNLOCK_PERIOD: ("period",),
     Verb.OPEN_MEASURE: ("code",),
     Verb.OPEN_REPORT: ("kind", "period"),
+    Verb.OPEN_MILESTONE: ("milestone",),
+    Verb.UPDATE_MILESTONE: ("milestone",),
 }
 
 # Where a person gets a fresh card of each verb's kind, for the refusal of an altered or
@@ -78,6 +80,8 @@ FRESH: dict[Verb, str] = {
     Verb.UNLOCK_PERIOD: "period 2025/26 Q1 (with your period)",
     Verb.OPEN_MEASURE: "summary",
     Verb.OPEN_REPORT: "board",
+    Verb.OPEN_MILESTONE: "milestones",
+    Verb.UPDATE_MILESTONE: "milestones",
 }
 
 VERBS = frozenset(verb.value for verb in Verb)

@@ -45,6 +45,7 @@ from domain.model import (
     Measure,
     MeasureKind,
     MeasurePriority,
+    Milestone,
     PeriodLock,
     Person,
     Return,
@@ -58,6 +59,7 @@ from domain.periods import Frequency, Period, PeriodError, periods_back, periods
 from domain.policy import Policy
 from domain.profiles import Comparison, comparisons
 from domain.ratings import (
+    Assessment,
     Direction,
     MeasureRule,
     Polarity,
@@ -66,7 +68,7 @@ from domain.ratings import (
     direction,
     measure_rule,
 )
-from domain.reporting import load_calendar, rate
+from domain.reporting import load_calendar, milestones_of, rate
 from domain.views import (
     OVERDUE,
     in_words,
@@ -585,6 +587,7 @@ class _Reader:
         self.service: str | None = None
         self.priority: str | None = None
         self.portfolio: str | None = None
+        self.milestones: dict[int, list[Milestone]] = {}  # key actions', by measure id
 
     async def measures(
         self, scope: Scope, service: str | None, priority: str | None, portfolio: str | None
@@ -692,6 +695,12 @@ class _Reader:
         for measure_id, rows in (await benchmarks.rows_of(session, None)).items():
             if measure_id in ids:
                 self.benchmarks[measure_id] = [Comparator.of(r) for r in rows]
+        found = await milestones_of(session)  # few: read whole, as ids may be thousands
+        self.milestones = {k: v for k, v in found.items() if k in ids}
+
+    def rate(self, m: _Measure, period: Period, target: Decimal | None, ret: Any) -> Assessment:
+        """A measure's rating for a period, a key action's with its milestones."""
+        return rate(m, period, target, ret, self.policy.scheme, self.milestones.get(m.id, ()))
 
     def figure(self, measure_id: int, label: str) -> _Newest | _Figure | None:
         key = (measure_id, label)
@@ -703,7 +712,7 @@ class _Reader:
     def point(self, m: _Measure, period: Period) -> TrendPoint:
         ret = self.figure(m.id, period.label)
         target = self.targets.get((m.id, period.label))
-        rating = rate(m, period, target, ret, self.policy.scheme).rating
+        rating = self.rate(m, period, target, ret).rating
         value = None if m.is_key_action or ret is None else ret.value
         return TrendPoint(
             period.label, value, None if m.data_only else target, rating, shown_value(m, ret)
@@ -1000,7 +1009,7 @@ async def build(
         own = own_of[m.id]
         ret = reader.returns.get((m.id, own.label))
         target = reader.targets.get((m.id, own.label))
-        assessment = rate(m, own, target, ret, policy.scheme)
+        assessment = reader.rate(m, own, target, ret)
         value = None if m.is_key_action or ret is None else ret.value
         deadline = calendar.deadline(own, m.deadline_working_days, m.code)
         listed = escalations.get((m.id, own.label), [])
@@ -1187,7 +1196,7 @@ async def _annual(
         own = own_of[m.id]
         ret = reader.returns.get((m.id, own.label))
         target = reader.targets.get((m.id, own.label))
-        assessment = rate(m, own, target, ret, policy.scheme)
+        assessment = reader.rate(m, own, target, ret)
         value = None if m.is_key_action or ret is None else ret.value
         before = own.same_period_last_year()
         earlier = reader.figure(m.id, before.label)
@@ -1203,8 +1212,8 @@ async def _annual(
             last_year_period=before.label,
             last_year=None if m.is_key_action or earlier is None else earlier.value,
             last_year_shown=shown_value(m, earlier),
-            last_year_rating=rate(
-                m, before, reader.targets.get((m.id, before.label)), earlier, policy.scheme
+            last_year_rating=reader.rate(
+                m, before, reader.targets.get((m.id, before.label)), earlier
             ).rating,
             direction=direction(
                 value,

@@ -28,6 +28,7 @@ from domain.model import (
     Escalation,
     EscalationQuestion,
     Measure,
+    Milestone,
     Notification,
     NotificationState,
     Person,
@@ -38,7 +39,12 @@ from domain.notifications import Kind, queue
 from domain.people import NOT_INSTALLED, performance_team, why_unreachable
 from domain.periods import Period
 from domain.policy import Policy
-from domain.ratings import Assessment
+from domain.ratings import (
+    Assessment,
+    KeyActionStatus,
+    assess_key_action,
+    first_past_due,
+)
 from domain.reporting import load_calendar
 from domain.views import (
     build_open_return,
@@ -226,7 +232,7 @@ async def _send(
         return
     # The card is drawn from the database when it goes; the owner's words are kept too, so
     # a copy is never without them.
-    payload = {
+    payload: dict[str, Any] = {
         "escalation_id": escalation.id,
         "code": measure.code,
         "title": measure.title,
@@ -240,6 +246,18 @@ async def _send(
         "action_due": ret.action_due.isoformat() if ret.action_due else "",
     }
     reason = escalation_reason(measure, period) + (f":{again}" if again else "")
+    await _queue_card(session, escalation_owner, reason, payload, now)
+
+
+async def _queue_card(
+    session: AsyncSession,
+    escalation_owner: Person,
+    reason: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The escalation card to its escalation owner; while PerfBot cannot reach them, a copy
+    to each of the performance team, naming them and why."""
     await queue(
         session, Kind.ESCALATION, reason, person_id=escalation_owner.id, payload=payload, now=now
     )
@@ -257,6 +275,31 @@ async def _send(
             payload={**payload, "for": escalation_owner.name, "why": why},
             now=now,
         )
+
+
+async def send_milestone(
+    session: AsyncSession,
+    measure: Measure,
+    milestone: Milestone,
+    escalation: Escalation,
+    now: datetime,
+) -> None:
+    """A milestone past its date, escalated (domain/milestones.py raised it): its card to
+    the key action's escalation owner, as an off-track measure's goes."""
+    if measure.escalation_owner is None:
+        return
+    payload: dict[str, Any] = {
+        "escalation_id": escalation.id,
+        "code": measure.code,
+        "title": measure.title,
+        "period": escalation.period,
+        "milestone": milestone.title,
+        "due": milestone.due_date.isoformat(),
+        "revised": milestone.revised_date.isoformat() if milestone.revised_date else "",
+        "owner": measure.owner.name,
+    }
+    reason = f"{measure.code}:{escalation.reason}"
+    await _queue_card(session, measure.escalation_owner, reason, payload, now)
 
 
 async def _recover(
@@ -422,6 +465,8 @@ class EscalationView:
     closed: bool
     is_key_action: bool
     note: str = ""  # a line above the card: what just happened, or whom a copy is for
+    # A milestone's escalation: the milestone, its owner, its dates and status, as facts.
+    milestone: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _may_act(person: Person, escalation: Escalation) -> bool:
@@ -510,6 +555,13 @@ async def view(
 
     a = item.assessment
     shown = shown_value(measure, ret)
+    milestone_facts: list[tuple[str, str]] = []
+    milestone = (
+        await session.get(Milestone, escalation.milestone_id) if escalation.milestone_id else None
+    )
+    if milestone is not None:
+        a, milestone_facts = _milestone_facts(milestone, now, policy)
+        shown = milestone.status or "no status reported"
     if measure.is_key_action:
         headline = shown
     elif item.target_shown:
@@ -576,7 +628,32 @@ async def view(
         closed=closed,
         is_key_action=measure.is_key_action,
         note=note,
+        milestone=milestone_facts,
     )
+
+
+def _milestone_facts(
+    milestone: Milestone, now: datetime, policy: Policy
+) -> tuple[Assessment, list[tuple[str, str]]]:
+    """A milestone's escalation card: the milestone rated as it stands today (past its date
+    and not complete: unlikely), and its facts."""
+    today = today_in_london(now)
+    status = KeyActionStatus.parse(milestone.status) if milestone.status else None
+    late = first_past_due([milestone], today)
+    assessment = assess_key_action(
+        status or KeyActionStatus.ON_TRACK, policy.scheme, milestone=late
+    )
+    owner = milestone.owner or milestone.measure.owner
+    facts = [
+        ("Milestone", milestone.title),
+        ("Milestone owner", owner.name),
+        ("Due", long_day(milestone.due_date)),
+    ]
+    if milestone.revised_date:
+        facts.append(("Revised date", long_day(milestone.revised_date)))
+    if milestone.completed_on:
+        facts.append(("Completed", long_day(milestone.completed_on)))
+    return assessment, facts
 
 
 # ---- what the card's buttons do -----------------------------------------------------------
@@ -1262,6 +1339,8 @@ async def still_wanted(session: AsyncSession, notification: Notification) -> str
     if escalation is None:
         return "the escalation is no longer in PerfBot"
     if notification.kind == Kind.ESCALATION and escalation.closed_reason == "recovered":
+        if escalation.milestone_id is not None:
+            return "the milestone is complete"
         return "the measure is back on track"
     if notification.kind == Kind.ESCALATION_REMINDER and (
         escalation.acknowledged_at is not None or escalation.closed_at is not None

@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import benchmarks
+from domain import benchmarks, milestones
 from domain.dates import LONDON
 from domain.model import ClosureDay, Measure, MeasureKind, Person, Service, Target
 from domain.periods import Period
+from domain.ratings import progress_word
 from domain.reporting import DEADLINE_COLUMNS, deadline_values, latest_returns, published_deadlines
 
 Row = tuple[Any, ...]
@@ -171,7 +172,11 @@ async def actual_rows(session: AsyncSession) -> list[Row]:
     rows = []
     for (measure_id, label), ret in (await latest_returns(session, list(measures))).items():
         measure = measures[measure_id]
-        actual = ret.status if measure.kind is MeasureKind.KEY_ACTION else ret.value
+        actual = (
+            progress_word(ret.status, ret.exceeding_expectations)
+            if measure.kind is MeasureKind.KEY_ACTION
+            else ret.value
+        )
         if actual is None:
             continue
         rows.append(
@@ -220,6 +225,7 @@ WORKBOOK: dict[str, SheetExport] = {
     "calendar": SheetExport(CALENDAR_COLUMNS, calendar_rows),
     "deadlines": SheetExport(DEADLINE_COLUMNS, deadline_rows),
     "benchmarks": SheetExport(benchmarks.BENCHMARK_COLUMNS, benchmark_rows),
+    "milestones": SheetExport(milestones.MILESTONE_COLUMNS, milestones.sheet_rows),
 }
 
 

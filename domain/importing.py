@@ -32,6 +32,7 @@ from domain.model import (
     Measure,
     MeasureKind,
     MeasurePriority,
+    Milestone,
     PeriodLock,
     Person,
     PersonRole,
@@ -43,7 +44,15 @@ from domain.model import (
 )
 from domain.numbers import Unit, check_range, parse_figure, quantize
 from domain.periods import Frequency, Period
-from domain.ratings import KeyActionStatus, Polarity, Scheme, Tolerance
+from domain.ratings import (
+    KeyActionStatus,
+    Polarity,
+    RatingError,
+    Scheme,
+    Tolerance,
+    parse_progress,
+    progress_word,
+)
 from domain.reporting import latest_returns
 from domain.views import has_figure, locked_sentence, shown_value
 from domain.workbook import SHEETS, Sheet
@@ -59,6 +68,7 @@ REQUIRED_COLUMNS = {
     "deadlines": ("period", "due_date"),
     "services": ("name",),
     "benchmarks": ("code", "group", "value"),
+    "milestones": ("code", "milestone", "due_date"),
 }
 # Sheets that need one column of a pair; each row fills exactly one of them.
 ONE_OF_COLUMNS = {"deadlines": ("frequency", "code")}
@@ -132,6 +142,7 @@ class ImportSummary:
             "closure days",
             "deadlines",
             "benchmarks",
+            "milestones",
         ]
         out = []
         for kind in kinds:
@@ -367,6 +378,7 @@ async def import_workbook(
     closure_rows = _read_calendar(sheets.get("calendar"), problems)
     deadline_rows = _read_deadlines(sheets.get("deadlines"), problems, facts)
     benchmark_rows = _read_benchmarks(sheets.get("benchmarks"), problems, facts, measure_rows)
+    milestone_rows = _read_milestones(sheets.get("milestones"), problems, facts, known_emails)
     locks = await all_locks(session)
     if locks and reason is None:
         await _check_locks(session, locks, measures, target_rows, actual_rows, problems)
@@ -385,6 +397,7 @@ async def import_workbook(
     await writer.write_closures(closure_rows)
     await writer.write_deadlines(deadline_rows)
     await writer.write_benchmarks(benchmark_rows)
+    await writer.write_milestones(milestone_rows)
     await session.flush()
     return summary
 
@@ -662,6 +675,7 @@ class _ActualRow:
     submitted_by: str | None
     submitted_at: datetime | None
     number: int = 0  # its row in the sheet
+    exceeding: bool = False  # a key action's "complete, exceeding expectations"
 
 
 def _read_actuals(
@@ -688,9 +702,10 @@ def _read_actuals(
         code, measure, period = found
         value: Decimal | None = None
         status: KeyActionStatus | None = None
+        exceeding = False
         try:
             if measure.kind is MeasureKind.KEY_ACTION:
-                status = KeyActionStatus.parse(raw)
+                status, exceeding = parse_progress(raw)
             else:
                 value = parse_figure(raw)
                 check_range(value, measure.unit, allow_negative=measure.allow_negative)
@@ -703,7 +718,15 @@ def _read_actuals(
         if row.ok:
             rows.append(
                 _ActualRow(
-                    code, period, value, status, commentary, submitted_by, submitted_at, number
+                    code,
+                    period,
+                    value,
+                    status,
+                    commentary,
+                    submitted_by,
+                    submitted_at,
+                    number,
+                    exceeding,
                 )
             )
     return rows
@@ -771,6 +794,69 @@ def _review(raw: str) -> str:
     if len(raw) > MAX_REVIEW:
         raise ValueError(f"review is {len(raw):,} characters: keep it to {MAX_REVIEW} or fewer")
     return raw
+
+
+@dataclass(frozen=True)
+class _MilestoneRow:
+    number: int
+    code: str
+    title: str
+    owner_email: str | None
+    due: date
+    status: KeyActionStatus | None
+    revised_date: date | None
+    completed_on: date | None
+
+
+def _milestone_status(raw: str) -> KeyActionStatus:
+    try:
+        return KeyActionStatus.parse(raw)
+    except RatingError as error:
+        raise ValueError(str(error)) from None
+
+
+def _read_milestones(
+    sheet: Sheet | None,
+    problems: list[Problem],
+    facts: dict[str, _MeasureFacts],
+    known_emails: set[str],
+) -> list[_MilestoneRow]:
+    """The milestones sheet: a key action's code, the milestone, its owner (blank: the key
+    action's owner), due date, and optionally its status, revised date and completion day."""
+    rows: list[_MilestoneRow] = []
+    if sheet is None:
+        return rows
+    seen: dict[Any, int] = {}
+    for number, values in sheet.rows:
+        row = _Row("milestones", number, values, problems)
+        code = row.parse("code", _code, required=True, why=": name the key action, as in KA-01")
+        title = row.parse("milestone", _title, required=True, why=": say what the milestone is")
+        owner = row.parse("owner_email", _email)
+        due = row.parse("due_date", parse_day, required=True, why=": give the day it is due")
+        status = row.parse("status", _milestone_status)
+        revised = row.parse("revised_date", parse_day)
+        completed = row.parse("completed_on", parse_day)
+        if code:
+            measure = facts.get(code)
+            if measure is None:
+                row.problem(f"code '{code}' is not a known key action: add it to measures")
+            elif measure.kind is not MeasureKind.KEY_ACTION:
+                row.problem(
+                    f"{code} is a measure, not a key action: only key actions and projects "
+                    "have milestones"
+                )
+        if owner and owner not in known_emails:
+            row.problem(f"owner_email '{owner}' is not a known person: add them to people")
+        if completed is not None and status not in (None, KeyActionStatus.COMPLETE):
+            row.problem(
+                f"completed_on is given but status is '{status.value if status else ''}': "
+                "leave completed_on empty, or make the status complete"
+            )
+        if code and title and _duplicate(seen, (code, title.casefold()), row, f"'{title}'"):
+            continue
+        if row.ok and code and title and due:
+            rows.append(_MilestoneRow(number, code, title, owner, due, status, revised, completed))
+    return rows
 
 
 def _read_deadlines(
@@ -1010,11 +1096,12 @@ def _same_actual(current: Return | None, row: _ActualRow) -> bool:
     """Whether the newest stored return already holds what the row says (so nothing is
     written for it)."""
     status = row.status.value if row.status else None
-    return current is not None and (current.value, current.status, current.commentary) == (
-        row.value,
-        status,
-        row.commentary,
-    )
+    return current is not None and (
+        current.value,
+        current.status,
+        current.exceeding_expectations,
+        current.commentary,
+    ) == (row.value, status, row.exceeding, row.commentary)
 
 
 def _shown(value: Any) -> Any:
@@ -1033,6 +1120,7 @@ _ENTITY = {
     "closure days": "closure day",
     "deadlines": "deadline",
     "benchmarks": "benchmark",
+    "milestones": "milestone",
 }
 
 
@@ -1228,6 +1316,7 @@ class _Writer:
                 version=version,
                 value=row.value,
                 status=status,
+                exceeding_expectations=row.exceeding,
                 commentary=row.commentary,
                 # The performance team's own figures (a council's history, or returns sent
                 # to them): imported as signed off; returns sent in Teams await approval.
@@ -1240,9 +1329,15 @@ class _Writer:
             if row.period.label in self.locked and self.reason is not None:
                 self._restate(measure, key, current, ret, self.reason)
                 continue
-            shown_new = str(row.value) if row.value is not None else status
+            shown_new = (
+                str(row.value) if row.value is not None else progress_word(status, row.exceeding)
+            )
             if current:
-                shown_old = str(current.value) if current.value is not None else current.status
+                shown_old = (
+                    str(current.value)
+                    if current.value is not None
+                    else progress_word(current.status, current.exceeding_expectations)
+                )
                 changes = {"actual": [shown_old, shown_new], "version": [current.version, version]}
                 if current.commentary != row.commentary:
                     changes["commentary"] = [current.commentary, row.commentary]
@@ -1341,3 +1436,40 @@ class _Writer:
                 },
             )
             self._count("benchmarks", row.key, created, changes)
+
+    async def write_milestones(self, rows: list[_MilestoneRow]) -> None:
+        if not rows:
+            return
+        existing = {
+            (m.measure_id, m.title.casefold()): m
+            for m in (await self.session.scalars(select(Milestone))).all()
+        }
+        emails = {p.id: p.email for p in self.people.values()}
+        for row in rows:
+            measure = self.measures[row.code]
+            milestone = existing.get((measure.id, row.title.casefold()))
+            created = milestone is None
+            if milestone is None:
+                milestone = Milestone(measure_id=measure.id, title=row.title, due_date=row.due)
+                self.session.add(milestone)
+                existing[(measure.id, row.title.casefold())] = milestone
+            owner = self.people[row.owner_email] if row.owner_email else None
+            completed = row.completed_on
+            if row.status is KeyActionStatus.COMPLETE and completed is None:
+                completed = milestone.completed_on or self.now.date()
+            changes = self._update(
+                milestone,
+                {
+                    "title": row.title,
+                    "owner_id": owner.id if owner else None,
+                    "due_date": row.due,
+                    "status": row.status.value if row.status else None,
+                    "revised_date": row.revised_date,
+                    "completed_on": completed,
+                },
+            )
+            if "owner_id" in changes:
+                changes["owner"] = [emails.get(i) for i in changes.pop("owner_id")]
+            if changes and not created:
+                milestone.updated_at = self.now
+            self._count("milestones", f"{row.code} {row.title}", created, changes)

@@ -338,15 +338,31 @@ class Return(Base):
 
 
 class Milestone(Base):
-    """A dated step of a key action; past due and not complete counts as unlikely."""
+    """A dated step of a key action or project (seed 002's "project milestones"), with its
+    own owner; past its date (the revised date, if one is given) and not complete it counts
+    as unlikely, and is escalated to the key action's escalation owner."""
 
     __tablename__ = "milestones"
+    __table_args__ = (UniqueConstraint("measure_id", "title"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(Text)
     due_date: Mapped[date]
     completed_on: Mapped[date | None]
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # None: the key action's
+    status: Mapped[str | None] = mapped_column(String(32))  # KeyActionStatus; None: not reported
+    revised_date: Mapped[date | None]  # when it is now expected, if it has slipped
+    updated_at: Mapped[datetime | None]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+    measure: Mapped[Measure] = relationship(lazy="joined", innerjoin=True)
+    owner: Mapped[Person | None] = relationship(foreign_keys=[owner_id], lazy="joined")
+
+    @property
+    def expected(self) -> date:
+        """The day it is now expected: the revised date, else the date it was due."""
+        return self.revised_date or self.due_date
 
 
 class ActionPlanStatus(enum.StrEnum):
@@ -411,6 +427,10 @@ class Escalation(Base):
     stop_reason: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None]
     closed_reason: Mapped[str | None] = mapped_column(String(32))  # recovered, stopped, received
+    # A milestone past its date (reason "milestone:<id>"): which one.
+    milestone_id: Mapped[int | None] = mapped_column(
+        ForeignKey("milestones.id", ondelete="CASCADE")
+    )
 
 
 class EscalationQuestion(Base):

@@ -17,7 +17,7 @@ from sqlalchemy import CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
-from domain import cover, escalations, overdue, signoff
+from domain import cover, escalations, milestones, overdue, signoff
 from domain.model import (
     Escalation,
     Measure,
@@ -31,7 +31,14 @@ from domain.periods import Period
 from domain.policy import Policy
 from domain.reminders import Cadence, SendWindow, Step, due_step, local_moment
 from domain.reporting import latest_returns, load_calendar
-from domain.views import deadline_of, has_figure, open_periods, records
+from domain.views import (
+    completed_in,
+    deadline_of,
+    has_figure,
+    newest_by_period,
+    open_periods,
+    records,
+)
 from domain.weekly import SummarySchedule
 
 REMINDER_KINDS = frozenset({Kind.REMINDER})
@@ -103,6 +110,8 @@ async def sweep(
                 )
     if digests.owners:
         result.queued += await overdue.queue_digests(session, digests.owners, today, now, send_at)
+    if Kind.OVERDUE in steps:  # the chasers' sweep: milestones past their date, once each
+        result.escalated += await milestones.escalate_past_due(session, now)
     return result
 
 
@@ -303,6 +312,8 @@ async def still_wanted(
     ret = (await latest_returns(session, [measure.id], [period])).get((measure.id, period))
     if has_figure(ret):
         return "the return has been submitted"
+    if measure.is_key_action and completed_in(measure, await newest_by_period(session, measure.id)):
+        return "the key action has been reported complete"
     asked = payload.get("step") == overdue.ASKED  # the escalation owner asked: no snooze holds it
     if notification.kind != Kind.OVERDUE and notification.person_id is not None and not asked:
         snoozed = await session.scalar(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Protocol
 
 from domain.numbers import Unit, format_figure
 
@@ -304,12 +306,83 @@ class KeyActionStatus(enum.StrEnum):
             ) from None
 
 
+EXCEEDING = "exceeding expectations"
+_EXCEEDING = re.compile(
+    r"^(?P<status>.*?)[\s,;:(-]*(?:with\s+)?(?:outcomes\s+)?exceeding(?:\s+expectations)?\)?$"
+)
+
+
+def progress_word(status: str | None, exceeding: bool) -> str | None:
+    """A key action's progress as the spreadsheets and cards write it: "complete", or
+    "complete, exceeding expectations" (Derbyshire CC's Strong)."""
+    if not status:
+        return status
+    return f"{status}, {EXCEEDING}" if exceeding else status
+
+
+def parse_progress(text: str) -> tuple[KeyActionStatus, bool]:
+    """A key action's progress as typed: its status, and whether its outcomes exceed
+    expectations ("complete, exceeding expectations", "on track - outcomes exceeding
+    expectations"); only complete or on track can exceed them."""
+    found = _EXCEEDING.match(re.sub(r"\s+", " ", text.strip().lower()))
+    if found is None:
+        return KeyActionStatus.parse(text), False
+    status = KeyActionStatus.parse(found.group("status"))
+    if status not in (KeyActionStatus.COMPLETE, KeyActionStatus.ON_TRACK):
+        raise RatingError(
+            f"'{text.strip()}': only complete or on track can have outcomes exceeding expectations"
+        )
+    return status, True
+
+
+# The choices a key action's card offers, in order: (value, title).
+PROGRESS_CHOICES = (
+    (progress_word("complete", True), "Complete, outcomes exceeding expectations"),
+    ("complete", "Complete, outcomes in line with expectations"),
+    (progress_word("on track", True), "On track, exceeding expectations"),
+    ("on track", "On track, in line with expectations"),
+    ("some risk", "Some risk to timetable or outcomes"),
+    ("unlikely", "Unlikely to achieve timetable or outcomes"),
+)
+
+
 _STATUS_DESCRIPTIONS = {
     KeyActionStatus.COMPLETE: "complete",
     KeyActionStatus.ON_TRACK: "on track",
     KeyActionStatus.SOME_RISK: "some risk to timetable or outcomes",
     KeyActionStatus.UNLIKELY: "unlikely to achieve timetable or outcomes",
 }
+
+
+class Dated(Protocol):
+    """What the rule for a milestone past its date reads of a milestone."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def expected(self) -> date: ...
+
+    @property
+    def status(self) -> str | None: ...
+
+    @property
+    def completed_on(self) -> date | None: ...
+
+
+def done_by(milestone: Dated, day: date) -> bool:
+    """A milestone is done by a day when it was completed on or before it (one marked
+    complete without a date counts as done)."""
+    if milestone.completed_on is not None:
+        return milestone.completed_on <= day
+    return milestone.status == KeyActionStatus.COMPLETE.value
+
+
+def first_past_due(milestones: Iterable[Dated], day: date) -> Dated | None:
+    """The earliest milestone past its date (its revised date, if it has one) and not done by
+    ``day``: seed 002's "project milestones significantly off-track"."""
+    late = [m for m in milestones if m.expected < day and not done_by(m, day)]
+    return min(late, key=lambda m: (m.expected, m.title)) if late else None
 
 
 def assess_key_action(
@@ -319,10 +392,12 @@ def assess_key_action(
     exceeding_expectations: bool = False,
     due: date | None = None,
     today: date | None = None,
+    milestone: Dated | None = None,
 ) -> Assessment:
     """Derbyshire CC: Strong when complete or on track with outcomes exceeding expectations;
     Good when on track as expected; Review at some risk; Action when unlikely to achieve.
-    RAG: Green, Amber, Red likewise. A milestone past due and not complete counts as unlikely."""
+    RAG: Green, Amber, Red likewise. A key action past its due date, or with a ``milestone``
+    past its date, and not complete counts as unlikely."""
     if status is None:
         return Assessment(None, None, "No progress has been reported yet, so there is no rating.")
     overdue = (
@@ -331,7 +406,8 @@ def assess_key_action(
         and today > due
         and status is not KeyActionStatus.COMPLETE
     )
-    if overdue:
+    late = milestone is not None and status is not KeyActionStatus.COMPLETE and not overdue
+    if overdue or late:
         status = KeyActionStatus.UNLIKELY
     if scheme is Scheme.RAG:
         rating = {
@@ -354,6 +430,11 @@ def assess_key_action(
             rating = Rating.STRONG
     if overdue:
         why = f"Past its due date of {due:%d %B %Y} and not complete, so it counts as unlikely"
+    elif late and milestone is not None:
+        why = (
+            f"Its milestone '{milestone.title}' was due on {milestone.expected:%d %B %Y} and is "
+            "not complete, so it counts as unlikely"
+        )
     else:
         why = f"Reported as {status.description}"
         if rating is Rating.STRONG:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,12 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from domain.dates import LONDON
-from domain.model import ClosureDay, Deadline, Measure, MeasureKind, Person, Return, Target
+from domain.model import (
+    ClosureDay,
+    Deadline,
+    Measure,
+    MeasureKind,
+    Milestone,
+    Person,
+    Return,
+    Target,
+)
 from domain.numbers import quantize
 from domain.periods import Period
 from domain.profiles import comparisons
 from domain.ratings import (
     Assessment,
+    Dated,
     Direction,
     KeyActionStatus,
     MeasureRule,
@@ -26,6 +37,8 @@ from domain.ratings import (
     assess,
     assess_key_action,
     direction,
+    first_past_due,
+    progress_word,
 )
 from domain.workdays import PublishedDeadline, WorkingCalendar
 
@@ -89,7 +102,11 @@ class PerformanceRow:
         m = self.measure
         actual: Any = None
         if self.latest is not None:
-            actual = self.latest.status if m.is_key_action else self.latest.value
+            actual = (
+                progress_word(self.latest.status, self.latest.exceeding_expectations)
+                if m.is_key_action
+                else self.latest.value
+            )
         variance = self.assessment.variance
         return (
             m.code,
@@ -177,7 +194,11 @@ async def return_versions(
         query = query.where(Return.period == period.label)
     rows = []
     for code, kind, ret in (await session.execute(query)).all():
-        figure = ret.status if kind is MeasureKind.KEY_ACTION else ret.value
+        figure = (
+            progress_word(ret.status, ret.exceeding_expectations)
+            if kind is MeasureKind.KEY_ACTION
+            else ret.value
+        )
         rows.append(
             (
                 code,
@@ -255,6 +276,21 @@ async def latest_returns(
     return latest
 
 
+async def milestones_of(
+    session: AsyncSession, measure_ids: Iterable[int] | None = None
+) -> dict[int, list[Milestone]]:
+    """The milestones of these key actions (or of all), by measure id, in date order: what a
+    key action's rating reads besides its return (a milestone past its date counts as
+    unlikely)."""
+    query = select(Milestone).order_by(Milestone.due_date, Milestone.id)
+    if measure_ids is not None:
+        query = query.where(Milestone.measure_id.in_(list(measure_ids)))
+    found: dict[int, list[Milestone]] = {}
+    for milestone in (await session.scalars(query)).all():
+        found.setdefault(milestone.measure_id, []).append(milestone)
+    return found
+
+
 class Reported(Protocol):
     """What a rating reads of a return: a stored version, or its columns as read."""
 
@@ -307,8 +343,10 @@ def rate(
     target: Decimal | None,
     latest: Reported | None,
     default_scheme: Scheme,
+    milestones: Iterable[Dated] = (),
 ) -> Assessment:
-    """A measure's rating for a period from its target and newest return."""
+    """A measure's rating for a period from its target and newest return (a key action's
+    from its status, its due date and its ``milestones``)."""
     scheme = measure.scheme or default_scheme
     if measure.is_key_action:
         status = KeyActionStatus.parse(latest.status) if latest and latest.status else None
@@ -318,6 +356,7 @@ def rate(
             exceeding_expectations=bool(latest and latest.exceeding_expectations),
             due=measure.due_date,
             today=period.end,  # as it stood at the end of the period reported on
+            milestone=first_past_due(milestones, period.end),
         )
     actual = latest.value if latest else None
     if measure.data_only:
@@ -340,6 +379,7 @@ async def performance(
         (t.measure_id, t.period): t.value for t in (await session.scalars(select(Target))).all()
     }
     latest = await latest_returns(session)
+    milestones = await milestones_of(session)
     rows = []
     for measure in measures:
         if period is not None:
@@ -365,7 +405,9 @@ async def performance(
                     each,
                     target,
                     ret,
-                    rate(measure, each, target, ret, default_scheme),
+                    rate(
+                        measure, each, target, ret, default_scheme, milestones.get(measure.id, ())
+                    ),
                     direction(value, previous.value if previous else None, measure.polarity),
                     direction(value, last_year.value if last_year else None, measure.polarity),
                 )

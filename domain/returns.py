@@ -35,6 +35,7 @@ from domain.model import (
     Benchmark,
     Delegate,
     Measure,
+    Milestone,
     Notification,
     NotificationState,
     PeriodLock,
@@ -50,9 +51,9 @@ from domain.people import why_unreachable
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
 from domain.profiles import period_words, plausibility_periods
-from domain.ratings import Assessment, KeyActionStatus, RatingError
+from domain.ratings import Assessment, KeyActionStatus, RatingError, parse_progress
 from domain.reminders import next_ask
-from domain.reporting import load_calendar, rate
+from domain.reporting import load_calendar, milestones_of, rate
 from domain.text import has_visible
 from domain.views import (
     OpenReturn,
@@ -289,6 +290,11 @@ async def submit_return(
     waiting, targets = await still_open(session, measure, today_in_london(now), policy.open_from)
     still_waiting = tuple(p.label for p in waiting if p != period)
     target = None if measure.data_only else targets.get(period.label)
+    milestones = (
+        (await milestones_of(session, [measure.id])).get(measure.id, [])
+        if measure.is_key_action
+        else []
+    )
     try:
         if cmd.too_long or cmd.problems:
             raise FormProblems(
@@ -304,7 +310,7 @@ async def submit_return(
             select(Return).where(Return.idempotency_key == cmd.idempotency_key())
         )
         if earlier is not None:
-            was = rate(measure, period, target, earlier, policy.scheme).rating
+            was = rate(measure, period, target, earlier, policy.scheme, milestones).rating
             steps = (
                 await escalations.escalation_steps(session, measure, period)
                 if policy.escalates(was)
@@ -321,12 +327,17 @@ async def submit_return(
                 steps,
                 compared,
                 duplicate=True,
+                milestones=milestones,
             )
             plan = await action_plans.receipt_line(session, measure, earlier)
             return replace(receipt, waiting=tuple(p.label for p in waiting), action_plan=plan)
         doubt = None
+        exceeding = False
         if measure.is_key_action:
-            value, status, assessment = None, *_key_action_fields(cmd, measure, period, policy)
+            value = None
+            status, exceeding, assessment = _key_action_fields(
+                cmd, measure, period, policy, milestones
+            )
         else:
             value = _figure(cmd, measure)
             status = None
@@ -334,7 +345,7 @@ async def submit_return(
             doubt = _doubt(cmd, measure, period, history, target)
         # One card back with every problem: the question about the figure and whatever
         # else is missing, so that answering one never brings the other up afterwards.
-        _required_fields(cmd, measure, assessment, lock is not None, max_text, doubt)
+        _required_fields(cmd, measure, status, assessment, lock is not None, max_text, doubt)
     except FormProblems as problems:
         if not problems.doubt and _confirmed(cmd):
             problems = replace(problems, confirmed=cmd.actual.strip())
@@ -354,6 +365,7 @@ async def submit_return(
         version=version,
         value=value,
         status=status.value if status else None,
+        exceeding_expectations=exceeding,
         commentary=cmd.commentary.strip(),
         remedial_action=cmd.action.strip() or None,
         action_due=parse_day(cmd.action_due) if cmd.action_due.strip() else None,
@@ -412,7 +424,23 @@ async def submit_return(
         steps = await escalations.recovery_steps(session, measure)
     elif escalated == "closed":
         steps = "Its escalation was closed when the activity was stopped, so nothing more is sent."
-    receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps, compared)
+    if status is KeyActionStatus.COMPLETE and steps is None:
+        steps = (
+            f"It is recorded as complete, so PerfBot will not ask for {measure.code} again. To "
+            f"reopen it, type submit {measure.code} and send a status other than complete."
+        )
+    receipt = _receipt(
+        measure,
+        period,
+        ret,
+        replaced,
+        policy,
+        target,
+        history,
+        steps,
+        compared,
+        milestones=milestones,
+    )
     if lock is not None:
         what = f"a restatement of {replaced}" if replaced else "a new figure"
         review = (
@@ -443,20 +471,30 @@ def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:
 
 
 def _key_action_fields(
-    cmd: SubmitReturn, measure: Measure, period: Period, policy: Policy
-) -> tuple[KeyActionStatus, Assessment]:
+    cmd: SubmitReturn,
+    measure: Measure,
+    period: Period,
+    policy: Policy,
+    milestones: list[Milestone],
+) -> tuple[KeyActionStatus, bool, Assessment]:
     if not cmd.status.strip():
         raise FormProblems({STATUS: "Choose a status: complete, on track, some risk or unlikely."})
     try:
-        status = KeyActionStatus.parse(cmd.status)
+        status, exceeding = parse_progress(cmd.status)
     except RatingError as error:
         raise FormProblems({STATUS: str(error)[0].upper() + str(error)[1:]}) from None
-    return status, rate(measure, period, None, Return(status=status.value), policy.scheme)
+    reported = Return(status=status.value, exceeding_expectations=exceeding)
+    return (
+        status,
+        exceeding,
+        rate(measure, period, None, reported, policy.scheme, milestones),
+    )
 
 
 def _required_fields(
     cmd: SubmitReturn,
     measure: Measure,
+    status: KeyActionStatus | None,
     assessment: Assessment,
     locked: bool,
     max_text: int,
@@ -474,7 +512,7 @@ def _required_fields(
         errors[CORRECTION_REASON] = f"This is over {max_text:,} characters: please shorten it."
     if not has_visible(cmd.commentary):
         errors[COMMENTARY] = "Add a short commentary: what the figure shows and why."
-    slipping = measure.is_key_action and cmd.status.strip().lower() in ("some risk", "unlikely")
+    slipping = status in (KeyActionStatus.SOME_RISK, KeyActionStatus.UNLIKELY)
     # A figure in question is not yet asked for the action its rating needs: it is probably
     # a slip, and the suggestion (or the figure confirmed) decides the rating.
     if assessment.off_track and not measure.is_key_action and doubt is None:
@@ -558,8 +596,9 @@ def _receipt(
     escalation: str | None,
     compared: list[Benchmark],
     duplicate: bool = False,
+    milestones: list[Milestone] | None = None,
 ) -> Receipt:
-    assessment = rate(measure, period, target, ret, policy.scheme)
+    assessment = rate(measure, period, target, ret, policy.scheme, milestones or ())
     travel = directions(measure, period, ret.value, history)
     if escalation is not None:
         steps = escalation

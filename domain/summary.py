@@ -48,7 +48,7 @@ from domain.people import why_unreachable
 from domain.periods import Frequency, Period, periods_back
 from domain.policy import Policy
 from domain.ratings import MeasureRule, Polarity, Rating, Scheme, measure_rule
-from domain.reporting import load_calendar, rate
+from domain.reporting import load_calendar, milestones_of, rate
 from domain.views import (
     Refused,
     can_submit,
@@ -362,6 +362,7 @@ async def build(
 
     # A week ago most measures stood where they stand now: each version is rated once.
     lines_of: dict[tuple[int, str, int], MeasureLine] = {}
+    milestones = await milestones_of(session)  # key actions': a milestone past its date
 
     def rated(
         measure: _Measure,
@@ -382,7 +383,14 @@ async def build(
             line = lines_of.get(key)
             if line is None:
                 target = None if measure.data_only else targets.get((measure_id, label))
-                assessment = rate(measure, parse(label), target, figure, policy.scheme)
+                assessment = rate(
+                    measure,
+                    parse(label),
+                    target,
+                    figure,
+                    policy.scheme,
+                    milestones.get(measure_id, ()),
+                )
                 line = lines_of[key] = MeasureLine(
                     measure.code,
                     measure.title,

@@ -4,7 +4,7 @@ stored return. Reads only; the use cases that change things are in domain/return
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,6 +23,7 @@ from domain.model import (
     Delegate,
     Escalation,
     Measure,
+    Milestone,
     PeriodLock,
     Person,
     Return,
@@ -34,9 +35,9 @@ from domain.numbers import Unit, format_figure
 from domain.periods import Frequency, Period, PeriodError, periods_back, periods_between
 from domain.policy import Policy
 from domain.profiles import Comparison, comparisons
-from domain.ratings import Assessment, Direction, Rating, direction
+from domain.ratings import Assessment, Direction, KeyActionStatus, Rating, direction, progress_word
 from domain.reminders import next_ask
-from domain.reporting import Reported, latest_returns, load_calendar, rate
+from domain.reporting import Reported, latest_returns, load_calendar, milestones_of, rate
 from domain.workdays import WorkingCalendar
 
 HISTORY_PERIODS = 4
@@ -46,6 +47,7 @@ HISTORY_PERIODS = 4
 # to the escalation owner. These are still waiting for a figure: they are the open returns.
 WAITING = ("due", "overdue", "escalated", "not available")
 OVERDUE = ("overdue", "escalated")
+COMPLETE = "complete"  # a key action reported complete: not asked for again until reopened
 
 
 class Refused(Exception):
@@ -79,6 +81,8 @@ class OpenReturn:
     # Its benchmarks in a sentence (domain/benchmarks.py): where its figure stands, or with
     # none yet what the comparators are; "" when it has none.
     benchmarks: str = ""
+    completed: str = ""  # a key action reported complete: the period it was (state "complete")
+    milestones: tuple[Milestone, ...] = ()  # a key action's milestones, by date
 
     @property
     def followed_up(self) -> list[ActionItem]:
@@ -206,6 +210,31 @@ class Record:
     escalated: frozenset[str] = frozenset()
     created: date | None = None
     locked: frozenset[str] = frozenset()
+    milestones: tuple[Milestone, ...] = ()  # a key action's, by date
+
+
+class Progressed(Protocol):
+    """What the rule for a completed key action reads of a return."""
+
+    @property
+    def status(self) -> str | None: ...
+
+
+def completed_in(measure: Listed | Measure, returns: Mapping[str, Progressed]) -> str | None:
+    """The period a key action was reported complete in, if it still stands: its latest
+    period with a status says complete. A later status other than complete (a return, a
+    correction or an import) reopens it. None for a measure."""
+    if not measure.is_key_action:
+        return None
+    reported = [
+        (p, ret.status)
+        for label, ret in returns.items()
+        if (p := _period(label)) is not None and ret.status
+    ]
+    if not reported:
+        return None
+    period, status = max(reported, key=lambda pair: pair[0])
+    return period.label if status == KeyActionStatus.COMPLETE.value else None
 
 
 def first_period(
@@ -239,6 +268,8 @@ def open_periods(
     up to the latest that has ended with no figure yet, oldest first, but those signed off
     (locked). An overdue return stays open however many periods follow it, until its figure
     arrives or its period is signed off without it."""
+    if completed_in(measure, record.returns):
+        return []  # complete: nothing more is asked for (DESIGN.md "Key action")
     figures = {label for label, ret in record.returns.items() if has_figure(ret)}
     labels = [*record.targets, *record.returns]
     return _open_between(measure, labels, figures | record.locked, record.created, today, open_from)
@@ -306,6 +337,8 @@ async def still_open(
     )
     locked = select(PeriodLock.period, null(), literal(2))
     rows: Sequence[Any] = (await session.execute(union_all(with_target, with_figure, locked))).all()
+    if measure.is_key_action and completed_in(measure, await newest_by_period(session, measure.id)):
+        return [], {label: value for label, value, kind in rows if not kind}
     figures = {label for label, _, kind in rows if kind == 1}
     closed = {label for label, _, kind in rows if kind}
     targets = {label: value for label, value, kind in rows if not kind}
@@ -347,8 +380,17 @@ async def records(session: AsyncSession, measures: Sequence[Measure]) -> dict[in
     by_measure: dict[int, dict[str, Return]] = {i: {} for i in ids}
     for (measure_id, label), ret in newest.items():
         by_measure[measure_id][label] = ret
+    key_actions = [m.id for m in measures if m.is_key_action]
+    milestones = await milestones_of(session, key_actions) if key_actions else {}
     return {
-        i: Record(by_measure[i], targets[i], frozenset(escalated[i]), created.get(i), locked)
+        i: Record(
+            by_measure[i],
+            targets[i],
+            frozenset(escalated[i]),
+            created.get(i),
+            locked,
+            tuple(milestones.get(i, ())),
+        )
         for i in ids
     }
 
@@ -362,6 +404,9 @@ class Listed(Periodic, Protocol):
     @property
     def code(self) -> str: ...
 
+    @property
+    def is_key_action(self) -> bool: ...
+
 
 async def open_periods_of(
     session: AsyncSession, measures: Sequence[Listed], today: date, open_from: date | None = None
@@ -374,14 +419,19 @@ async def open_periods_of(
     labels: dict[int, set[str]] = {i: set() for i in ids}
     closed: dict[int, set[str]] = {i: set() for i in ids}
     figure = or_(Return.value.is_not(None), and_(Return.status.is_not(None), Return.status != ""))
-    newest: dict[tuple[int, str], tuple[int, bool]] = {}  # as latest_returns: the newest version
-    for measure_id, label, version, has in await session.execute(
-        select(Return.measure_id, Return.period, Return.version, figure)
+    # As latest_returns: the newest version, whether it has a figure, and its status.
+    newest: dict[tuple[int, str], tuple[int, bool, str | None]] = {}
+    for measure_id, label, version, has, status in await session.execute(
+        select(Return.measure_id, Return.period, Return.version, figure, Return.status)
     ):
-        if measure_id in ids and newest.get((measure_id, label), (0, False))[0] < version:
-            newest[(measure_id, label)] = (version, bool(has))
-    for (measure_id, label), (_, has) in newest.items():
+        if measure_id in ids and newest.get((measure_id, label), (0, False, None))[0] < version:
+            newest[(measure_id, label)] = (version, bool(has), status)
+    key_actions = {m.id for m in measures if m.is_key_action}
+    statuses: dict[int, dict[str, _Status]] = {i: {} for i in ids}
+    for (measure_id, label), (_, has, status) in newest.items():
         labels[measure_id].add(label)
+        if measure_id in key_actions:  # what completed_in reads (key actions are few)
+            statuses[measure_id][label] = _Status(status)
         if has:
             closed[measure_id].add(label)
     for measure_id, label in await session.execute(select(Target.measure_id, Target.period)):
@@ -398,11 +448,18 @@ async def open_periods_of(
         if code in codes:
             created[codes[code]] = today_in_london(at) if isinstance(at, datetime) else at
     return {
-        m.id: _open_between(
+        m.id: []
+        if completed_in(m, statuses[m.id])
+        else _open_between(
             m, labels[m.id], closed[m.id] | locked, created.get(m.id), today, open_from
         )
         for m in measures
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Status:
+    status: str | None
 
 
 def deadline_of(measure: Measure, period: Period, calendar: WorkingCalendar) -> date:
@@ -449,7 +506,7 @@ def shown_value(measure: ShownMeasure, ret: Reported | None) -> str:
     if ret is None:
         return "—"
     if measure.is_key_action:
-        return ret.status or "not available"
+        return progress_word(ret.status, ret.exceeding_expectations) or "not available"
     if ret.value is None:
         return "not available"
     return format_figure(ret.value, measure.unit, measure.decimals)
@@ -508,9 +565,12 @@ def build_open_return(
     targets: dict[str, Decimal],
     escalated: bool = False,
     signed_off: bool = False,
+    milestones: Sequence[Milestone] = (),
+    completed: str = "",
 ) -> OpenReturn:
     """A period's return from what has been read: the newest return and the target of (at
-    least) this period and the four before it, by period label."""
+    least) this period and the four before it, by period label; a key action's milestones
+    (rated with it), and the period it was reported complete in, if it stands complete."""
     history = []
     for label in reversed(history_labels(period)[1:]):
         ret = returns.get(label)
@@ -519,12 +579,14 @@ def build_open_return(
             HistoryPoint(
                 p,
                 shown_value(measure, ret),
-                rate(measure, p, targets.get(label), ret, policy.scheme).rating,
+                rate(measure, p, targets.get(label), ret, policy.scheme, milestones).rating,
             )
         )
     ret = returns.get(period.label)
     deadline = deadline_of(measure, period, calendar)
     state = state_of(ret, deadline, today, escalated=escalated, signed_off=signed_off)
+    if completed and not signed_off:
+        state = COMPLETE
     target = None if measure.data_only else targets.get(period.label)
     cadence = policy.cadence.for_measure(measure.reminder_days)
     waiting = state in WAITING
@@ -535,17 +597,21 @@ def build_open_return(
         state,
         ret,
         target,
-        rate(measure, period, target, ret, policy.scheme),
+        rate(measure, period, target, ret, policy.scheme, milestones),
         history,
         next_ask(deadline, today, calendar, cadence) if waiting else None,
         calendar.working_days_between(deadline, today) if waiting and today > deadline else 0,
+        completed=completed,
+        milestones=tuple(milestones),
     )
 
 
 def returns_of(
     measure: Measure, record: Record, today: date, policy: Policy, calendar: WorkingCalendar
 ) -> list[OpenReturn]:
-    """A measure's open returns, oldest first; when none is open, its latest period's."""
+    """A measure's open returns, oldest first; when none is open, its latest period's (a key
+    action reported complete: its latest period's, as complete)."""
+    completed = completed_in(measure, record.returns) or ""
     periods = open_periods(measure, record, today, policy.open_from)
     periods = periods or [current_period(measure, today)]
     return [
@@ -559,6 +625,8 @@ def returns_of(
             record.targets,
             p.label in record.escalated,
             p.label in record.locked,
+            record.milestones,
+            completed,
         )
         for p in periods
     ]
@@ -609,8 +677,17 @@ async def open_return(
                 Escalation.reason == "overdue",
             )
         )
+    milestones = (await milestones_of(session, [measure.id])).get(measure.id, [])
     item = build_open_return(
-        measure, period, today, policy, calendar, returns, targets, escalated is not None
+        measure,
+        period,
+        today,
+        policy,
+        calendar,
+        returns,
+        targets,
+        escalated is not None,
+        milestones=milestones,
     )
     return await with_action_plan(session, item, today)
 

@@ -20,6 +20,7 @@ SHEETS = (
     "calendar",
     "deadlines",
     "benchmarks",
+    "milestones",
 )
 
 

@@ -1219,7 +1219,53 @@ def build(as_of: date = FIXTURE_DAY, demo: bool = False) -> dict[str, list[list[
         "actuals": actuals,
         "calendar": closed,
         "benchmarks": benchmark_rows(years),
+        "milestones": milestones(as_of),
     }
+
+
+# Key actions' milestones, dated by days from the council's day (so that on any day, as on
+# the fixture's 23 November 2026, one is past its date and not complete, one is due within a
+# fortnight and one is complete): (key action, milestone, owner or "" for the key action's,
+# days from the day, status, days from the day it was completed on, revised: days from the day).
+MILESTONES: list[tuple[str, str, str, int, str, int | None, int | None]] = [
+    ("KA-05", "Planning consent for the Elm Road site", "sophie.turner", -70, "complete", -75, None),
+    ("KA-05", "Appoint the contractor for Elm Road", "", -21, "some risk", None, None),
+    ("KA-05", "Start on site at Elm Road", "", 10, "on track", None, None),
+    ("KA-01", "Submit the plan to the Planning Inspectorate", "priya.patel", 20, "on track", None, None),
+    ("KA-04", "Run the new payroll in parallel for two months", "hannah.wright", 30, "some risk", None, 45),
+]  # fmt: skip
+
+
+def milestones(as_of: date) -> list[list[str]]:
+    """The milestones sheet of the sample council as of ``as_of``."""
+    rows = [
+        [
+            "code",
+            "milestone",
+            "owner_email",
+            "due_date",
+            "status",
+            "revised_date",
+            "completed_on",
+        ]
+    ]
+    for code, title, owner, due, status, completed, revised in MILESTONES:
+
+        def day(offset: int | None) -> str:
+            return "" if offset is None else (as_of + timedelta(days=offset)).isoformat()
+
+        rows.append(
+            [
+                code,
+                title,
+                email(owner) if owner else "",
+                day(due),
+                status,
+                day(revised),
+                day(completed),
+            ]
+        )
+    return rows
 
 
 # `perfbot sample load` signs off the sample's history: every period that ended more than

@@ -206,6 +206,11 @@ async def escalation(reading: Reading, payload: dict[str, Any], person: Person |
     if view is None:
         return _escalation_notice(payload)
     text = f"Escalation: {view.code} for {view.period} is rated {view.rating}."
+    if view.milestone:  # a milestone past its date: [("Milestone", its title), ...]
+        text = (
+            f"Escalation: {view.code}'s milestone '{view.milestone[0][1]}' is past its date "
+            f"and not complete, so it is rated {view.rating}."
+        )
     if payload.get("for"):
         text = f"For {payload['for']}: {text}"
     return _card_message(cards.escalation_card(view), text)

@@ -23,10 +23,12 @@ from cards.actions import (
     DropAction,
     LockPeriod,
     MarkDone,
+    MilestoneForm,
     NotAvailableForm,
     OpenDeepDive,
     OpenEscalation,
     OpenMeasure,
+    OpenMilestone,
     OpenReport,
     OpenReturnCard,
     RequestDeepDive,
@@ -43,6 +45,7 @@ from domain import (
     deep_dives,
     escalations,
     locks,
+    milestones,
     overdue,
     returns,
     signoff,
@@ -50,8 +53,9 @@ from domain import (
 )
 from domain.action_plans import ActionOutcome, ActionRefusal, AlreadyClosed
 from domain.dates import long_day
+from domain.model import Milestone, Person
 from domain.returns import SUBMIT_ATTEMPTS, Refusal, Rejected, SubmitReturn
-from domain.views import today_in_london
+from domain.views import Refused, today_in_london
 
 # Any: each handler takes the action type of its own verb (checked by the table's test).
 CardActionHandler = Callable[[Turn, Any], Awaitable[None]]
@@ -451,6 +455,55 @@ async def open_report(turn: Turn, action: OpenReport) -> None:
     await commands.send_report_link(turn, action.kind, action.period)
 
 
+async def open_milestone(turn: Turn, action: OpenMilestone) -> None:
+    """A milestone's card, for its owner (or its key action's owner or delegate)."""
+    person, today = turn.person, turn.today
+
+    async def read(tx: Any) -> tuple[Milestone, str]:
+        found = await milestones.checked(tx, person, action.milestone_id)
+        return found, await _updated_by(tx, found)
+
+    found = await turn.attempt(read)
+    if found is not None:
+        await turn.send_card(cards.milestone_card(found[0], today, updated_by=found[1]))
+
+
+async def _updated_by(tx: Any, milestone: Milestone) -> str:
+    who = await tx.get(Person, milestone.updated_by_id) if milestone.updated_by_id else None
+    return who.name if who is not None else ""
+
+
+async def update_milestone(turn: Turn, form: MilestoneForm) -> None:
+    """The milestone card's Save: its status and revised date; a problem comes back on the
+    card with what was typed, and nothing is stored."""
+    person, now, today = turn.person, turn.now, turn.today
+    typed = {ids.MILESTONE_STATUS: form.status, ids.REVISED_DATE: form.revised_date}
+    command = milestones.UpdateMilestone(form.milestone_id, form.status, form.revised_date)
+
+    async def save(tx: Any) -> tuple[Milestone, str, dict[str, str]]:
+        try:
+            done = await milestones.update(tx, person, command, now)
+        except milestones.MilestoneProblems as problems:
+            errors = {
+                ids.MILESTONE_STATUS if name == milestones.STATUS else ids.REVISED_DATE: text
+                for name, text in problems.errors.items()
+            }
+            return problems.milestone, "Nothing was saved.", errors
+        return done.milestone, done.note, {}
+
+    try:
+        saved = await turn.uow.run(save)
+    except Refused as refusal:
+        await turn.say(str(refusal))
+        return
+    milestone, note, errors = saved
+    if errors:
+        card = cards.milestone_card(milestone, today, typed, errors, note)
+    else:
+        card = cards.milestone_card(milestone, today, note=note, updated_by=person.name)
+    await turn.replace_card(card)
+
+
 CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.SUBMIT_RETURN: submit_return,
     Verb.NOT_AVAILABLE: not_available,
@@ -476,4 +529,6 @@ CARD_ACTIONS: dict[Verb, CardActionHandler] = {
     Verb.UNLOCK_PERIOD: unlock_period,
     Verb.OPEN_MEASURE: open_measure,
     Verb.OPEN_REPORT: open_report,
+    Verb.OPEN_MILESTONE: open_milestone,
+    Verb.UPDATE_MILESTONE: update_milestone,
 }

@@ -23,6 +23,7 @@ from domain import (
     escalations,
     leadership,
     locks,
+    milestones,
     report_links,
     returns,
     signoff,
@@ -67,8 +68,9 @@ async def my_measures(turn: Turn, args: tuple[str, ...]) -> None:
     async with turn.uow() as tx:
         stand = await cover.stand_of(tx, turn.person, turn.today)
         items = await views.my_returns(tx, turn.person, turn.today, turn.policy, stand.measures)
+        mine = milestones.lines(await milestones.of_person(tx, turn.person), turn.today)
     await turn.send_card(
-        cards.my_measures_card(turn.person.name, items, turn.today, cover_lines(stand))
+        cards.my_measures_card(turn.person.name, items, turn.today, cover_lines(stand), mine)
     )
 
 
@@ -89,6 +91,17 @@ def cover_lines(stand: cover.Stand) -> list[str]:
             f"until {long_day(absence.until)}."
         )
     return lines
+
+
+async def list_milestones(turn: Turn, args: tuple[str, ...]) -> None:
+    """The person's milestones (their own, and their key actions'), each with its card."""
+    async with turn.uow() as tx:
+        mine = milestones.lines(await milestones.of_person(tx, turn.person), turn.today)
+    late = sum(1 for line in mine if line.past_due)
+    heading = f"{turn.person.name}: {len(mine)} milestone{'s' if len(mine) != 1 else ''}"
+    if late:
+        heading += f", {late} past {'its' if late == 1 else 'their'} date"
+    await turn.send_card(cards.milestones_card(heading, mine))
 
 
 async def send_return_card(turn: Turn, code: str, period_text: str | None) -> None:
@@ -488,6 +501,13 @@ COMMANDS: list[Command] = [
         actions,
         "actions",
         "your action-plan items, to mark each done as it is",
+    ),
+    Command(
+        "milestones",
+        _pattern(r"^(?:my\s+)?milestones?$"),
+        list_milestones,
+        "milestones",
+        "your key actions' milestones, to give each its status and a revised date if it slips",
     ),
     Command(
         "snooze",

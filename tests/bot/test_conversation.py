@@ -584,7 +584,14 @@ async def test_a_key_action_gets_its_own_card_with_status_and_a_revised_date_whe
     assert "Complete by" in text
     assert "Wednesday 31 March 2027" in text
     choices = next(i for i in _inputs(card) if i["type"] == "Input.ChoiceSet")["choices"]
-    assert [c["value"] for c in choices] == ["complete", "on track", "some risk", "unlikely"]
+    assert [c["value"] for c in choices] == [
+        "complete, exceeding expectations",
+        "complete",
+        "on track, exceeding expectations",
+        "on track",
+        "some risk",
+        "unlikely",
+    ]
     submit = data(card)
     await teams.submit(
         JANET, card_id, {**submit, **values(commentary="Contractor late."), "status": "some risk"}

@@ -25,10 +25,12 @@ from domain.action_plans import ActionItem
 from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
 from domain.escalations import EscalationView, QuestionCard, QuestionView, Watched
 from domain.locks import PeriodStatus, StatusLine
+from domain.milestones import lines as milestone_lines
 from domain.model import (
     DeepDive,
     Measure,
     MeasureKind,
+    Milestone,
     PeriodLock,
     Person,
     Return,
@@ -138,6 +140,33 @@ def action_item(text: str, n: int, stored: str = "open", late: bool = False) -> 
     )
 
 
+def milestones(text: str) -> tuple[Milestone, ...]:
+    """A key action's milestones: one past its date, one due soon, one complete."""
+    key_action = measure(text, MeasureKind.KEY_ACTION)
+    owner = Person(id=2, email="m@council.gov.uk", name=text[:200], role_rows=[])
+    return tuple(
+        Milestone(
+            id=10 + n,
+            measure=key_action,
+            measure_id=1,
+            title=text[:300],
+            due_date=due,
+            status=status,
+            revised_date=revised,
+            completed_on=done,
+            owner=owner if n else None,
+            updated_at=NOON if n else None,
+        )
+        for n, (due, status, revised, done) in enumerate(
+            [
+                (date(2026, 11, 2), "some risk", None, None),
+                (date(2026, 11, 30), "on track", date(2026, 12, 4), None),
+                (date(2026, 9, 1), "complete", None, date(2026, 8, 30)),
+            ]
+        )
+    )
+
+
 def planned(item: OpenReturn, text: str) -> OpenReturn:
     """The return with ten open action-plan items, two of them late."""
     return replace(item, actions=tuple(action_item(text, n, late=n < 2) for n in range(10)))
@@ -181,6 +210,31 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         "key action": cards.return_card(open_return(text, MeasureKind.KEY_ACTION), TODAY),
         "key action with problems": cards.return_card(
             open_return(text, MeasureKind.KEY_ACTION), TODAY, typed, errors, text[:300]
+        ),
+        "key action with milestones, complete": cards.return_card(
+            replace(
+                open_return(text, MeasureKind.KEY_ACTION),
+                milestones=milestones(text),
+                state="complete",
+                completed="2026/27 Q1",
+            ),
+            TODAY,
+        ),
+        "milestones": cards.milestones_card(text[:200], milestone_lines(milestones(text), TODAY)),
+        "no milestones": cards.milestones_card(text[:200], []),
+        "milestone": cards.milestone_card(milestones(text)[1], TODAY, updated_by=text[:200]),
+        "milestone past its date, with problems": cards.milestone_card(
+            milestones(text)[0],
+            TODAY,
+            {"milestone_status": text[:100], "revised_date": text[:100]},
+            {"milestone_status": text[:300], "revised_date": text[:300]},
+            text[:300],
+        ),
+        "my measures with milestones": cards.my_measures_card(
+            text[:200],
+            [item, replace(item, state="complete", completed="2026/27 Q1")],
+            TODAY,
+            milestones=milestone_lines(milestones(text), TODAY),
         ),
         "receipt": cards.receipt_card(receipt),
         "receipt with action plan": cards.receipt_card(replace(receipt, action_plan=text)),

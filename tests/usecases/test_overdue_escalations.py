@@ -113,7 +113,12 @@ async def test_chase_for_me_once_a_day_by_the_escalation_owner_or_an_admin(uow, 
         ("Mark Taylor", amina.id),
         ("Rachel Singh", amina.id),
     ]
-    assert sorted(a.action for a in audits) == ["chase", "chase", "refused chase"]
+    # The same mornings' sweep also escalated the sample's milestone past its date (KA-05).
+    assert sorted(a.action for a in audits if a.key.startswith("RB-")) == [
+        "chase",
+        "chase",
+        "refused chase",
+    ]
 
 
 async def test_acknowledged_returns_bring_no_more_digests(uow, person):
