@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from domain import text as texts
+from domain.questions import MAX_ANSWER, Question
 from domain.text import TextError
 
 MAX_TEXT = 4_000  # longest commentary, action or reason accepted from a card (keeps cards < 28 KB)
@@ -71,6 +72,10 @@ class ids:
     ACTION_DUE = "action_due"
     STATUS = "status"
     REASON = "reason"
+    # The return card's review questions (domain/questions.py): an input a question, named as
+    # the question is (why, implications, impact, risks, effective, forecast).
+    ANSWERS = tuple(q.value for q in Question)
+    OFF_TRACK = "off_track"  # the card's off-track part (a container shown or hidden)
     # The escalation card's forms (the same names as domain/escalations.py's errors):
     REMEDIAL = "remedial"
     REMEDIAL_OWNER = "remedial_owner"
@@ -133,6 +138,7 @@ NAMES = {
     ids.LOCK_REASON: "The reason",
     ids.REVIEW_COMMENT: "The comment",
     ids.PROGRESS: "The progress note",
+    **{q.value: f'The answer to "{q.asked}"' for q in Question},
 }
 CARD_DATA = "That card's data"  # what the card carries unseen: its code, period, ids
 
@@ -155,6 +161,7 @@ RETURN_INPUTS = (
     ids.ACTION_DUE,
     ids.STATUS,
     ids.CORRECTION_REASON,
+    *ids.ANSWERS,
 )
 INPUTS = (*RETURN_INPUTS, ids.REASON)
 
@@ -482,6 +489,8 @@ def _typed(value: Any, input_id: str, limit: int) -> _Typed:
 def _limit(input_id: str) -> int:
     if input_id in (ids.ACTUAL, ids.STATUS, ids.ACTION_DUE):
         return MAX_FIGURE
+    if input_id in ids.ANSWERS:
+        return MAX_ANSWER
     return MAX_PROGRESS if input_id.startswith(ids.PROGRESS) else MAX_TEXT
 
 

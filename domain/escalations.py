@@ -39,8 +39,9 @@ from domain.numbers import format_figure
 from domain.people import NOT_INSTALLED, performance_team, why_unreachable
 from domain.periods import Period
 from domain.policy import Policy
+from domain.questions import answered
 from domain.ratings import Assessment, direction
-from domain.reporting import load_calendar
+from domain.reporting import answers_of, load_calendar
 from domain.views import (
     build_open_return,
     history_labels,
@@ -237,6 +238,8 @@ async def _send(
         "commentary": ret.commentary or "",
         "action": ret.remedial_action or "",
         "action_due": ret.action_due.isoformat() if ret.action_due else "",
+        # The review questions' answers, by question (stored with the version just before).
+        "answers": (await answers_of(session, [ret.id])).get(ret.id, {}),
     }
     reason = escalation_reason(measure, period) + (f":{again}" if again else "")
     await queue(
@@ -421,6 +424,8 @@ class EscalationView:
     closed: bool
     is_key_action: bool
     note: str = ""  # a line above the card: what just happened, or whom a copy is for
+    # The owner's answers to the review questions (domain/questions.py): (heading, answer).
+    answers: tuple[tuple[str, str], ...] = ()
 
 
 def _may_act(person: Person, escalation: Escalation) -> bool:
@@ -482,6 +487,7 @@ async def view(
         measure, period, today_in_london(now), policy, calendar, returns, targets
     )
     ret = item.latest
+    said = (await answers_of(session, [ret.id])).get(ret.id, {}) if ret is not None else {}
     questions = list(
         await session.scalars(
             select(EscalationQuestion)
@@ -580,6 +586,7 @@ async def view(
         closed=closed,
         is_key_action=measure.is_key_action,
         note=note,
+        answers=tuple((q.heading, text) for q, text in answered(said)),
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -12,9 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from domain.dates import LONDON
-from domain.model import ClosureDay, Deadline, Measure, MeasureKind, Person, Return, Target
+from domain.model import (
+    ClosureDay,
+    Deadline,
+    Measure,
+    MeasureKind,
+    Person,
+    Return,
+    ReturnAnswer,
+    Target,
+)
 from domain.numbers import quantize
 from domain.periods import Period
+from domain.questions import Question
 from domain.ratings import (
     Assessment,
     Direction,
@@ -42,12 +53,16 @@ EXPORT_COLUMNS = (
 
 # What `perfbot export --with ...` may add, and what each adds.
 WITH_CHOICES = {
-    "commentary": "each return's commentary, remedial action and action due date",
+    "commentary": "each return's commentary, remedial action and action due date, and its "
+    "answers to the review questions",
     "versions": "every version of each return, on a sheet (or CSV file) of its own",
 }
 # A restated figure (changed after its period was signed off) shows the figure it replaced.
 RESTATED_COLUMNS = ("restated_from",)
 COMMENTARY_COLUMNS = ("commentary", "remedial_action", "action_due")
+# The review questions' answers (domain/questions.py), a column each, named as the question
+# is; the actuals sheet reads the same columns, so an export imports as it was.
+ANSWER_COLUMNS = tuple(q.value for q in Question)
 VERSION_COLUMNS = (
     "code",
     "period",
@@ -80,6 +95,7 @@ class PerformanceRow:
     assessment: Assessment
     direction: Direction | None
     direction_last_year: Direction | None
+    answers: Mapping[str, str] = field(default_factory=dict)  # the newest return's, by question
 
     def export_values(self) -> tuple[Any, ...]:
         m = self.measure
@@ -111,6 +127,7 @@ class PerformanceRow:
                 latest.commentary if latest else None,
                 latest.remedial_action if latest else None,
                 latest.action_due if latest else None,
+                *(self.answers.get(name) for name in ANSWER_COLUMNS),
             ]
         return tuple(values)
 
@@ -121,7 +138,7 @@ def export_columns(extras: frozenset[str]) -> tuple[str, ...]:
     at = EXPORT_COLUMNS.index("actual") + 1
     columns = EXPORT_COLUMNS[:at] + RESTATED_COLUMNS + EXPORT_COLUMNS[at:]
     if "commentary" in extras:
-        columns += COMMENTARY_COLUMNS
+        columns += COMMENTARY_COLUMNS + ANSWER_COLUMNS
     return columns
 
 
@@ -238,6 +255,23 @@ async def latest_returns(
     return latest
 
 
+async def answers_of(
+    session: AsyncSession, return_ids: Iterable[int | None]
+) -> dict[int, dict[str, str]]:
+    """The review questions' answers (domain/questions.py) of these return versions: by
+    return id, each a dict from question to answer (a version that answered none is absent)."""
+    wanted = sorted({i for i in return_ids if i is not None})
+    found: dict[int, dict[str, str]] = {}
+    for start in range(0, len(wanted), 500):  # bounded IN lists, whatever the database
+        for return_id, question, answer in await session.execute(
+            select(ReturnAnswer.return_id, ReturnAnswer.question, ReturnAnswer.answer).where(
+                ReturnAnswer.return_id.in_(wanted[start : start + 500])
+            )
+        ):
+            found.setdefault(return_id, {})[question] = answer
+    return found
+
+
 class Reported(Protocol):
     """What a rating reads of a return: a stored version, or its columns as read."""
 
@@ -323,6 +357,13 @@ async def performance(
         (t.measure_id, t.period): t.value for t in (await session.scalars(select(Target))).all()
     }
     latest = await latest_returns(session)
+    newest = {ret.id for ret in latest.values()}
+    said: dict[int, dict[str, str]] = {}
+    for return_id, question, answer in await session.execute(
+        select(ReturnAnswer.return_id, ReturnAnswer.question, ReturnAnswer.answer)
+    ):
+        if return_id in newest:
+            said.setdefault(return_id, {})[question] = answer
     rows = []
     for measure in measures:
         if period is not None:
@@ -348,6 +389,7 @@ async def performance(
                     rate(measure, each, target, ret, default_scheme),
                     direction(value, previous.value if previous else None, measure.polarity),
                     direction(value, last_year.value if last_year else None, measure.polarity),
+                    said.get(ret.id, {}) if ret else {},
                 )
             )
     return rows

@@ -27,6 +27,7 @@ from domain.model import (
     PeriodLock,
     Person,
     Return,
+    ReturnAnswer,
     ReturnState,
     Role,
     Snooze,
@@ -35,9 +36,10 @@ from domain.notifications import Kind, queue
 from domain.numbers import FigureError, check_range, format_exact, parse_figure, quantize
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
+from domain.questions import MAX_ANSWER, Question, answered, required_questions
 from domain.ratings import Assessment, KeyActionStatus, RatingError, direction
 from domain.reminders import next_ask
-from domain.reporting import load_calendar, rate
+from domain.reporting import answers_of, load_calendar, rate
 from domain.text import has_visible
 from domain.views import (
     OpenReturn,
@@ -82,6 +84,7 @@ class FormProblems(Exception):
     errors: dict[str, str] = field(default_factory=dict)
     doubt: plausibility.Doubt | None = None
     summary: str = ""
+    off_track: bool = False  # the figure is off track: the card shows its review questions
 
     def __str__(self) -> str:
         return self.summary or "; ".join(self.errors.values())
@@ -212,6 +215,11 @@ class SubmitReturn:
     # The card's word on the measure's action-plan items: progress by item id, and those done.
     progress: tuple[tuple[int, str], ...] = ()
     done: tuple[int, ...] = ()
+    # The review questions' answers as typed, by question (domain/questions.py).
+    answers: tuple[tuple[str, str], ...] = ()
+
+    def answer(self, question: Question) -> str:
+        return dict(self.answers).get(question.value, "")
 
     def idempotency_key(self) -> str:
         fields = [
@@ -229,6 +237,9 @@ class SubmitReturn:
             fields.append([list(self.progress), list(self.done)])
         if self.correction_reason:
             fields.append(self.correction_reason)
+        given = [[q.value, text] for q, text in answered(dict(self.answers))]
+        if given:
+            fields.append(given)
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:40]
 
 
@@ -285,8 +296,18 @@ async def submit_return(
                 if policy.escalates(was)
                 else None
             )
+            said = (await answers_of(session, [earlier.id])).get(earlier.id, {})
             receipt = _receipt(
-                measure, period, earlier, None, policy, target, history, steps, duplicate=True
+                measure,
+                period,
+                earlier,
+                None,
+                policy,
+                target,
+                history,
+                steps,
+                said,
+                duplicate=True,
             )
             plan = await action_plans.receipt_line(session, measure, earlier)
             return replace(receipt, waiting=tuple(p.label for p in waiting), action_plan=plan)
@@ -297,7 +318,7 @@ async def submit_return(
             status = None
             assessment = rate(measure, period, target, Return(value=value), policy.scheme)
             _plausible(cmd, measure, period, value, history)
-        _required_fields(cmd, measure, assessment, lock is not None, max_text)
+        _required_fields(cmd, measure, assessment, lock is not None, max_text, policy)
     except FormProblems as problems:
         calendar = await load_calendar(session)
         item = build_open_return(
@@ -346,7 +367,25 @@ async def submit_return(
         elif previous.restated:  # a restated figure changed again: still a restatement
             mark_restated(ret, replaced, None, previous)
             changes.update(reason="a restated figure changed again", source="teams")
+    given = dict(answered(dict(cmd.answers)))
+    if previous is not None:  # as the commentary: what changed from the version before
+        said_before = (await answers_of(session, [previous.id])).get(previous.id, {})
+        changed = {
+            q.value: [said_before.get(q.value), given.get(q)]
+            for q in Question
+            if said_before.get(q.value) != given.get(q)
+        }
+        if changed:
+            changes["answers"] = changed
     session.add(ret)
+    if given:
+        # The answers are stored apart, a row a question, for this version only: the
+        # version's id is needed first (and its escalation, queued next, reads them).
+        await session.flush()
+        session.add_all(
+            ReturnAnswer(return_id=ret.id, question=q.value, answer=text)
+            for q, text in given.items()
+        )
     action = "restate" if ret.restated else "submit" if version == 1 else "correct"
     record(session, person.email, action, "return", f"{measure.code} {period.label}", changes, now)
     escalated = await escalations.on_return(
@@ -373,7 +412,8 @@ async def submit_return(
         steps = await escalations.recovery_steps(session, measure)
     elif escalated == "closed":
         steps = "Its escalation was closed when the activity was stopped, so nothing more is sent."
-    receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps)
+    said = {q.value: text for q, text in given.items()}
+    receipt = _receipt(measure, period, ret, replaced, policy, target, history, steps, said)
     if lock is not None:
         what = f"a restatement of {replaced}" if replaced else "a new figure"
         review = (
@@ -416,7 +456,12 @@ def _key_action_fields(
 
 
 def _required_fields(
-    cmd: SubmitReturn, measure: Measure, assessment: Assessment, locked: bool, max_text: int
+    cmd: SubmitReturn,
+    measure: Measure,
+    assessment: Assessment,
+    locked: bool,
+    max_text: int,
+    policy: Policy,
 ) -> None:
     errors = {}
     if locked and not cmd.correction_reason.strip():
@@ -429,11 +474,22 @@ def _required_fields(
     if not has_visible(cmd.commentary):
         errors[COMMENTARY] = "Add a short commentary: what the figure shows and why."
     slipping = measure.is_key_action and cmd.status.strip().lower() in ("some risk", "unlikely")
-    if assessment.off_track and not measure.is_key_action:
+    off_track = assessment.off_track and not measure.is_key_action
+    if off_track and policy.action_required:
         if not cmd.action.strip():
             errors[ACTION] = "It is off track: say what action will bring it back on track."
         if not cmd.action_due.strip():
             errors[ACTION_DUE] = "It is off track: say by when it should be back on track."
+    unanswered = [
+        q
+        for q in required_questions(policy.required)
+        if off_track and not has_visible(cmd.answer(q))
+    ]
+    for question in unanswered:
+        errors[question.value] = question.missing
+    for question in Question:
+        if len(cmd.answer(question)) > MAX_ANSWER:
+            errors[question.value] = f"This is over {MAX_ANSWER:,} characters: please shorten it."
     if slipping and not cmd.action_due.strip():
         errors[ACTION_DUE] = "It is slipping: give the revised date."
     if cmd.action_due.strip():
@@ -443,9 +499,29 @@ def _required_fields(
             errors[ACTION_DUE] = str(error)[0].upper() + str(error)[1:]
     if errors:
         summary = None
-        if assessment.off_track and not measure.is_key_action:
-            summary = f"{assessment.explanation} Off-track figures need an action and a date."
-        raise FormProblems(errors, summary=summary or "Please complete the fields marked below.")
+        if off_track:
+            summary = f"{assessment.explanation} {_off_track_needs(policy)}"
+        raise FormProblems(
+            errors,
+            summary=summary or "Please complete the fields marked below.",
+            off_track=off_track,
+        )
+
+
+def _off_track_needs(policy: Policy) -> str:
+    """What the council requires of an off-track figure, as the card's summary says it."""
+    asked = required_questions(policy.required)
+    if policy.action_required and not asked:
+        return "Off-track figures need an action and a date."
+    needs = ["an action and a date"] if policy.action_required else []
+    if asked:
+        needs.append(
+            "the review question"
+            + (" marked below answered" if len(asked) == 1 else "s marked below answered")
+        )
+    if not needs:
+        return "Please complete the fields marked below."
+    return f"Off-track figures need {' and '.join(needs)}."
 
 
 PLAUSIBILITY_PERIODS = 8  # how far back a new figure is compared with
@@ -495,9 +571,18 @@ def _receipt(
     target: Decimal | None,
     history: dict[str, Return],
     escalation: str | None,
+    said: dict[str, str],
     duplicate: bool = False,
 ) -> Receipt:
     assessment = rate(measure, period, target, ret, policy.scheme)
+    words = [("Commentary", ret.commentary)] if ret.commentary else []
+    words += [(q.heading, text) for q, text in answered(said)]
+    if ret.remedial_action:
+        words.append(("Action", ret.remedial_action))
+    if ret.action_due:
+        words.append(
+            ("Revised date" if measure.is_key_action else "By when", long_day(ret.action_due))
+        )
     before = history.get(period.previous().label)
     last_year = history.get(period.same_period_last_year().label)
     value = ret.value
@@ -522,6 +607,7 @@ def _receipt(
         replaced,
         steps,
         duplicate,
+        words=tuple(words),
     )
 
 

@@ -36,7 +36,7 @@ from domain.people import performance_team, why_unreachable
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
 from domain.ratings import Rating
-from domain.reporting import is_newest_version, rate
+from domain.reporting import answers_of, is_newest_version, rate
 from domain.views import (
     OpenReturn,
     Refused,
@@ -446,15 +446,18 @@ async def returned_card(
     item = await open_return(
         session, measure, today_in_london(now), policy, calendar, Period.parse(ret.period)
     )
-    return item, sent_values(measure, ret), str(payload.get("comment", ""))
+    said = (await answers_of(session, [ret.id])).get(ret.id, {})
+    return item, sent_values(measure, ret, said), str(payload.get("comment", ""))
 
 
-def sent_values(measure: Measure, ret: Return) -> dict[str, str]:
-    """A return's fields as the return card's inputs hold them, to send it again changed."""
+def sent_values(measure: Measure, ret: Return, said: dict[str, str]) -> dict[str, str]:
+    """A return's fields as the return card's inputs hold them, to send it again changed;
+    ``said``, its answers to the review questions, by question."""
     values = {
         "commentary": ret.commentary or "",
         "action": ret.remedial_action or "",
         "action_due": ret.action_due.isoformat() if ret.action_due else "",
+        **said,
     }
     if measure.is_key_action:
         values["status"] = ret.status or ""

@@ -108,6 +108,9 @@ class Receipt:
     duplicate: bool = False
     waiting: tuple[str, ...] = ()  # the measure's other periods still waiting for a figure
     action_plan: str = ""  # what became of its action in the action plan ("" if nothing)
+    # What the person wrote, as it was sent: (heading, text) for the commentary, each review
+    # question answered, the action and its date.
+    words: tuple[tuple[str, str], ...] = ()
 
 
 def in_words(names: Sequence[str]) -> str:

@@ -61,7 +61,14 @@ async def _show_problems(turn: Turn, rejected: Rejected, typed: dict[str, str]) 
     """Send the card back with what the person typed and what is wrong; nothing stored."""
     problems = rejected.problems
     card = cards.return_card(
-        rejected.open_return, turn.today, typed, problems.errors, str(problems), problems.doubt
+        rejected.open_return,
+        turn.today,
+        typed,
+        problems.errors,
+        str(problems),
+        problems.doubt,
+        required=turn.policy.required,
+        off_track=problems.off_track,
     )
     await turn.replace_card(card)
 
@@ -87,6 +94,7 @@ async def submit_return(turn: Turn, form: ReturnForm) -> None:
         correction_reason=typed.get(ids.CORRECTION_REASON, ""),
         progress=tuple(sorted(form.progress.items())),
         done=form.done,
+        answers=tuple((name, typed.get(name, "")) for name in ids.ANSWERS),
     )
     now = turn.now
     outcome = await turn.uow.run(

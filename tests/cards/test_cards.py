@@ -19,7 +19,7 @@ import pytest
 from bot.loopback import card_text, elements
 from bot.teams.commands import help_lines
 from cards import render as cards
-from cards.actions import DEEP_DIVE_INPUTS, MarkDone, OpenReport, Verb, parse_action
+from cards.actions import DEEP_DIVE_INPUTS, MarkDone, OpenReport, Verb, ids, parse_action
 from domain import signoff
 from domain.action_plans import ActionItem
 from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
@@ -39,6 +39,7 @@ from domain.numbers import Unit
 from domain.overdue import MAX_ITEMS, Acknowledged, Digest, OverdueItem
 from domain.periods import Frequency, Period
 from domain.plausibility import Doubt
+from domain.questions import MAX_ANSWER
 from domain.ratings import Assessment, Direction, Polarity, Rating, Scheme
 from domain.signoff import ReviewCard, ReviewItem
 from domain.summary import (
@@ -147,6 +148,8 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
     item = open_return(text)
     # What a person can send back: free text anywhere, a short figure; the errors are ours.
     typed = {**dict.fromkeys(cards.INPUTS, text), "actual": text[:60], "action_due": text[:30]}
+    # An answer to a review question as long as its box lets a person type.
+    typed.update({name: text[:MAX_ANSWER] for name in ids.ANSWERS})
     errors = dict.fromkeys(cards.INPUTS, text[:300])
     receipt = Receipt(
         item.measure,
@@ -491,6 +494,9 @@ ALLOWED_ON_MOBILE = {
     "AdaptiveCard", "TextBlock", "FactSet", "Container", "ActionSet", "Input.Text",
     "Input.Date", "Input.ChoiceSet", "Input.Toggle", "Action.Submit", "Action.ShowCard", "Image",
     "Action.OpenUrl",  # Adaptive Cards 1.0: the report link's button, on every Teams client
+    # Adaptive Cards 1.2: the return card's button that shows its off-track part (nothing is
+    # sent; a client that cannot toggle still submits every input, hidden or not).
+    "Action.ToggleVisibility",
 }  # fmt: skip
 
 
