@@ -957,6 +957,7 @@ def review_card(card: ReviewCard) -> dict[str, Any]:
         facts = [("Service", m.service.name), ("Sent by", sent)]
         if item.version > 1:
             facts.append(("Version", str(item.version)))
+        facts += [(heading, _cut(said, 300)) for heading, said in item.answers]
         if item.action:
             due = f" (by {long_day(item.action_due)})" if item.action_due else ""
             facts.append(("Action", _cut(item.action, REVIEW_SHOWN) + due))
@@ -1274,6 +1275,7 @@ def measure_detail_card(detail: MeasureDetail) -> dict[str, Any]:
         history=history,
         commentary=_cut(detail.commentary, 2000) if detail.commentary else None,
         commentary_period=detail.commentary_period,
+        answers=list(detail.answers),
         action=action,
         plan=plan,
         more=f"And {detail.more_items} more: type actions." if detail.more_items else "",

@@ -35,6 +35,7 @@ from domain.notifications import Kind, queue
 from domain.people import performance_team, why_unreachable
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
+from domain.questions import answered
 from domain.ratings import Rating
 from domain.reporting import answers_of, is_newest_version, rate
 from domain.views import (
@@ -74,6 +75,7 @@ class ReviewItem:
     submitted_by: str
     submitted_at: datetime
     earlier_comment: str | None = None  # returned before with this comment; sent again since
+    answers: tuple[tuple[str, str], ...] = ()  # the review questions': (heading, answer)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ async def _items(
         p.id: p.name for p in await session.scalars(select(Person).where(Person.id.in_(submitters)))
     }
     earlier = await _earlier_comments(session, rows)
+    said = await answers_of(session, (r.id for r, _ in rows))
     items = []
     for ret, measure in rows:
         period = Period.parse(ret.period)
@@ -185,6 +188,7 @@ async def _items(
                 names.get(ret.submitted_by_id or 0, "the spreadsheet import"),
                 ret.submitted_at,
                 earlier.get(ret.id),
+                tuple((q.heading, text) for q, text in answered(said.get(ret.id, {}))),
             )
         )
     items.sort(key=lambda i: (-i.period.end.toordinal(), i.measure.code))

@@ -39,7 +39,7 @@ from domain.numbers import Unit
 from domain.overdue import MAX_ITEMS, Acknowledged, Digest, OverdueItem
 from domain.periods import Frequency, Period
 from domain.plausibility import Doubt
-from domain.questions import MAX_ANSWER
+from domain.questions import MAX_ANSWER, Question
 from domain.ratings import Assessment, Direction, Polarity, Rating, Scheme
 from domain.signoff import ReviewCard, ReviewItem
 from domain.summary import (
@@ -162,6 +162,13 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         text[:100],
         text,
         waiting=("2026/27 Q3", "2026/27 Q4"),
+        # What was sent, as long as the card lets each be.
+        words=(
+            ("Commentary", text[: cards.MAX_TEXT]),
+            *((q.heading, text[:MAX_ANSWER]) for q in Question),
+            ("Action", text[: cards.MAX_TEXT]),
+            ("By when", "Friday 29 January 2027"),
+        ),
     )
     overdue = replace(item, state="overdue", latest=None, overdue_days=12)
     with_plan = planned(item, text)
@@ -274,8 +281,9 @@ def summary_cards(text: str, item: OpenReturn) -> dict[str, dict[str, Any]]:
     )
     history = [HistoryLine(f"2026/27 M{n}", "78.0%", "90.0%", Rating.ACTION) for n in range(1, 9)]
     plan = [PlanItem(text, text[:200], date(2026, 10, 1), True)] * 5
+    said = tuple((q.heading, text[:MAX_ANSWER]) for q in Question)
     detail = MeasureDetail(
-        item.measure, history, text, text, date(2027, 1, 31), "2026/27 M8", plan, 3
+        item.measure, history, text, text, date(2027, 1, 31), "2026/27 M8", plan, 3, said
     )
     return {
         "weekly summary": cards.summary_card(full, FakeChart()),
@@ -307,6 +315,7 @@ def sign_off_cards(text: str, item: OpenReturn) -> dict[str, dict[str, Any]]:
             text[:200],
             at,
             typed,
+            tuple((q.heading, text[:MAX_ANSWER]) for q in Question),
         )
         for n in range(1, signoff.MAX_ITEMS + 1)
     ]
@@ -429,6 +438,7 @@ def escalation_cards(text: str) -> dict[str, dict[str, Any]]:
         closed=False,
         is_key_action=True,
         note=text[:300],
+        answers=tuple((q.heading, text[:MAX_ANSWER]) for q in Question),
     )
     errors = dict.fromkeys(
         ("remedial", "remedial_owner", "remedial_due", "question", "stop_reason"), text[:300]

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RULE_MODULES = ["periods", "workdays", "numbers", "ratings", "dates", "weekly", "links"]
+RULE_MODULES = [
+    "periods",
+    "workdays",
+    "numbers",
+    "ratings",
+    "dates",
+    "weekly",
+    "links",
+    "questions",
+]
 NEVER_IN_DOMAIN = (
     "botbuilder",
     "botframework",

@@ -9,13 +9,13 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from domain import escalations, returns
+from domain import escalations, returns, signoff, summary
 from domain.board import ReportKind, Scope, build, report_period
 from domain.model import AuditEntry, Escalation, Person, Return, ReturnAnswer
 from domain.policy import Policy
 from domain.reporting import export_columns, performance
 from domain.returns import Rejected, SubmitReturn
-from domain.views import Receipt
+from domain.views import Receipt, today_in_london
 from tests.conftest import NOW
 
 AMINA = "amina.hussain@kingsmere.gov.uk"
@@ -181,3 +181,17 @@ async def test_without_answers_a_return_stores_none_and_its_receipt_has_the_comm
         ("Action", "Overtime on Saturdays."),
     )
     assert await answers_by_version(uow) == {}
+
+
+async def test_the_measure_detail_and_the_sign_off_card_show_the_answers(uow, person):
+    amina = await person(AMINA)
+    await run(uow, rb06(amina, why=WHY, impact=IMPACT))
+    async with uow() as tx:
+        found = await summary.detail(tx, "RB-06", today_in_london(NOW), STRICT)
+    assert found.commentary == "Claims decided fell again."
+    assert found.answers == (("Why", WHY), ("Impact on service users", IMPACT))
+    mark = await person("mark.taylor@kingsmere.gov.uk")
+    async with uow() as tx:
+        card = await signoff.review_card(tx, mark, Q2, STRICT)
+    [item] = [i for i in card.items if i.measure.code == "RB-06"]
+    assert item.answers == (("Why", WHY), ("Impact on service users", IMPACT))
