@@ -803,6 +803,7 @@ def deep_dive_card(
             "note": cut(view.note, 500),
             "commentary": cut(view.commentary or "", 2000),
             "commentary_period": view.commentary_period or "",
+            "answers": [(heading, cut(said, 500)) for heading, said in view.answers],
             "action": cut(view.action or "", 1000),
             "action_due": action_due,
             "leads": view.leads,

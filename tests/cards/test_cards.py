@@ -39,7 +39,7 @@ from domain.numbers import Unit
 from domain.overdue import MAX_ITEMS, Acknowledged, Digest, OverdueItem
 from domain.periods import Frequency, Period
 from domain.plausibility import Doubt
-from domain.questions import MAX_ANSWER, Question
+from domain.questions import CHOICES, MAX_ANSWER, Question
 from domain.ratings import Assessment, Direction, Polarity, Rating, Scheme
 from domain.signoff import ReviewCard, ReviewItem
 from domain.summary import (
@@ -184,6 +184,12 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
     escalated = replace(item, state="escalated", latest=None, overdue_days=30)
     return {
         "return": cards.return_card(item, TODAY),
+        # Nothing sent yet: the off-track part hidden, every question required.
+        "return, off-track part hidden": cards.return_card(
+            replace(overdue, assessment=Assessment(None, None, text)),
+            TODAY,
+            required=frozenset(CHOICES),
+        ),
         "return with problems": cards.return_card(item, TODAY, typed, errors, text[:300]),
         "return queried": cards.return_card(
             item, TODAY, typed, errors, text[:300], Doubt(text[:300], Decimal("8.5"))
@@ -371,6 +377,7 @@ def deep_dive_cards(text: str) -> dict[str, dict[str, Any]]:
         [(f"p{n}@council.gov.uk", text[:200]) for n in range(8)],
         None,
         text[:300],
+        tuple((q.heading, text[:MAX_ANSWER]) for q in Question),
     )
     decided = replace(shown, decision=text)
     typed = dict.fromkeys(DEEP_DIVE_INPUTS, text[:300])
@@ -785,3 +792,45 @@ def test_the_return_card_marks_bad_text_against_its_field_and_keeps_the_rest():
     assert parsed.problems["commentary"].startswith("The commentary has a broken character")
     assert parsed.fields["action"] == "x" * cards.MAX_TEXT
     assert parsed.too_long == ("action",)
+
+
+def test_the_off_track_part_is_hidden_until_wanted_and_marks_what_is_required():
+    fresh = replace(
+        open_return("x"), latest=None, state="due", assessment=Assessment(None, None, "")
+    )
+    required = frozenset({"why", "forecast", "action"})
+    hidden = cards.return_card(fresh, TODAY, required=required)
+    [part] = [n for n in elements(hidden) if n.get("id") == "off_track"]
+    assert part["isVisible"] is False
+    labels = [n["text"] for n in elements(part) if n.get("type") == "TextBlock"]
+    assert labels[1:] == [
+        "* needed when it is off track",
+        "Why is this the case? *",
+        "What are the implications of the current level of performance?",
+        "What impact will this have on service users, local people and partners?",
+        "How will this affect the Council's priorities and key risk areas?",
+        "Are the actions already in place proving to be effective?",
+        "What is the predicted performance if no additional actions are taken? *",
+        "What action will bring it back on track? *",
+        "... and by when? *",
+    ]
+    answers = [n for n in elements(part) if n.get("id") in ids.ANSWERS]
+    assert [n["maxLength"] for n in answers] == [MAX_ANSWER] * 6
+    # Shown when the card comes back for an off-track figure, or with anything typed in it.
+    for shown in (
+        cards.return_card(fresh, TODAY, {"actual": "70"}, {"actual": "x"}, off_track=True),
+        cards.return_card(fresh, TODAY, {"forecast": "About 80%"}),
+        cards.return_card(fresh, TODAY, {}, {"why": "It is off track: say why."}),
+    ):
+        [part] = [n for n in elements(shown) if n.get("id") == "off_track"]
+        assert part["isVisible"] is True
+
+
+def test_the_parser_reads_each_answer_within_its_limit():
+    parsed = parse_action(
+        {"verb": "submit_return", "why": "  Staff off sick. ", "forecast": "y" * (MAX_ANSWER + 1)}
+    )
+    assert parsed is not None
+    assert parsed.fields["why"] == "Staff off sick."
+    assert parsed.fields["forecast"] == "y" * MAX_ANSWER
+    assert parsed.too_long == ("forecast",)

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from domain import escalations, returns, signoff, summary
+from domain import audit_trail, escalations, returns, signoff, summary
 from domain.board import ReportKind, Scope, build, report_period
 from domain.model import AuditEntry, Escalation, Person, Return, ReturnAnswer
 from domain.policy import Policy
@@ -122,6 +122,9 @@ async def test_the_answers_are_stored_apart_and_each_version_keeps_its_own(uow, 
         corrections = await tx.scalars(select(AuditEntry).where(AuditEntry.action == "correct"))
         [entry] = [e for e in corrections if e.changes["version"] == corrected.version]
     assert entry.changes["answers"] == {"why": [WHY, "Three assessors off sick."]}
+    assert f"answer (Why) {WHY} → Three assessors off sick." in audit_trail.detail(
+        "correct", entry.changes, {}
+    )
 
 
 async def test_the_escalation_the_board_and_the_export_show_the_answers(uow, person):
