@@ -13,7 +13,7 @@ from domain import audit_trail, escalations, returns, signoff, summary
 from domain.board import ReportKind, Scope, build, report_period
 from domain.model import AuditEntry, Escalation, Person, Return, ReturnAnswer
 from domain.policy import Policy
-from domain.reporting import export_columns, performance
+from domain.reporting import export_columns, load_calendar, performance
 from domain.returns import Rejected, SubmitReturn
 from domain.views import Receipt, today_in_london
 from tests.conftest import NOW
@@ -198,3 +198,26 @@ async def test_the_measure_detail_and_the_sign_off_card_show_the_answers(uow, pe
         card = await signoff.review_card(tx, mark, Q2, STRICT)
     [item] = [i for i in card.items if i.measure.code == "RB-06"]
     assert item.answers == (("Why", WHY), ("Impact on service users", IMPACT))
+
+
+async def test_a_return_sent_back_by_its_reviewer_comes_back_with_its_answers_filled_in(
+    uow, person
+):
+    amina = await person(AMINA)
+    receipt = await run(uow, rb06(amina, why=WHY, impact=IMPACT))
+    assert isinstance(receipt, Receipt)
+    async with uow() as tx:
+        ret = await tx.scalar(
+            select(Return).where(Return.period == Q2, Return.version == receipt.version)
+        )
+        assert ret is not None
+        found = await signoff.returned_card(
+            tx, {"return": ret.id, "comment": "Say more."}, NOW, STRICT, await load_calendar(tx)
+        )
+    assert found is not None
+    _, values, _ = found
+    assert (values["why"], values["impact"], values["commentary"]) == (
+        WHY,
+        IMPACT,
+        "Claims decided fell again.",
+    )
