@@ -15,6 +15,7 @@ from domain.db import DEFAULT_DATABASE_URL, database_url
 from domain.links import MIN_SECRET, derived_secret
 from domain.outbox import Timetable
 from domain.policy import Policy
+from domain.questions import CHOICES, ChoiceError, parse_required
 from domain.ratings import Rating, RatingError, Scheme
 from domain.reminders import Cadence, SendWindow, TimetableError
 from domain.weekly import ScheduleError, SummarySchedule
@@ -70,6 +71,7 @@ ENVIRONMENT = {
     "PERFBOT_ESCALATE_RATINGS": "the ratings escalated at once, comma-separated (default Action,Red; Review and Amber may be added)",
     "PERFBOT_ACKNOWLEDGE_DAYS": "working days an escalation may wait unacknowledged before one reminder (default 3)",
     "PERFBOT_DEEP_DIVE_PERIODS": "periods off track running before a deep dive is suggested to the Leadership Team (default 2)",
+    "PERFBOT_REQUIRED_QUESTIONS": f"what an off-track return must have besides its commentary, comma-separated: any of {', '.join(CHOICES)} (action: the action and its date), or none (default action)",
     "PERFBOT_TENANT_RATE": "sends allowed per tenant, as count/seconds (default 50/1)",
     "PERFBOT_CONVERSATION_RATES": "sends allowed per conversation (default 7/1,8/2,60/30,1800/3600)",
     "PERFBOT_CLAIM_LEASE_SECONDS": "how long a dispatcher holds rows it took before another may (default 120)",
@@ -156,6 +158,13 @@ def _ratings(env: Mapping[str, str], name: str) -> frozenset[Rating]:
             )
         chosen.add(rating)
     return frozenset(chosen)
+
+
+def _required(env: Mapping[str, str], name: str) -> frozenset[str]:
+    try:
+        return parse_required(env.get(name, ""))
+    except ChoiceError as error:
+        raise SettingsError(f"{name} {error}") from None
 
 
 MAX_DISPATCHERS = 8
@@ -329,6 +338,7 @@ class Settings:
     escalate: frozenset[Rating] = Policy.escalate
     acknowledge_within: int = Policy.acknowledge_within
     deep_dive_after: int = Policy.deep_dive_after
+    required_questions: frozenset[str] = Policy.required
     summary: SummarySchedule = field(default_factory=SummarySchedule)
     public_url: str = LOCAL_URL
     link_secret: Secret = field(default_factory=lambda: Secret(""))
@@ -374,6 +384,7 @@ class Settings:
             self.escalate,
             self.acknowledge_within,
             self.deep_dive_after,
+            required=self.required_questions,
         )
 
     @property
@@ -451,6 +462,7 @@ class Settings:
             escalate=_ratings(env, "PERFBOT_ESCALATE_RATINGS"),
             acknowledge_within=_count(env, "PERFBOT_ACKNOWLEDGE_DAYS", 3, 20),
             deep_dive_after=_count(env, "PERFBOT_DEEP_DIVE_PERIODS", 2, 12),
+            required_questions=_required(env, "PERFBOT_REQUIRED_QUESTIONS"),
             database_url=url,
             send_window=window,
             cadence=cadence,

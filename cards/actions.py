@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from domain import text as texts
+from domain.questions import MAX_ANSWER, Question
 from domain.text import TextError
 
 MAX_TEXT = 4_000  # longest commentary, action or reason accepted from a card (keeps cards < 28 KB)
@@ -74,6 +75,10 @@ class ids:
     ACTION_DUE = "action_due"
     STATUS = "status"
     REASON = "reason"
+    # The return card's review questions (domain/questions.py): an input a question, named as
+    # the question is (why, implications, impact, risks, effective, forecast).
+    ANSWERS = tuple(q.value for q in Question)
+    OFF_TRACK = "off_track"  # the card's off-track part (a container shown or hidden)
     # The escalation card's forms (the same names as domain/escalations.py's errors):
     REMEDIAL = "remedial"
     REMEDIAL_OWNER = "remedial_owner"
@@ -140,6 +145,7 @@ NAMES = {
     ids.PROGRESS: "The progress note",
     ids.MILESTONE_STATUS: "The status",
     ids.REVISED_DATE: "The revised date",
+    **{q.value: f'The answer to "{q.asked}"' for q in Question},
 }
 CARD_DATA = "That card's data"  # what the card carries unseen: its code, period, ids
 
@@ -162,6 +168,7 @@ RETURN_INPUTS = (
     ids.ACTION_DUE,
     ids.STATUS,
     ids.CORRECTION_REASON,
+    *ids.ANSWERS,
 )
 INPUTS = (*RETURN_INPUTS, ids.REASON)
 
@@ -509,6 +516,8 @@ def _typed(value: Any, input_id: str, limit: int) -> _Typed:
 def _limit(input_id: str) -> int:
     if input_id in (ids.ACTUAL, ids.STATUS, ids.ACTION_DUE):
         return MAX_FIGURE
+    if input_id in ids.ANSWERS:
+        return MAX_ANSWER
     return MAX_PROGRESS if input_id.startswith(ids.PROGRESS) else MAX_TEXT
 
 

@@ -32,6 +32,7 @@ from domain.numbers import Unit
 from domain.overdue import Digest
 from domain.periods import Period, PeriodError
 from domain.plausibility import Doubt
+from domain.questions import ACTION, DEFAULT_REQUIRED, MAX_ANSWER, Question, required_questions
 from domain.ratings import PROGRESS_CHOICES, KeyActionStatus, Polarity, Rating
 from domain.signoff import ReviewCard
 from domain.summary import MeasureDetail, MeasureLine, Summary
@@ -443,11 +444,19 @@ def return_card(
     doubt: Doubt | None = None,
     notice: str = "",
     confirmed: str = "",
+    *,
+    required: frozenset[str] = DEFAULT_REQUIRED,
+    off_track: bool = False,
 ) -> dict[str, Any]:
     """The card that asks for a return: a figure (or a key action's progress) and commentary,
     with what the person typed and what is wrong when it comes back. ``notice`` heads it (a
     reviewer's comment on a return sent back). ``confirmed`` is the figure the person has
-    already confirmed after a plausibility question (the card carries it: not asked again)."""
+    already confirmed after a plausibility question (the card carries it: not asked again).
+
+    A figure's card has an off-track part: seed 001's review questions, then the action and
+    its date, those the council ``required`` marked. It is hidden behind a button until it
+    is wanted: when the card comes back for a figure that is ``off_track``, when something
+    in it was typed or is wrong, and when the figure already sent is off track."""
     view = _return_view(item, today)
     if len(summary) > MAX_SUMMARY:  # many problems at once: each is marked against its field
         summary = "Please put right the fields marked below."
@@ -468,7 +477,8 @@ def return_card(
         if doubt is not None:
             suggestion = "" if doubt.suggestion is None else f"{doubt.suggestion:f}"
             doubt_view = DoubtView(doubt.suggestion, doubt.suggestion_shown, suggestion)
-        template, extra = "return.json.j2", {"doubt": doubt_view}
+        part = _off_track_view(item, values or {}, errors or {}, required, off_track)
+        template, extra = "return.json.j2", {"doubt": doubt_view, "off_track": part}
     # The most urgent items that fit: a card that comes back with long texts typed lists
     # fewer of them (the rest are named by number, and in `actions`).
     for listed in (ITEMS_ON_RETURN_CARD, 3, 1) if item.followed_up else ():
@@ -487,6 +497,41 @@ def return_card(
     room = MAX_CARD_BYTES - len(json.dumps(bare, ensure_ascii=False).encode()) - 1_024
     context["values"], context["errors"] = _cut_to_fit(context["values"], context["errors"], room)
     return render(template, plan=plan, **context, **extra)
+
+
+OFF_TRACK_INPUTS = (*(q.value for q in Question), ids.ACTION, ids.ACTION_DUE)
+
+
+def _off_track_view(
+    item: OpenReturn,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    required: frozenset[str],
+    off_track: bool,
+) -> dict[str, Any]:
+    """The return card's off-track part: its questions (those required marked *) and
+    whether it is shown."""
+    needed = {q.value for q in required_questions(required)}
+    if ACTION in required:
+        needed |= {ids.ACTION, ids.ACTION_DUE}
+    shown = (
+        off_track
+        or item.assessment.off_track
+        or any(values.get(name, "").strip() or errors.get(name) for name in OFF_TRACK_INPUTS)
+    )
+
+    def label(name: str, words: str) -> str:
+        return f"{words} *" if name in needed else words
+
+    return {
+        "shown": bool(shown),
+        "needed": "* needed when it is off track" if needed else "Each is optional",
+        "questions": [
+            {"id": q.value, "label": label(q.value, q.asked), "max": MAX_ANSWER} for q in Question
+        ],
+        "action_label": label(ids.ACTION, "What action will bring it back on track?"),
+        "due_label": label(ids.ACTION_DUE, "... and by when?"),
+    }
 
 
 MAX_SUMMARY = 600  # the longest summary a card that comes back is headed by
@@ -528,8 +573,7 @@ def receipt_card(receipt: Receipt) -> dict[str, Any]:
         facts.append(("Version", f"{receipt.version}: the same figure, with the new words"))
     elif receipt.replaced:
         facts.append(("Version", f"{receipt.version}, replacing {receipt.replaced}"))
-    return render(
-        "receipt.json.j2",
+    context: dict[str, Any] = dict(
         code=receipt.measure.code,
         title=receipt.measure.title,
         period=receipt.period.label,
@@ -542,6 +586,18 @@ def receipt_card(receipt: Receipt) -> dict[str, Any]:
         waiting=list(receipt.waiting),
         action_plan=receipt.action_plan,
     )
+    # What was sent, as it was sent; when long texts in wide characters would take the card
+    # over its size, each is cut short, visibly (all of it is stored).
+    for limit in (None, 2_000, 800, 300):
+        words = [
+            (heading, text if limit is None else _cut(text, limit))
+            for heading, text in receipt.words
+        ]
+        try:
+            return render("receipt.json.j2", words=words, **context)
+        except CardTooLarge:
+            continue
+    return render("receipt.json.j2", words=[], **context)
 
 
 _STATE_WORDS = {
@@ -817,6 +873,7 @@ def escalation_card(
         view,
         questions=[],
         commentary=_cut(view.commentary, 1500),
+        answers=tuple((heading, _cut(said, 300)) for heading, said in view.answers),
         action=_cut(view.action, 1500),
         state=[_cut(line, 500) for line in view.state],
         note=_cut(
@@ -898,6 +955,7 @@ def deep_dive_card(
             "note": cut(view.note, 500),
             "commentary": cut(view.commentary or "", 2000),
             "commentary_period": view.commentary_period or "",
+            "answers": [(heading, cut(said, 500)) for heading, said in view.answers],
             "action": cut(view.action or "", 1000),
             "action_due": action_due,
             "leads": view.leads,
@@ -1052,6 +1110,7 @@ def review_card(card: ReviewCard) -> dict[str, Any]:
         facts = [("Service", m.service.name), ("Sent by", sent)]
         if item.version > 1:
             facts.append(("Version", str(item.version)))
+        facts += [(heading, _cut(said, 300)) for heading, said in item.answers]
         if item.action:
             due = f" (by {long_day(item.action_due)})" if item.action_due else ""
             facts.append(("Action", _cut(item.action, REVIEW_SHOWN) + due))
@@ -1369,6 +1428,7 @@ def measure_detail_card(detail: MeasureDetail) -> dict[str, Any]:
         history=history,
         commentary=_cut(detail.commentary, 2000) if detail.commentary else None,
         commentary_period=detail.commentary_period,
+        answers=list(detail.answers),
         action=action,
         plan=plan,
         more=f"And {detail.more_items} more: type actions." if detail.more_items else "",

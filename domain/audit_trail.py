@@ -20,6 +20,7 @@ from domain.dates import LONDON
 from domain.importing import ImportSummary
 from domain.model import AuditEntry, Measure, Person
 from domain.periods import Period, PeriodError
+from domain.questions import Question
 
 
 class TrailError(ValueError):
@@ -114,6 +115,9 @@ _BY_MEASURE = ("return", "escalation", "deep_dive", "action_plan", "target", "de
 _LISTS = ("told", "items", "unapproved", "to")
 
 _LABELS = {"aad_object_id": "Entra object id", "teams_user_id": "Teams user id"}
+# A return's answers to the review questions are recorded together, by question: each is
+# told as its own change, as "answer (Why) ... → ...".
+_LABELS.update({f"answers.{q.value}": f"answer ({q.heading})" for q in Question})
 
 # Changes rendered in a fixed order, first; the rest follow as they were recorded.
 _FIRST = ("actual", "target", "state", "reason", "why", "comment", "action", "question")
@@ -228,6 +232,9 @@ def detail(action: str, changes: dict[str, Any], names: dict[str, str]) -> str:
     if action == "import":
         parts.extend(_import_detail(rest))
         rest = {}
+    answers = rest.pop("answers", None)
+    if isinstance(answers, dict):
+        rest.update({f"answers.{name}": pair for name, pair in answers.items()})
     if "state" in rest and action in ("approve", "return to owner"):
         rest.pop("state")  # the phrase says it
     keys = [k for k in _FIRST if k in rest] + [k for k in rest if k not in _FIRST]

@@ -49,6 +49,7 @@ from domain.model import (
     PeriodLock,
     Person,
     Return,
+    ReturnAnswer,
     ReturnState,
     Role,
     Service,
@@ -58,6 +59,7 @@ from domain.numbers import Unit, format_figure
 from domain.periods import Frequency, Period, PeriodError, periods_back, periods_between
 from domain.policy import Policy
 from domain.profiles import Comparison, comparisons
+from domain.questions import Question, answered
 from domain.ratings import (
     Assessment,
     Direction,
@@ -273,6 +275,9 @@ class BoardRow:
     priorities: tuple[str, ...] = ()  # all its priorities; ``priority`` is the one shown under
     # Where the figure stands against ``benchmarks`` (or, with none, what they are).
     benchmark_words: str = ""
+    # The owner's answers to the review questions (domain/questions.py), in the card's
+    # order: (question, answer), only those answered.
+    answers: tuple[tuple[Question, str], ...] = ()
 
     @property
     def off_track(self) -> bool:
@@ -527,7 +532,7 @@ class _Newest:
         "measure_id", "period", "version", "value", "status", "exceeding_expectations",
         "commentary", "remedial_action", "action_due", "not_available_reason", "state",
         "reviewed_by_id", "reviewed_at", "review_comment", "restated", "restated_from",
-        "correction_reason",
+        "correction_reason", "id",
     )  # fmt: skip
 
     measure_id: int
@@ -547,6 +552,7 @@ class _Newest:
     restated: bool
     restated_from: str | None
     correction_reason: str | None
+    id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,6 +588,7 @@ class _Reader:
         self.names: dict[int, str] = {}
         self.figures: dict[tuple[int, str], _Figure] = {}
         self.returns: dict[tuple[int, str], _Newest] = {}
+        self.answers: dict[int, dict[str, str]] = {}  # by return (version) id
         self.targets: dict[tuple[int, str], Decimal] = {}
         self.benchmarks: dict[int, list[Comparator]] = {}
         self.service: str | None = None
@@ -669,6 +676,14 @@ class _Reader:
         ):
             if row[0] in ids:
                 self.returns[(row[0], row[1])] = _Newest(*row)
+        newest = {ret.id for ret in self.returns.values()}
+        for return_id, question, answer in await session.execute(
+            select(ReturnAnswer.return_id, ReturnAnswer.question, ReturnAnswer.answer)
+            .join(Return, Return.id == ReturnAnswer.return_id)
+            .where(Return.period.in_(own))
+        ):
+            if return_id in newest:
+                self.answers.setdefault(return_id, {})[question] = answer
         figures = self.figures
         others -= own
         if others:
@@ -778,6 +793,10 @@ def _about(
         "target": None if m.data_only or m.is_key_action else target,
         "target_shown": _target_shown(m, target),
     }
+
+
+def _answers(said: dict[str, str]) -> tuple[tuple[Question, str], ...]:
+    return tuple(answered(said))
 
 
 def _target_shown(m: _Measure, target: Decimal | None) -> str:
@@ -1038,6 +1057,7 @@ async def build(
             benchmarks=compared,
             benchmark_words=benchmark_words,
             commentary=ret.commentary if ret else None,
+            answers=_answers(reader.answers.get(ret.id, {}) if ret else {}),
             remedial_action=ret.remedial_action if ret else None,
             action_due=ret.action_due if ret else None,
             not_available_reason=ret.not_available_reason if ret else None,

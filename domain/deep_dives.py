@@ -20,8 +20,9 @@ from domain.numbers import format_figure
 from domain.people import people_by_role, performance_team, why_unreachable
 from domain.periods import Period, PeriodError, periods_back
 from domain.policy import Policy
+from domain.questions import answered
 from domain.ratings import Rating
-from domain.reporting import rate
+from domain.reporting import answers_of, rate
 from domain.views import Refused, newest_by_period, shown_value, targets_of, today_in_london
 
 PERSISTENT, REQUESTED = "persistent", "requested"
@@ -288,6 +289,7 @@ class DiveView:
     leads: list[tuple[str, str]]  # (email, label) to choose a lead from
     decision: str | None  # who decided what and when, in words; None while undecided
     note: str = ""
+    answers: tuple[tuple[str, str], ...] = ()  # the latest words' review questions' answers
 
 
 async def _people(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, Person]:
@@ -392,6 +394,7 @@ async def view(
         MAX_ITEMS,
     )
     history, latest, plan, items = record.history, record.latest, record.plan, record.open_items
+    said = (await answers_of(session, [latest.id])).get(latest.id, {}) if latest else {}
     people = await _people(session, [dive.requested_by_id, dive.decided_by_id, dive.lead_id])
     if dive.reason == REQUESTED:
         who = people[dive.requested_by_id].name if dive.requested_by_id in people else "Someone"
@@ -431,6 +434,7 @@ async def view(
         leads,
         decision_words(dive, people),
         note,
+        tuple((q.heading, text) for q, text in answered(said)),
     )
 
 

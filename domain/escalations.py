@@ -39,13 +39,14 @@ from domain.notifications import Kind, queue
 from domain.people import NOT_INSTALLED, performance_team, why_unreachable
 from domain.periods import Period
 from domain.policy import Policy
+from domain.questions import answered
 from domain.ratings import (
     Assessment,
     KeyActionStatus,
     assess_key_action,
     first_past_due,
 )
-from domain.reporting import load_calendar
+from domain.reporting import answers_of, load_calendar
 from domain.views import (
     build_open_return,
     direction_facts,
@@ -244,6 +245,8 @@ async def _send(
         "commentary": ret.commentary or "",
         "action": ret.remedial_action or "",
         "action_due": ret.action_due.isoformat() if ret.action_due else "",
+        # The review questions' answers, by question (stored with the version just before).
+        "answers": (await answers_of(session, [ret.id])).get(ret.id, {}),
     }
     reason = escalation_reason(measure, period) + (f":{again}" if again else "")
     await _queue_card(session, escalation_owner, reason, payload, now)
@@ -467,6 +470,8 @@ class EscalationView:
     note: str = ""  # a line above the card: what just happened, or whom a copy is for
     # A milestone's escalation: the milestone, its owner, its dates and status, as facts.
     milestone: list[tuple[str, str]] = field(default_factory=list)
+    # The owner's answers to the review questions (domain/questions.py): (heading, answer).
+    answers: tuple[tuple[str, str], ...] = ()
 
 
 def _may_act(person: Person, escalation: Escalation) -> bool:
@@ -528,6 +533,7 @@ async def view(
         measure, period, today_in_london(now), policy, calendar, returns, targets
     )
     ret = item.latest
+    said = (await answers_of(session, [ret.id])).get(ret.id, {}) if ret is not None else {}
     questions = list(
         await session.scalars(
             select(EscalationQuestion)
@@ -629,6 +635,7 @@ async def view(
         is_key_action=measure.is_key_action,
         note=note,
         milestone=milestone_facts,
+        answers=tuple((q.heading, text) for q, text in answered(said)),
     )
 
 

@@ -24,7 +24,14 @@ from domain.dates import LONDON
 from domain.model import ClosureDay, Measure, MeasureKind, Person, Service, Target
 from domain.periods import Period
 from domain.ratings import progress_word
-from domain.reporting import DEADLINE_COLUMNS, deadline_values, latest_returns, published_deadlines
+from domain.reporting import (
+    ANSWER_COLUMNS,
+    DEADLINE_COLUMNS,
+    answers_of,
+    deadline_values,
+    latest_returns,
+    published_deadlines,
+)
 
 Row = tuple[Any, ...]
 
@@ -161,7 +168,16 @@ async def target_rows(session: AsyncSession) -> list[Row]:
     )
 
 
-ACTUAL_COLUMNS = ("code", "period", "actual", "commentary", "submitted_by", "submitted_at")
+# The review questions' answers after the commentary, a column each, as import reads them.
+ACTUAL_COLUMNS = (
+    "code",
+    "period",
+    "actual",
+    "commentary",
+    *ANSWER_COLUMNS,
+    "submitted_by",
+    "submitted_at",
+)
 
 
 async def actual_rows(session: AsyncSession) -> list[Row]:
@@ -169,8 +185,10 @@ async def actual_rows(session: AsyncSession) -> list[Row]:
     import compares a row with. A return sent as "not available" has no figure to import."""
     measures = {m.id: m for m in await _measures(session)}
     emails = dict((await session.execute(select(Person.id, Person.email))).all())
+    newest = await latest_returns(session, list(measures))
+    said = await answers_of(session, [ret.id for ret in newest.values()])
     rows = []
-    for (measure_id, label), ret in (await latest_returns(session, list(measures))).items():
+    for (measure_id, label), ret in newest.items():
         measure = measures[measure_id]
         actual = (
             progress_word(ret.status, ret.exceeding_expectations)
@@ -185,6 +203,7 @@ async def actual_rows(session: AsyncSession) -> list[Row]:
                 label,
                 actual,
                 ret.commentary,
+                *(said.get(ret.id, {}).get(column) for column in ANSWER_COLUMNS),
                 emails.get(ret.submitted_by_id) if ret.submitted_by_id else None,
                 cell(ret.submitted_at),
             )

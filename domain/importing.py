@@ -37,6 +37,7 @@ from domain.model import (
     Person,
     PersonRole,
     Return,
+    ReturnAnswer,
     ReturnState,
     Role,
     Service,
@@ -44,6 +45,7 @@ from domain.model import (
 )
 from domain.numbers import Unit, check_range, parse_figure, quantize
 from domain.periods import Frequency, Period
+from domain.questions import MAX_ANSWER, Question
 from domain.ratings import (
     KeyActionStatus,
     Polarity,
@@ -53,7 +55,7 @@ from domain.ratings import (
     parse_progress,
     progress_word,
 )
-from domain.reporting import latest_returns
+from domain.reporting import answers_of, latest_returns
 from domain.views import has_figure, locked_sentence, shown_value
 from domain.workbook import SHEETS, Sheet
 
@@ -676,6 +678,9 @@ class _ActualRow:
     submitted_at: datetime | None
     number: int = 0  # its row in the sheet
     exceeding: bool = False  # a key action's "complete, exceeding expectations"
+    # The review questions' answers of the columns the sheet has (domain/questions.py), by
+    # question; a blank cell is None. A question without a column is not in it.
+    answers: dict[str, str | None] = field(default_factory=dict)
 
 
 def _read_actuals(
@@ -693,6 +698,15 @@ def _read_actuals(
         found = _measure_period(row, facts)
         raw = row.text("actual", required=True, why=": leave the row out if there is no figure yet")
         commentary = row.text("commentary") or None
+        answers: dict[str, str | None] = {}
+        for question in (q for q in Question if q.value in sheet.columns):
+            answer = row.text(question.value)
+            if len(answer) > MAX_ANSWER:
+                row.problem(
+                    f"{question.value} is {len(answer):,} characters: keep it to {MAX_ANSWER:,} "
+                    "or fewer (as the return card does)"
+                )
+            answers[question.value] = answer or None
         submitted_by = row.parse("submitted_by", _email)
         submitted_at = row.parse("submitted_at", parse_moment)
         if submitted_by and submitted_by not in known_emails:
@@ -727,6 +741,7 @@ def _read_actuals(
                     submitted_at,
                     number,
                     exceeding,
+                    answers,
                 )
             )
     return rows
@@ -1076,6 +1091,7 @@ async def _check_locks(
             )
         }
         latest = await latest_returns(session, ids, labels)
+    said = await answers_of(session, (ret.id for ret in latest.values()))
 
     def refuse(sheet: str, number: int, code: str, label: str) -> None:
         sentence = locked_sentence(locks[label], code)
@@ -1088,20 +1104,26 @@ async def _check_locks(
     for actual in actuals:
         measure = measures.get(actual.code)
         current = latest.get((measure.id, actual.period.label)) if measure else None
-        if not _same_actual(current, actual):
+        if not _same_actual(current, actual, said):
             refuse("actuals", actual.number, actual.code, actual.period.label)
 
 
-def _same_actual(current: Return | None, row: _ActualRow) -> bool:
+def _same_actual(current: Return | None, row: _ActualRow, said: dict[int, dict[str, str]]) -> bool:
     """Whether the newest stored return already holds what the row says (so nothing is
-    written for it)."""
+    written for it); ``said``, the stored answers by return id (a sheet without a question's
+    column says nothing of it)."""
     status = row.status.value if row.status else None
-    return current is not None and (
+    if current is None:
+        return False
+    stored = said.get(current.id, {})
+    return (
         current.value,
         current.status,
         current.exceeding_expectations,
         current.commentary,
-    ) == (row.value, status, row.exceeding, row.commentary)
+    ) == (row.value, status, row.exceeding, row.commentary) and all(
+        stored.get(name) == answer for name, answer in row.answers.items()
+    )
 
 
 def _shown(value: Any) -> Any:
@@ -1300,12 +1322,15 @@ class _Writer:
         if not rows:
             return
         latest = await latest_returns(self.session)
+        said: dict[int, dict[str, str]] = {}
+        if any(row.answers for row in rows):
+            said = await answers_of(self.session, (ret.id for ret in latest.values()))
         for row in rows:
             measure = self.measures[row.code]
             current = latest.get((measure.id, row.period.label))
             status = row.status.value if row.status else None
             key = f"{row.code} {row.period.label}"
-            if _same_actual(current, row):
+            if _same_actual(current, row, said):
                 self.summary.unchanged["actuals"] += 1
                 continue
             submitter = self.people[row.submitted_by] if row.submitted_by else None
@@ -1326,6 +1351,13 @@ class _Writer:
                 source="import",
             )
             self.session.add(ret)
+            given = {name: answer for name, answer in row.answers.items() if answer}
+            if given:  # stored apart, a row a question, for this version
+                await self.session.flush()
+                self.session.add_all(
+                    ReturnAnswer(return_id=ret.id, question=name, answer=answer)
+                    for name, answer in given.items()
+                )
             if row.period.label in self.locked and self.reason is not None:
                 self._restate(measure, key, current, ret, self.reason)
                 continue
@@ -1341,6 +1373,14 @@ class _Writer:
                 changes = {"actual": [shown_old, shown_new], "version": [current.version, version]}
                 if current.commentary != row.commentary:
                     changes["commentary"] = [current.commentary, row.commentary]
+                before = said.get(current.id, {})
+                changed = {
+                    name: [before.get(name), answer]
+                    for name, answer in row.answers.items()
+                    if before.get(name) != answer
+                }
+                if changed:
+                    changes["answers"] = changed
                 self._count("actuals", key, False, changes)
             else:
                 self._count("actuals", key, True, {"actual": [None, shown_new]})

@@ -337,6 +337,19 @@ class Return(Base):
     correction_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class ReturnAnswer(Base):
+    """One version of a return's answer to one review question (domain/questions.py): kept
+    apart from the commentary, a row a question answered."""
+
+    __tablename__ = "return_answers"
+
+    return_id: Mapped[int] = mapped_column(
+        ForeignKey("returns.id", ondelete="CASCADE"), primary_key=True
+    )
+    question: Mapped[str] = mapped_column(String(16), primary_key=True)
+    answer: Mapped[str] = mapped_column(Text)
+
+
 class Milestone(Base):
     """A dated step of a key action or project (seed 002's "project milestones"), with its
     own owner; past its date (the revised date, if one is given) and not complete it counts

@@ -1,11 +1,12 @@
-"""The council's own choices that the use cases apply: its default rating scheme and its
-reminder cadence (every number in DESIGN.md "Cycle and rules" is configurable)."""
+"""The council's own choices that the use cases apply: its default rating scheme, its
+reminder cadence, what an off-track return must answer (every number in DESIGN.md "Cycle and rules" is configurable)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
 
+from domain.questions import ACTION, DEFAULT_REQUIRED
 from domain.ratings import Rating, Scheme
 from domain.reminders import Cadence
 
@@ -23,6 +24,13 @@ class Policy:
     acknowledge_within: int = 3
     # Periods off track running before a measure is put to the Leadership Team for a deep dive.
     deep_dive_after: int = 2
+    # What an off-track figure must have besides its commentary: review questions answered
+    # (domain/questions.py) and "action", the action with its date.
+    required: frozenset[str] = DEFAULT_REQUIRED
+
+    @property
+    def action_required(self) -> bool:
+        return ACTION in self.required
 
     def escalates(self, rating: Rating | None) -> bool:
         return rating is not None and rating in self.escalate

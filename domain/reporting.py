@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -21,11 +21,13 @@ from domain.model import (
     Milestone,
     Person,
     Return,
+    ReturnAnswer,
     Target,
 )
 from domain.numbers import quantize
 from domain.periods import Period
 from domain.profiles import comparisons
+from domain.questions import Question
 from domain.ratings import (
     Assessment,
     Dated,
@@ -56,7 +58,8 @@ EXPORT_COLUMNS = (
 
 # What `perfbot export --with ...` may add, and what each adds.
 WITH_CHOICES = {
-    "commentary": "each return's commentary, remedial action and action due date",
+    "commentary": "each return's commentary, remedial action and action due date, and its "
+    "answers to the review questions",
     "versions": "every version of each return, on a sheet (or CSV file) of its own",
     "portfolio": "each measure's Cabinet portfolio and Council Plan priorities, rows by portfolio",
 }
@@ -65,6 +68,9 @@ RESTATED_COLUMNS = ("restated_from",)
 COMMENTARY_COLUMNS = ("commentary", "remedial_action", "action_due")
 # Beside the service, with --with portfolio (priorities separated by "; ", as import reads).
 PORTFOLIO_COLUMNS = ("portfolio", "priorities")
+# The review questions' answers (domain/questions.py), a column each, named as the question
+# is; the actuals sheet reads the same columns, so an export imports as it was.
+ANSWER_COLUMNS = tuple(q.value for q in Question)
 VERSION_COLUMNS = (
     "code",
     "period",
@@ -97,6 +103,7 @@ class PerformanceRow:
     assessment: Assessment
     direction: Direction | None  # against the previous period (cumulative: last year's)
     direction_last_year: Direction | None
+    answers: Mapping[str, str] = field(default_factory=dict)  # the newest return's, by question
 
     def export_values(self) -> tuple[Any, ...]:
         m = self.measure
@@ -135,6 +142,7 @@ class PerformanceRow:
                 latest.commentary if latest else None,
                 latest.remedial_action if latest else None,
                 latest.action_due if latest else None,
+                *(self.answers.get(name) for name in ANSWER_COLUMNS),
             ]
         return tuple(values)
 
@@ -149,7 +157,7 @@ def export_columns(extras: frozenset[str]) -> tuple[str, ...]:
         at = columns.index("service") + 1
         columns = columns[:at] + PORTFOLIO_COLUMNS + columns[at:]
     if "commentary" in extras:
-        columns += COMMENTARY_COLUMNS
+        columns += COMMENTARY_COLUMNS + ANSWER_COLUMNS
     return columns
 
 
@@ -291,6 +299,23 @@ async def milestones_of(
     return found
 
 
+async def answers_of(
+    session: AsyncSession, return_ids: Iterable[int | None]
+) -> dict[int, dict[str, str]]:
+    """The review questions' answers (domain/questions.py) of these return versions: by
+    return id, each a dict from question to answer (a version that answered none is absent)."""
+    wanted = sorted({i for i in return_ids if i is not None})
+    found: dict[int, dict[str, str]] = {}
+    for start in range(0, len(wanted), 500):  # bounded IN lists, whatever the database
+        for return_id, question, answer in await session.execute(
+            select(ReturnAnswer.return_id, ReturnAnswer.question, ReturnAnswer.answer).where(
+                ReturnAnswer.return_id.in_(wanted[start : start + 500])
+            )
+        ):
+            found.setdefault(return_id, {})[question] = answer
+    return found
+
+
 class Reported(Protocol):
     """What a rating reads of a return: a stored version, or its columns as read."""
 
@@ -380,6 +405,13 @@ async def performance(
     }
     latest = await latest_returns(session)
     milestones = await milestones_of(session)
+    newest = {ret.id for ret in latest.values()}
+    said: dict[int, dict[str, str]] = {}
+    for return_id, question, answer in await session.execute(
+        select(ReturnAnswer.return_id, ReturnAnswer.question, ReturnAnswer.answer)
+    ):
+        if return_id in newest:
+            said.setdefault(return_id, {})[question] = answer
     rows = []
     for measure in measures:
         if period is not None:
@@ -410,6 +442,7 @@ async def performance(
                     ),
                     direction(value, previous.value if previous else None, measure.polarity),
                     direction(value, last_year.value if last_year else None, measure.polarity),
+                    said.get(ret.id, {}) if ret else {},
                 )
             )
     return rows

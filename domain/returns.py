@@ -41,6 +41,7 @@ from domain.model import (
     PeriodLock,
     Person,
     Return,
+    ReturnAnswer,
     ReturnState,
     Role,
     Snooze,
@@ -51,9 +52,10 @@ from domain.people import why_unreachable
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
 from domain.profiles import period_words, plausibility_periods
+from domain.questions import MAX_ANSWER, Question, answered, required_questions
 from domain.ratings import Assessment, KeyActionStatus, RatingError, parse_progress
 from domain.reminders import next_ask
-from domain.reporting import load_calendar, milestones_of, rate
+from domain.reporting import answers_of, load_calendar, milestones_of, rate
 from domain.text import has_visible
 from domain.views import (
     OpenReturn,
@@ -103,6 +105,7 @@ class FormProblems(Exception):
     # The figure the person has already confirmed after a plausibility question: the card
     # that comes back (for other problems) carries it, so the question is never asked again.
     confirmed: str = ""
+    off_track: bool = False  # the figure is off track: the card shows its review questions
 
     def __str__(self) -> str:
         return self.summary or "; ".join(self.errors.values())
@@ -236,6 +239,11 @@ class SubmitReturn:
     # The card's word on the measure's action-plan items: progress by item id, and those done.
     progress: tuple[tuple[int, str], ...] = ()
     done: tuple[int, ...] = ()
+    # The review questions' answers as typed, by question (domain/questions.py).
+    answers: tuple[tuple[str, str], ...] = ()
+
+    def answer(self, question: Question) -> str:
+        return dict(self.answers).get(question.value, "")
 
     def idempotency_key(self) -> str:
         fields = [
@@ -253,6 +261,9 @@ class SubmitReturn:
             fields.append([list(self.progress), list(self.done)])
         if self.correction_reason:
             fields.append(self.correction_reason)
+        given = [[q.value, text] for q, text in answered(dict(self.answers))]
+        if given:
+            fields.append(given)
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:40]
 
 
@@ -316,6 +327,7 @@ async def submit_return(
                 if policy.escalates(was)
                 else None
             )
+            said = (await answers_of(session, [earlier.id])).get(earlier.id, {})
             receipt = _receipt(
                 measure,
                 period,
@@ -326,6 +338,7 @@ async def submit_return(
                 history,
                 steps,
                 compared,
+                said,
                 duplicate=True,
                 milestones=milestones,
             )
@@ -345,7 +358,9 @@ async def submit_return(
             doubt = _doubt(cmd, measure, period, history, target)
         # One card back with every problem: the question about the figure and whatever
         # else is missing, so that answering one never brings the other up afterwards.
-        _required_fields(cmd, measure, status, assessment, lock is not None, max_text, doubt)
+        _required_fields(
+            cmd, measure, status, assessment, lock is not None, max_text, policy, doubt
+        )
     except FormProblems as problems:
         if not problems.doubt and _confirmed(cmd):
             problems = replace(problems, confirmed=cmd.actual.strip())
@@ -397,7 +412,25 @@ async def submit_return(
         elif previous.restated:  # a restated figure changed again: still a restatement
             mark_restated(ret, replaced, None, previous)
             changes.update(reason="a restated figure changed again", source="teams")
+    given = dict(answered(dict(cmd.answers)))
+    if previous is not None:  # as the commentary: what changed from the version before
+        said_before = (await answers_of(session, [previous.id])).get(previous.id, {})
+        changed = {
+            q.value: [said_before.get(q.value), given.get(q)]
+            for q in Question
+            if said_before.get(q.value) != given.get(q)
+        }
+        if changed:
+            changes["answers"] = changed
     session.add(ret)
+    if given:
+        # The answers are stored apart, a row a question, for this version only: the
+        # version's id is needed first (and its escalation, queued next, reads them).
+        await session.flush()
+        session.add_all(
+            ReturnAnswer(return_id=ret.id, question=q.value, answer=text)
+            for q, text in given.items()
+        )
     action = "restate" if ret.restated else "submit" if version == 1 else "correct"
     record(session, person.email, action, "return", f"{measure.code} {period.label}", changes, now)
     escalated = await escalations.on_return(
@@ -439,6 +472,7 @@ async def submit_return(
         history,
         steps,
         compared,
+        {q.value: text for q, text in given.items()},
         milestones=milestones,
     )
     if lock is not None:
@@ -498,6 +532,7 @@ def _required_fields(
     assessment: Assessment,
     locked: bool,
     max_text: int,
+    policy: Policy,
     doubt: plausibility.Doubt | None = None,
 ) -> None:
     """Raise FormProblems with every field that needs putting right (and ``doubt``, the
@@ -513,13 +548,24 @@ def _required_fields(
     if not has_visible(cmd.commentary):
         errors[COMMENTARY] = "Add a short commentary: what the figure shows and why."
     slipping = status in (KeyActionStatus.SOME_RISK, KeyActionStatus.UNLIKELY)
-    # A figure in question is not yet asked for the action its rating needs: it is probably
-    # a slip, and the suggestion (or the figure confirmed) decides the rating.
-    if assessment.off_track and not measure.is_key_action and doubt is None:
+    # A figure in question is not yet asked for what its rating needs: it is probably a
+    # slip, and the suggestion (or the figure confirmed) decides the rating.
+    off_track = assessment.off_track and not measure.is_key_action and doubt is None
+    if off_track and policy.action_required:
         if not cmd.action.strip():
             errors[ACTION] = "It is off track: say what action will bring it back on track."
         if not cmd.action_due.strip():
             errors[ACTION_DUE] = "It is off track: say by when it should be back on track."
+    unanswered = [
+        q
+        for q in required_questions(policy.required)
+        if off_track and not has_visible(cmd.answer(q))
+    ]
+    for question in unanswered:
+        errors[question.value] = question.missing
+    for question in Question:
+        if len(cmd.answer(question)) > MAX_ANSWER:
+            errors[question.value] = f"This is over {MAX_ANSWER:,} characters: please shorten it."
     if slipping and not cmd.action_due.strip():
         errors[ACTION_DUE] = "It is slipping: give the revised date."
     if cmd.action_due.strip():
@@ -531,11 +577,30 @@ def _required_fields(
         summary = None
         if doubt is not None:
             summary = doubt.message
-        elif assessment.off_track and not measure.is_key_action:
-            summary = f"{assessment.explanation} Off-track figures need an action and a date."
+        elif off_track:
+            summary = f"{assessment.explanation} {_off_track_needs(policy)}"
         raise FormProblems(
-            errors, doubt=doubt, summary=summary or "Please complete the fields marked below."
+            errors,
+            doubt=doubt,
+            summary=summary or "Please complete the fields marked below.",
+            off_track=off_track,
         )
+
+
+def _off_track_needs(policy: Policy) -> str:
+    """What the council requires of an off-track figure, as the card's summary says it."""
+    asked = required_questions(policy.required)
+    if policy.action_required and not asked:
+        return "Off-track figures need an action and a date."
+    needs = ["an action and a date"] if policy.action_required else []
+    if asked:
+        needs.append(
+            "the review question"
+            + (" marked below answered" if len(asked) == 1 else "s marked below answered")
+        )
+    if not needs:
+        return "Please complete the fields marked below."
+    return f"Off-track figures need {' and '.join(needs)}."
 
 
 def _labels_around(period: Period, measure: Measure) -> list[str]:
@@ -595,11 +660,20 @@ def _receipt(
     history: dict[str, Return],
     escalation: str | None,
     compared: list[Benchmark],
+    said: dict[str, str],
     duplicate: bool = False,
     milestones: list[Milestone] | None = None,
 ) -> Receipt:
     assessment = rate(measure, period, target, ret, policy.scheme, milestones or ())
     travel = directions(measure, period, ret.value, history)
+    words = [("Commentary", ret.commentary)] if ret.commentary else []
+    words += [(q.heading, text) for q, text in answered(said)]
+    if ret.remedial_action:
+        words.append(("Action", ret.remedial_action))
+    if ret.action_due:
+        words.append(
+            ("Revised date" if measure.is_key_action else "By when", long_day(ret.action_due))
+        )
     if escalation is not None:
         steps = escalation
     elif assessment.off_track:
@@ -619,6 +693,7 @@ def _receipt(
         duplicate,
         last_year_words=travel.last_year_words,
         benchmarks=benchmarks.standing_of(measure, period, ret.value, compared),
+        words=tuple(words),
     )
 
 

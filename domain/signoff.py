@@ -35,8 +35,9 @@ from domain.notifications import Kind, queue
 from domain.people import performance_team, why_unreachable
 from domain.periods import Period, PeriodError
 from domain.policy import Policy
+from domain.questions import answered
 from domain.ratings import Rating
-from domain.reporting import is_newest_version, rate
+from domain.reporting import answers_of, is_newest_version, rate
 from domain.views import (
     OpenReturn,
     Refused,
@@ -74,6 +75,7 @@ class ReviewItem:
     submitted_by: str
     submitted_at: datetime
     earlier_comment: str | None = None  # returned before with this comment; sent again since
+    answers: tuple[tuple[str, str], ...] = ()  # the review questions': (heading, answer)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ async def _items(
         p.id: p.name for p in await session.scalars(select(Person).where(Person.id.in_(submitters)))
     }
     earlier = await _earlier_comments(session, rows)
+    said = await answers_of(session, (r.id for r, _ in rows))
     items = []
     for ret, measure in rows:
         period = Period.parse(ret.period)
@@ -185,6 +188,7 @@ async def _items(
                 names.get(ret.submitted_by_id or 0, "the spreadsheet import"),
                 ret.submitted_at,
                 earlier.get(ret.id),
+                tuple((q.heading, text) for q, text in answered(said.get(ret.id, {}))),
             )
         )
     items.sort(key=lambda i: (-i.period.end.toordinal(), i.measure.code))
@@ -446,15 +450,18 @@ async def returned_card(
     item = await open_return(
         session, measure, today_in_london(now), policy, calendar, Period.parse(ret.period)
     )
-    return item, sent_values(measure, ret), str(payload.get("comment", ""))
+    said = (await answers_of(session, [ret.id])).get(ret.id, {})
+    return item, sent_values(measure, ret, said), str(payload.get("comment", ""))
 
 
-def sent_values(measure: Measure, ret: Return) -> dict[str, str]:
-    """A return's fields as the return card's inputs hold them, to send it again changed."""
+def sent_values(measure: Measure, ret: Return, said: dict[str, str]) -> dict[str, str]:
+    """A return's fields as the return card's inputs hold them, to send it again changed;
+    ``said``, its answers to the review questions, by question."""
     values = {
         "commentary": ret.commentary or "",
         "action": ret.remedial_action or "",
         "action_due": ret.action_due.isoformat() if ret.action_due else "",
+        **said,
     }
     if measure.is_key_action:
         values["status"] = ret.status or ""

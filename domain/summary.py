@@ -47,8 +47,9 @@ from domain.numbers import Unit
 from domain.people import why_unreachable
 from domain.periods import Frequency, Period, periods_back
 from domain.policy import Policy
+from domain.questions import answered
 from domain.ratings import MeasureRule, Polarity, Rating, Scheme, measure_rule
-from domain.reporting import load_calendar, milestones_of, rate
+from domain.reporting import answers_of, load_calendar, milestones_of, rate
 from domain.views import (
     Refused,
     can_submit,
@@ -643,6 +644,7 @@ class MeasureDetail:
     commentary_period: str | None
     plan: list[PlanItem]
     more_items: int
+    answers: tuple[tuple[str, str], ...] = ()  # the review questions': (heading, answer)
 
 
 def _awaited(
@@ -674,6 +676,7 @@ async def detail(session: AsyncSession, code: str, today: date, policy: Policy) 
     latest = record.latest
     calendar = await load_calendar(session)
     locked = await locked_periods(session)
+    said = (await answers_of(session, [latest.id])).get(latest.id, {}) if latest else {}
     history = [
         line
         if line.shown != "—"
@@ -689,6 +692,7 @@ async def detail(session: AsyncSession, code: str, today: date, policy: Policy) 
         latest.period if latest else None,
         record.plan,
         max(0, record.open_items - DETAIL_ITEMS),
+        tuple((q.heading, text) for q, text in answered(said)),
     )
 
 

@@ -123,6 +123,10 @@ class Receipt:
     last_year_words: str = ""
     benchmarks: str = ""  # where the figure stands against its benchmarks, in a sentence
 
+    # What the person wrote, as it was sent: (heading, text) for the commentary, each review
+    # question answered, the action and its date.
+    words: tuple[tuple[str, str], ...] = ()
+
 
 @dataclass(frozen=True)
 class Directions:

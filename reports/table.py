@@ -24,6 +24,7 @@ from domain.board import (
     ReportKind,
     Travel,
 )
+from domain.questions import Question
 from domain.ratings import Direction, Rating
 
 Value = str | int | float | date | None
@@ -166,6 +167,15 @@ def _travel(travel: Travel, unit: str, decimals: int) -> tuple[Cell, ...]:
     return (travel.period, earlier, direction_word(travel.direction))
 
 
+# A column a review question (domain/questions.py), headed as the board shows its answers.
+ANSWER_COLUMNS = tuple((q.heading, 40) for q in Question)
+
+
+def _answers(row: BoardRow) -> tuple[Cell, ...]:
+    said = dict(row.answers)
+    return tuple(said.get(q) for q in Question)
+
+
 MEASURE_COLUMNS = _columns(
     *_IDENTITY,
     ("Target", 10),
@@ -183,6 +193,7 @@ MEASURE_COLUMNS = _columns(
     ("Against last year", 14),
     ("Benchmarks", 30),
     ("Commentary", 60),
+    *ANSWER_COLUMNS,
     ("Why no figure", 30),
     ("Action", 40),
     ("Action due", 12),
@@ -212,6 +223,7 @@ def _measure(row: BoardRow) -> tuple[Cell, ...]:
         *_travel(row.last_year, row.unit, row.decimals),
         row.benchmark_words or None,
         row.commentary,
+        *_answers(row),
         row.not_available_reason,
         row.remedial_action,
         row.action_due,
@@ -239,7 +251,8 @@ EXCEPTION_COLUMNS = _columns(
     ("Previous period", 14),
     ("Previous figure", 14),
     ("Against previous period", 14),
-    ("Why and impact", 60),
+    ("Commentary", 60),
+    *ANSWER_COLUMNS,
     ("Action", 40),
     ("By when", 12),
     ("Action plan items", 10),
@@ -264,6 +277,7 @@ def _exception(row: BoardRow) -> tuple[Cell, ...]:
         variance_percent(row.variance),
         *_travel(row.previous, row.unit, row.decimals),
         row.commentary,
+        *_answers(row),
         row.remedial_action,
         row.action_due,
         count(len(row.plan)),

@@ -31,6 +31,7 @@ from domain.model import DeepDive, Measure, Notification, Person
 from domain.notifications import Kind
 from domain.periods import Period
 from domain.policy import Policy
+from domain.questions import answered
 from domain.weekly import SummarySchedule
 from domain.workdays import WorkingCalendar
 
@@ -117,7 +118,7 @@ async def _return_card(reading: Reading, payload: dict[str, Any], text: str) -> 
     covering = await covering_notice(session, payload, today)
     if covering:
         text = f"{covering} {text}"
-    card = cards.return_card(item, today, notice=covering or "")
+    card = cards.return_card(item, today, notice=covering or "", required=reading.policy.required)
     activity = MessageFactory.attachment(cards.attachment(card))
     activity.text = text
     activity.summary = text
@@ -306,6 +307,9 @@ def _escalation_notice(payload: dict[str, Any]) -> Activity:
         lines.append(f"Owner: {owner}{by}.")
     if payload.get("commentary"):
         lines.append(f"Their commentary: {payload['commentary']}")
+    said = payload.get("answers")
+    for question, answer in answered(said if isinstance(said, dict) else {}):
+        lines.append(f"{question.heading}: {answer}")
     if payload.get("action"):
         due = payload.get("action_due")
         when = f" (by {long_day(date.fromisoformat(due))})" if due else ""
@@ -519,7 +523,13 @@ async def returned(reading: Reading, payload: dict[str, Any], person: Person | N
         f"{by} returned this to you with a comment: \u201c{comment}\u201d Change what is "
         "needed below and press Submit to send it again; it goes back to them."
     )
-    card = cards.return_card(item, views.today_in_london(reading.now), values, notice=notice)
+    card = cards.return_card(
+        item,
+        views.today_in_london(reading.now),
+        values,
+        notice=notice,
+        required=reading.policy.required,
+    )
     return _card_message(card, f"{title} was returned to you by {by}, with a comment.")
 
 

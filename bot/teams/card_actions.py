@@ -72,6 +72,8 @@ async def _show_problems(turn: Turn, rejected: Rejected, typed: dict[str, str]) 
         str(problems),
         problems.doubt,
         confirmed=problems.confirmed,
+        required=turn.policy.required,
+        off_track=problems.off_track,
     )
     await turn.replace_card(card)
 
@@ -97,6 +99,7 @@ async def submit_return(turn: Turn, form: ReturnForm) -> None:
         correction_reason=typed.get(ids.CORRECTION_REASON, ""),
         progress=tuple(sorted(form.progress.items())),
         done=form.done,
+        answers=tuple((name, typed.get(name, "")) for name in ids.ANSWERS),
     )
     now = turn.now
     outcome = await turn.uow.run(

@@ -117,7 +117,7 @@ async def send_return_card(turn: Turn, code: str, period_text: str | None) -> No
         lambda tx: views.return_card_for(tx, turn.person, code, period, turn.today, turn.policy)
     )
     if item is not None:
-        await turn.send_card(cards.return_card(item, turn.today))
+        await turn.send_card(cards.return_card(item, turn.today, required=turn.policy.required))
 
 
 async def submit(turn: Turn, args: tuple[str, ...]) -> None:

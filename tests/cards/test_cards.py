@@ -19,7 +19,7 @@ import pytest
 from bot.loopback import card_text, elements
 from bot.teams.commands import help_lines
 from cards import render as cards
-from cards.actions import DEEP_DIVE_INPUTS, MarkDone, OpenReport, Verb, parse_action
+from cards.actions import DEEP_DIVE_INPUTS, MarkDone, OpenReport, Verb, ids, parse_action
 from domain import signoff
 from domain.action_plans import ActionItem
 from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
@@ -41,6 +41,7 @@ from domain.numbers import Unit
 from domain.overdue import MAX_ITEMS, Acknowledged, Digest, OverdueItem
 from domain.periods import Frequency, Period
 from domain.plausibility import Doubt
+from domain.questions import CHOICES, MAX_ANSWER, Question
 from domain.ratings import Assessment, Direction, Polarity, Rating, Scheme
 from domain.signoff import ReviewCard, ReviewItem
 from domain.summary import (
@@ -176,6 +177,8 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
     item = open_return(text)
     # What a person can send back: free text anywhere, a short figure; the errors are ours.
     typed = {**dict.fromkeys(cards.INPUTS, text), "actual": text[:60], "action_due": text[:30]}
+    # An answer to a review question as long as its box lets a person type.
+    typed.update({name: text[:MAX_ANSWER] for name in ids.ANSWERS})
     errors = dict.fromkeys(cards.INPUTS, text[:300])
     receipt = Receipt(
         item.measure,
@@ -188,6 +191,13 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
         text[:100],
         text,
         waiting=("2026/27 Q3", "2026/27 Q4"),
+        # What was sent, as long as the card lets each be.
+        words=(
+            ("Commentary", text[: cards.MAX_TEXT]),
+            *((q.heading, text[:MAX_ANSWER]) for q in Question),
+            ("Action", text[: cards.MAX_TEXT]),
+            ("By when", "Friday 29 January 2027"),
+        ),
     )
     overdue = replace(item, state="overdue", latest=None, overdue_days=12)
     with_plan = planned(item, text)
@@ -203,6 +213,12 @@ def every_card(text: str) -> dict[str, dict[str, Any]]:
     escalated = replace(item, state="escalated", latest=None, overdue_days=30)
     return {
         "return": cards.return_card(item, TODAY),
+        # Nothing sent yet: the off-track part hidden, every question required.
+        "return, off-track part hidden": cards.return_card(
+            replace(overdue, assessment=Assessment(None, None, text)),
+            TODAY,
+            required=frozenset(CHOICES),
+        ),
         "return with problems": cards.return_card(item, TODAY, typed, errors, text[:300]),
         "return queried": cards.return_card(
             item, TODAY, typed, errors, text[:300], Doubt(text[:300], Decimal("8.5"))
@@ -336,8 +352,9 @@ def summary_cards(text: str, item: OpenReturn) -> dict[str, dict[str, Any]]:
     )
     history = [HistoryLine(f"2026/27 M{n}", "78.0%", "90.0%", Rating.ACTION) for n in range(1, 9)]
     plan = [PlanItem(text, text[:200], date(2026, 10, 1), True)] * 5
+    said = tuple((q.heading, text[:MAX_ANSWER]) for q in Question)
     detail = MeasureDetail(
-        item.measure, history, text, text, date(2027, 1, 31), "2026/27 M8", plan, 3
+        item.measure, history, text, text, date(2027, 1, 31), "2026/27 M8", plan, 3, said
     )
     return {
         "weekly summary": cards.summary_card(full, FakeChart()),
@@ -369,6 +386,7 @@ def sign_off_cards(text: str, item: OpenReturn) -> dict[str, dict[str, Any]]:
             text[:200],
             at,
             typed,
+            tuple((q.heading, text[:MAX_ANSWER]) for q in Question),
         )
         for n in range(1, signoff.MAX_ITEMS + 1)
     ]
@@ -424,6 +442,7 @@ def deep_dive_cards(text: str) -> dict[str, dict[str, Any]]:
         [(f"p{n}@council.gov.uk", text[:200]) for n in range(8)],
         None,
         text[:300],
+        tuple((q.heading, text[:MAX_ANSWER]) for q in Question),
     )
     decided = replace(shown, decision=text)
     typed = dict.fromkeys(DEEP_DIVE_INPUTS, text[:300])
@@ -491,6 +510,7 @@ def escalation_cards(text: str) -> dict[str, dict[str, Any]]:
         closed=False,
         is_key_action=True,
         note=text[:300],
+        answers=tuple((q.heading, text[:MAX_ANSWER]) for q in Question),
     )
     errors = dict.fromkeys(
         ("remedial", "remedial_owner", "remedial_due", "question", "stop_reason"), text[:300]
@@ -556,6 +576,9 @@ ALLOWED_ON_MOBILE = {
     "AdaptiveCard", "TextBlock", "FactSet", "Container", "ActionSet", "Input.Text",
     "Input.Date", "Input.ChoiceSet", "Input.Toggle", "Action.Submit", "Action.ShowCard", "Image",
     "Action.OpenUrl",  # Adaptive Cards 1.0: the report link's button, on every Teams client
+    # Adaptive Cards 1.2: the return card's button that shows its off-track part (nothing is
+    # sent; a client that cannot toggle still submits every input, hidden or not).
+    "Action.ToggleVisibility",
 }  # fmt: skip
 
 
@@ -834,3 +857,45 @@ def test_the_return_card_marks_bad_text_against_its_field_and_keeps_the_rest():
     assert parsed.problems["commentary"].startswith("The commentary has a broken character")
     assert parsed.fields["action"] == "x" * cards.MAX_TEXT
     assert parsed.too_long == ("action",)
+
+
+def test_the_off_track_part_is_hidden_until_wanted_and_marks_what_is_required():
+    fresh = replace(
+        open_return("x"), latest=None, state="due", assessment=Assessment(None, None, "")
+    )
+    required = frozenset({"why", "forecast", "action"})
+    hidden = cards.return_card(fresh, TODAY, required=required)
+    [part] = [n for n in elements(hidden) if n.get("id") == "off_track"]
+    assert part["isVisible"] is False
+    labels = [n["text"] for n in elements(part) if n.get("type") == "TextBlock"]
+    assert labels[1:] == [
+        "* needed when it is off track",
+        "Why is this the case? *",
+        "What are the implications of the current level of performance?",
+        "What impact will this have on service users, local people and partners?",
+        "How will this affect the Council's priorities and key risk areas?",
+        "Are the actions already in place proving to be effective?",
+        "What is the predicted performance if no additional actions are taken? *",
+        "What action will bring it back on track? *",
+        "... and by when? *",
+    ]
+    answers = [n for n in elements(part) if n.get("id") in ids.ANSWERS]
+    assert [n["maxLength"] for n in answers] == [MAX_ANSWER] * 6
+    # Shown when the card comes back for an off-track figure, or with anything typed in it.
+    for shown in (
+        cards.return_card(fresh, TODAY, {"actual": "70"}, {"actual": "x"}, off_track=True),
+        cards.return_card(fresh, TODAY, {"forecast": "About 80%"}),
+        cards.return_card(fresh, TODAY, {}, {"why": "It is off track: say why."}),
+    ):
+        [part] = [n for n in elements(shown) if n.get("id") == "off_track"]
+        assert part["isVisible"] is True
+
+
+def test_the_parser_reads_each_answer_within_its_limit():
+    parsed = parse_action(
+        {"verb": "submit_return", "why": "  Staff off sick. ", "forecast": "y" * (MAX_ANSWER + 1)}
+    )
+    assert parsed is not None
+    assert parsed.fields["why"] == "Staff off sick."
+    assert parsed.fields["forecast"] == "y" * MAX_ANSWER
+    assert parsed.too_long == ("forecast",)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cli import main
 from domain.importing import ImportRejected, ImportSummary, import_workbook
 from domain.locks import mark_restated
-from domain.model import AuditEntry, Measure, Person, Return, ReturnState, Target
+from domain.model import AuditEntry, Measure, Person, Return, ReturnAnswer, ReturnState, Target
 from domain.periods import Period
 from domain.ratings import Scheme
 from domain.reporting import EXPORT_COLUMNS, VERSION_COLUMNS, export_columns, performance
@@ -428,6 +428,7 @@ async def test_export_with_commentary_and_versions_writes_two_sheets(
     assert main_rows[0] == (
         "code", "title", "service", "period", "target", "actual", "restated_from",
         "variance_pct", "rating", "direction", "commentary", "remedial_action", "action_due",
+        "why", "implications", "impact", "risks", "effective", "forecast",
     )  # fmt: skip
     rb01 = next(r for r in main_rows if r[0] == "RB-01" and r[3] == "2025/26 M3")
     assert rb01[5:7] == (29.6, "29.5%")  # the restated figure beside the one it replaced
@@ -540,3 +541,80 @@ async def test_an_import_stores_no_period_outside_the_range_no_figure_beyond_its
     assert any("commentary has a control character (U+0000)" in p for p in problems)
     assert await counts(sessions) == before
     assert len(await export(sessions)) > 0  # the export still works for the whole council
+
+
+def _add_answers(path: Path, code: str, period: str, answers: dict[str, str]) -> None:
+    """The actuals sheet with the review questions' columns, answered on one row."""
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    fields = [*rows[0], *answers]
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fields, restval="")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {**row, **(answers if (row["code"], row["period"]) == (code, period) else {})}
+            )
+
+
+async def stored_answers(sessions, code: str, period: str) -> dict[int, dict[str, str]]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Return.version, ReturnAnswer.question, ReturnAnswer.answer)
+            .join(ReturnAnswer, ReturnAnswer.return_id == Return.id)
+            .join(Measure)
+            .where(Measure.code == code, Return.period == period)
+        )
+        found: dict[int, dict[str, str]] = {}
+        for version, question, answer in rows:
+            found.setdefault(version, {})[question] = answer
+        return found
+
+
+async def test_the_review_answers_import_with_the_actuals_and_their_export_imports_unchanged(
+    sessions, sample_copy, tmp_path
+):
+    await load(sessions, SAMPLE)
+    answers = {"why": "Two large applications were called in.", "forecast": "About 29 days."}
+    _add_answers(sample_copy / "actuals.csv", "PL-06", "2025/26 Q2", answers)
+    summary = await load(sessions, sample_copy)
+    assert summary.updated == {"actuals": 1}  # the one row answered; the blank cells say so
+    assert await stored_answers(sessions, "PL-06", "2025/26 Q2") == {2: answers}
+    async with sessions() as session:
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "update", AuditEntry.entity == "return")
+        )
+    assert entry is not None
+    assert entry.changes["answers"] == {
+        "why": [None, answers["why"]],
+        "forecast": [None, answers["forecast"]],
+    }
+
+    # The export with commentary, as an actuals sheet again (the rows with a figure): nothing
+    # changes, the answers included.
+    extras = frozenset({"commentary"})
+    async with sessions() as session:
+        rows = await performance(session, Scheme.STRONG_GOOD_REVIEW_ACTION)
+    values = [
+        r.export_values_with(extras)
+        for r in rows
+        if r.latest is not None and (r.latest.value is not None or r.latest.status)
+    ]
+    folder = tmp_path / "again"
+    folder.mkdir()
+    write_table(folder / "actuals.csv", export_columns(extras), values, "csv")
+    again = await load(sessions, folder)
+    assert not again.changed
+    assert await stored_answers(sessions, "PL-06", "2025/26 Q2") == {2: answers}
+
+
+async def test_an_answer_over_the_cards_limit_is_a_problem_of_its_row(sessions, sample_copy):
+    await load(sessions, SAMPLE)
+    _add_answers(sample_copy / "actuals.csv", "PL-06", "2025/26 Q2", {"impact": "x" * 501})
+    with pytest.raises(ImportRejected) as rejected:
+        await load(sessions, sample_copy)
+    [problem] = [str(p) for p in rejected.value.problems]
+    assert problem.endswith(
+        "impact is 501 characters: keep it to 500 or fewer (as the return card does)"
+    )
+    assert await stored_answers(sessions, "PL-06", "2025/26 Q2") == {}

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 import pytest
 
 from domain.board import Headline, Report, ReportKind
+from domain.questions import Question
 from domain.ratings import Rating
 from reports.html import render
 from tests.reports.conftest import (
@@ -22,6 +23,7 @@ from tests.reports.conftest import (
     board_row,
     key_action_row,
     make_report,
+    off_track_row,
 )
 
 BLOCK = {"p", "li", "ul", "div", "tr", "td", "th", "br", "dt", "dd", "h1", "h2", "h3", "caption"}
@@ -375,7 +377,7 @@ def test_the_exception_report_gives_why_action_by_when_decisions_and_overdue_ret
     doc = page(exceptions)
     assert doc.one("h1").words == "Exception report: 2025/26 Q1"
     words = detail(measure(doc, "HC-02"))
-    assert "Why, and what impact: Demand rose after two large evictions." in words
+    assert "Commentary: Demand rose after two large evictions." in words
     assert "Action: Open the second hostel wing." in words
     assert "By when: Tuesday 30 September 2025" in words
     assert (
@@ -544,3 +546,18 @@ def test_a_report_for_one_service_says_it_covers_that_service(board: Report) -> 
     )
     facts = page(one).all("dl", "facts")[0].words
     assert "Covers Housing and Communities (of all services)" in facts
+
+
+def test_the_review_questions_answers_are_shown_after_the_commentary_on_both_reports() -> None:
+    answers = (
+        (Question.WHY, "Two large evictions in May."),
+        (Question.FORECAST, "About 170 households by September."),
+    )
+    row = off_track_row(answers=answers)
+    for kind in (ReportKind.BOARD, ReportKind.EXCEPTIONS):
+        words = detail(measure(page(make_report(kind, [row])), "HC-02"))
+        assert (
+            "Commentary: Demand rose after two large evictions. Why: Two large evictions in "
+            "May. Predicted without more action: About 170 households by September."
+        ) in words, kind
+        assert "Impact on service users" not in words  # not answered: not shown

@@ -17,8 +17,9 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from domain.board import Report, ReportKind
+from domain.questions import Question
 from reports import csvfiles, workbook
-from tests.reports.conftest import HOSTILE, board_row, make_report
+from tests.reports.conftest import HOSTILE, board_row, make_report, off_track_row
 
 
 def on(year: int, month: int, day: int, hour: int = 0) -> datetime:
@@ -136,7 +137,7 @@ def test_the_exception_report_answers_why_what_and_by_when(exceptions, tmp_path)
     book = written(exceptions, tmp_path)
     assert book.sheetnames == ["About", "Exceptions", "Action plans", "Overdue"]
     (row,) = table(book["Exceptions"])
-    assert row["Why and impact"] == "Demand rose after two large evictions."
+    assert row["Commentary"] == "Demand rose after two large evictions."
     assert row["Action"] == "Open the second hostel wing."
     assert row["By when"] == on(2025, 9, 30)
     assert row["Escalation decisions"].startswith("Escalated to Sarah Lindqvist")
@@ -287,3 +288,13 @@ def test_the_earlier_figures_are_numbers_and_the_csv_keeps_the_measures_places(t
     two = make_report(ReportKind.BOARD, [board_row(decimals=2, target=Decimal("2.0"))])
     rows = list(csv.reader(io.StringIO(csvfiles.main_text(two))))
     assert dict(zip(rows[0], rows[1], strict=True))["Target"] == "2.00"
+
+
+def test_each_review_question_has_a_column_beside_the_commentary(tmp_path):
+    row = off_track_row(answers=((Question.IMPACT, "Families wait longer for a home."),))
+    for kind, sheet in ((ReportKind.BOARD, "Measures"), (ReportKind.EXCEPTIONS, "Exceptions")):
+        (found,) = table(written(make_report(kind, [row]), tmp_path)[sheet])
+        assert found["Impact on service users"] == "Families wait longer for a home.", kind
+        assert found["Why"] is None
+        columns = list(found)
+        assert columns.index("Why") == columns.index("Commentary") + 1

@@ -18,6 +18,7 @@ RULE_MODULES = [
     "links",
     "profiles",
     "plausibility",
+    "questions",
 ]
 NEVER_IN_DOMAIN = (
     "botbuilder",
