@@ -65,6 +65,11 @@ LEFT_OUT: dict[str, str] = {
     "period": "the performance team's; they sign periods off with perfbot period too",
     "delegate": "an owner's now-and-then command, typed with an email; it gave its place to board",
     "set leadership channel": "typed in a team channel only, so it is in the team menu",
+    "milestones": "a key action owner's; my measures lists the milestones due soon, each a button",
+    "delegate all": "an owner's now-and-then command, typed with an email, as delegate is",
+    "undelegate": "an owner's now-and-then command, typed with a code and an email",
+    "away": "typed with a date (and perhaps an email) before leave; help shows how",
+    "back": "only after away; the away reply and my measures say to type it",
 }
 
 

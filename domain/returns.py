@@ -359,7 +359,15 @@ async def submit_return(
         # One card back with every problem: the question about the figure and whatever
         # else is missing, so that answering one never brings the other up afterwards.
         _required_fields(
-            cmd, measure, status, assessment, lock is not None, max_text, policy, doubt
+            cmd,
+            measure,
+            status,
+            assessment,
+            lock is not None,
+            max_text,
+            policy,
+            today_in_london(now),
+            doubt,
         )
     except FormProblems as problems:
         if not problems.doubt and _confirmed(cmd):
@@ -533,6 +541,7 @@ def _required_fields(
     locked: bool,
     max_text: int,
     policy: Policy,
+    today: date,
     doubt: plausibility.Doubt | None = None,
 ) -> None:
     """Raise FormProblems with every field that needs putting right (and ``doubt``, the
@@ -570,9 +579,15 @@ def _required_fields(
         errors[ACTION_DUE] = "It is slipping: give the revised date."
     if cmd.action_due.strip():
         try:
-            parse_day(cmd.action_due)
+            due = parse_day(cmd.action_due)
         except ValueError as error:
             errors[ACTION_DUE] = str(error)[0].upper() + str(error)[1:]
+        else:
+            # A date already gone promises nothing; a signed-off period's correction may
+            # keep the date its return gave at the time.
+            if due < today and not locked:
+                what = "revised date" if measure.is_key_action else "date it will be back on track"
+                errors[ACTION_DUE] = f"{long_day(due)} has passed: give the {what}, today or later."
     if errors:
         summary = None
         if doubt is not None:

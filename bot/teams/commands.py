@@ -97,6 +97,12 @@ async def list_milestones(turn: Turn, args: tuple[str, ...]) -> None:
     """The person's milestones (their own, and their key actions'), each with its card."""
     async with turn.uow() as tx:
         mine = milestones.lines(await milestones.of_person(tx, turn.person), turn.today)
+    if not mine:
+        await turn.say(
+            "You have no milestones: they belong to key actions, and the performance team "
+            "adds them with the milestones sheet. Type my measures to see what you own."
+        )
+        return
     late = sum(1 for line in mine if line.past_due)
     heading = f"{turn.person.name}: {len(mine)} milestone{'s' if len(mine) != 1 else ''}"
     if late:

@@ -453,6 +453,24 @@ async def test_commentary_is_required_and_an_off_track_figure_needs_an_action_an
     assert stored.action_due.isoformat() == "2027-01-31"
 
 
+async def test_an_off_track_figure_with_a_date_already_gone_is_refused_and_nothing_stored(
+    teams,
+):
+    card_id, card = await open_card(teams, AMINA, "RB-01")
+    teams.connector.clear()
+    gone = values(
+        actual="62.5", commentary="Slow month.", action="Reminder letters.", action_due="2026-11-20"
+    )
+    await teams.submit(AMINA, card_id, {**data(card), **gone})
+    text = card_text(teams.connector.cards(teams.connector.updates())[-1])
+    assert (
+        "Friday 20 November 2026 has passed: give the date it will be back on track, today or "
+        "later." in text
+    )
+    assert "Reminder letters." in text  # what was typed is kept
+    assert await stored_returns(teams, "RB-01", "2026/27 M7") == []
+
+
 async def test_an_action_rating_is_escalated_to_the_escalation_owner_at_once(teams):
     await teams.install(MARK)
     card_id, card = await open_card(teams, AMINA, "RB-01")

@@ -404,7 +404,12 @@ def test_the_sample_councils_board_prints_its_headline_page_then_its_measures(
     assert "Performance board: 2026/27 Q2" in texts[0]
     assert "At a glance 41 measures and key actions:" in texts[0]
     assert "Measure or key action Target Actual" not in texts[0]
-    for text in texts[1:]:
+    # The counts by Cabinet portfolio are a headline page of their own, before the measures.
+    assert "by rating and Cabinet portfolio" not in texts[0]
+    assert "by rating and Cabinet portfolio" in texts[1]
+    assert "Finance and Resources" in texts[1]
+    assert "Measure or key action Target Actual" not in texts[1]
+    for text in texts[2:]:
         assert "Measure or key action Target Actual Rating Direction of travel" in text
 
 
