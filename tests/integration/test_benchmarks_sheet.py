@@ -49,8 +49,8 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 async def test_the_sample_benchmarks_and_cumulative_measures_are_imported(sessions):
     summary = await load(sessions, SAMPLE)
-    assert summary.created["benchmarks"] == 14
-    assert "benchmarks: 14 new" in summary.lines()
+    assert summary.created["benchmarks"] == 16
+    assert "benchmarks: 16 new" in summary.lines()
     async with sessions() as session:
         cumulative = set(await session.scalars(select(Measure.code).where(Measure.cumulative)))
     assert cumulative == {"RB-01", "RB-02"}
@@ -72,7 +72,7 @@ async def test_reimporting_and_importing_the_export_change_nothing(sessions, sam
     before = await stored(sessions)
     again = await load(sessions, SAMPLE)
     assert not again.changed
-    assert again.unchanged["benchmarks"] == 14
+    assert again.unchanged["benchmarks"] == 16
     # The export, in import's columns, in place of the sheet: nothing changes either.
     write_csv(sample_copy / "benchmarks.csv", list(benchmarks.BENCHMARK_COLUMNS), before)
     exported = await load(sessions, sample_copy)
@@ -129,7 +129,7 @@ async def test_a_bad_cell_is_a_problem_of_its_row_and_nothing_is_written(
     with pytest.raises(ImportRejected) as rejected:
         await load(sessions, sample_copy)
     [problem] = rejected.value.problems
-    assert (problem.sheet, problem.row) == ("benchmarks", 16)
+    assert (problem.sheet, problem.row) == ("benchmarks", 18)
     assert said in problem.message
     assert await stored(sessions) == before
 
