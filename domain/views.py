@@ -749,17 +749,25 @@ async def return_card_for(
     return replace(item, locked=locked_sentence(lock, measure.code))
 
 
-async def example_code(session: AsyncSession, person: Person, fallback: str = "HS-04") -> str:
-    """A measure code for the help card's examples: the first the person owns, else the
-    first they deputise for, else the council's first (``fallback`` if it has none)."""
+async def example_code(
+    session: AsyncSession, person: Person, fallback: str = "HS-04"
+) -> tuple[str, Frequency]:
+    """A measure code for the help card's examples, with its frequency (so an example
+    period is one it takes): the first the person owns, else the first they deputise for,
+    else the council's first (``fallback``, quarterly, if it has none)."""
     delegated = select(Delegate.measure_id).where(Delegate.person_id == person.id)
     for mine in (Measure.owner_id == person.id, Measure.id.in_(delegated), true()):
-        code = await session.scalar(
-            select(Measure.code).where(Measure.active, mine).order_by(Measure.code).limit(1)
-        )
-        if code is not None:
-            return code
-    return fallback
+        found = (
+            await session.execute(
+                select(Measure.code, Measure.frequency)
+                .where(Measure.active, mine)
+                .order_by(Measure.code)
+                .limit(1)
+            )
+        ).first()
+        if found is not None:
+            return found[0], found[1]
+    return fallback, Frequency.QUARTERLY
 
 
 async def my_returns(

@@ -162,9 +162,9 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             return
         contact = await contact_line(self.services.uow)
         async with self.services.uow() as tx:
-            code = await views.example_code(tx, person)
+            code, frequency = await views.example_code(tx, person)
         welcome = cards.welcome_card(
-            commands.help_lines(code, views.today_in_london(self.services.clock())),
+            commands.help_lines(code, views.today_in_london(self.services.clock()), frequency),
             person.name,
             contact,
             escalation_owner=person.has_role(Role.ESCALATION_OWNER),

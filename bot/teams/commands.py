@@ -60,8 +60,8 @@ async def show_help(turn: Turn, args: tuple[str, ...]) -> None:
 async def help_for(turn: Turn) -> list[tuple[str, str]]:
     """The help card's lines with the person's own measure code in the examples."""
     async with turn.uow() as tx:
-        code = await views.example_code(tx, turn.person)
-    return help_lines(code, turn.today)
+        code, frequency = await views.example_code(tx, turn.person)
+    return help_lines(code, turn.today, frequency)
 
 
 async def my_measures(turn: Turn, args: tuple[str, ...]) -> None:
@@ -592,10 +592,10 @@ COMMANDS: list[Command] = [
 ]
 
 
-def example(text: str, code: str, today: date) -> str:
+def example(text: str, code: str, today: date, frequency: Frequency = Frequency.QUARTERLY) -> str:
     """A usage or help line with its placeholders filled: a measure code, a day two weeks
-    ahead, and last quarter."""
-    quarter = Period.containing(today, Frequency.QUARTERLY).previous().label
+    ahead, and the last period of the measure's ``frequency`` ended (one it takes)."""
+    quarter = Period.containing(today, frequency).previous().label
     return (
         text.replace("{code}", code)
         .replace("{day}", (today + timedelta(days=14)).isoformat())
@@ -603,10 +603,15 @@ def example(text: str, code: str, today: date) -> str:
     )
 
 
-def help_lines(code: str, today: date) -> list[tuple[str, str]]:
-    """The help card's lines, with ``code`` (the person's own, where they have one) in the
-    examples and dates from ``today``."""
-    return [(example(c.usage, code, today), example(c.help, code, today)) for c in COMMANDS]
+def help_lines(
+    code: str, today: date, frequency: Frequency = Frequency.QUARTERLY
+) -> list[tuple[str, str]]:
+    """The help card's lines, with ``code`` (the person's own, where they have one, of
+    ``frequency``) in the examples and dates from ``today``."""
+    return [
+        (example(c.usage, code, today, frequency), example(c.help, code, today, frequency))
+        for c in COMMANDS
+    ]
 
 
 def clean(text: str) -> str:

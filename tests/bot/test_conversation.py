@@ -297,6 +297,22 @@ async def test_anything_else_gets_the_help_card_never_silence(teams):
     assert "I didn't understand \u201csnooze RB-01\u201d." in card_text(card)
 
 
+async def test_the_help_cards_examples_are_commands_that_work_for_the_person(teams):
+    # Amina's first measure is RB-01, a monthly one: its example period is a month, and
+    # typing the examples as the card shows them opens her card, never a refusal.
+    teams.connector.clear()
+    assert await teams.say(AMINA, "help") == 201
+    [help_card] = teams.connector.cards()
+    shown = card_text(help_card)
+    assert "as in submit RB-01 2026/27 M7)" in shown
+    for typed in ("submit RB-01", "submit RB-01 2026/27 M7"):
+        assert typed in shown
+        teams.connector.clear()
+        assert await teams.say(AMINA, typed) == 201
+        [card] = teams.connector.cards()
+        assert "RB-01 · Council tax collected in year" in card_text(card), typed
+
+
 async def test_snooze_keeps_reminders_away_but_never_past_the_deadline(teams):
     teams.now = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)  # October's returns due on 20 November
     assert await teams.say(GARETH, "snooze RB-03 until 2026-11-12") == 201
