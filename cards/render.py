@@ -600,8 +600,11 @@ def receipt_card(receipt: Receipt) -> dict[str, Any]:
     return render("receipt.json.j2", words=[], **context)
 
 
+# A return that needs nothing more from its owner: sent, approved, or a key action complete.
+RECEIVED = ("submitted", "approved", "complete")
 _STATE_WORDS = {
     "due": "due",
+    "complete": "complete",
     "overdue": "OVERDUE",
     "escalated": "OVERDUE, escalated",
     "submitted": "sent",
@@ -715,7 +718,7 @@ def status_card(
             name = f"{portfolio} portfolio" if portfolio else "No portfolio set"
             title = f"{name} — {_counts(in_portfolio)}"
         portfolios.append({"heading": title, "services": _services(in_portfolio)})
-    received = sum(1 for i in items if i.state in ("submitted", "approved"))
+    received = sum(1 for i in items if i.state in RECEIVED)
     overdue = sum(1 for i in items if i.state in OVERDUE)
     off = sum(1 for i in items if i.assessment.off_track)
     summary = f"{received} of {len(items)} returns received · {overdue} overdue · {off} off track"
@@ -748,7 +751,7 @@ def status_card(
 
 
 def _counts(items: Sequence[OpenReturn]) -> str:
-    received = sum(1 for i in items if i.state in ("submitted", "approved"))
+    received = sum(1 for i in items if i.state in RECEIVED)
     overdue = sum(1 for i in items if i.state in OVERDUE)
     off = sum(1 for i in items if i.assessment.off_track)
     return f"{received} of {len(items)} received, {overdue} overdue, {off} off track"

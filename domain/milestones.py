@@ -182,7 +182,10 @@ async def update(
         except ValueError as error:
             errors[REVISED_DATE] = str(error)[0].upper() + str(error)[1:] + "."
         else:
-            if revised < today:
+            # The card comes filled with the stored date: left as it was on a milestone now
+            # complete, a date gone by no longer matters.
+            kept = status is KeyActionStatus.COMPLETE and revised == milestone.revised_date
+            if revised < today and not kept:
                 errors[REVISED_DATE] = (
                     f"{long_day(revised)} has passed: a revised date is when it is now "
                     "expected, so choose today or a later day."

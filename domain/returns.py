@@ -936,7 +936,7 @@ async def delegate(
     told = await queue(
         session,
         Kind.DELEGATED,
-        f"{measure.code}:{target.email}:{now.date().isoformat()}",
+        f"{measure.code}:{target.email}:{now.isoformat()}",
         person_id=target.id,
         payload={"code": measure.code, "codes": [measure.code], "by": person.name},
         now=now,
@@ -994,7 +994,7 @@ async def delegate_all(
         told = await queue(
             session,
             Kind.DELEGATED,
-            f"all:{person.id}:{target.email}:{now.date().isoformat()}",
+            f"all:{person.id}:{target.email}:{now.isoformat()}",
             person_id=target.id,
             payload={"code": added[0], "codes": added, "by": person.name},
             now=now,

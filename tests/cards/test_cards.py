@@ -738,6 +738,16 @@ def test_status_says_how_many_actions_are_late_once_on_the_measures_line():
     assert text.count("⚠ 2 actions late") == 1
 
 
+def test_status_counts_a_complete_key_action_as_received():
+    item = open_return("plain")
+    card = cards.status_card(
+        "Status", [replace(item, state="complete"), replace(item, state="due")]
+    )
+    text = card_text(card)
+    assert "1 of 2 returns received" in text
+    assert "complete" in text
+
+
 def test_the_actions_card_lists_the_ten_most_urgent_open_items_and_counts_the_rest():
     items = [action_item("plain", n, late=n == 11) for n in range(12)]
     card = cards.actions_card("Amina Hussain", items)

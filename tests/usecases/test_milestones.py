@@ -257,6 +257,22 @@ async def test_the_milestone_card_asks_a_revised_date_when_slipping_and_refuses_
         await update(uow, amina, LATE, "complete")
 
 
+async def test_a_milestone_whose_revised_date_has_gone_can_still_be_marked_complete(uow, person):
+    # The card comes back filled with the stored revised date; once that day has gone, the
+    # owner who picks Complete and presses Save is not asked to clear it first.
+    janet = await person(JANET)
+    await update(uow, janet, LATE, "some risk", "2026-12-14")
+    later = NOW + timedelta(days=30)
+    with pytest.raises(milestones.MilestoneProblems) as still_slipping:
+        await update(uow, janet, LATE, "some risk", "2026-12-14", now=later)
+    assert "Monday 14 December 2026 has passed" in still_slipping.value.errors["revised_date"]
+    done = await update(uow, janet, LATE, "complete", "2026-12-14", now=later)
+    assert "is complete" in done.note
+    async with uow() as tx:
+        stored = await tx.scalar(select(Milestone).where(Milestone.title == LATE))
+    assert stored.completed_on == date(2026, 12, 23)
+
+
 async def test_completing_a_milestone_closes_its_escalation(uow, person):
     janet = await person(JANET)
     async with uow() as tx:

@@ -264,6 +264,21 @@ async def test_a_new_delegate_is_told_once(uow, person):
     assert told.payload == {"code": "RB-02", "codes": ["RB-02"], "by": "Amina Hussain"}
 
 
+async def test_a_delegate_removed_and_added_again_the_same_day_is_told_each_time(uow, person):
+    amina = await person(AMINA)
+    later = NOW + timedelta(hours=2)
+    for when, change in ((NOW, "add"), (NOW + timedelta(hours=1), "remove"), (later, "add")):
+        async with uow() as tx:
+            if change == "add":
+                done = await returns.delegate(tx, amina, "RB-02", LUCY, when)
+            else:
+                await returns.undelegate(tx, amina, "RB-02", LUCY, when)
+    assert (done.new, done.told) == (True, True)
+    async with uow() as tx:
+        kinds = [n.kind for n in await tx.scalars(select(Notification).order_by(Notification.id))]
+    assert kinds == [Kind.DELEGATED, Kind.UNDELEGATED, Kind.DELEGATED]
+
+
 async def test_status_is_refused_to_an_owner_and_covers_a_service_for_its_head(uow, person):
     amina, mark = await person(AMINA), await person("mark.taylor@kingsmere.gov.uk")
 
