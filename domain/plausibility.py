@@ -74,7 +74,7 @@ def check(
     ``shown`` is the value as the person typed it, for the message; ``show`` prints
     figures from history and the suggestion in the measure's unit; ``fit`` makes a
     suggestion one the measure can hold, or None (see ``fitting``); ``against`` names the
-    history in the message ("recent figures", "April in earlier years and its target").
+    history in the message ("recent figures", "April in earlier years").
     """
     past = [h for h in history if h is not None]
     if len(past) < max(minimum, 1):

@@ -643,17 +643,18 @@ def _doubt(
     target: Decimal | None,
 ) -> plausibility.Doubt | None:
     """The question to ask about a figure far from what the measure's profile expects: an
-    ordinary measure's recent figures; a cumulative one's same period in earlier years, and
-    its target for the period (any one of them is enough to judge by)."""
+    ordinary measure's recent figures; a cumulative one's same period in earlier years (one
+    is enough to judge by), or with none of those its target for the period (a target set
+    flat at the year's end, not profiled, would otherwise query every early month)."""
     if _confirmed(cmd):
         return None
     earlier = [history.get(p.label) for p in plausibility_periods(period, measure.cumulative)]
     values = [r.value for r in earlier if r is not None and r.value is not None]
     against, minimum = "recent figures", plausibility.MINIMUM_HISTORY
     if measure.cumulative:
-        values += [target] if target is not None else []
-        against = f"{period_words(period)} in earlier years and its target"
-        minimum = 1
+        against, minimum = f"{period_words(period)} in earlier years", 1
+        if not values and target is not None:
+            values, against = [target], f"its target for {period_words(period)}"
     return plausibility.check(
         parse_figure(cmd.actual),  # as typed: a slip's digits before rounding (1.07, not 1.1)
         values,

@@ -59,7 +59,7 @@ async def test_a_slip_in_a_cumulative_figure_is_judged_against_the_same_month_of
     await teams.submit(AMINA, card_id, {**data(card), **typed})
     query = last_card(teams)
     text = card_text(query)
-    assert "Did you mean 10.7%? You entered 1.07, and April in earlier years and its target" in text
+    assert "Did you mean 10.7%? You entered 1.07, and April in earlier years were" in text
     assert await stored_returns(teams, "RB-01", "2026/27 M1") == []
     # An impossible percentage is never suggested: 107 is refused as a figure outright.
     await teams.submit(AMINA, card_id, {**data(card), **values(actual="107", commentary="x")})

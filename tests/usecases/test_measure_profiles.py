@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import delete, select
 
 from domain import board, returns
 from domain.board import ReportKind, Scope
-from domain.model import Measure, Person, Return
+from domain.model import Measure, Person, Return, Target
 from domain.periods import Period
 from domain.policy import Policy
 from domain.ratings import Direction
@@ -50,6 +51,32 @@ async def test_an_april_collection_figure_is_taken_and_compared_with_last_april(
     assert receipt.since_last_period is None  # never against March's 97.2%
     assert receipt.since_last_year is Direction.DECLINING  # April 2025/26 was 10.7%
     assert receipt.last_year_words == "April last year"
+
+
+async def test_a_cumulative_target_set_flat_at_the_years_end_queries_no_april_figure(uow, person):
+    # A council that sets RB-01's April target at the year's 97% (not profiled) still has
+    # earlier Aprils to judge by: 10.5% is ordinary for April, so it is not queried (it is
+    # off track against that target, so the card asks for an action, as it should).
+    await without_this_years_rb01(uow)
+    async with uow() as tx:
+        rb01 = await tx.scalar(select(Measure).where(Measure.code == "RB-01"))
+        april = await tx.scalar(
+            select(Target).where(Target.measure_id == rb01.id, Target.period == "2026/27 M1")
+        )
+        april.value = Decimal("97.0")
+        # and only last April to judge by, which the year's-end target would outweigh
+        await tx.execute(
+            delete(Return).where(
+                Return.measure_id == rb01.id, Return.period.in_(["2023/24 M1", "2024/25 M1"])
+            )
+        )
+    amina = await person(AMINA)
+    receipt = await submit(
+        uow, amina, MAY, code="RB-01", period="2026/27 M1", actual="10.5", commentary="April."
+    )
+    assert isinstance(receipt, Rejected)
+    assert receipt.problems.doubt is None
+    assert set(receipt.problems.errors) == {"action", "action_due"}
 
 
 async def test_an_ordinary_measures_receipt_still_compares_with_the_period_before(uow, person):
