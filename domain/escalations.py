@@ -46,7 +46,7 @@ from domain.ratings import (
     assess_key_action,
     first_past_due,
 )
-from domain.reporting import answers_of, load_calendar
+from domain.reporting import answers_of, load_calendar, rate
 from domain.views import (
     build_open_return,
     direction_facts,
@@ -124,6 +124,8 @@ async def on_return(
         )
     )
     if escalates:
+        if open_one is None and await _milestone_says_it(session, measure, ret, period, policy):
+            return None  # its late milestone's escalation is with the escalation owner already
         if open_one is None:
             await _raise(session, measure, period, assessment, ret, submitter, now)
         elif open_one.closed_reason == "recovered":  # off track again after a recovery
@@ -136,6 +138,26 @@ async def on_return(
         await _recover(session, measure, period, open_one, assessment, ret, submitter, now)
         return "recovered"
     return None
+
+
+async def _milestone_says_it(
+    session: AsyncSession, measure: Measure, ret: Return, period: Period, policy: Policy
+) -> bool:
+    """Whether a key action's return escalates only for a late milestone whose own
+    escalation is open already (so the escalation owner is not sent the same news twice)."""
+    if not measure.is_key_action:
+        return False
+    alone = rate(measure, period, None, ret, policy.scheme)  # as if it had no milestones
+    if policy.escalates(alone.rating):
+        return False
+    found = await session.scalar(
+        select(Escalation.id).where(
+            Escalation.measure_id == measure.id,
+            Escalation.milestone_id.is_not(None),
+            Escalation.closed_at.is_(None),
+        )
+    )
+    return found is not None
 
 
 async def _raise(

@@ -324,6 +324,16 @@ async def _raise(
     raised: list[str],
 ) -> None:
     period = Period.containing(milestone.expected, measure.frequency)
+    off_track = await session.scalar(
+        select(Escalation.id).where(
+            Escalation.measure_id == measure.id,
+            Escalation.period == period.label,
+            Escalation.reason == escalations.OFF_TRACK,
+            Escalation.closed_at.is_(None),
+        )
+    )
+    if off_track is not None:
+        return  # the escalation owner has that period's key action before them already
     inserted = await session.execute(
         insert_ignoring_duplicates(
             session,

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from domain import escalations, milestones, returns, views
 from domain.importing import ImportRejected, import_workbook
 from domain.model import AuditEntry, Escalation, Measure, Milestone, Notification, Person
+from domain.notifications import Kind
 from domain.outbox import CHASER_KINDS, REMINDER_KINDS, Timetable, sweep
 from domain.policy import Policy
 from domain.ratings import Rating
@@ -191,6 +192,34 @@ async def test_a_milestone_past_its_date_escalates_once_to_the_escalation_owner(
     async with uow() as tx:
         assert await tx.scalar(select(func.count()).select_from(Escalation).where(
             Escalation.reason.like("milestone:%"))) == 1  # fmt: skip
+
+
+async def test_a_return_rated_action_only_for_an_escalated_milestone_is_not_escalated_again(
+    uow, person
+):
+    janet = await person(JANET)
+    async with uow() as tx:
+        await sweep(tx, NOW, Timetable(), set(CHASER_KINDS))  # the milestone's escalation
+    january = datetime(2027, 1, 5, 10, tzinfo=UTC)
+    receipt = await run_submit(
+        uow, submit(janet, "on track", "2026/27 Q3", action_due="2027-02-01"), january
+    )
+    assert receipt.assessment.rating is Rating.ACTION  # the late milestone counts
+    async with uow() as tx:
+        reasons = list(
+            await tx.scalars(select(Escalation.reason).where(Escalation.period == "2026/27 Q3"))
+        )
+        cards = list(
+            await tx.scalars(
+                select(Notification.reason_key).where(
+                    Notification.kind == Kind.ESCALATION,
+                    Notification.reason_key.like("escalation:KA-05:%"),
+                    Notification.person_id == (await person(SARAH)).id,
+                )
+            )
+        )
+    assert [r.split(":")[0] for r in reasons] == ["milestone"]
+    assert len(cards) == 1  # Sarah hears of it once
 
 
 async def test_a_milestone_past_its_date_makes_the_key_actions_rating_unlikely(uow, person):
