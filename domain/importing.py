@@ -821,6 +821,13 @@ class _MilestoneRow:
     status: KeyActionStatus | None
     revised_date: date | None
     completed_on: date | None
+    # Which optional columns the sheet has (README: owner_email, status, revised_date and
+    # completed_on may be left out): a column the sheet leaves out changes nothing, so what
+    # an owner saved on the milestone card stays.
+    columns: frozenset[str]
+
+
+MILESTONE_OPTIONAL = ("owner_email", "status", "revised_date", "completed_on")
 
 
 def _milestone_status(raw: str) -> KeyActionStatus:
@@ -842,6 +849,7 @@ def _read_milestones(
     if sheet is None:
         return rows
     seen: dict[Any, int] = {}
+    columns = frozenset(c for c in MILESTONE_OPTIONAL if c in sheet.columns)
     for number, values in sheet.rows:
         row = _Row("milestones", number, values, problems)
         code = row.parse("code", _code, required=True, why=": name the key action, as in KA-01")
@@ -870,7 +878,9 @@ def _read_milestones(
         if code and title and _duplicate(seen, (code, title.casefold()), row, f"'{title}'"):
             continue
         if row.ok and code and title and due:
-            rows.append(_MilestoneRow(number, code, title, owner, due, status, revised, completed))
+            rows.append(
+                _MilestoneRow(number, code, title, owner, due, status, revised, completed, columns)
+            )
     return rows
 
 
@@ -1493,21 +1503,20 @@ class _Writer:
                 milestone = Milestone(measure_id=measure.id, title=row.title, due_date=row.due)
                 self.session.add(milestone)
                 existing[(measure.id, row.title.casefold())] = milestone
-            owner = self.people[row.owner_email] if row.owner_email else None
-            completed = row.completed_on
-            if row.status is KeyActionStatus.COMPLETE and completed is None:
-                completed = milestone.completed_on or self.now.date()
-            changes = self._update(
-                milestone,
-                {
-                    "title": row.title,
-                    "owner_id": owner.id if owner else None,
-                    "due_date": row.due,
-                    "status": row.status.value if row.status else None,
-                    "revised_date": row.revised_date,
-                    "completed_on": completed,
-                },
-            )
+            values: dict[str, Any] = {"title": row.title, "due_date": row.due}
+            if "owner_email" in row.columns:
+                owner = self.people[row.owner_email] if row.owner_email else None
+                values["owner_id"] = owner.id if owner else None
+            if "status" in row.columns:
+                values["status"] = row.status.value if row.status else None
+            if "revised_date" in row.columns:
+                values["revised_date"] = row.revised_date
+            if "completed_on" in row.columns or "status" in row.columns:
+                completed = row.completed_on
+                if row.status is KeyActionStatus.COMPLETE and completed is None:
+                    completed = milestone.completed_on or self.now.date()
+                values["completed_on"] = completed
+            changes = self._update(milestone, values)
             if "owner_id" in changes:
                 changes["owner"] = [emails.get(i) for i in changes.pop("owner_id")]
             if changes and not created:

@@ -85,3 +85,63 @@ async def test_0013_makes_each_measures_priority_its_first_and_keeps_its_returns
             assert rows.all() == [("HS-01", "Homes for everyone"), ("HS-02", None)]
     finally:
         await engine.dispose()
+
+
+async def test_0010_keeps_every_escalations_questions_deep_dive_and_action_plan(database_url):
+    """0010 adds escalations.milestone_id. SQLite's batch copy of escalations drops the old
+    table, and with foreign keys on that deletes every escalation question (ON DELETE
+    CASCADE) and unlinks every deep dive and action plan (SET NULL): all of them are still
+    there and linked after the upgrade, and after a downgrade too."""
+    from alembic import command
+
+    engine = db.create_engine(database_url)
+    try:
+        await db.upgrade(engine, "0009")
+        async with engine.begin() as connection:
+            for statement in (
+                "INSERT INTO services (id, name) VALUES (1, 'Housing')",
+                "INSERT INTO people (id, email, name) VALUES (1, 'ann@council.gov.uk', 'Ann')",
+                "INSERT INTO measures (id, code, title, kind, service_id, owner_id, unit, "
+                "polarity, frequency, decimals, data_only, allow_negative, "
+                "deadline_working_days, active, cumulative) VALUES (1, 'HS-01', 'Homes', "
+                "'measure', 1, 1, 'number', 'higher', 'quarterly', 0, false, false, 15, true, "
+                "false)",
+                "INSERT INTO escalations (id, measure_id, period, reason, raised_at, "
+                "deep_dive_requested) VALUES (7, 1, '2026/27 Q1', 'off-track', "
+                "'2026-07-20 09:00:00', false)",
+                "INSERT INTO escalation_questions (id, escalation_id, asked_by_id, question, "
+                "asked_at) VALUES (1, 7, 1, 'When will it recover?', '2026-07-21 09:00:00')",
+                "INSERT INTO deep_dives (id, measure_id, period, reason, escalation_id, "
+                "flagged_at) VALUES (1, 1, '2026/27 Q1', 'requested', 7, "
+                "'2026-07-22 09:00:00')",
+                "INSERT INTO action_plans (id, measure_id, period, description, created_at, "
+                "escalation_id) VALUES (1, 1, '2026/27 Q1', 'More lettings', "
+                "'2026-07-23 09:00:00', 7)",
+            ):
+                await connection.execute(text(statement))
+
+        async def linked() -> list[Any]:
+            async with engine.connect() as connection:
+                return [
+                    (
+                        await connection.execute(
+                            text(f"SELECT id, escalation_id FROM {table} ORDER BY id")
+                        )
+                    ).all()
+                    for table in ("escalation_questions", "deep_dives", "action_plans")
+                ]
+
+        await db.upgrade(engine)
+        assert await linked() == [[(1, 7)], [(1, 7)], [(1, 7)]]
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT id, milestone_id FROM escalations"))
+            assert rows.all() == [(7, None)]
+
+        def down(sync: Any) -> None:
+            command.downgrade(db._alembic_config(sync), "0009")
+
+        async with engine.begin() as connection:
+            await connection.run_sync(down)
+        assert await linked() == [[(1, 7)], [(1, 7)], [(1, 7)]]
+    finally:
+        await engine.dispose()

@@ -360,6 +360,47 @@ async def test_the_milestones_sheet_round_trips_and_a_reimport_changes_nothing(u
         assert await milestones.sheet_rows(tx) == exported
 
 
+async def test_a_milestones_sheet_without_the_optional_columns_keeps_what_the_card_saved(
+    uow, person
+):
+    """status, revised_date, completed_on and owner_email are optional columns: a sheet
+    without them changes none of them (what an owner saved on the milestone card stays)."""
+    janet = await person(JANET)
+    await update(uow, janet, LATE, "complete")
+    planning = "Planning consent for the Elm Road site"  # the sample gives its owner
+    async with uow() as tx:
+        before = {
+            m.title: (m.status, m.revised_date, m.completed_on, m.owner_id)
+            for m in await tx.scalars(
+                select(Milestone).where(Milestone.title.in_([LATE, planning]))
+            )
+        }
+    assert before[LATE][0] == "complete"
+    assert before[LATE][2] is not None
+    assert before[planning][3] is not None
+    columns = ["code", "milestone", "due_date"]
+    rows = [
+        {"code": "KA-05", "milestone": LATE, "due_date": "2026-11-02"},
+        {"code": "KA-05", "milestone": planning, "due_date": "2026-09-14"},
+    ]
+    async with uow() as tx:
+        summary = await import_workbook(
+            tx,
+            {"milestones": Sheet("milestones", columns, [(n + 2, r) for n, r in enumerate(rows)])},
+            now=NOW,
+        )
+    assert summary.unchanged["milestones"] == 2
+    assert not summary.changed
+    async with uow() as tx:
+        after = {
+            m.title: (m.status, m.revised_date, m.completed_on, m.owner_id)
+            for m in await tx.scalars(
+                select(Milestone).where(Milestone.title.in_([LATE, planning]))
+            )
+        }
+    assert after == before
+
+
 async def test_bad_milestone_rows_are_refused_one_problem_a_cell(uow):
     rows = [
         {"code": "KA-99", "milestone": "A", "due_date": "2026-12-01"},
