@@ -266,7 +266,7 @@ async def test_the_help_card_shows_the_persons_own_codes(teams):
     assert await teams.say(HELEN, "what now?") == 201  # neither: a real code of the council
     amina, lucy, helen = (card_text(c) for c in teams.connector.cards())
     assert "submit RB-01" in amina
-    assert "as in submit RB-01 2026/27 Q2" in amina
+    assert "as in submit RB-01 2026/27 M7" in amina
     assert "snooze RB-01 until 2026-12-07" in amina
     assert "away until 2026-12-07 delegate name@council.gov.uk" in amina
     assert "undelegate RB-01 from name@council.gov.uk" in amina
