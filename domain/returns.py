@@ -924,16 +924,7 @@ async def delegate(
         raise Refused(f"{target.name} already owns {measure.code}.")
     if any(d.id == target.id for d in measure.delegates):
         return Delegated(measure, target, False)
-    session.add(Delegate(measure_id=measure.id, person_id=target.id))
-    record(
-        session,
-        person.email,
-        "add delegate",
-        "measure",
-        measure.code,
-        {"delegates": [None, target.email]},
-        now,
-    )
+    _add_delegate(session, person, measure, target, now)
     told = await queue(
         session,
         Kind.DELEGATED,
@@ -946,6 +937,22 @@ async def delegate(
     await session.refresh(measure, ["delegates"])
     note = await _reach(session, [target]) if told else ""
     return Delegated(measure, target, True, told is not None, note)
+
+
+def _add_delegate(
+    session: AsyncSession, person: Person, measure: Measure, target: Person, now: datetime
+) -> None:
+    """``target`` made a delegate for ``measure`` by ``person``, and the audit record of it."""
+    session.add(Delegate(measure_id=measure.id, person_id=target.id))
+    record(
+        session,
+        person.email,
+        "add delegate",
+        "measure",
+        measure.code,
+        {"delegates": [None, target.email]},
+        now,
+    )
 
 
 @dataclass(frozen=True)
@@ -979,16 +986,7 @@ async def delegate_all(
         if any(d.id == target.id for d in measure.delegates):
             already.append(measure.code)
             continue
-        session.add(Delegate(measure_id=measure.id, person_id=target.id))
-        record(
-            session,
-            person.email,
-            "add delegate",
-            "measure",
-            measure.code,
-            {"delegates": [None, target.email]},
-            now,
-        )
+        _add_delegate(session, person, measure, target, now)
         added.append(measure.code)
     told = None
     if added:
