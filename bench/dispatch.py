@@ -11,8 +11,10 @@ connector in a process of its own too (as Microsoft's is not in the bot's):
           `perfbot jobs run dispatch --shard 2/2 --until-stopped` (what `perfbot serve` starts)
           the second, each with half of the tenant rate
   loaded  the clean run on a starved machine: CPU burners in other processes (one per core
-          and one more, by default) and the dispatcher's own event loop held now and then (as
-          a busy server's is); target: no window exceeded
+          and one more, by default, each spinning in short bursts), and the event loops of the
+          dispatcher and of the connector each held now and then (as a busy server's is), so
+          that messages go late after the limiter's yes and arrive late, some together;
+          target: no window exceeded
   chats   the same load, and only a few busy chats (10 by default) that get 70 messages
           each, taking turns in the queue: the per-conversation windows (7/1 s, 8/2 s,
           60/30 s) on a starved machine; target: no window exceeded (its rate is the chats'
@@ -207,6 +209,9 @@ async def serve_connector(name: str) -> None:
     """The Bot Connector stand-in, in a process of its own as Microsoft's is: prints its
     address, then answers until stdin closes; GET /bench/stats gives its counts."""
     connector = EnforcingConnector(enforce=name != "open", faults=name == "faults")
+    # Starved too (loaded): it sees messages late, some of them together.
+    rng = random.Random(13)
+    blocker = asyncio.create_task(block_the_loop(rng)) if name == "loaded" else None
 
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(
@@ -223,19 +228,31 @@ async def serve_connector(name: str) -> None:
     await connector.start()
     print(connector.url, flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    if blocker is not None:
+        blocker.cancel()
     await connector.stop()
 
 
-# A CPU burner: spins until killed, or until this process has gone.
-BURNER = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass"
+# A CPU burner, as a busy neighbour is (a test run, another server): spins for 2-10 ms,
+# rests for 5-30 ms, and so on until this process has gone (or it is killed). Several of them
+# keep the cores contended, so that every process waits its turn now and then.
+BURNER = """
+import os, random, time
+parent, rng = os.getppid(), random.Random(os.getpid())
+while os.getppid() == parent:
+    until = time.perf_counter() + rng.uniform(0.002, 0.01)
+    while time.perf_counter() < until:
+        pass
+    time.sleep(rng.uniform(0.005, 0.03))
+"""
 
 
 async def block_the_loop(rng: random.Random) -> None:
     """The dispatcher's own event loop kept busy now and then, as a server's is by the turns
-    it answers: every 20-120 ms the loop is held for 5-40 ms."""
+    it answers: every 50-250 ms the loop is held for 2-30 ms."""
     while True:
-        await asyncio.sleep(rng.uniform(0.02, 0.12))
-        until = time.perf_counter() + rng.uniform(0.005, 0.04)
+        await asyncio.sleep(rng.uniform(0.05, 0.25))
+        until = time.perf_counter() + rng.uniform(0.002, 0.03)
         while time.perf_counter() < until:
             pass
 
@@ -253,7 +270,7 @@ async def scenario(name: str, n: int, burners: int, busy: int, each: int) -> dic
             sys.executable,
             __file__,
             "--connector",
-            "clean" if loaded else name if enforce else "open",
+            "loaded" if loaded else name if enforce else "open",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -345,7 +362,7 @@ async def scenario(name: str, n: int, burners: int, busy: int, each: int) -> dic
         "run": name,
         "rate": delivered.total() / (stats["window"] or seconds),
         "seconds": seconds,
-        "cpu_ms": cpu / n * 1000,
+        "cpu_ms": cpu / max(1, delivered.total()) * 1000,
         "lost": sum((wanted - delivered).values()),
         "duplicates": sum((delivered - wanted).values()),
         "violations": stats["violations"],
@@ -369,7 +386,9 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=10, help="busy chats (chats)")
     parser.add_argument("--each", type=int, default=70, help="messages a busy chat gets (chats)")
     parser.add_argument("--scenario", choices=RUNS, help=argparse.SUPPRESS)
-    parser.add_argument("--connector", choices=("clean", "faults", "open"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--connector", choices=("clean", "faults", "open", "loaded"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.connector:
         asyncio.run(serve_connector(args.connector))
