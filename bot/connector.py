@@ -12,11 +12,14 @@ botbuilder's error types are unchanged: only the transport underneath is differe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import aiohttp
@@ -224,6 +227,14 @@ class KeyList(SigningKeys):
 _Request = Request[ClientRequest]
 _Response = Response[ClientRequest, AsyncClientResponse]
 
+# Set by whoever rate-limits a send (the dispatcher, around each message it sends): every
+# message request (a POST or PUT to a conversation's activities) made in that context is
+# entered into it just before the request is written and left once its answer is read, so
+# that Teams' windows are counted when the message really goes (bot/delivery/limiter.py).
+request_gate: ContextVar[Callable[[], AbstractAsyncContextManager[None]] | None] = ContextVar(
+    "request_gate", default=None
+)
+
 
 class _AiohttpSender(AsyncHTTPSender[ClientRequest, AsyncClientResponse]):
     """msrest's pipeline transport, on a shared aiohttp session (msrest's own aiohttp sender
@@ -243,10 +254,16 @@ class _AiohttpSender(AsyncHTTPSender[ClientRequest, AsyncClientResponse]):
 
     async def send(self, request: _Request, **config: Any) -> _Response:
         http = request.http_request
+        gate = request_gate.get()
+        message = http.method in ("POST", "PUT") and "/activities" in http.url
+        around = gate() if gate is not None and message else contextlib.nullcontext()
         try:
-            async with self.connection.session().request(
-                http.method, http.url, headers=dict(http.headers), data=http.data
-            ) as answer:
+            async with (
+                around,
+                self.connection.session().request(
+                    http.method, http.url, headers=dict(http.headers), data=http.data
+                ) as answer,
+            ):
                 body = await answer.read()
                 response = _Answer(http, answer.status, answer.reason, answer.headers, body)
         except (aiohttp.ClientError, TimeoutError) as error:

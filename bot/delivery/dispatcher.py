@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import uuid
@@ -36,7 +37,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
 )
 
-from bot.connector import read_model
+from bot.connector import read_model, request_gate
 from bot.delivery.failures import RETRYABLE, SendFailure, classify
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.messages import Reading, Refusal, Sent, message_for
@@ -331,12 +332,17 @@ class Dispatcher:
             reference, tenant = target
             update_of, kept = None, reading.kept
         try:
-            await self.limiter.acquire(
+            permit = await self.limiter.acquire(
                 tenant or "-", reference.conversation.id if reference.conversation else "-"
             )
-            activity_id = await asyncio.wait_for(
-                self._send(reference, tenant, person, message, update_of), self.send_timeout
-            )
+            # Its requests are let through again as they are written (see the limiter).
+            gate = request_gate.set(functools.partial(self.limiter.sending, permit))
+            try:
+                activity_id = await asyncio.wait_for(
+                    self._send(reference, tenant, person, message, update_of), self.send_timeout
+                )
+            finally:
+                request_gate.reset(gate)
         except Exception as error:
             failure = classify(error)
             await self._failed_send(job.id, failure, report)

@@ -338,3 +338,35 @@ async def test_someone_who_installs_late_gets_what_was_waiting_for_them_once(tea
 async def _id(teams: Teams, user) -> int:
     async with teams.client.app[SESSIONS]() as session:
         return await session.scalar(select(Person.id).where(Person.email == user.email))
+
+
+async def test_each_message_is_let_through_again_as_it_is_written_and_counted_until_answered(
+    teams,
+):
+    from bot.delivery import RateLimiter
+
+    await teams.install(AMINA)
+    await queue_chasers(teams)
+    teams.connector.clear()
+    teams.connector.faults = [Fault(429, {"Retry-After": "1"})]  # a refused one is counted too
+    seen: list[tuple[str, int]] = []
+
+    class Watching(RateLimiter):
+        async def go(self, permit):
+            await super().go(permit)
+            seen.append(("goes", len(teams.connector.sent())))
+
+        def answered(self, permit):
+            seen.append(("answered", len(teams.connector.sent())))
+            super().answered(permit)
+
+    settings = Settings()
+    limiter = Watching(settings.tenant_limits, settings.conversation_limits)
+    clock = Clock(MONDAY_NINE + timedelta(minutes=1))
+    report = await dispatcher(teams, clock, limiter=limiter, concurrency=1).run_once()
+    posts = len(teams.connector.sent())
+    assert report.retried == 1
+    assert posts >= 2
+    # Each request is checked against the windows just before the connector has it, and
+    # leaves the count of those in flight only once its answer is back.
+    assert seen == [step for k in range(posts) for step in (("goes", k), ("answered", k + 1))]
