@@ -2,11 +2,14 @@
 
 By default 5,000 monthly measures with three years of history, as issue 19 measured it:
 
-- 522 people: 20 Chief Officers (escalation owners, one a service, each over 250 measures),
-  100 measure owners (50 measures each), 400 staff who are delegates (every third measure
-  has one), and 2 in the performance team;
-- 5,000 measures: percentages, counts and days, higher or lower is better, a few data only;
-- 240,000 targets: every month of 2023/24 to 2026/27;
+- 522 people: 20 Chief Officers (escalation owners, each over the 250 measures of five
+  services; the first five are also the Leadership Team), 100 measure owners (each the
+  owner of the 50 measures of a service of their own; owner000 is its Head of Service too,
+  an escalation owner whose `status` is those 50), 400 staff who are delegates (every third
+  measure has one), and 2 in the performance team;
+- 100 services, 5,000 measures: percentages, counts and days, higher or lower is better;
+- 240,000 targets: every month from October 2023 (2023/24 M7) to September 2027 (2027/28
+  M6), next year's set already;
 - 180,000 actuals with commentary: the 36 months from October 2023 to September 2026, each
   submitted by its owner a few days after the month ended;
 - about 23 MB of CSV in all.
@@ -36,7 +39,9 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 REMINDER_DAY = NOW.date()  # October's deadline (15 working days after it ended): day T
 SEED = 19  # the issue's number: change it and every figure changes with it
 
-SERVICES = 20
+SERVICES = 100
+CHIEFS = 20
+LEADERSHIP = 5
 OWNERS = 100
 DELEGATES = 400
 ADMINS = 2
@@ -49,7 +54,7 @@ UNITS = (
     ("number", "higher", 0, 450.0, 60.0),
     ("days", "lower", 1, 9.0, 2.0),
 )
-YEARS = ("2023/24", "2024/25", "2025/26", "2026/27")
+YEARS = ("2023/24", "2024/25", "2025/26", "2026/27", "2027/28")
 COMMENTS = (
     "As expected; no concerns.",
     "Behind profile: staff absence.",
@@ -94,26 +99,36 @@ def _month_end(year: str, month: int) -> date:
     return following - timedelta(days=1)
 
 
-def _history() -> Iterator[tuple[str, int]]:
-    """The 36 months with actuals: October 2023 (2023/24 M7) to September 2026 (2026/27 M6)."""
+def _months(first: tuple[str, int], last: tuple[str, int]) -> Iterator[tuple[str, int]]:
+    """Every (year, month) from ``first`` to ``last``, both included."""
     for year in YEARS:
         for month in range(1, 13):
-            if (year, month) >= ("2023/24", 7) and (year, month) <= ("2026/27", 6):
+            if first <= (year, month) <= last:
                 yield year, month
+
+
+TARGETS = ("2023/24", 7), ("2027/28", 6)  # 48 months
+HISTORY = ("2023/24", 7), ("2026/27", 6)  # 36 months: October 2023 to September 2026
 
 
 def people() -> Table:
     rows = [
-        (chief(n), f"Chief Officer {n}", f"Service {n:02d}", "escalation_owner;leadership", "")
-        for n in range(SERVICES)
+        (
+            chief(n),
+            f"Chief Officer {n}",
+            f"Service {n:02d}",
+            "escalation_owner;leadership" if n < LEADERSHIP else "escalation_owner",
+            "",
+        )
+        for n in range(CHIEFS)
     ]
     rows += [
         (
             owner(n),
             f"Owner {n}",
             f"Service {n % SERVICES:02d}",
-            "owner",
-            chief(n % SERVICES),
+            "owner;escalation_owner" if n == 0 else "owner",
+            chief(n % CHIEFS),
         )
         for n in range(OWNERS)
     ]
@@ -129,7 +144,7 @@ def people() -> Table:
 
 
 def services() -> Table:
-    rows = [(f"Service {n:02d}", chief(n)) for n in range(SERVICES)]
+    rows = [(f"Service {n:02d}", chief(n % CHIEFS)) for n in range(SERVICES)]
     return Table("services", ("name", "leadership_contact"), rows)
 
 
@@ -143,7 +158,7 @@ def measures(count: int) -> Table:
     for n in range(count):
         unit, polarity, decimals, _, _ = UNITS[n % len(UNITS)]
         who = _owner_of(n)
-        service = who % SERVICES
+        service = who % SERVICES  # each owner's service is their own
         rows.append(
             (
                 measure_code(n),
@@ -151,12 +166,11 @@ def measures(count: int) -> Table:
                 f"Service {service:02d}",
                 owner(who),
                 delegate(n % DELEGATES) if n % 3 == 0 else "",
-                chief(service),
+                chief(service % CHIEFS),
                 unit,
                 polarity,
                 "monthly",
                 str(decimals),
-                "yes" if n % 50 == 49 else "no",
             )
         )
     columns = (
@@ -170,7 +184,6 @@ def measures(count: int) -> Table:
         "polarity",
         "frequency",
         "decimals",
-        "data_only",
     )
     return Table("measures", columns, rows)
 
@@ -179,19 +192,17 @@ def targets_and_actuals(count: int) -> tuple[Table, Table]:
     rng = random.Random(SEED)
     targets: list[tuple[str, ...]] = []
     actuals: list[tuple[str, ...]] = []
-    history = set(_history())
+    history = set(_months(*HISTORY))
     for n in range(count):
         code = measure_code(n)
         unit, _, decimals, typical, wander = UNITS[n % len(UNITS)]
         who = owner(_owner_of(n))
         level = typical + rng.uniform(-wander, wander) / 2
-        for year in YEARS:
-            for month in range(1, 13):
-                period = f"{year} M{month}"
-                target = round(level, decimals)
-                targets.append((code, period, f"{target:.{decimals}f}"))
-                if (year, month) not in history:
-                    continue
+        for year, month in _months(*TARGETS):
+            period = f"{year} M{month}"
+            target = round(level, decimals)
+            targets.append((code, period, f"{target:.{decimals}f}"))
+            if (year, month) in history:
                 actual = max(0.0, level + rng.gauss(0, wander / 3))
                 if unit == "percent":
                     actual = min(actual, 100.0)
