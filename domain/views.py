@@ -518,6 +518,7 @@ def _newest_version() -> Any:
     )
 
 
+FEW = 500  # measures few enough to name in a statement (a person's, a service's)
 _FIGURE = or_(Return.value.is_not(None), and_(Return.status.is_not(None), Return.status != ""))
 
 
@@ -531,13 +532,21 @@ async def _spans(
     (first, last) places of the periods whose newest return has a figure; by measure id,
     the labels of those periods for the measures where they are not consecutive. None if
     any stored label is not canonical (the SQL reads labels by position)."""
-    labels = union(select(Target.period.label("period")), select(Return.period)).subquery()
+    few = sorted(ids) if len(ids) <= FEW else None  # else all: cheaper than a long IN list
+    of_target = Target.measure_id.in_(few) if few is not None else true()
+    of_return = Return.measure_id.in_(few) if few is not None else true()
+    labels = union(
+        select(Target.period.label("period")).where(of_target),
+        select(Return.period).where(of_return),
+    ).subquery()
     for (label,) in await session.execute(select(labels.c.period)):
         if _period(label) is None or _period(label).label != label:  # type: ignore[union-attr]
             return None
     everything = union_all(
-        select(Target.measure_id.label("measure_id"), Target.period.label("period")),
-        select(Return.measure_id, Return.period),
+        select(Target.measure_id.label("measure_id"), Target.period.label("period")).where(
+            of_target
+        ),
+        select(Return.measure_id, Return.period).where(of_return),
     ).subquery()
     letter, place = _ordinal_of(everything.c.period)
     firsts: dict[tuple[int, str], str] = {}
@@ -553,7 +562,7 @@ async def _spans(
     gappy: set[int] = set()
     for measure_id, found, low, high, count in await session.execute(
         select(Return.measure_id, letter, func.min(place), func.max(place), func.count())
-        .where(_FIGURE, _newest_version())
+        .where(_FIGURE, _newest_version(), of_return)
         .group_by(Return.measure_id, letter)
     ):
         if measure_id in ids:
@@ -804,13 +813,23 @@ def build_open_return(
 
 
 def returns_of(
-    measure: Measure, record: Record, today: date, policy: Policy, calendar: WorkingCalendar
+    measure: Measure,
+    record: Record,
+    today: date,
+    policy: Policy,
+    calendar: WorkingCalendar,
+    shown: tuple[list[Period], str] | None = None,
 ) -> list[OpenReturn]:
     """A measure's open returns, oldest first; when none is open, its latest period's (a key
-    action reported complete: its latest period's, as complete)."""
-    completed = completed_in(measure, record.returns) or ""
-    periods = open_periods(measure, record, today, policy.open_from)
-    periods = periods or [current_period(measure, today)]
+    action reported complete: its latest period's, as complete). ``shown``: those periods
+    and the period it was completed in ("" if not), as ``_card_records`` works them out
+    (its ``record`` then holds only what their cards show)."""
+    if shown is None:
+        completed = completed_in(measure, record.returns) or ""
+        periods = open_periods(measure, record, today, policy.open_from)
+        periods = periods or [current_period(measure, today)]
+    else:
+        periods, completed = shown
     return [
         build_open_return(
             measure,
@@ -996,14 +1015,76 @@ async def _returns_of_all(
     session: AsyncSession, measures: Sequence[Measure], today: date, policy: Policy
 ) -> list[OpenReturn]:
     calendar = await load_calendar(session)
-    read = await records(session, measures)
+    read, shown = await _card_records(session, measures, today, policy.open_from)
     plans = await open_items(session, [m.id for m in measures], today)
     compared = await benchmarks.rows_of(session, [m.id for m in measures])
     return [
         replace(item, actions=tuple(plans[m.id]), benchmarks=_benchmarks(item, compared[m.id]))
         for m in measures
-        for item in returns_of(m, read[m.id], today, policy, calendar)
+        for item in returns_of(m, read[m.id], today, policy, calendar, shown[m.id])
     ]
+
+
+async def _card_records(
+    session: AsyncSession, measures: Sequence[Measure], today: date, open_from: date | None
+) -> tuple[dict[int, Record], dict[int, tuple[list[Period], str]]]:
+    """What ``returns_of`` shows of many measures (a person's, or a council's for status),
+    read for the periods shown only: each measure's open periods (``open_periods_of``, from
+    period labels alone) or its latest, with the period a key action was completed in; and
+    the newest returns and targets of those periods and the four before each, not of every
+    period the measure has had."""
+    ids = [m.id for m in measures]
+    if not ids:
+        return {}, {}
+    periods = await open_periods_of(session, measures, today, open_from)
+    key_actions = [m.id for m in measures if m.is_key_action]
+    statuses = await _newest_statuses(session, key_actions) if key_actions else {}
+    shown = {
+        m.id: (
+            periods[m.id] or [current_period(m, today)],
+            completed_in(m, statuses.get(m.id, {})) or "" if m.is_key_action else "",
+        )
+        for m in measures
+    }
+    labels = sorted({label for ps, _ in shown.values() for p in ps for label in history_labels(p)})
+    few = ids if len(ids) <= FEW else None
+    newest = await latest_returns(session, few, labels)
+    returns: dict[int, dict[str, Return]] = {i: {} for i in ids}
+    for (measure_id, label), ret in newest.items():
+        if measure_id in returns:
+            returns[measure_id][label] = ret
+    targets: dict[int, dict[str, Decimal]] = {i: {} for i in ids}
+    of_target = Target.measure_id.in_(few) if few is not None else true()
+    for measure_id, label, value in await session.execute(
+        select(Target.measure_id, Target.period, Target.value).where(
+            of_target, Target.period.in_(labels)
+        )
+    ):
+        if measure_id in targets:
+            targets[measure_id][label] = value
+    escalated: dict[int, set[str]] = {i: set() for i in ids}
+    of_escalation = Escalation.measure_id.in_(few) if few is not None else true()
+    for measure_id, label in await session.execute(
+        select(Escalation.measure_id, Escalation.period).where(
+            of_escalation, Escalation.reason == "overdue"
+        )
+    ):
+        if measure_id in escalated:
+            escalated[measure_id].add(label)
+    locked = await locked_periods(session)
+    milestones = await milestones_of(session, key_actions) if key_actions else {}
+    read = {
+        i: Record(
+            returns[i],
+            targets[i],
+            frozenset(escalated[i]),
+            None,
+            locked,
+            tuple(milestones.get(i, ())),
+        )
+        for i in ids
+    }
+    return read, shown
 
 
 async def service_status(
