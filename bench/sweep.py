@@ -376,9 +376,8 @@ def percentile(values: list[float], p: float) -> float:
 
 async def timed(work: Callable[[], Awaitable[Any]], runs: int, budget: float) -> list[float]:
     """``work``'s seconds, ``runs`` times or as many as ``budget`` seconds allow (at least
-    3), after 2 runs to warm up (the statement cache, the pool, the templates)."""
-    for _ in range(2):
-        await work()
+    3), after a run to warm up (the statement cache, the pool, the templates)."""
+    await work()
     seconds: list[float] = []
     began = time.perf_counter()
     while len(seconds) < runs and (len(seconds) < 3 or time.perf_counter() - began < budget):
@@ -388,7 +387,9 @@ async def timed(work: Callable[[], Awaitable[Any]], runs: int, budget: float) ->
     return seconds
 
 
-async def bench_commands(name: str, url: str, runs: int, measures: int, budget: float) -> None:
+async def bench_commands(
+    name: str, url: str, runs: int, measures: int, budget: float, status: bool = True
+) -> None:
     from bot.settings import Settings
     from bot.teams import commands
     from cards.render import CardTooLarge
@@ -435,18 +436,14 @@ async def bench_commands(name: str, url: str, runs: int, measures: int, budget: 
                 stand = await cover.stand_of(tx, owner, today)
                 await views.my_returns(tx, owner, today, policy, stand.measures)
 
-        async def service_status() -> None:
-            async with uow() as tx:
-                await views.service_status(tx, chief, today, policy)
-
-        my, status = f"my measures, {OWNER}", f"status, {CHIEF}"
+        my, status_label = f"my measures, {OWNER}", f"status, {CHIEF}"
         work = {
             "SELECT 1 in a unit of work (baseline)": trivial,
             my: command(my, commands.my_measures, owner),
             "  its use case alone (views.my_returns)": my_returns,
-            status: command(status, commands.status, chief),
-            "  its use case alone (views.service_status)": service_status,
         }
+        if status:
+            work[status_label] = command(status_label, commands.status, chief)
         print(f"{name}: the commands through bot/teams/commands.py, up to {runs} runs each")
         base = 0.0
         for label, run in work.items():
@@ -516,11 +513,18 @@ async def run(args: argparse.Namespace) -> None:
             f"{min(floor):.2f}-{max(floor):.2f} s"
         )
         await bench_sweep("sqlite", sqlite_copy, args.sweeps, expected)
-        await bench_commands("sqlite", await sqlite_copy(), args.runs, args.measures, args.budget)
+        await bench_commands(
+            "sqlite", await sqlite_copy(), args.runs, args.measures, args.budget, args.status
+        )
         signed = await sqlite_copy()
         sign_off_history(signed)
         await bench_commands(
-            "sqlite, 2023/24 M1-M6 signed off", signed, args.runs, args.measures, args.budget
+            "sqlite, 2023/24 M1-M6 signed off",
+            signed,
+            args.runs,
+            args.measures,
+            args.budget,
+            args.status,
         )
         if args.postgres:
             await bench_postgres(args, f"sqlite+aiosqlite:///{imported}", expected)
@@ -568,11 +572,18 @@ async def bench_postgres(args: argparse.Namespace, imported: str, expected: int)
             return await create(f"{prefix}_{next(copies)}", prefix)
 
         await bench_sweep("postgresql", pg_copy, args.sweeps, expected)
-        await bench_commands("postgresql", await pg_copy(), args.runs, args.measures, args.budget)
+        await bench_commands(
+            "postgresql", await pg_copy(), args.runs, args.measures, args.budget, args.status
+        )
         signed = await pg_copy()
         sign_off_history(signed)
         await bench_commands(
-            "postgresql, 2023/24 M1-M6 signed off", signed, args.runs, args.measures, args.budget
+            "postgresql, 2023/24 M1-M6 signed off",
+            signed,
+            args.runs,
+            args.measures,
+            args.budget,
+            args.status,
         )
     finally:
         for name in reversed(made):
@@ -591,6 +602,9 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("PERFBOT_TEST_POSTGRES_URL", ""))
     parser.add_argument("--postgres-import", action="store_true", help="import, not copy")
     parser.add_argument("--cache", type=Path, help="keep and reuse the SQLite import here")
+    parser.add_argument(
+        "--no-status", dest="status", action="store_false", help="leave status out (slow)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
