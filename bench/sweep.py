@@ -12,11 +12,12 @@ November 2026, October's deadline) every owner and delegate is owed a reminder: 
   (the same start-up, settings and engine, and one query) timed the same way; on SQLite
   also the floor, the statements the sweep needs in plain sqlite3 (every measure with its
   delegates, every return's and target's period, and the reminders inserted);
-- ``my measures`` for owner000 (50 measures) and ``status`` for chief000 (the escalation
-  owner of Service 00, 250 measures: no one with 50 measures may use status), through the
+- ``my measures`` for owner000 (50 measures) and ``status`` for chief000 (an escalation
+  owner and one of the Leadership Team, so status shows every one of the 5,000 measures:
+  no one with 50 measures may use status in this council), through the
   Teams command's own code (bot/teams/commands.py with its use cases and card render, on a
   stand-in for the turn that keeps the card as JSON instead of sending it), R times each
-  (default 200, or as many as --budget seconds allow), p50 and p99 in ms, and each one's
+  (default 200, or as many as --budget seconds allow), p50 and p99 in ms, and my measures'
   use case alone (without the card). A card over Teams' size limit (cards/render.py's
   CardTooLarge) is timed as far as the render that refuses it and reported as a failure.
   Baseline: one ``SELECT 1`` in a unit of work on the same engine. Then the same again
@@ -81,7 +82,7 @@ WHEN = council.NOW.strftime("%Y-%m-%dT%H:%M")  # London time: GMT in November
 SWEEP_TARGET_S = 3.0
 COMMAND_TARGET_MS = 50.0
 OWNER = council.owner(0)  # 50 measures at 5,000
-CHIEF = council.chief(0)  # escalation owner of Service 00: 250 measures at 5,000
+CHIEF = council.chief(0)  # escalation owner and Leadership Team: status shows all 5,000
 IMPORTER = ("domain/importing.py", "domain/model.py", "domain/workbook.py")
 # perfbot as this checkout's code has it (not whatever the interpreter has installed).
 PERFBOT = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
