@@ -5,6 +5,7 @@ each measure's own rule gives, gaps and newer versions without a figure included
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
@@ -14,6 +15,8 @@ from domain.importing import import_workbook
 from domain.model import Measure, Notification, Person, Return, ReturnState
 from domain.outbox import Timetable
 from domain.periods import Frequency, Period, periods_between
+from domain.policy import Policy
+from domain.reporting import load_calendar
 from domain.uow import UnitOfWork
 from domain.workbook import Sheet
 
@@ -136,3 +139,39 @@ async def test_open_periods_read_set_wise_are_each_measures_own(engine):
     assert labels["SW-0001"] == ["2026/27 M3", "2026/27 M7"]  # the gap stays open
     assert labels["SW-0002"] == ["2026/27 M5", "2026/27 M7"]  # its newest version has none
     assert labels["SW-0003"] == ["2026/27 M7"]
+
+
+async def test_my_measures_for_fifty_measures_lists_them_all_as_each_measures_own_rule_does(
+    engine,
+):
+    """my_returns reads only the periods its card shows; its items are the ones each
+    measure's own rule gives from all it has (returns_of on records), all 50 measures."""
+    uow = UnitOfWork(db.session_factory(engine))
+    async with uow() as tx:
+        await import_workbook(tx, council(200), now=SET_UP)
+    today = date(2026, 11, 20)
+    policy = Policy()
+    async with uow() as tx:
+        owner = await tx.scalar(select(Person).where(Person.email == "owner0@council.gov.uk"))
+        assert owner is not None
+        items = await views.my_returns(tx, owner, today, policy)
+        measures = (
+            await tx.scalars(
+                select(Measure).where(Measure.owner_id == owner.id).order_by(Measure.code)
+            )
+        ).all()
+        read = await views.records(tx, measures)
+        calendar = await load_calendar(tx)
+        each = [
+            item
+            for m in measures
+            for item in views.returns_of(m, read[m.id], today, policy, calendar)
+        ]
+    assert len(measures) == 50
+    assert [(i.measure.code, i.period.label, i.state) for i in items] == [
+        (i.measure.code, i.period.label, i.state) for i in each
+    ]
+    assert [replace(i, actions=(), benchmarks="") for i in items] == each
+    assert {i.measure.code for i in items} == {m.code for m in measures}
+    gap = next(i for i in items if i.measure.code == "SW-0008" and i.period.label == "2026/27 M3")
+    assert gap.state == "overdue"
