@@ -53,11 +53,18 @@ class Kind(enum.StrEnum):
     NO_CHANNEL = "no-channel"  # to each admin: no leadership channel is set, and how to set one
 
 
-def insert_ignoring_duplicates(session: AsyncSession, model: Any, values: dict[str, Any]) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING, which both databases speak: a duplicate is no error."""
+def insert_ignoring_duplicates(
+    session: AsyncSession, model: Any, values: dict[str, Any] | None = None
+) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING, which both databases speak: a duplicate is no error.
+    Without ``values``, executed with a list of rows (one statement for many; with
+    RETURNING, only the rows inserted come back)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(**values).on_conflict_do_nothing()
+    statement = insert(model)
+    if values is not None:
+        statement = statement.values(**values)
+    return statement.on_conflict_do_nothing()
 
 
 async def queue(

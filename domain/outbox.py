@@ -19,31 +19,28 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from domain import cover, escalations, milestones, overdue, signoff
 from domain.model import (
+    Delegate,
     Escalation,
     Measure,
+    MeasureKind,
     Notification,
     NotificationState,
     PeriodLock,
+    Person,
     Snooze,
 )
-from domain.notifications import Kind, insert_ignoring_duplicates, queue
-from domain.periods import Period
+from domain.notifications import Kind, insert_ignoring_duplicates
+from domain.periods import Frequency, Period
 from domain.policy import Policy
 from domain.reminders import Cadence, SendWindow, Step, due_step, local_moment
 from domain.reporting import latest_returns, load_calendar
-from domain.views import (
-    completed_in,
-    deadline_of,
-    has_figure,
-    newest_by_period,
-    open_periods,
-    records,
-)
+from domain.views import completed_in, has_figure, newest_by_period, open_periods_of
 from domain.weekly import SummarySchedule
 
 REMINDER_KINDS = frozenset({Kind.REMINDER})
 CHASER_KINDS = frozenset({Kind.CHASER, Kind.OVERDUE})
 SWEEP_HOUR = 9  # reminders and chasers go at 09:00 London time (DESIGN.md "Cycle")
+CHUNK = 1000  # rows a sweep's statement writes, or ids it reads, at most
 
 
 @dataclass(frozen=True)
@@ -75,39 +72,58 @@ async def sweep(
     escalation to the escalation owner (in their daily digest, every working day until it
     is acknowledged or arrives). Submitted returns get nothing; snoozed people get
     nothing until the snooze ends; an owner away gets nothing, whoever covers for them gets
-    theirs (domain/cover.py). Nothing is queued on a weekend or bank holiday."""
+    theirs (domain/cover.py). Nothing is queued on a weekend or bank holiday.
+
+    A council has thousands of measures, so the sweep reads set-wise (the measures and their
+    delegates as rows, their open periods from period labels alone, the snoozes and absences
+    once), works out each (deadline, cadence)'s step once, and writes its rows in a few
+    multi-row INSERT … ON CONFLICT DO NOTHING RETURNING statements, whose returned keys say
+    which rows are new: no statement per measure, return or message."""
     result = SweepResult()
     calendar = await load_calendar(session)
     today = now.astimezone(timetable.window.zone).date()
     if not calendar.is_working_day(today):
         result.skip("not a working day")
         return result
-    measures = (await session.scalars(select(Measure).where(Measure.active))).all()
-    read = await records(session, measures)
+    measures = await _swept_measures(session)
+    periods = await open_periods_of(session, measures, today, timetable.open_from)
     snoozes = {
-        (s.measure_id, s.period, s.person_id): s.until
-        for s in (await session.scalars(select(Snooze).where(Snooze.until > today))).all()
+        (measure_id, period, person_id)
+        for measure_id, period, person_id in await session.execute(
+            select(Snooze.measure_id, Snooze.period, Snooze.person_id).where(Snooze.until > today)
+        )
     }
     away = await cover.away_on(session, today)
+    whole = await _read_whole(session, [m.id for m in measures if away.is_away(m.owner_id)])
     steps = {str(k) for k in kinds}
     nine = local_moment(today, time(SWEEP_HOUR), timetable.window.zone)
     send_at = timetable.window.next_allowed(max(now, nine), calendar)
-    digests = overdue.Collected()
+    cadences: dict[str | None, Cadence] = {}
+    owed: dict[tuple[date, Cadence], Step | None] = {}
+    escalating: list[tuple[_Swept, Period]] = []
+    messages: list[_Message] = []
     for measure in measures:
-        cadence = timetable.cadence.for_measure(measure.reminder_days)
-        for period in open_periods(measure, read[measure.id], today, timetable.open_from):
-            deadline = deadline_of(measure, period, calendar)
+        if measure.reminder_days not in cadences:
+            cadences[measure.reminder_days] = timetable.cadence.for_measure(measure.reminder_days)
+        cadence = cadences[measure.reminder_days]
+        for period in periods[measure.id]:
+            deadline = calendar.deadline(period, measure.deadline_working_days, measure.code)
             # Past the escalation point a return is owed its escalation owner's digest every
             # working day while it is not acknowledged, however long ago that point was:
             # not through due_step, which lets a step lapse after a working week.
-            escalation_day = calendar.add_working_days(deadline, cadence.escalate_after)
-            if Kind.OVERDUE in steps and escalation_day <= today:
-                await _escalate_overdue(session, measure, period, now, digests, result)
-            step = due_step(deadline, today, calendar, cadence, steps)
+            if Kind.OVERDUE in steps and (
+                calendar.add_working_days(deadline, cadence.escalate_after) <= today
+            ):
+                escalating.append((measure, period))
+            if (deadline, cadence) not in owed:  # the same for every measure due that day
+                owed[(deadline, cadence)] = due_step(deadline, today, calendar, cadence, steps)
+            step = owed[(deadline, cadence)]
             if step is not None and step.kind != Kind.OVERDUE:
-                await _queue_step(
-                    session, measure, period, deadline, step, snoozes, away, now, send_at, result
+                messages += _step_messages(
+                    measure, period, deadline, step, snoozes, away, whole, result
                 )
+    digests = await _escalate_overdue(session, escalating, now, result)
+    await _queue_messages(session, messages, now, send_at, result)
     if digests.owners:
         result.queued += await overdue.queue_digests(session, digests.owners, today, now, send_at)
     if Kind.OVERDUE in steps:  # the chasers' sweep: milestones past their date, once each
@@ -115,69 +131,90 @@ async def sweep(
     return result
 
 
-async def _escalate_overdue(
-    session: AsyncSession,
-    measure: Measure,
-    period: Period,
-    now: datetime,
-    digests: overdue.Collected,
-    result: SweepResult,
-) -> None:
-    """A return overdue past the escalation point: its ``Escalation(reason="overdue")`` (which
-    holds its acknowledgement) is raised once, and its escalation owner is owed today's digest
-    (domain/overdue.py) while it is not acknowledged: one card a day for all their returns,
-    never one per return."""
-    if measure.escalation_owner_id is None:
-        result.skip("no escalation owner")
-        return
-    raised = await session.execute(
-        insert_ignoring_duplicates(
-            session,
-            Escalation,
-            {
-                "measure_id": measure.id,
-                "period": period.label,
-                "reason": overdue.REASON,
-                "escalation_owner_id": measure.escalation_owner_id,
-                "raised_at": now,
-                "deep_dive_requested": False,
-            },
-        )
-    )
-    if cast(CursorResult[Any], raised).rowcount:
-        result.escalated.append(f"{measure.code}:{period.label}")
-    acknowledged = await session.scalar(
-        select(Escalation.acknowledged_at).where(
-            Escalation.measure_id == measure.id,
-            Escalation.period == period.label,
-            Escalation.reason == overdue.REASON,
-        )
-    )
-    if acknowledged is not None:
-        result.skip("acknowledged")
-        return
-    digests.add(measure.escalation_owner_id, f"{measure.code} {period.label}")
+@dataclass(frozen=True, slots=True)
+class _Swept:
+    """What the sweep reads of an active measure, as a row: who its messages go to (its
+    delegates' ids in email order, as ``Measure.delegates``) and what its timetable is."""
+
+    id: int
+    code: str
+    kind: MeasureKind
+    frequency: Frequency
+    owner_id: int
+    escalation_owner_id: int | None
+    reminder_days: str | None
+    deadline_working_days: int
+    delegate_ids: tuple[int, ...]
+
+    @property
+    def is_key_action(self) -> bool:
+        return self.kind is MeasureKind.KEY_ACTION
 
 
-async def _queue_step(
-    session: AsyncSession,
-    measure: Measure,
+async def _swept_measures(session: AsyncSession) -> list[_Swept]:
+    """Every active measure, by id, with its delegates: two statements however many."""
+    delegates: dict[int, list[int]] = {}
+    for measure_id, person_id in await session.execute(
+        select(Delegate.measure_id, Delegate.person_id)
+        .join(Person, Person.id == Delegate.person_id)
+        .order_by(Delegate.measure_id, Person.email)
+    ):
+        delegates.setdefault(measure_id, []).append(person_id)
+    rows = await session.execute(
+        select(
+            Measure.id,
+            Measure.code,
+            Measure.kind,
+            Measure.frequency,
+            Measure.owner_id,
+            Measure.escalation_owner_id,
+            Measure.reminder_days,
+            Measure.deadline_working_days,
+        )
+        .where(Measure.active)
+        .order_by(Measure.id)
+    )
+    return [_Swept(*row, tuple(delegates.get(row[0], ()))) for row in rows]
+
+
+async def _read_whole(session: AsyncSession, ids: list[int]) -> dict[int, Measure]:
+    """These measures (those of owners away today, who are few) as ORM objects, for
+    ``cover.Away.recipients``, which reads their delegates and their owners' covers."""
+    found: dict[int, Measure] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = select(Measure).where(Measure.id.in_(ids[start : start + CHUNK]))
+        found.update((m.id, m) for m in (await session.scalars(chunk)).all())
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """A reminder or chaser a sweep owes someone, before it is inserted."""
+
+    kind: Kind
+    reason_key: str
+    person_id: int
+    payload: dict[str, Any]
+
+
+def _step_messages(
+    measure: _Swept,
     period: Period,
     deadline: date,
     step: Step,
-    snoozes: dict[tuple[int, str, int], date],
+    snoozes: set[tuple[int, str, int]],
     away: cover.Away,
-    now: datetime,
-    send_at: datetime,
+    whole: dict[int, Measure],
     result: SweepResult,
-) -> None:
-    """Queue the message an open return is owed today, to each of its recipients (an away
-    owner's covers in their place: their message says whom they cover)."""
+) -> list[_Message]:
+    """The message an open return is owed today, to each of its recipients (an away owner's
+    covers in their place: their message says whom they cover)."""
     if away.is_away(measure.owner_id):
         result.skip("owner away")
-    for recipient in away.recipients(measure):
-        person = recipient.person
-        if (measure.id, period.label, person.id) in snoozes:
+    kind = Kind(step.kind)
+    out = []
+    for person_id, covering_id in _recipients(measure, away, whole):
+        if (measure.id, period.label, person_id) in snoozes:
             result.skip("snoozed")
             continue
         payload: dict[str, Any] = {
@@ -186,21 +223,135 @@ async def _queue_step(
             "step": step.label,
             "deadline": deadline.isoformat(),
         }
-        if recipient.covering is not None:
-            payload["covering_id"] = recipient.covering.person_id
-        key = await queue(
-            session,
-            Kind(step.kind),
-            f"{measure.code}:{period.label}:{step.label}:{person.id}",
-            person_id=person.id,
-            payload=payload,
-            not_before=send_at,
-            now=now,
+        if covering_id is not None:
+            payload["covering_id"] = covering_id
+        key = f"{kind.value}:{measure.code}:{period.label}:{step.label}:{person_id}"
+        out.append(_Message(kind, key, person_id, payload))
+    return out
+
+
+def _recipients(
+    measure: _Swept, away: cover.Away, whole: dict[int, Measure]
+) -> list[tuple[int, int | None]]:
+    """``cover.Away.recipients`` from ids: (person id, id of the away owner they cover, or
+    None), the owner first, then the delegates who are not away. An away owner's measure
+    (rare) goes through ``Away.recipients`` itself, on the measure read ``whole``."""
+    if away.is_away(measure.owner_id):
+        return [
+            (r.person.id, r.covering.person_id if r.covering is not None else None)
+            for r in away.recipients(whole[measure.id])
+        ]
+    people = dict.fromkeys([measure.owner_id])
+    people.update(dict.fromkeys(d for d in measure.delegate_ids if not away.is_away(d)))
+    return [(person_id, None) for person_id in people]
+
+
+async def _queue_messages(
+    session: AsyncSession,
+    messages: list[_Message],
+    now: datetime,
+    send_at: datetime,
+    result: SweepResult,
+) -> None:
+    """Insert the messages' rows, a chunk per statement; each new row's reason key goes to
+    ``result.queued`` (in the sweep's order), each already queued is counted as such."""
+    new: set[str] = set()
+    seen: set[str] = set()
+    rows = []
+    for message in messages:
+        if message.reason_key in seen:
+            continue
+        seen.add(message.reason_key)
+        rows.append(
+            {
+                "reason_key": message.reason_key,
+                "kind": message.kind.value,
+                "person_id": message.person_id,
+                "conversation_id": None,
+                "payload": message.payload,
+                "not_before": send_at,
+                "state": NotificationState.PENDING.value,
+                "attempts": 0,
+                "created_at": now,
+            }
         )
-        if key is not None:  # None when the same step was queued before
-            result.queued.append(key)
+    table = Notification.__table__
+    for start in range(0, len(rows), CHUNK):
+        inserted = await session.execute(
+            insert_ignoring_duplicates(session, table).returning(table.c.reason_key),
+            rows[start : start + CHUNK],
+        )
+        new.update(inserted.scalars())
+    for message in messages:
+        if message.reason_key in new:
+            new.discard(message.reason_key)  # a key twice in one sweep: the second is a repeat
+            result.queued.append(message.reason_key)
         else:
             result.skip("queued before")
+
+
+async def _escalate_overdue(
+    session: AsyncSession,
+    returns: list[tuple[_Swept, Period]],
+    now: datetime,
+    result: SweepResult,
+) -> overdue.Collected:
+    """Returns overdue past the escalation point: each one's ``Escalation(reason="overdue")``
+    (which holds its acknowledgement) is raised once, and its escalation owner is owed
+    today's digest (domain/overdue.py) while it is not acknowledged: one card a day for all
+    their returns, never one per return."""
+    digests = overdue.Collected()
+    owned = []
+    for measure, period in returns:
+        if measure.escalation_owner_id is None:
+            result.skip("no escalation owner")
+        else:
+            owned.append((measure, period))
+    if not owned:
+        return digests
+    table = Escalation.__table__
+    raised: set[tuple[int, str]] = set()
+    rows = [
+        {
+            "measure_id": measure.id,
+            "period": period.label,
+            "reason": overdue.REASON,
+            "escalation_owner_id": measure.escalation_owner_id,
+            "raised_at": now,
+            "deep_dive_requested": False,
+        }
+        for measure, period in owned
+    ]
+    for start in range(0, len(rows), CHUNK):
+        inserted = await session.execute(
+            insert_ignoring_duplicates(session, table).returning(
+                table.c.measure_id, table.c.period
+            ),
+            rows[start : start + CHUNK],
+        )
+        raised.update((measure_id, period) for measure_id, period in inserted)
+    ids = sorted({measure.id for measure, _ in owned})
+    acknowledged: set[tuple[int, str]] = set()
+    for start in range(0, len(ids), CHUNK):
+        acknowledged.update(
+            (measure_id, period)
+            for measure_id, period in await session.execute(
+                select(Escalation.measure_id, Escalation.period).where(
+                    Escalation.measure_id.in_(ids[start : start + CHUNK]),
+                    Escalation.reason == overdue.REASON,
+                    Escalation.acknowledged_at.is_not(None),
+                )
+            )
+        )
+    for measure, period in owned:
+        if (measure.id, period.label) in raised:
+            result.escalated.append(f"{measure.code}:{period.label}")
+        if (measure.id, period.label) in acknowledged:
+            result.skip("acknowledged")
+            continue
+        assert measure.escalation_owner_id is not None
+        digests.add(measure.escalation_owner_id, f"{measure.code} {period.label}")
+    return digests
 
 
 def shard_of(shards: int) -> ColumnElement[int]:

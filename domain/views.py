@@ -11,8 +11,22 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, literal, null, or_, select, true, union_all
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from domain import benchmarks, cover
 from domain.action_plans import ActionItem, open_items
@@ -415,8 +429,196 @@ class Listed(Periodic, Protocol):
 async def open_periods_of(
     session: AsyncSession, measures: Sequence[Listed], today: date, open_from: date | None = None
 ) -> dict[int, list[Period]]:
-    """``open_periods`` for many measures at once (thousands, for the exception report), by
-    measure id, from period labels alone: the same rule, without reading any return whole."""
+    """``open_periods`` for many measures at once (thousands, for the reminder sweep and the
+    exception report), by measure id, from period labels alone: the same rule, without
+    reading any return whole.
+
+    A council's returns and targets are hundreds of thousands of rows, so they are not read
+    row by row: the database gives each measure's first period (of targets and returns)
+    and the span of its periods with a figure as aggregates (``_spans``), and only the
+    measures whose periods with a figure have a gap in that span (rare: a return still
+    waiting while later ones have come) have those periods read one by one."""
+    ids = {m.id for m in measures}
+    if not ids:
+        return {}
+    spans = await _spans(session, ids)
+    if spans is None:  # a period label not as PerfBot writes it: row by row, as ever
+        return await _open_periods_by_rows(session, measures, today, open_from)
+    firsts, closed, gaps = spans
+    key_actions = [m.id for m in measures if m.is_key_action]
+    statuses = await _newest_statuses(session, key_actions) if key_actions else {}
+    locked = await locked_periods(session)
+    letters = {f: _letter(f) for f in Frequency}
+    undated = [m for m in measures if (m.id, letters[m.frequency]) not in firsts]
+    created = await _created(session, undated) if undated else {}
+    between: dict[tuple[Period, Period], list[Period]] = {}
+    out: dict[int, list[Period]] = {}
+    for m in measures:
+        if m.is_key_action and completed_in(m, statuses.get(m.id, {})):
+            out[m.id] = []
+            continue
+        letter = letters[m.frequency]
+        first_label = firsts.get((m.id, letter))
+        last = current_period(m, today)
+        first = first_period(
+            m, [first_label] if first_label else [], created.get(m.id), today, open_from
+        )
+        if first > last:
+            out[m.id] = []
+            continue
+        if (first, last) not in between:
+            between[(first, last)] = periods_between(first, last)
+        low, high = closed.get((m.id, letter), (0, -1))
+        shut = gaps.get(m.id)
+        out[m.id] = [
+            p
+            for p in between[(first, last)]
+            if p.label not in locked
+            and (p.label not in shut if shut is not None else not low <= _ordinal(p) <= high)
+        ]
+    return out
+
+
+def _letter(frequency: Frequency) -> str:
+    """The letter a period label of this frequency has after its year ("" for annual)."""
+    return Period.containing(date(2000, 4, 1), frequency).label[8:9]
+
+
+def _ordinal(period: Period) -> int:
+    """A period's place in its frequency's order, as ``_ordinal_of`` works it out in SQL."""
+    return period.year * period.frequency.periods_per_year + period.index - 1
+
+
+def _ordinal_of(label: Any) -> tuple[Any, Any]:
+    """SQL for a canonical period label's letter (M, Q, H, or "" for annual) and its place
+    in its frequency's order (year * periods a year + index - 1): consecutive periods of a
+    frequency have consecutive places, and the order of places is the order of periods."""
+    year = cast(func.substr(label, 1, 4), Integer)
+    letter = func.substr(label, 9, 1)
+    index = case((func.length(label) == 7, 1), else_=cast(func.substr(label, 10), Integer))
+    per_year = case((letter == "M", 12), (letter == "Q", 4), (letter == "H", 2), else_=1)
+    return letter, year * per_year + index - 1
+
+
+def _label_at(letter: str, ordinal: int) -> str:
+    per_year = {"M": 12, "Q": 4, "H": 2}.get(letter, 1)
+    year, index = divmod(ordinal, per_year)
+    words = f"{year}/{(year + 1) % 100:02d}"
+    return f"{words} {letter}{index + 1}" if letter else words
+
+
+def _newest_version() -> Any:
+    """Whether a return row is its period's newest version (a correlated subquery on the
+    unique (measure, period, version) index)."""
+    newer = aliased(Return)
+    return Return.version == (
+        select(func.max(newer.version))
+        .where(newer.measure_id == Return.measure_id, newer.period == Return.period)
+        .scalar_subquery()
+    )
+
+
+FEW = 500  # measures few enough to name in a statement (a person's, a service's)
+_FIGURE = or_(Return.value.is_not(None), and_(Return.status.is_not(None), Return.status != ""))
+
+
+async def _spans(
+    session: AsyncSession, ids: set[int]
+) -> (
+    tuple[dict[tuple[int, str], str], dict[tuple[int, str], tuple[int, int]], dict[int, set[str]]]
+    | None
+):
+    """By (measure id, letter): the first period label of its targets and returns, and the
+    (first, last) places of the periods whose newest return has a figure; by measure id,
+    the labels of those periods for the measures where they are not consecutive. None if
+    any stored label is not canonical (the SQL reads labels by position)."""
+    few = sorted(ids) if len(ids) <= FEW else None  # else all: cheaper than a long IN list
+    of_target = Target.measure_id.in_(few) if few is not None else true()
+    of_return = Return.measure_id.in_(few) if few is not None else true()
+    labels = union(
+        select(Target.period.label("period")).where(of_target),
+        select(Return.period).where(of_return),
+    ).subquery()
+    for (label,) in await session.execute(select(labels.c.period)):
+        if _period(label) is None or _period(label).label != label:  # type: ignore[union-attr]
+            return None
+    everything = union_all(
+        select(Target.measure_id.label("measure_id"), Target.period.label("period")).where(
+            of_target
+        ),
+        select(Return.measure_id, Return.period).where(of_return),
+    ).subquery()
+    letter, place = _ordinal_of(everything.c.period)
+    firsts: dict[tuple[int, str], str] = {}
+    for measure_id, found, first in await session.execute(
+        select(everything.c.measure_id, letter, func.min(place)).group_by(
+            everything.c.measure_id, letter
+        )
+    ):
+        if measure_id in ids:
+            firsts[(measure_id, found)] = _label_at(found, first)
+    letter, place = _ordinal_of(Return.period)
+    closed: dict[tuple[int, str], tuple[int, int]] = {}
+    gappy: set[int] = set()
+    for measure_id, found, low, high, count in await session.execute(
+        select(Return.measure_id, letter, func.min(place), func.max(place), func.count())
+        .where(_FIGURE, _newest_version(), of_return)
+        .group_by(Return.measure_id, letter)
+    ):
+        if measure_id in ids:
+            closed[(measure_id, found)] = (low, high)
+            if count != high - low + 1:
+                gappy.add(measure_id)
+    gaps: dict[int, set[str]] = {i: set() for i in gappy}
+    wanted = sorted(gappy)
+    for start in range(0, len(wanted), 500):
+        for measure_id, label in await session.execute(
+            select(Return.measure_id, Return.period).where(
+                Return.measure_id.in_(wanted[start : start + 500]), _FIGURE, _newest_version()
+            )
+        ):
+            gaps[measure_id].add(label)
+    return firsts, closed, gaps
+
+
+async def _newest_statuses(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, _Status]]:
+    """The status of each period's newest return of these key actions: what completed_in
+    reads."""
+    found: dict[int, dict[str, _Status]] = {}
+    for start in range(0, len(ids), 500):
+        for measure_id, label, status in await session.execute(
+            select(Return.measure_id, Return.period, Return.status).where(
+                Return.measure_id.in_(ids[start : start + 500]), _newest_version()
+            )
+        ):
+            found.setdefault(measure_id, {})[label] = _Status(status)
+    return found
+
+
+async def _created(session: AsyncSession, measures: Sequence[Listed]) -> dict[int, date]:
+    """The day each of these measures was set up (its first audit entry of creation)."""
+    codes = {m.code: m.id for m in measures}
+    created: dict[int, date] = {}
+    wanted = sorted(codes)
+    for start in range(0, len(wanted), 500):
+        for code, at in await session.execute(
+            select(AuditEntry.key, func.min(AuditEntry.at))
+            .where(
+                AuditEntry.entity == "measure",
+                AuditEntry.action == "create",
+                AuditEntry.key.in_(wanted[start : start + 500]),
+            )
+            .group_by(AuditEntry.key)
+        ):
+            created[codes[code]] = today_in_london(at) if isinstance(at, datetime) else at
+    return created
+
+
+async def _open_periods_by_rows(
+    session: AsyncSession, measures: Sequence[Listed], today: date, open_from: date | None = None
+) -> dict[int, list[Period]]:
+    """``open_periods_of`` reading every return's and target's period label, row by row:
+    for a database holding a label not in PerfBot's own form, which ``_spans`` cannot read."""
     ids = {m.id for m in measures}
     if not ids:
         return {}
@@ -611,13 +813,23 @@ def build_open_return(
 
 
 def returns_of(
-    measure: Measure, record: Record, today: date, policy: Policy, calendar: WorkingCalendar
+    measure: Measure,
+    record: Record,
+    today: date,
+    policy: Policy,
+    calendar: WorkingCalendar,
+    shown: tuple[list[Period], str] | None = None,
 ) -> list[OpenReturn]:
     """A measure's open returns, oldest first; when none is open, its latest period's (a key
-    action reported complete: its latest period's, as complete)."""
-    completed = completed_in(measure, record.returns) or ""
-    periods = open_periods(measure, record, today, policy.open_from)
-    periods = periods or [current_period(measure, today)]
+    action reported complete: its latest period's, as complete). ``shown``: those periods
+    and the period it was completed in ("" if not), as ``_card_records`` works them out
+    (its ``record`` then holds only what their cards show)."""
+    if shown is None:
+        completed = completed_in(measure, record.returns) or ""
+        periods = open_periods(measure, record, today, policy.open_from)
+        periods = periods or [current_period(measure, today)]
+    else:
+        periods, completed = shown
     return [
         build_open_return(
             measure,
@@ -803,14 +1015,76 @@ async def _returns_of_all(
     session: AsyncSession, measures: Sequence[Measure], today: date, policy: Policy
 ) -> list[OpenReturn]:
     calendar = await load_calendar(session)
-    read = await records(session, measures)
+    read, shown = await _card_records(session, measures, today, policy.open_from)
     plans = await open_items(session, [m.id for m in measures], today)
     compared = await benchmarks.rows_of(session, [m.id for m in measures])
     return [
         replace(item, actions=tuple(plans[m.id]), benchmarks=_benchmarks(item, compared[m.id]))
         for m in measures
-        for item in returns_of(m, read[m.id], today, policy, calendar)
+        for item in returns_of(m, read[m.id], today, policy, calendar, shown[m.id])
     ]
+
+
+async def _card_records(
+    session: AsyncSession, measures: Sequence[Measure], today: date, open_from: date | None
+) -> tuple[dict[int, Record], dict[int, tuple[list[Period], str]]]:
+    """What ``returns_of`` shows of many measures (a person's, or a council's for status),
+    read for the periods shown only: each measure's open periods (``open_periods_of``, from
+    period labels alone) or its latest, with the period a key action was completed in; and
+    the newest returns and targets of those periods and the four before each, not of every
+    period the measure has had."""
+    ids = [m.id for m in measures]
+    if not ids:
+        return {}, {}
+    periods = await open_periods_of(session, measures, today, open_from)
+    key_actions = [m.id for m in measures if m.is_key_action]
+    statuses = await _newest_statuses(session, key_actions) if key_actions else {}
+    shown = {
+        m.id: (
+            periods[m.id] or [current_period(m, today)],
+            completed_in(m, statuses.get(m.id, {})) or "" if m.is_key_action else "",
+        )
+        for m in measures
+    }
+    labels = sorted({label for ps, _ in shown.values() for p in ps for label in history_labels(p)})
+    few = ids if len(ids) <= FEW else None
+    newest = await latest_returns(session, few, labels)
+    returns: dict[int, dict[str, Return]] = {i: {} for i in ids}
+    for (measure_id, label), ret in newest.items():
+        if measure_id in returns:
+            returns[measure_id][label] = ret
+    targets: dict[int, dict[str, Decimal]] = {i: {} for i in ids}
+    of_target = Target.measure_id.in_(few) if few is not None else true()
+    for measure_id, label, value in await session.execute(
+        select(Target.measure_id, Target.period, Target.value).where(
+            of_target, Target.period.in_(labels)
+        )
+    ):
+        if measure_id in targets:
+            targets[measure_id][label] = value
+    escalated: dict[int, set[str]] = {i: set() for i in ids}
+    of_escalation = Escalation.measure_id.in_(few) if few is not None else true()
+    for measure_id, label in await session.execute(
+        select(Escalation.measure_id, Escalation.period).where(
+            of_escalation, Escalation.reason == "overdue"
+        )
+    ):
+        if measure_id in escalated:
+            escalated[measure_id].add(label)
+    locked = await locked_periods(session)
+    milestones = await milestones_of(session, key_actions) if key_actions else {}
+    read = {
+        i: Record(
+            returns[i],
+            targets[i],
+            frozenset(escalated[i]),
+            None,
+            locked,
+            tuple(milestones.get(i, ())),
+        )
+        for i in ids
+    }
+    return read, shown
 
 
 async def service_status(

@@ -50,6 +50,10 @@ class WorkingCalendar:
         self.closures = frozenset(closures)
         self.deadlines = {(d.code, d.period): d for d in deadlines}
         self._due: dict[tuple[date, int], date] = {}  # thousands of measures share a period
+        # The same for the counts between days: a status of thousands of returns overdue
+        # since the same few deadlines counts each span once, not once per return.
+        self._between: dict[tuple[date, date], int] = {}
+        self._added: dict[tuple[date, int], date] = {}
 
     def is_bank_holiday(self, day: date) -> bool:
         return day in _bank_holidays(day.year)
@@ -63,26 +67,37 @@ class WorkingCalendar:
         Counting starts from the next day, so one working day after Friday is Monday.
         Zero gives ``day`` itself if it is a working day, else the next working day.
         """
+        key = (day, count)
+        found = self._added.get(key)
+        if found is not None:
+            return found
         if count == 0:
-            return day if self.is_working_day(day) else self.add_working_days(day, 1)
-        step = timedelta(days=1 if count > 0 else -1)
-        remaining = abs(count)
-        while remaining:
-            day += step
-            if self.is_working_day(day):
-                remaining -= 1
-        return day
+            found = day if self.is_working_day(day) else self.add_working_days(day, 1)
+        else:
+            step = timedelta(days=1 if count > 0 else -1)
+            remaining = abs(count)
+            found = day
+            while remaining:
+                found += step
+                if self.is_working_day(found):
+                    remaining -= 1
+        self._added[key] = found
+        return found
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after ``start`` up to and including ``end`` (negative if end < start)."""
         if end < start:
             return -self.working_days_between(end, start)
+        found = self._between.get((start, end))
+        if found is not None:
+            return found
         days = 0
         current = start
         while current < end:
             current += timedelta(days=1)
             if self.is_working_day(current):
                 days += 1
+        self._between[(start, end)] = days
         return days
 
     def published(self, period: Period, code: str | None = None) -> PublishedDeadline | None:
