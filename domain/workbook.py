@@ -131,12 +131,23 @@ def _sheet(name: str, table: list[list[str]]) -> Sheet:
         return Sheet(name, [])
     columns = [c.strip().lower().replace(" ", "_") for c in table[header_index]]
     sheet = Sheet(name, columns)
+    width = len(columns)
+    every_named = all(columns) and len(set(columns)) == width
+    # The same code, period or word fills thousands of cells: each kept once, not per cell.
+    known: dict[str, str] = {}
+    once = known.setdefault
     for offset, row in enumerate(table[header_index + 1 :], start=header_index + 2):
-        cells = [c.strip() for c in row]
+        stripped = list(map(str.strip, row))
+        cells = list(map(once, stripped, stripped))
         if not any(cells):
             continue
-        values = {col: (cells[i] if i < len(cells) else "") for i, col in enumerate(columns) if col}
-        if any(cells[len(columns) :]):
+        if every_named and len(cells) == width:  # the usual row: a cell under each column
+            values = dict(zip(columns, cells, strict=True))
+        else:
+            values = {
+                col: (cells[i] if i < len(cells) else "") for i, col in enumerate(columns) if col
+            }
+        if any(cells[width:]):
             sheet.overflowing[offset] = len(cells) - next(
                 i for i, c in enumerate(reversed(cells)) if c
             )
