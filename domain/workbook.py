@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -202,16 +204,129 @@ def write_folder(
 
 
 def _xlsx(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
-    from openpyxl import Workbook
+    """The sheets as one workbook, as openpyxl writes it. openpyxl spends about 11 µs on a
+    cell even in write-only mode (27 s for a large council's 240,000 rows of ten): a sheet
+    whose cells are all text, whole numbers, Decimals or empty has its rows written here
+    instead, in the very XML openpyxl writes for them, into the workbook openpyxl made with
+    the header rows alone. A sheet with any other cell (a date, a formula-like text, ...) is
+    written by openpyxl whole, so every file is what openpyxl alone would write."""
+    tables = [(name, columns, list(rows)) for name, columns, rows in sheets]
+    fast = [all(_plain_row(row) for row in rows) for _, _, rows in tables]
+    skeleton = _openpyxl_xlsx(
+        [
+            (name, columns, [] if quick else rows)
+            for (name, columns, rows), quick in zip(tables, fast, strict=True)
+        ],
+        [len(rows) for _, _, rows in tables],
+        [max([len(columns), *map(len, rows)]) for _, columns, rows in tables],
+    )
+    if not any(fast):
+        return skeleton
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(skeleton)) as made, zipfile.ZipFile(out, "w") as written:
+        for info in made.infolist():
+            data = made.read(info)
+            number = _sheet_number(info.filename)
+            if number is None or not fast[number - 1]:
+                written.writestr(info, data)
+                continue
+            head, tail = data.decode("utf-8").split("</row>", 1)
+            with written.open(info, "w") as part:
+                part.write(f"{head}</row>".encode())
+                rows = tables[number - 1][2]
+                for start in range(0, len(rows), 1000):
+                    part.write(
+                        "".join(
+                            _row_xml(index, row)
+                            for index, row in enumerate(rows[start : start + 1000], start=start + 2)
+                        ).encode()
+                    )
+                part.write(tail.encode())
+    return out.getvalue()
 
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for name, columns, rows in sheets:
+
+def _openpyxl_xlsx(
+    sheets: Sequence[tuple[str, Sequence[str], list[Sequence[Any]]]],
+    heights: Sequence[int],
+    widths: Sequence[int],
+) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    # Write-only: each row goes straight to the sheet's XML, not into a cell object each.
+    workbook = Workbook(write_only=True)
+    for (name, columns, rows), height, width in zip(sheets, heights, widths, strict=True):
         sheet = workbook.create_sheet(name)
+        # The sheet's extent, as the ordinary writer puts it in each sheet (a write-only one
+        # cannot know it before the rows): readers such as openpyxl's read-only mode use it.
+        extent = f"A1:{get_column_letter(max(width, 1))}{height + 1}"
+        sheet.calculate_dimension = lambda extent=extent: extent
+        sheet.freeze_panes = "A2"
         sheet.append(list(columns))
         for row in rows:
             sheet.append(list(row))
-        sheet.freeze_panes = "A2"
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+_SHEET_PART = re.compile(r"^xl/worksheets/sheet(\d+)\.xml$")
+# What openpyxl refuses in a cell (it raises), or writes as other than text: a formula, an
+# error code; and what it cuts (over 32,767 characters). Such a sheet is left to openpyxl.
+_NOT_PLAIN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+_ERROR_CODES = frozenset(("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"))
+
+
+def _sheet_number(name: str) -> int | None:
+    match = _SHEET_PART.match(name)
+    return int(match.group(1)) if match else None
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if value is None or kind is int:
+        return True
+    if kind is Decimal:
+        return bool(value.is_finite())
+    if kind is str:
+        return (
+            len(value) <= 32_767
+            and not (len(value) > 1 and value[0] == "=")
+            and value not in _ERROR_CODES
+            and not _NOT_PLAIN.search(value)
+        )
+    return False
+
+
+def _plain_row(row: Sequence[Any]) -> bool:
+    return len(row) <= len(_LETTERS) and all(map(_plain, row))
+
+
+def _column_letters(count: int) -> list[str]:
+    from openpyxl.utils import get_column_letter
+
+    return [get_column_letter(n) for n in range(1, count + 1)]
+
+
+_LETTERS = _column_letters(200)
+
+
+def _row_xml(index: int, row: Sequence[Any]) -> str:
+    """One row as openpyxl's write-only writer puts it (ElementTree's escaping and spacing)."""
+    cells = []
+    for letter, value in zip(_LETTERS, row, strict=False):
+        if value is None:
+            continue
+        if type(value) is str:
+            if not value:
+                cells.append(f'<c r="{letter}{index}" t="inlineStr" />')
+                continue
+            text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            stripped = value.strip()
+            space = ' xml:space="preserve"' if stripped and stripped != value else ""
+            cells.append(f'<c r="{letter}{index}" t="inlineStr"><is><t{space}>{text}</t></is></c>')
+        else:
+            # As openpyxl formats a number: through a float (a Decimal's digits to 16 places).
+            number = "%.16g" % value  # noqa: UP031 - not str.format, which keeps a Decimal's own
+            cells.append(f'<c r="{letter}{index}" t="n"><v>{number}</v></c>')
+    return f'<row r="{index}">{"".join(cells)}</row>'
