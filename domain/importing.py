@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Table, bindparam, insert, select, update
@@ -63,6 +64,7 @@ from domain.views import has_figure, locked_sentence, shown_value
 from domain.workbook import SHEETS, Sheet
 
 T = TypeVar("T")
+_RowT = TypeVar("_RowT", "_TargetRow", "_ActualRow")
 
 REQUIRED_COLUMNS = {
     "people": ("email", "name"),
@@ -181,7 +183,7 @@ def _cell(raw: str) -> tuple[str, str]:
 class _Row:
     """One spreadsheet row being read; problems are collected, not raised."""
 
-    def __init__(self, sheet: str, number: int, values: dict[str, str], problems: list[Problem]):
+    def __init__(self, sheet: str, number: int, values: Mapping[str, str], problems: list[Problem]):
         self.sheet = sheet
         self.number = number
         self.values = values
@@ -399,6 +401,9 @@ async def import_workbook(
     deadline_rows = _read_deadlines(sheets.get("deadlines"), problems, facts)
     benchmark_rows = _read_benchmarks(sheets.get("benchmarks"), problems, facts, measure_rows)
     milestone_rows = _read_milestones(sheets.get("milestones"), problems, facts, known_emails)
+    # Every row is read: the cells go when the caller keeps no hold on them (the command
+    # hands them over), 100 MB for a large council.
+    del sheets
     locks = await all_locks(session)
     if locks and reason is None:
         await _check_locks(session, locks, measures, target_rows, actual_rows, problems)
@@ -413,7 +418,9 @@ async def import_workbook(
     await writer.write_services(service_rows)
     await writer.write_measures(measure_rows)
     await writer.write_targets(target_rows)
+    target_rows.clear()  # written: the memory is the actuals'
     await writer.write_actuals(actual_rows)
+    actual_rows.clear()
     await writer.write_closures(closure_rows)
     await writer.write_deadlines(deadline_rows)
     await writer.write_benchmarks(benchmark_rows)
@@ -1208,6 +1215,23 @@ async def newest_versions(
     return latest
 
 
+def _parts(
+    rows: list[_RowT], ids: dict[str, int]
+) -> Iterator[tuple[list[_RowT], list[int] | None]]:
+    """A sheet's rows in parts of about CHUNK, each with the ids of its measures, whose
+    stored rows are read for that part alone: memory stays flat, however large the council.
+    A sheet not grouped by measure (a measure's rows apart) is one part, for which all that
+    is stored is read at once (None). Either way the rows are taken in the sheet's order."""
+    codes = [row.code for row in rows]
+    changes = sum(1 for before, after in pairwise(codes) if before != after)
+    if changes + 1 > len(set(codes)):
+        yield rows, None
+        return
+    for start in range(0, len(rows), CHUNK):
+        part = rows[start : start + CHUNK]
+        yield part, sorted({ids[row.code] for row in part})
+
+
 def _table(entity: type[Base]) -> Table:
     """An entity's table, for Core statements."""
     return cast(Table, entity.__table__)
@@ -1414,43 +1438,45 @@ class _Writer:
         await self.session.flush()
 
     async def write_targets(self, rows: list[_TargetRow]) -> None:
-        """Compared with what is stored, read once as (id, value) by (measure id, period);
-        only the differences are written, in bulk."""
+        """Compared with what is stored, read (part by part: ``_parts``) as (id, value) by
+        (measure id, period); only the differences are written, in bulk."""
         if not rows:
             return
         table = _table(Target)
-        existing: dict[tuple[int, str], tuple[int, Decimal]] = {
-            (measure_id, period): (target_id, value)
-            for target_id, measure_id, period, value in await self.session.execute(
-                select(table.c.id, table.c.measure_id, table.c.period, table.c.value)
-            )
-        }
         created: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
         ids = {code: measure.id for code, measure in self.measures.items()}
-        for row in rows:
-            code, label, value = row.code, row.period.label, row.value
-            measure_id = ids[code]
-            stored = existing.get((measure_id, label))
-            if stored is not None and stored[1] == value:
-                self.summary.unchanged["targets"] += 1
-                continue
-            key = f"{code} {label}"
-            changes: dict[str, Any] = {
-                "target": [None if stored is None else str(stored[1]), str(value)]
+        for part, measure_ids in _parts(rows, ids):
+            query = select(table.c.id, table.c.measure_id, table.c.period, table.c.value)
+            if measure_ids is not None:
+                query = query.where(table.c.measure_id.in_(measure_ids))
+            existing: dict[tuple[int, str], tuple[int, Decimal]] = {
+                (measure_id, period): (target_id, value)
+                for target_id, measure_id, period, value in await self.session.execute(query)
             }
-            if label in self.locked:  # a correction of a signed-off period
-                changes["reason"] = self.reason
-                self.summary.restated.append(f"{key} target")
-            if stored is None:
-                created.append({"measure_id": measure_id, "period": label, "value": value})
-            else:
-                updated.append({"target_id": stored[0], "new_value": value})
-            self._count("targets", key, stored is None, changes)
-            if len(created) >= CHUNK or len(self._audit_rows) >= CHUNK:
-                await _insert(self.session, table, created)
-                created = []
-                await self.write_audit()
+            for row in part:
+                code, label, value = row.code, row.period.label, row.value
+                measure_id = ids[code]
+                stored = existing.get((measure_id, label))
+                if stored is not None and stored[1] == value:
+                    self.summary.unchanged["targets"] += 1
+                    continue
+                key = f"{code} {label}"
+                changes: dict[str, Any] = {
+                    "target": [None if stored is None else str(stored[1]), str(value)]
+                }
+                if label in self.locked:  # a correction of a signed-off period
+                    changes["reason"] = self.reason
+                    self.summary.restated.append(f"{key} target")
+                if stored is None:
+                    created.append({"measure_id": measure_id, "period": label, "value": value})
+                else:
+                    updated.append({"target_id": stored[0], "new_value": value})
+                self._count("targets", key, stored is None, changes)
+                if len(created) >= CHUNK or len(self._audit_rows) >= CHUNK:
+                    await _insert(self.session, table, created)
+                    created = []
+                    await self.write_audit()
         await _insert(self.session, table, created)
         if updated:
             await self.session.execute(
@@ -1461,89 +1487,93 @@ class _Writer:
             )
 
     async def write_actuals(self, rows: list[_ActualRow]) -> None:
-        """Compared with the newest stored versions, read once as rows of the columns
-        compared; a changed or new figure is a new version, inserted in bulk (a correction
+        """Compared with the newest stored versions, read (part by part: ``_parts``) as rows
+        of the columns compared; a changed or new figure is a new version, inserted in bulk (a correction
         of a signed-off period, rare, as an ORM object marked as a restatement)."""
         if not rows:
             return
-        latest = await newest_versions(self.session)
-        said: dict[int, dict[str, str]] = {}
-        if any(row.answers for row in rows):
-            said = await answers_of(self.session, (ret.id for ret in latest.values()))
         table = _table(Return)
         created: list[dict[str, Any]] = []
         people = {email: person.id for email, person in self.people.items()}
-        for row in rows:
-            measure = self.measures[row.code]
-            current = latest.get((measure.id, row.period.label))
-            status = row.status.value if row.status else None
-            key = f"{row.code} {row.period.label}"
-            if _same_actual(current, row, said):
-                self.summary.unchanged["actuals"] += 1
-                continue
-            version = current.version + 1 if current else 1
-            values = {
-                "measure_id": measure.id,
-                "period": row.period.label,
-                "version": version,
-                "value": row.value,
-                "status": status,
-                "exceeding_expectations": row.exceeding,
-                "commentary": row.commentary,
-                # The performance team's own figures (a council's history, or returns sent
-                # to them): imported as signed off; returns sent in Teams await approval.
-                "state": ReturnState.APPROVED,
-                "submitted_by_id": people[row.submitted_by] if row.submitted_by else None,
-                "submitted_at": row.submitted_at or self.now,
-                "source": "import",
-                "restated": False,  # a correction of a signed-off period is marked below
-            }
-            given = {name: answer for name, answer in row.answers.items() if answer}
-            restating = row.period.label in self.locked and self.reason is not None
-            if given or restating:
-                ret = Return(**values)
-                self.session.add(ret)
-                if given:  # stored apart, a row a question, for this version
-                    await self.session.flush()
-                    self.session.add_all(
-                        ReturnAnswer(return_id=ret.id, question=name, answer=answer)
-                        for name, answer in given.items()
-                    )
-                if restating:
-                    self._restate(measure, key, current, ret, self.reason or "")
+        ids = {code: measure.id for code, measure in self.measures.items()}
+        for part, measure_ids in _parts(rows, ids):
+            latest = await newest_versions(self.session, measure_ids)
+            said: dict[int, dict[str, str]] = {}
+            if any(row.answers for row in part):
+                said = await answers_of(self.session, (ret.id for ret in latest.values()))
+            for row in part:
+                measure = self.measures[row.code]
+                current = latest.get((measure.id, row.period.label))
+                status = row.status.value if row.status else None
+                key = f"{row.code} {row.period.label}"
+                if _same_actual(current, row, said):
+                    self.summary.unchanged["actuals"] += 1
                     continue
-            else:
-                created.append(values)
-            shown_new = (
-                str(row.value) if row.value is not None else progress_word(status, row.exceeding)
-            )
-            if current:
-                shown_old = (
-                    str(current.value)
-                    if current.value is not None
-                    else progress_word(current.status, current.exceeding_expectations)
+                version = current.version + 1 if current else 1
+                values = {
+                    "measure_id": measure.id,
+                    "period": row.period.label,
+                    "version": version,
+                    "value": row.value,
+                    "status": status,
+                    "exceeding_expectations": row.exceeding,
+                    "commentary": row.commentary,
+                    # The performance team's own figures (a council's history, or returns sent
+                    # to them): imported as signed off; returns sent in Teams await approval.
+                    "state": ReturnState.APPROVED,
+                    "submitted_by_id": people[row.submitted_by] if row.submitted_by else None,
+                    "submitted_at": row.submitted_at or self.now,
+                    "source": "import",
+                    "restated": False,  # a correction of a signed-off period is marked below
+                }
+                given = {name: answer for name, answer in row.answers.items() if answer}
+                restating = row.period.label in self.locked and self.reason is not None
+                if given or restating:
+                    ret = Return(**values)
+                    self.session.add(ret)
+                    if given:  # stored apart, a row a question, for this version
+                        await self.session.flush()
+                        self.session.add_all(
+                            ReturnAnswer(return_id=ret.id, question=name, answer=answer)
+                            for name, answer in given.items()
+                        )
+                    if restating:
+                        self._restate(measure, key, current, ret, self.reason or "")
+                        continue
+                else:
+                    created.append(values)
+                shown_new = (
+                    str(row.value)
+                    if row.value is not None
+                    else progress_word(status, row.exceeding)
                 )
-                changes: dict[str, Any] = {
-                    "actual": [shown_old, shown_new],
-                    "version": [current.version, version],
-                }
-                if current.commentary != row.commentary:
-                    changes["commentary"] = [current.commentary, row.commentary]
-                before = said.get(current.id, {})
-                changed = {
-                    name: [before.get(name), answer]
-                    for name, answer in row.answers.items()
-                    if before.get(name) != answer
-                }
-                if changed:
-                    changes["answers"] = changed
-                self._count("actuals", key, False, changes)
-            else:
-                self._count("actuals", key, True, {"actual": [None, shown_new]})
-            if len(created) >= CHUNK or len(self._audit_rows) >= CHUNK:
-                await _insert(self.session, table, created)
-                created = []
-                await self.write_audit()
+                if current:
+                    shown_old = (
+                        str(current.value)
+                        if current.value is not None
+                        else progress_word(current.status, current.exceeding_expectations)
+                    )
+                    changes: dict[str, Any] = {
+                        "actual": [shown_old, shown_new],
+                        "version": [current.version, version],
+                    }
+                    if current.commentary != row.commentary:
+                        changes["commentary"] = [current.commentary, row.commentary]
+                    before = said.get(current.id, {})
+                    changed = {
+                        name: [before.get(name), answer]
+                        for name, answer in row.answers.items()
+                        if before.get(name) != answer
+                    }
+                    if changed:
+                        changes["answers"] = changed
+                    self._count("actuals", key, False, changes)
+                else:
+                    self._count("actuals", key, True, {"actual": [None, shown_new]})
+                if len(created) >= CHUNK or len(self._audit_rows) >= CHUNK:
+                    await _insert(self.session, table, created)
+                    created = []
+                    await self.write_audit()
         await _insert(self.session, table, created)
 
     def _restate(

@@ -6,7 +6,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -36,9 +36,36 @@ class Sheet:
 
     name: str
     columns: list[str]
-    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    rows: list[tuple[int, Mapping[str, str]]] = field(default_factory=list)
     # Rows with filled cells beyond the last named column, by row number: their cell count.
     overflowing: dict[int, int] = field(default_factory=dict)
+
+
+class _Cells(Mapping[str, str]):
+    """One row's cells by column name: the cells as a tuple, and the sheet's one index of
+    its columns (a dict a row costs some 150 bytes more: 60 MB on a large council's sheets)."""
+
+    __slots__ = ("_cells", "_index")
+
+    def __init__(self, index: dict[str, int], cells: tuple[str, ...]) -> None:
+        self._index = index
+        self._cells = cells
+
+    def __getitem__(self, column: str) -> str:
+        return self._cells[self._index[column]]
+
+    def get(self, column: str, default: Any = None) -> Any:
+        at = self._index.get(column)
+        return default if at is None else self._cells[at]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 def read_sheets(path: Path) -> dict[str, Sheet]:
@@ -81,8 +108,8 @@ def _read_csv_folder(folder: Path) -> dict[str, Sheet]:
         except UnicodeDecodeError:
             # Excel on Windows saves "CSV" in Windows-1252, where £ is one byte.
             text = raw.decode("cp1252")
-        reader = csv.reader(io.StringIO(text, newline=""))
-        sheets[name] = _sheet(name, list(reader))
+        del raw
+        sheets[name] = _sheet(name, csv.reader(io.StringIO(text, newline="")))
     return sheets
 
 
@@ -127,24 +154,33 @@ def _cell_text(cell: Any) -> str:
     return str(value).strip()
 
 
-def _sheet(name: str, table: list[list[str]]) -> Sheet:
-    header_index = next((i for i, row in enumerate(table) if any(c.strip() for c in row)), None)
-    if header_index is None:
+def _sheet(name: str, table: Iterable[list[str]]) -> Sheet:
+    """The sheet of ``table``'s rows, read as they come (a CSV file's are not all held as
+    lists first): the header is the first row with a filled cell."""
+    rows = iter(table)
+    header_number = 0
+    for header in rows:
+        header_number += 1
+        if any(c.strip() for c in header):
+            break
+    else:
         return Sheet(name, [])
-    columns = [c.strip().lower().replace(" ", "_") for c in table[header_index]]
+    columns = [c.strip().lower().replace(" ", "_") for c in header]
     sheet = Sheet(name, columns)
     width = len(columns)
     every_named = all(columns) and len(set(columns)) == width
+    index = {column: at for at, column in enumerate(columns)}
     # The same code, period or word fills thousands of cells: each kept once, not per cell.
     known: dict[str, str] = {}
     once = known.setdefault
-    for offset, row in enumerate(table[header_index + 1 :], start=header_index + 2):
+    for offset, row in enumerate(rows, start=header_number + 1):
         stripped = list(map(str.strip, row))
-        cells = list(map(once, stripped, stripped))
+        cells = tuple(map(once, stripped, stripped))
         if not any(cells):
             continue
+        values: Mapping[str, str]
         if every_named and len(cells) == width:  # the usual row: a cell under each column
-            values = dict(zip(columns, cells, strict=True))
+            values = _Cells(index, cells)
         else:
             values = {
                 col: (cells[i] if i < len(cells) else "") for i, col in enumerate(columns) if col
