@@ -104,8 +104,13 @@ def run(args: list[str], url: str) -> tuple[float, float, str, float]:
         env["PYTHONPATH"] = CODE
         command = [sys.executable, "-m", "bot.cli"]
     start = time.perf_counter()
+    # From DIR itself with --code: `python -m` puts the working folder first on the path.
     child = subprocess.Popen(
-        [*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [*command, *args],
+        env=env,
+        cwd=CODE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     assert child.stdout is not None
     output = child.stdout.read().decode()
