@@ -491,12 +491,13 @@ async def _import(
     reason: str | None = None,
     actor: str = "import",
 ) -> int:
-    sheets = read_sheets(path)
+    # Handed over to the import (popped), so that its cells are freed once every row is read.
+    sheets = [read_sheets(path)]
     await _require_current_schema(engine)
     sessions = db.session_factory(engine)
     async with sessions() as session, session.begin():
         summary = await import_workbook(
-            session, sheets, now=datetime.now(UTC), actor=actor, reason=reason
+            session, sheets.pop(), now=datetime.now(UTC), actor=actor, reason=reason
         )
         if dry_run:
             await session.rollback()

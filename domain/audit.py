@@ -23,3 +23,18 @@ def record(
     session.add(
         AuditEntry(at=at, actor=actor, action=action, entity=entity, key=key, changes=changes)
     )
+
+
+def audit_row(
+    actor: str, action: str, entity: str, key: str, changes: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    """An audit entry as the columns of one row, for a bulk insert in the transaction of the
+    change (an import records hundreds of thousands: too many for an ORM object each)."""
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "key": key,
+        "changes": changes,
+    }

@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from functools import lru_cache
+from itertools import pairwise
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import text as texts
-from domain.audit import record
+from domain.audit import audit_row
 from domain.benchmarks import OLD_MEASURE_COLUMNS
 from domain.dates import parse_day, parse_moment, parse_yes_no
 from domain.locks import all_locks, mark_restated
 from domain.model import (
+    AuditEntry,
+    Base,
     Benchmark,
     ClosureDay,
     Deadline,
@@ -55,11 +59,12 @@ from domain.ratings import (
     parse_progress,
     progress_word,
 )
-from domain.reporting import answers_of, latest_returns
+from domain.reporting import answers_of
 from domain.views import has_figure, locked_sentence, shown_value
 from domain.workbook import SHEETS, Sheet
 
 T = TypeVar("T")
+_RowT = TypeVar("_RowT", "_TargetRow", "_ActualRow")
 
 REQUIRED_COLUMNS = {
     "people": ("email", "name"),
@@ -167,10 +172,18 @@ class ImportSummary:
         return out
 
 
+@lru_cache(maxsize=65536)
+def _cell(raw: str) -> tuple[str, str]:
+    """(what is wrong with the cell's text, or "", and the text fit to store): the same
+    codes, periods and words fill thousands of cells, so each is cleaned once."""
+    wrong = texts.problem(raw)
+    return (wrong, "") if wrong else ("", texts.clean(raw, "the cell"))
+
+
 class _Row:
     """One spreadsheet row being read; problems are collected, not raised."""
 
-    def __init__(self, sheet: str, number: int, values: dict[str, str], problems: list[Problem]):
+    def __init__(self, sheet: str, number: int, values: Mapping[str, str], problems: list[Problem]):
         self.sheet = sheet
         self.number = number
         self.values = values
@@ -184,12 +197,10 @@ class _Row:
     def text(self, column: str, *, required: bool = False, why: str = "") -> str:
         """A cell's text by domain/text.py's rules: NFC, trimmed of invisible characters, a
         character that cannot be stored a problem of the row."""
-        raw = self.values.get(column, "")
-        wrong = texts.problem(raw)
+        wrong, value = _cell(self.values.get(column, ""))
         if wrong:
             self.problem(f"{column} has {wrong}: delete it from the cell")
             return ""
-        value = texts.clean(raw, column)
         if required and not value:
             self.problem(f"{column} is empty{why}")
         return value
@@ -297,6 +308,15 @@ def _code(raw: str) -> str:
     return code
 
 
+# A targets or actuals sheet names the same codes, periods and often the same figures on
+# thousands of rows: each is read once (the parsers are pure; a refusal is not cached).
+_known_code = lru_cache(maxsize=65536)(_code)
+_period = lru_cache(maxsize=4096)(Period.parse)
+_figure = lru_cache(maxsize=65536)(parse_figure)
+_moment = lru_cache(maxsize=65536)(parse_moment)
+_quantized = lru_cache(maxsize=65536)(quantize)
+
+
 def _title(raw: str) -> str:
     if len(raw) > MAX_TITLE:
         raise ValueError(f"title is {len(raw):,} characters: keep it to {MAX_TITLE} or fewer")
@@ -381,6 +401,9 @@ async def import_workbook(
     deadline_rows = _read_deadlines(sheets.get("deadlines"), problems, facts)
     benchmark_rows = _read_benchmarks(sheets.get("benchmarks"), problems, facts, measure_rows)
     milestone_rows = _read_milestones(sheets.get("milestones"), problems, facts, known_emails)
+    # Every row is read: the cells go when the caller keeps no hold on them (the command
+    # hands them over), 100 MB for a large council.
+    del sheets
     locks = await all_locks(session)
     if locks and reason is None:
         await _check_locks(session, locks, measures, target_rows, actual_rows, problems)
@@ -395,12 +418,16 @@ async def import_workbook(
     await writer.write_services(service_rows)
     await writer.write_measures(measure_rows)
     await writer.write_targets(target_rows)
+    target_rows.clear()  # written: the memory is the actuals'
     await writer.write_actuals(actual_rows)
+    actual_rows.clear()
     await writer.write_closures(closure_rows)
     await writer.write_deadlines(deadline_rows)
     await writer.write_benchmarks(benchmark_rows)
     await writer.write_milestones(milestone_rows)
+    # The import's writes end here: the ORM's pending rows, then the rest of the audit log.
     await session.flush()
+    await writer.write_audit()
     return summary
 
 
@@ -600,8 +627,8 @@ def _facts_from_row(row: _MeasureRow) -> _MeasureFacts:
 def _measure_period(
     row: _Row, facts: dict[str, _MeasureFacts]
 ) -> tuple[str, _MeasureFacts, Period] | None:
-    code = row.parse("code", _code, required=True, why=": name the measure, as in HS-04")
-    period = row.parse("period", Period.parse, required=True, why=": write it like 2025/26 Q2")
+    code = row.parse("code", _known_code, required=True, why=": name the measure, as in HS-04")
+    period = row.parse("period", _period, required=True, why=": write it like 2025/26 Q2")
     if not code:
         return None
     measure = facts.get(code)
@@ -619,7 +646,7 @@ def _measure_period(
     return code, measure, period
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _TargetRow:
     number: int
     code: str
@@ -638,7 +665,7 @@ def _read_targets(
         row = _Row("targets", number, values, problems)
         found = _measure_period(row, facts)
         target = row.parse(
-            "target", parse_figure, required=True, why=": leave the row out if there is no target"
+            "target", _figure, required=True, why=": leave the row out if there is no target"
         )
         if found is None or target is None:
             continue
@@ -667,7 +694,7 @@ def _read_targets(
     return rows
 
 
-@dataclass
+@dataclass(slots=True)
 class _ActualRow:
     code: str
     period: Period
@@ -693,13 +720,14 @@ def _read_actuals(
     if sheet is None:
         return rows
     seen: dict[Any, int] = {}
+    questions = [q for q in Question if q.value in sheet.columns]
     for number, values in sheet.rows:
         row = _Row("actuals", number, values, problems)
         found = _measure_period(row, facts)
         raw = row.text("actual", required=True, why=": leave the row out if there is no figure yet")
         commentary = row.text("commentary") or None
         answers: dict[str, str | None] = {}
-        for question in (q for q in Question if q.value in sheet.columns):
+        for question in questions:
             answer = row.text(question.value)
             if len(answer) > MAX_ANSWER:
                 row.problem(
@@ -708,7 +736,7 @@ def _read_actuals(
                 )
             answers[question.value] = answer or None
         submitted_by = row.parse("submitted_by", _email)
-        submitted_at = row.parse("submitted_at", parse_moment)
+        submitted_at = row.parse("submitted_at", _moment)
         if submitted_by and submitted_by not in known_emails:
             row.problem(f"submitted_by '{submitted_by}' is not a known person: add them to people")
         if found is None or not raw:
@@ -721,9 +749,9 @@ def _read_actuals(
             if measure.kind is MeasureKind.KEY_ACTION:
                 status, exceeding = parse_progress(raw)
             else:
-                value = parse_figure(raw)
+                value = _figure(raw)
                 check_range(value, measure.unit, allow_negative=measure.allow_negative)
-                value = quantize(value, measure.decimals)
+                value = _quantized(value, measure.decimals)
         except ValueError as error:
             row.problem(f"actual: {error}")
             continue
@@ -1090,7 +1118,7 @@ async def _check_locks(
     labels = sorted({label for _, label in named})
     ids = sorted({measures[code].id for code, _ in named if code in measures})
     stored: dict[tuple[int, str], Decimal] = {}
-    latest: dict[tuple[int, str], Return] = {}
+    latest: dict[tuple[int, str], StoredReturn] = {}
     if ids:
         stored = {
             (measure_id, label): value
@@ -1100,7 +1128,7 @@ async def _check_locks(
                 )
             )
         }
-        latest = await latest_returns(session, ids, labels)
+        latest = await newest_versions(session, ids, labels)
     said = await answers_of(session, (ret.id for ret in latest.values()))
 
     def refuse(sheet: str, number: int, code: str, label: str) -> None:
@@ -1118,7 +1146,9 @@ async def _check_locks(
             refuse("actuals", actual.number, actual.code, actual.period.label)
 
 
-def _same_actual(current: Return | None, row: _ActualRow, said: dict[int, dict[str, str]]) -> bool:
+def _same_actual(
+    current: StoredReturn | None, row: _ActualRow, said: dict[int, dict[str, str]]
+) -> bool:
     """Whether the newest stored return already holds what the row says (so nothing is
     written for it); ``said``, the stored answers by return id (a sheet without a question's
     column says nothing of it)."""
@@ -1142,6 +1172,100 @@ def _shown(value: Any) -> Any:
     if hasattr(value, "value"):
         return value.value
     return value
+
+
+# Rows a bulk statement writes at a time (and audit records kept before they are written):
+# few statements, and memory that stays flat however large the council.
+CHUNK = 5000
+
+# A stored return's columns that an import compares a row with, or marks a correction by
+# (id, measure_id, period, version, value, status, exceeding_expectations, commentary,
+# restated, restated_from): read by attribute, as a Return is.
+StoredReturn = Row[*tuple[Any, ...]]
+
+
+async def newest_versions(
+    session: AsyncSession,
+    measure_ids: list[int] | None = None,
+    periods: list[str] | None = None,
+) -> dict[tuple[int, str], StoredReturn]:
+    """As reporting.latest_returns (the newest version of each return, by measure id and
+    period), but rows of the columns import reads, not ORM objects: a large council has
+    hundreds of thousands."""
+    table = _table(Return)
+    query = select(
+        table.c.id,
+        table.c.measure_id,
+        table.c.period,
+        table.c.version,
+        table.c.value,
+        table.c.status,
+        table.c.exceeding_expectations,
+        table.c.commentary,
+        table.c.restated,
+        table.c.restated_from,
+    ).order_by(table.c.measure_id, table.c.period, table.c.version)
+    if measure_ids is not None:
+        query = query.where(table.c.measure_id.in_(measure_ids))
+    if periods is not None:
+        query = query.where(table.c.period.in_(periods))
+    latest: dict[tuple[int, str], StoredReturn] = {}
+    for ret in await session.execute(query):
+        latest[(ret.measure_id, ret.period)] = ret
+    return latest
+
+
+def _parts(
+    rows: list[_RowT], ids: dict[str, int]
+) -> Iterator[tuple[list[_RowT], list[int] | None]]:
+    """A sheet's rows in parts of about CHUNK, each with the ids of its measures, whose
+    stored rows are read for that part alone: memory stays flat, however large the council.
+    A sheet not grouped by measure (a measure's rows apart) is one part, for which all that
+    is stored is read at once (None). Either way the rows are taken in the sheet's order."""
+    codes = [row.code for row in rows]
+    changes = sum(1 for before, after in pairwise(codes) if before != after)
+    if changes + 1 > len(set(codes)):
+        yield rows, None
+        return
+    for start in range(0, len(rows), CHUNK):
+        part = rows[start : start + CHUNK]
+        yield part, sorted({ids[row.code] for row in part})
+
+
+def _table(entity: type[Base]) -> Table:
+    """An entity's table, for Core statements."""
+    return cast(Table, entity.__table__)
+
+
+async def _insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``rows`` (dicts of the same columns) inserted into ``table`` by one Core INSERT,
+    executemany, none of them an ORM object.
+
+    The statement is compiled once and each value put through its column's own bind
+    processor (the same conversions SQLAlchemy makes: a Decimal to its text, a moment to
+    UTC, the audit's changes to JSON), then handed to the driver's executemany: SQLAlchemy's
+    own executemany builds a parameter dict for every row, most of an import's time for a
+    council of 400,000 rows. A column left to its default goes by the ordinary path."""
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
+    order = compiled.positiontup
+    if order is None or set(order) != set(rows[0]):
+        await session.execute(insert(table), rows)
+        return
+    columns = []
+    for name in order:
+        values = [row[name] for row in rows]
+        convert = table.c[name].type._cached_bind_processor(dialect)
+        if convert is not None:
+            if len(set(map(id, values))) == 1:  # the import's moment and actor on every row
+                values = [convert(values[0])] * len(values)
+            else:
+                values = list(map(convert, values))
+        columns.append(values)
+    await connection.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
 
 
 _ENTITY = {
@@ -1180,9 +1304,17 @@ class _Writer:
         self.services = services
         self.locked = locked  # the signed-off periods' labels
         self.reason = reason  # the correction's reason, for those periods
+        self._audit_rows: list[dict[str, Any]] = []
 
     def _audit(self, action: str, entity: str, key: str, changes: dict[str, Any]) -> None:
-        record(self.session, self.actor, action, entity, key, changes, self.now)
+        """Kept in order and written in chunks by ``write_audit``: an import of a large
+        council records hundreds of thousands of changes, too many for an ORM object each."""
+        self._audit_rows.append(audit_row(self.actor, action, entity, key, changes, self.now))
+
+    async def write_audit(self) -> None:
+        """The audit records gathered so far, written in the import's transaction."""
+        rows, self._audit_rows = self._audit_rows, []
+        await _insert(self.session, _table(AuditEntry), rows)
 
     async def service(self, name: str) -> Service:
         service = self.services.get(name.lower())
@@ -1289,119 +1421,170 @@ class _Writer:
             old = sorted(p.email for p in measure.delegates)
             if old != row.delegate_emails:
                 changes["delegates"] = [old, row.delegate_emails]
-                await self.session.flush()
+                if not created:
+                    await self.session.flush()
                 measure.delegates = [self.people[e] for e in row.delegate_emails]
             if list(measure.priorities) != row.priorities:
                 changes["priorities"] = [list(measure.priorities), row.priorities]
-                measure.priority_rows = []
-                await self.session.flush()  # the old rows go before the new take their places
+                if not created:  # the old rows go before the new take their places
+                    measure.priority_rows = []
+                    await self.session.flush()
                 measure.priority_rows = [
                     MeasurePriority(position=position, name=name)
                     for position, name in enumerate(row.priorities, start=1)
                 ]
-            await self.session.flush()
             self._count("measures", code, created, changes)
+        # One flush for the sheet (not one a measure): the targets and actuals need the ids.
+        await self.session.flush()
 
     async def write_targets(self, rows: list[_TargetRow]) -> None:
+        """Compared with what is stored, read (part by part: ``_parts``) as (id, value) by
+        (measure id, period); only the differences are written, in bulk."""
         if not rows:
             return
-        existing = {
-            (t.measure_id, t.period): t for t in (await self.session.scalars(select(Target))).all()
-        }
-        for row in rows:
-            code, period, value = row.code, row.period, row.value
-            measure = self.measures[code]
-            target = existing.get((measure.id, period.label))
-            key = f"{code} {period.label}"
-            if target is not None and target.value == value:
-                self.summary.unchanged["targets"] += 1
-                continue
-            changes: dict[str, Any] = {
-                "target": [None if target is None else str(target.value), str(value)]
+        table = _table(Target)
+        created: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        ids = {code: measure.id for code, measure in self.measures.items()}
+        for part, measure_ids in _parts(rows, ids):
+            query = select(table.c.id, table.c.measure_id, table.c.period, table.c.value)
+            if measure_ids is not None:
+                query = query.where(table.c.measure_id.in_(measure_ids))
+            existing: dict[tuple[int, str], tuple[int, Decimal]] = {
+                (measure_id, period): (target_id, value)
+                for target_id, measure_id, period, value in await self.session.execute(query)
             }
-            if period.label in self.locked:  # a correction of a signed-off period
-                changes["reason"] = self.reason
-                self.summary.restated.append(f"{key} target")
-            if target is None:
-                self.session.add(Target(measure_id=measure.id, period=period.label, value=value))
-            else:
-                target.value = value
-            self._count("targets", key, target is None, changes)
+            for row in part:
+                code, label, value = row.code, row.period.label, row.value
+                measure_id = ids[code]
+                stored = existing.get((measure_id, label))
+                if stored is not None and stored[1] == value:
+                    self.summary.unchanged["targets"] += 1
+                    continue
+                key = f"{code} {label}"
+                changes: dict[str, Any] = {
+                    "target": [None if stored is None else str(stored[1]), str(value)]
+                }
+                if label in self.locked:  # a correction of a signed-off period
+                    changes["reason"] = self.reason
+                    self.summary.restated.append(f"{key} target")
+                if stored is None:
+                    created.append({"measure_id": measure_id, "period": label, "value": value})
+                else:
+                    updated.append({"target_id": stored[0], "new_value": value})
+                self._count("targets", key, stored is None, changes)
+                if len(created) >= CHUNK or len(self._audit_rows) >= CHUNK:
+                    await _insert(self.session, table, created)
+                    created = []
+                    await self.write_audit()
+        await _insert(self.session, table, created)
+        if updated:
+            await self.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("target_id"))
+                .values(value=bindparam("new_value")),
+                updated,
+            )
 
     async def write_actuals(self, rows: list[_ActualRow]) -> None:
+        """Compared with the newest stored versions, read (part by part: ``_parts``) as rows
+        of the columns compared; a changed or new figure is a new version, inserted in bulk (a correction
+        of a signed-off period, rare, as an ORM object marked as a restatement)."""
         if not rows:
             return
-        latest = await latest_returns(self.session)
-        said: dict[int, dict[str, str]] = {}
-        if any(row.answers for row in rows):
-            said = await answers_of(self.session, (ret.id for ret in latest.values()))
-        for row in rows:
-            measure = self.measures[row.code]
-            current = latest.get((measure.id, row.period.label))
-            status = row.status.value if row.status else None
-            key = f"{row.code} {row.period.label}"
-            if _same_actual(current, row, said):
-                self.summary.unchanged["actuals"] += 1
-                continue
-            submitter = self.people[row.submitted_by] if row.submitted_by else None
-            version = current.version + 1 if current else 1
-            ret = Return(
-                measure_id=measure.id,
-                period=row.period.label,
-                version=version,
-                value=row.value,
-                status=status,
-                exceeding_expectations=row.exceeding,
-                commentary=row.commentary,
-                # The performance team's own figures (a council's history, or returns sent
-                # to them): imported as signed off; returns sent in Teams await approval.
-                state=ReturnState.APPROVED,
-                submitted_by_id=submitter.id if submitter else None,
-                submitted_at=row.submitted_at or self.now,
-                source="import",
-            )
-            self.session.add(ret)
-            given = {name: answer for name, answer in row.answers.items() if answer}
-            if given:  # stored apart, a row a question, for this version
-                await self.session.flush()
-                self.session.add_all(
-                    ReturnAnswer(return_id=ret.id, question=name, answer=answer)
-                    for name, answer in given.items()
-                )
-            if row.period.label in self.locked and self.reason is not None:
-                self._restate(measure, key, current, ret, self.reason)
-                continue
-            shown_new = (
-                str(row.value) if row.value is not None else progress_word(status, row.exceeding)
-            )
-            if current:
-                shown_old = (
-                    str(current.value)
-                    if current.value is not None
-                    else progress_word(current.status, current.exceeding_expectations)
-                )
-                changes = {"actual": [shown_old, shown_new], "version": [current.version, version]}
-                if current.commentary != row.commentary:
-                    changes["commentary"] = [current.commentary, row.commentary]
-                before = said.get(current.id, {})
-                changed = {
-                    name: [before.get(name), answer]
-                    for name, answer in row.answers.items()
-                    if before.get(name) != answer
+        table = _table(Return)
+        created: list[dict[str, Any]] = []
+        people = {email: person.id for email, person in self.people.items()}
+        ids = {code: measure.id for code, measure in self.measures.items()}
+        for part, measure_ids in _parts(rows, ids):
+            latest = await newest_versions(self.session, measure_ids)
+            said: dict[int, dict[str, str]] = {}
+            if any(row.answers for row in part):
+                said = await answers_of(self.session, (ret.id for ret in latest.values()))
+            for row in part:
+                measure = self.measures[row.code]
+                current = latest.get((measure.id, row.period.label))
+                status = row.status.value if row.status else None
+                key = f"{row.code} {row.period.label}"
+                if _same_actual(current, row, said):
+                    self.summary.unchanged["actuals"] += 1
+                    continue
+                version = current.version + 1 if current else 1
+                values = {
+                    "measure_id": measure.id,
+                    "period": row.period.label,
+                    "version": version,
+                    "value": row.value,
+                    "status": status,
+                    "exceeding_expectations": row.exceeding,
+                    "commentary": row.commentary,
+                    # The performance team's own figures (a council's history, or returns sent
+                    # to them): imported as signed off; returns sent in Teams await approval.
+                    "state": ReturnState.APPROVED,
+                    "submitted_by_id": people[row.submitted_by] if row.submitted_by else None,
+                    "submitted_at": row.submitted_at or self.now,
+                    "source": "import",
+                    "restated": False,  # a correction of a signed-off period is marked below
                 }
-                if changed:
-                    changes["answers"] = changed
-                self._count("actuals", key, False, changes)
-            else:
-                self._count("actuals", key, True, {"actual": [None, shown_new]})
+                given = {name: answer for name, answer in row.answers.items() if answer}
+                restating = row.period.label in self.locked and self.reason is not None
+                if given or restating:
+                    ret = Return(**values)
+                    self.session.add(ret)
+                    if given:  # stored apart, a row a question, for this version
+                        await self.session.flush()
+                        self.session.add_all(
+                            ReturnAnswer(return_id=ret.id, question=name, answer=answer)
+                            for name, answer in given.items()
+                        )
+                    if restating:
+                        self._restate(measure, key, current, ret, self.reason or "")
+                        continue
+                else:
+                    created.append(values)
+                shown_new = (
+                    str(row.value)
+                    if row.value is not None
+                    else progress_word(status, row.exceeding)
+                )
+                if current:
+                    shown_old = (
+                        str(current.value)
+                        if current.value is not None
+                        else progress_word(current.status, current.exceeding_expectations)
+                    )
+                    changes: dict[str, Any] = {
+                        "actual": [shown_old, shown_new],
+                        "version": [current.version, version],
+                    }
+                    if current.commentary != row.commentary:
+                        changes["commentary"] = [current.commentary, row.commentary]
+                    before = said.get(current.id, {})
+                    changed = {
+                        name: [before.get(name), answer]
+                        for name, answer in row.answers.items()
+                        if before.get(name) != answer
+                    }
+                    if changed:
+                        changes["answers"] = changed
+                    self._count("actuals", key, False, changes)
+                else:
+                    self._count("actuals", key, True, {"actual": [None, shown_new]})
+                if len(created) >= CHUNK or len(self._audit_rows) >= CHUNK:
+                    await _insert(self.session, table, created)
+                    created = []
+                    await self.write_audit()
+        await _insert(self.session, table, created)
 
     def _restate(
-        self, measure: Measure, key: str, current: Return | None, ret: Return, reason: str
+        self, measure: Measure, key: str, current: StoredReturn | None, ret: Return, reason: str
     ) -> None:
         """A figure of a signed-off period corrected by the import, with the reason: a
         restatement, marked on the new version and audited as one."""
-        earlier = shown_value(measure, current) if has_figure(current) else None
-        mark_restated(ret, earlier, reason, current)
+        # The stored row has the columns these read (value, status, restated, restated_from).
+        stored = cast(Return | None, current)
+        earlier = shown_value(measure, current) if has_figure(stored) else None
+        mark_restated(ret, earlier, reason, stored)
         changes: dict[str, Any] = {
             "actual": [
                 shown_value(measure, current) if current else None,

@@ -6,9 +6,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
+from itertools import chain
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -99,7 +101,9 @@ class PerformanceRow:
     measure: Measure
     period: Period
     target: Decimal | None
-    latest: Return | None
+    # The newest version: a Return, or (from ``performance``) a row of the returns table's
+    # columns, read by the same attribute names.
+    latest: Return | ReturnRow | None
     assessment: Assessment
     direction: Direction | None  # against the previous period (cumulative: last year's)
     direction_last_year: Direction | None
@@ -120,9 +124,9 @@ class PerformanceRow:
             m.title,
             m.service.name,
             self.period.label,
-            None if self.target is None else quantize(self.target, m.decimals),
+            None if self.target is None else _rounded(self.target, m.decimals),
             actual,
-            None if variance is None else quantize(variance * 100, 1),
+            None if variance is None else _rounded(variance * 100, 1),
             self.assessment.rating.word if self.assessment.rating else None,
             self.direction.value if self.direction else None,
         )
@@ -369,9 +373,11 @@ def rate(
     latest: Reported | None,
     default_scheme: Scheme,
     milestones: Iterable[Dated] = (),
+    rule: MeasureRule | None = None,
 ) -> Assessment:
     """A measure's rating for a period from its target and newest return (a key action's
-    from its status, its due date and its ``milestones``)."""
+    from its status, its due date and its ``milestones``); ``rule``, the measure's own
+    (``measure.rule(default_scheme)``) when the caller rates many periods of it."""
     scheme = measure.scheme or default_scheme
     if measure.is_key_action:
         status = KeyActionStatus.parse(latest.status) if latest and latest.status else None
@@ -387,9 +393,57 @@ def rate(
     if measure.data_only:
         target = None
     try:
-        return assess(actual, target, measure.rule(scheme))
+        return _assessed(
+            None if actual is None else str(actual),
+            None if target is None else str(target),
+            rule or measure.rule(scheme),
+        )
     except RatingError as error:
         return Assessment(None, None, f"Cannot be rated: {error}.")
+
+
+# ReturnRow: a row of the returns table's columns (``performance`` reads them so, not as ORM
+# objects: a large council has 180,000 newest versions).
+ReturnRow = Row[*tuple[Any, ...]]
+
+# An export of a large council rates and rounds the same figures against the same targets
+# many thousand times: each is worked out once. The keys are the figures' text, so that
+# 82.5 and 82.50 (equal as Decimals) each keep their own digits.
+
+
+@lru_cache(maxsize=65536)
+def _assessed(actual: str | None, target: str | None, rule: MeasureRule) -> Assessment:
+    return assess(
+        None if actual is None else Decimal(actual),
+        None if target is None else Decimal(target),
+        rule,
+    )
+
+
+@lru_cache(maxsize=65536)
+def _rounded_text(value: str, decimals: int) -> Decimal:
+    return quantize(Decimal(value), decimals)
+
+
+def _rounded(value: Decimal, decimals: int) -> Decimal:
+    return _rounded_text(str(value), decimals)
+
+
+@lru_cache(maxsize=4096)
+def _comparisons(period: Period, cumulative: bool) -> tuple[str, str]:
+    """The labels of the headline comparison's period and of the same period last year."""
+    against = comparisons(period, cumulative)
+    return against.headline.period.label, against.last_year.period.label
+
+
+async def _newest_rows(session: AsyncSession) -> dict[tuple[int, str], ReturnRow]:
+    """As latest_returns, as rows of every column of the returns table."""
+    table = Return.__table__
+    query = select(*table.c).order_by(table.c.measure_id, table.c.period, table.c.version)
+    latest: dict[tuple[int, str], ReturnRow] = {}
+    for ret in await session.execute(query):
+        latest[(ret.measure_id, ret.period)] = ret
+    return latest
 
 
 async def performance(
@@ -400,10 +454,13 @@ async def performance(
     measures = (
         await session.scalars(select(Measure).where(Measure.active).order_by(Measure.code))
     ).all()
-    targets = {
-        (t.measure_id, t.period): t.value for t in (await session.scalars(select(Target))).all()
+    targets: dict[tuple[int, str], Decimal] = {
+        (measure_id, label): value
+        for measure_id, label, value in await session.execute(
+            select(Target.measure_id, Target.period, Target.value)
+        )
     }
-    latest = await latest_returns(session)
+    latest = await _newest_rows(session)
     milestones = await milestones_of(session)
     newest = {ret.id for ret in latest.values()}
     said: dict[int, dict[str, str]] = {}
@@ -412,24 +469,32 @@ async def performance(
     ):
         if return_id in newest:
             said.setdefault(return_id, {})[question] = answer
+    # Each measure's periods, gathered in one pass over the targets and returns (not a scan
+    # of them all for every measure: a large council has 5,000 measures and 400,000 rows).
+    labels_of: dict[int, set[str]] = {}
+    for measure_id, label in chain(targets, latest):
+        labels_of.setdefault(measure_id, set()).add(label)
+    parsed: dict[str, Period] = {}
     rows = []
     for measure in measures:
+        rule = measure.rule(default_scheme)
         if period is not None:
             if measure.frequency is not period.frequency:
                 continue
             periods = [period]
         else:
-            labels = {p for (mid, p) in targets if mid == measure.id}
-            labels |= {p for (mid, p) in latest if mid == measure.id}
-            periods = sorted(Period.parse(label) for label in labels)
+            periods = sorted(
+                parsed.get(label) or parsed.setdefault(label, Period.parse(label))
+                for label in labels_of.get(measure.id, ())
+            )
         for each in periods:
             ret = latest.get((measure.id, each.label))
             target = targets.get((measure.id, each.label))
             # The direction column is the headline comparison: against the previous period,
             # a cumulative measure's against the same period last year (domain/profiles.py).
-            against = comparisons(each, measure.cumulative)
-            previous = latest.get((measure.id, against.headline.period.label))
-            last_year = latest.get((measure.id, against.last_year.period.label))
+            headline, same_last_year = _comparisons(each, measure.cumulative)
+            previous = latest.get((measure.id, headline))
+            last_year = latest.get((measure.id, same_last_year))
             value = ret.value if ret else None
             rows.append(
                 PerformanceRow(
@@ -438,7 +503,13 @@ async def performance(
                     target,
                     ret,
                     rate(
-                        measure, each, target, ret, default_scheme, milestones.get(measure.id, ())
+                        measure,
+                        each,
+                        target,
+                        ret,
+                        default_scheme,
+                        milestones.get(measure.id, ()),
+                        rule,
                     ),
                     direction(value, previous.value if previous else None, measure.polarity),
                     direction(value, last_year.value if last_year else None, measure.polarity),

@@ -11,6 +11,7 @@ is empty and a required field is still missing.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 ALLOWED_CONTROLS = frozenset("\t\n")
@@ -30,9 +31,20 @@ def _is_noncharacter(code: int) -> bool:
     return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
 
 
+# Any character ``problem`` names: a surrogate, a control character but tab and line ends,
+# a non-character. Text without one (nearly all of it) is passed by one regex search.
+_UNSTORABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"\\U{plane:04X}FFFE\\U{plane:04X}FFFF" for plane in range(17))
+    + "]"
+)
+
+
 def problem(text: str) -> str:
     """What is wrong with one character of ``text`` (as "a control character, U+001B"), or
     "" when every character can be stored."""
+    if not _UNSTORABLE.search(text):
+        return ""
     for char in text:
         code = ord(char)
         if 0xD800 <= code <= 0xDFFF:
@@ -62,6 +74,8 @@ def trim(text: str) -> str:
     """``text`` without the invisible characters at either end ("" when that is all it has).
     A combining mark (an accent, a variation selector) before anything it could combine
     with goes too; one after a letter is part of it and stays."""
+    if text.isascii():  # no ASCII character is a format character or a combining mark
+        return text.strip()
     start, end = 0, len(text)
     while start < end and (invisible(text[start]) or _combining(text[start])):
         start += 1
@@ -86,7 +100,9 @@ def clean(text: str, what: str) -> str:
             "(retype the words around it if you cannot see it) and send again."
         )
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return trim(unicodedata.normalize("NFC", text))
+    if not text.isascii():  # ASCII text is NFC already
+        text = unicodedata.normalize("NFC", text)
+    return trim(text)
 
 
 def shown(text: str) -> str:

@@ -432,7 +432,8 @@ class _Source:
 
 
 def recorded_actions() -> dict[str, str]:
-    """Every action string passed to ``record(`` in domain/, bot/ and scheduler/: where."""
+    """Every action string passed to ``record(`` (or ``audit_row(``) in domain/, bot/ and
+    scheduler/: where."""
     actions: dict[str, str] = {}
     for path in SOURCES:
         source = _Source(path)
@@ -441,10 +442,11 @@ def recorded_actions() -> dict[str, str]:
                 continue
             callee = call.func
             called = callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", None)
-            if called != "record" or path.name == "audit.py":
+            # record(session, actor, action, ...), or audit_row(actor, action, ...) for a bulk insert
+            if called not in ("record", "audit_row") or path.name == "audit.py":
                 continue
             given = [k.value for k in call.keywords if k.arg == "action"]
-            action = given[0] if given else call.args[2]
+            action = given[0] if given else call.args[2 if called == "record" else 1]
             for value in source.values(action):
                 actions.setdefault(value, source.where(call))
     return actions

@@ -65,3 +65,21 @@ def test_invisible_characters_are_trimmed_from_the_ends_only():
 def test_text_shown_back_marks_where_each_bad_character_was():
     assert shown("Fine \udfff and\x00.") == "Fine \ufffd and\ufffd."
     assert shown("All good.") == "All good."
+
+
+def test_the_quick_check_refuses_exactly_the_characters_the_rules_name():
+    """problem() passes most text by one regex search: it must name a character exactly
+    when the character-by-character rules do, for every code point."""
+    from domain import text as texts
+
+    def by_the_rules(char: str) -> bool:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return True
+        if char in "\t\n\r":
+            return False
+        return code < 0x20 or 0x7F <= code <= 0x9F or texts._is_noncharacter(code)
+
+    for code in range(0x110000):
+        char = chr(code)
+        assert bool(texts.problem(f"ok {char} ok")) is by_the_rules(char), hex(code)
