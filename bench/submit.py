@@ -22,6 +22,7 @@ intervals, to show it flat over a long run (``--n 10000 --rss``).
 SQLite always; PostgreSQL too when --postgres or PERFBOT_TEST_POSTGRES_URL gives one.
 
     python bench/submit.py [--n 2000] [--concurrency 50] [--postgres URL] [--rss]
+                           [--before /work/main/.venv/bin/perfbot]
 """
 
 from __future__ import annotations
@@ -384,10 +385,18 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def bench_backend(
-    name: str, url: str, n: int, concurrency: int, baseline_rate: float, rss: bool
+    name: str,
+    url: str,
+    n: int,
+    concurrency: int,
+    baseline_rate: float,
+    rss: bool,
+    perfbot: str = PERFBOT,
 ) -> tuple[float, float]:
+    """A fresh bench council at ``url`` served by ``perfbot serve`` (this checkout's, or
+    another's given by --before), driven and checked; its throughput and p99."""
     keyring = await prepare(url, n)
-    command = [PERFBOT, "serve", "--port", "{port}", "--now", NOW]
+    command = [perfbot, "serve", "--port", "{port}", "--now", NOW]
     if os.environ.get("BENCH_PROFILE"):
         command = [sys.executable, os.environ["BENCH_PROFILE"], "{port}"]
     result = await bench_server(
@@ -396,7 +405,7 @@ async def bench_backend(
     rows, measures, later = await stored(url)
     verdict = "ok" if (rows, measures, later) == (n, n, 0) else "WRONG"
     print(
-        f"{'':<10} stored: {rows}/{n} returns for {PERIOD}, {measures} measures, "
+        f"{'':<17} stored: {rows}/{n} returns for {PERIOD}, {measures} measures, "
         f"{later} not version 1: {verdict}"
     )
     return result
@@ -453,15 +462,15 @@ async def bench_server(
     p99 = percentile(latencies, 99)
     receipts, others = real_receipts(connector, same_measure=same_measure)
     print(
-        f"{name:<10} {rate:8.0f}/s  p50 {percentile(latencies, 50) * 1000:6.1f} ms  "
+        f"{name:<17} {rate:8.0f}/s  p50 {percentile(latencies, 50) * 1000:6.1f} ms  "
         f"p99 {p99 * 1000:6.1f} ms  failures {failures}  receipts {receipts}/{n}  "
         f"vs bare handler {rate / baseline_rate:.2f}  (server CPU {cpu / n * 1000:.1f} ms a submission)"
     )
     if others:
-        print(f"{'':<10} not receipts, e.g. " + "; ".join(others))
+        print(f"{'':<17} not receipts, e.g. " + "; ".join(others))
     if memory:
         print(
-            f"{'':<10} server RSS (MB) after "
+            f"{'':<17} server RSS (MB) after "
             + ", ".join(f"{done:,}: {mb:.0f}" for done, mb in memory)
         )
     return rate, p99
@@ -474,6 +483,13 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("PERFBOT_TEST_POSTGRES_URL", ""))
     parser.add_argument(
         "--rss", action="store_true", help="print the server's memory (VmRSS) at intervals"
+    )
+    parser.add_argument(
+        "--before",
+        metavar="PERFBOT",
+        default="",
+        help="also drive another checkout's perfbot (e.g. main's .venv/bin/perfbot) on each "
+        "database, just before this one's, for a before-and-after in the same run",
     )
     parser.add_argument("--serve-floor", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--floor-processes", type=int, default=1, help=argparse.SUPPRESS)
@@ -491,7 +507,7 @@ def against_floor(name: str, rate: float, p99: float, floor: tuple[float, float]
     throughput, latency = rate / floor_rate, p99 / floor_p99
     met = "met" if throughput >= 0.5 and latency <= 2 else "NOT met"
     print(
-        f"{name:<10} vs floor x1: throughput {throughput:.2f} (target 0.5 or more), "
+        f"{name:<17} vs floor x1: throughput {throughput:.2f} (target 0.5 or more), "
         f"p99 {latency:.2f}x (target 2x or less): {met}"
     )
 
@@ -509,7 +525,7 @@ async def run(args: argparse.Namespace) -> None:
     baseline = args.n / seconds
     print(f"{args.n:,} card submissions, {args.concurrency} concurrent, through POST /api/messages")
     print(
-        f"{'bare':<10} {baseline:8.0f}/s  p50 {percentile(latencies, 50) * 1000:6.1f} ms  "
+        f"{'bare':<17} {baseline:8.0f}/s  p50 {percentile(latencies, 50) * 1000:6.1f} ms  "
         f"p99 {percentile(latencies, 99) * 1000:6.1f} ms  (an aiohttp handler that does nothing)"
     )
     print(
@@ -539,6 +555,16 @@ async def run(args: argparse.Namespace) -> None:
                 floor_keys,
                 same_measure=False,  # its one receipt, rendered at start, is BM-0001's
             )
+        if args.before:
+            results["sqlite before"] = await bench_backend(
+                "sqlite before",
+                f"sqlite+aiosqlite:///{folder}/before.db",
+                args.n,
+                args.concurrency,
+                baseline,
+                args.rss,
+                args.before,
+            )
         results["sqlite"] = await bench_backend(
             "sqlite",
             f"sqlite+aiosqlite:///{folder}/bench.db",
@@ -548,33 +574,43 @@ async def run(args: argparse.Namespace) -> None:
             args.rss,
         )
     if args.postgres:
-        name = f"perfbot_bench_{uuid.uuid4().hex[:8]}"
-        parsed = db.database_url(args.postgres)
-        admin = await asyncpg.connect(
-            host=parsed.host,
-            port=parsed.port or 5432,
-            user=parsed.username,
-            password=parsed.password,
-            database=parsed.database,
-        )
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            results["postgresql"] = await bench_backend(
-                "postgresql",
-                parsed.set(database=name).render_as_string(False),
-                args.n,
-                args.concurrency,
-                baseline,
-                args.rss,
-            )
-        finally:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            await admin.close()
+        runs = [("postgresql before", args.before)] if args.before else []
+        for row, perfbot in [*runs, ("postgresql", PERFBOT)]:
+            results[row] = await bench_postgres(row, args, baseline, perfbot)
     else:
         print("postgresql skipped: give --postgres URL or set PERFBOT_TEST_POSTGRES_URL")
-    for backend in ("sqlite", "postgresql"):
-        if backend in results:
-            against_floor(backend, *results[backend], results["floor x1"])
+    for row in ("sqlite before", "sqlite", "postgresql before", "postgresql"):
+        if row in results:
+            against_floor(row, *results[row], results["floor x1"])
+
+
+async def bench_postgres(
+    row: str, args: argparse.Namespace, baseline: float, perfbot: str
+) -> tuple[float, float]:
+    """bench_backend on a PostgreSQL database of its own, dropped afterwards."""
+    name = f"perfbot_bench_{uuid.uuid4().hex[:8]}"
+    parsed = db.database_url(args.postgres)
+    admin = await asyncpg.connect(
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+    )
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        return await bench_backend(
+            row,
+            parsed.set(database=name).render_as_string(False),
+            args.n,
+            args.concurrency,
+            baseline,
+            args.rss,
+            perfbot,
+        )
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 if __name__ == "__main__":
