@@ -99,6 +99,18 @@ TURN_WAIT = 5.0
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
+async def _acquire(lock: asyncio.Lock) -> bool:
+    """Whether ``lock`` was taken within TURN_WAIT. (asyncio.timeout, not wait_for: on
+    Python 3.11 wait_for can time out a lock it has just taken, which would then never be
+    given back.)"""
+    try:
+        async with asyncio.timeout(TURN_WAIT):
+            await lock.acquire()
+    except TimeoutError:
+        return False
+    return True
+
+
 class _Turn:
     """One event loop's turn-taking: the lock, and the connection and task holding it."""
 
@@ -139,11 +151,9 @@ class _Writers:
         task = asyncio.current_task()
         if task is None or turn.task is task:
             return  # nested in this task's own turn (it would wait for itself)
-        try:
-            await_only(asyncio.wait_for(turn.lock.acquire(), TURN_WAIT))
-        except TimeoutError:
-            return  # SQLite's busy handler orders it, as without turns
-        turn.connection, turn.task = dbapi_connection, task
+        if await_only(_acquire(turn.lock)):
+            turn.connection, turn.task = dbapi_connection, task
+        # else SQLite's busy handler orders it, as without turns
 
     def invalidated(self, dbapi_connection: Any, record: Any, _error: Any) -> None:
         self.checked_in(dbapi_connection, record)
