@@ -89,6 +89,11 @@ def create_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine.pool, "invalidate", writers.invalidated)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # Room for a server's 50 turns at once (SQLAlchemy's default is 5, and 10 more): a turn
+    # holds a connection only while its transaction runs, so 30 leave none waiting for one,
+    # and a server, its dispatchers and the CLI stay well inside PostgreSQL's 100.
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
     return create_async_engine(url, **kwargs)
 
 
