@@ -1,18 +1,7 @@
-"""Database connection: the URL rules, the async engine, sessions and schema migrations.
-
-On SQLite the writers of one process take turns (``_Writers``): a SQLite file has one writer,
-and a transaction that finds the write lock taken waits in SQLite's busy handler, which
-sleeps in steps of up to 100 ms however soon the lock is free. At 50 submissions at once
-that wait, not the work, was most of a submission's time (issue 19). A transaction's first
-write (INSERT, UPDATE, DELETE: where SQLite takes its lock) waits in the process instead,
-and starts the moment the writer before it gives its connection back; reads, which SQLite
-runs beside a writer, never wait. Other processes (the CLI, dispatcher shards) still meet
-at SQLite's own lock, as before."""
+"""Database connection: the URL rules, the async engine, sessions and schema migrations."""
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +15,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.util import await_only
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///perfbot.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -83,10 +71,6 @@ def create_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if kwargs["pool_reset_on_return"] is None:
             event.listen(engine.sync_engine, "reset", _sqlite_reset)
-        writers = _Writers()
-        event.listen(engine.sync_engine, "before_cursor_execute", writers.before_execute)
-        event.listen(engine.sync_engine.pool, "checkin", writers.checked_in)
-        event.listen(engine.sync_engine.pool, "invalidate", writers.invalidated)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     # Room for a server's 50 turns at once (SQLAlchemy's default is 5, and 10 more): a turn
@@ -95,79 +79,6 @@ def create_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_async_engine(url, **kwargs)
-
-
-# How long a write waits for its turn before it goes ahead anyway and leaves the ordering to
-# SQLite's busy handler (as without turns): so that no writer can wait for ever on one that
-# waits on it (a use case awaiting another task's write inside its own transaction).
-TURN_WAIT = 5.0
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-
-
-async def _acquire(lock: asyncio.Lock) -> bool:
-    """Whether ``lock`` was taken within TURN_WAIT. (asyncio.timeout, not wait_for: on
-    Python 3.11 wait_for can time out a lock it has just taken, which would then never be
-    given back.)"""
-    try:
-        async with asyncio.timeout(TURN_WAIT):
-            await lock.acquire()
-    except TimeoutError:
-        return False
-    return True
-
-
-class _Turn:
-    """One event loop's turn-taking: the lock, and the connection and task holding it."""
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.connection: Any = None  # the DBAPI connection whose transaction writes
-        self.task: asyncio.Task[Any] | None = None
-
-
-class _Writers:
-    """The writing transactions of this process on one SQLite database, one at a time: the
-    turn is taken at a transaction's first write and given back with its connection (after
-    its commit or rollback). A task writing on a second connection inside its own turn does
-    not wait for itself."""
-
-    def __init__(self) -> None:
-        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def _turn(self) -> _Turn | None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop: a synchronous use (migrations run inside one anyway)
-            return None
-        turn = self._turns.get(loop)
-        if turn is None:
-            turn = self._turns[loop] = _Turn()
-        return turn
-
-    def before_execute(self, connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip()[:7].upper().startswith(_WRITES):
-            return
-        turn = self._turn()
-        dbapi_connection = connection.connection.dbapi_connection
-        if turn is None or turn.connection is dbapi_connection:
-            return  # its turn already
-        task = asyncio.current_task()
-        if task is None or turn.task is task:
-            return  # nested in this task's own turn (it would wait for itself)
-        if await_only(_acquire(turn.lock)):
-            turn.connection, turn.task = dbapi_connection, task
-        # else SQLite's busy handler orders it, as without turns
-
-    def invalidated(self, dbapi_connection: Any, record: Any, _error: Any) -> None:
-        self.checked_in(dbapi_connection, record)
-
-    def checked_in(self, dbapi_connection: Any, _record: Any) -> None:
-        turn = self._turn()
-        if turn is not None and turn.connection is not None and turn.connection is dbapi_connection:
-            turn.connection = turn.task = None
-            turn.lock.release()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
