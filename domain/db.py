@@ -63,10 +63,21 @@ def create_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         # Writers wait for each other rather than fail at once; a SQLite file has one writer.
         kwargs.setdefault("connect_args", {"timeout": 30})
+        # A connection going back to the pool is rolled back only if a transaction is open
+        # (_sqlite_reset): after a commit the rollback would do nothing but still cost a
+        # round trip to aiosqlite's thread, once a transaction.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if kwargs["pool_reset_on_return"] is None:
+            event.listen(engine.sync_engine, "reset", _sqlite_reset)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # Room for a server's 50 turns at once (SQLAlchemy's default is 5, and 10 more): a turn
+    # holds a connection only while its transaction runs, so 30 leave none waiting for one,
+    # and a server, its dispatchers and the CLI stay well inside PostgreSQL's 100.
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
     return create_async_engine(url, **kwargs)
 
 
@@ -76,6 +87,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+    """SQLAlchemy's custom reset on return to the pool: roll back what is still open (a
+    transaction left uncommitted, or any doubt), nothing when none is."""
+    inner = getattr(getattr(dbapi_connection, "_connection", None), "_connection", None)
+    if inner is None or inner.in_transaction:
+        dbapi_connection.rollback()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

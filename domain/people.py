@@ -8,10 +8,18 @@ from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from domain.audit import record
 from domain.dates import LONDON
-from domain.model import ConversationRef, Notification, NotificationState, Person, Role
+from domain.model import (
+    ConversationRef,
+    Notification,
+    NotificationState,
+    Person,
+    PersonRole,
+    Role,
+)
 from domain.notifications import Kind, cancel, queue
 
 # Why a message could not reach someone (Notification.last_error), as the dispatcher records
@@ -40,7 +48,14 @@ async def find_person(
     Entra id stored yet is linked to this one (audited, claimed only if still unclaimed as
     it is written); a person linked to another id is not this user: refused and audited."""
     if aad_object_id:
-        person = await session.scalar(select(Person).where(Person.aad_object_id == aad_object_id))
+        # Every message asks this: its roles in the same statement (a join), not a second
+        # one as the relationship's own selectin load would.
+        found = await session.execute(
+            select(Person)
+            .where(Person.aad_object_id == aad_object_id)
+            .options(joinedload(Person.role_rows))
+        )
+        person = found.unique().scalar_one_or_none()
         if person:
             return person
     if not email or not email.strip():
@@ -129,8 +144,13 @@ def _linked(
 
 
 async def people_by_role(session: AsyncSession, role: Role) -> list[Person]:
-    people = (await session.scalars(select(Person).order_by(Person.name))).all()
-    return [p for p in people if p.has_role(role)]
+    """The people with this role, by name: only they are read (not the whole staff list,
+    which every submission asked for when it looked for the performance team)."""
+    holders = select(PersonRole.person_id).where(PersonRole.role == role)
+    people = await session.scalars(
+        select(Person).where(Person.id.in_(holders)).order_by(Person.name)
+    )
+    return list(people)
 
 
 async def performance_team(session: AsyncSession) -> list[Person]:

@@ -3,15 +3,19 @@ conversation reference: commit on success, nothing on failure, a duplicate store
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from domain import conversations
+from domain import conversations, db
+from domain import uow as unit_of_work
 from domain.model import ConversationRef, Notification, Service
 from domain.notifications import Kind, queue
 from domain.outbox import Timetable
 from domain.policy import Policy
+from domain.uow import UnitOfWork
 from scheduler.jobs import JOBS, JobContext
 from tests.conftest import NOW
 
@@ -88,3 +92,77 @@ async def test_a_job_from_the_table_queues_its_messages_once_however_often_it_ru
     assert first.queued
     assert all(key.startswith(("chaser:", "overdue:")) for key in first.queued)
     assert again.queued == []
+
+
+async def test_fifty_writers_at_once_never_wait_in_sqlites_busy_handler(council_engine):
+    """As fifty submissions at once, each writing and then waiting a moment before its
+    commit. On SQLite the process's transactions take turns, so none meets another's write
+    lock: with SQLite's busy timeout cut to 50 ms (it is 30 s), every one still commits,
+    where without turns most would be told the database is locked."""
+    sqlite = council_engine.dialect.name == "sqlite"
+    engine = (
+        db.create_engine(council_engine.url, connect_args={"timeout": 0.05})
+        if sqlite
+        else council_engine
+    )
+    uow = UnitOfWork(db.session_factory(engine))
+    before = await services(uow)
+
+    async def writes(n: int) -> None:
+        async def work(tx) -> None:
+            tx.add(Service(name=f"Concurrent service {n}"))
+            await tx.flush()
+            await asyncio.sleep(0.01)  # others run meanwhile, as at 50 concurrent
+
+        await uow.run(work)
+
+    try:
+        await asyncio.gather(*(writes(n) for n in range(50)))
+        assert await services(uow) == before + 50
+    finally:
+        if sqlite:
+            await engine.dispose()
+
+
+async def test_a_transaction_inside_another_of_the_same_task_does_not_wait_for_it(uow, monkeypatch):
+    monkeypatch.setattr(unit_of_work, "TURN_WAIT", 60.0)
+    async with asyncio.timeout(10), uow() as outer:
+        outer.add(Service(name="Outer service"))
+        await outer.flush()
+        async with uow() as inner:  # reads only: SQLite lets it beside the outer's write
+            assert await inner.scalar(select(func.count()).select_from(Service)) is not None
+    assert await services(uow) >= 1
+
+
+async def test_a_transaction_waiting_on_another_tasks_goes_ahead_after_a_while(uow, monkeypatch):
+    """A use case that awaits another task's transaction inside its own is not stuck for
+    ever: after TURN_WAIT the other goes ahead (SQLite's busy handler orders them)."""
+    monkeypatch.setattr(unit_of_work, "TURN_WAIT", 0.2)
+
+    async def count() -> int:
+        return await uow.run(lambda tx: tx.scalar(select(func.count()).select_from(Service)))
+
+    async with asyncio.timeout(10), uow() as tx:
+        seen = await asyncio.create_task(count())
+        assert seen == await tx.scalar(select(func.count()).select_from(Service))
+
+
+async def test_a_connection_given_back_with_its_transaction_open_is_rolled_back(council_engine):
+    """SQLite's connections go back to the pool with no rollback after a commit (it would
+    do nothing); one given back with a write still open is rolled back all the same, so the
+    write is not kept and the next transaction is not blocked by it."""
+    uow = UnitOfWork(db.session_factory(council_engine))
+    before = await services(uow)
+
+    def write_behind_sqlalchemys_back(sync_connection) -> None:
+        cursor = sync_connection.connection.dbapi_connection.cursor()
+        cursor.execute("INSERT INTO services (name) VALUES ('Never committed')")
+        cursor.close()
+
+    async with council_engine.connect() as connection:  # written, never committed
+        await connection.run_sync(write_behind_sqlalchemys_back)
+    async with asyncio.timeout(10):
+        assert await services(uow) == before
+        async with uow() as tx:
+            tx.add(Service(name="Committed"))
+        assert await services(uow) == before + 1
