@@ -61,6 +61,18 @@ async def drop_postgres_database(name: str) -> None:
         await connection.close()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """A test's captured output as pytest-xdist can send it: the hostile-input tests log
+    what they were sent, which may hold a lone surrogate (U+DFFF), and a report holding one
+    cannot be encoded as UTF-8, so the worker would die and the test's result be lost from
+    the count without a failure (tests/test_suite_reports.py). Escaped, as stderr shows it."""
+    report.sections = [
+        (title, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+        for title, text in report.sections
+    ]
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database: a SQLite file, or a new PostgreSQL database dropped afterwards."""
