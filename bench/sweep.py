@@ -12,17 +12,16 @@ November 2026, October's deadline) every owner and delegate is owed a reminder: 
   (the same start-up, settings and engine, and one query) timed the same way; on SQLite
   also the floor, the statements the sweep needs in plain sqlite3 (every measure with its
   delegates, every return's and target's period, and the reminders inserted);
-- ``my measures`` for owner000 (50 measures) and ``status`` for chief000 (an escalation
-  owner and one of the Leadership Team, so status shows every one of the 5,000 measures:
-  no one with 50 measures may use status in this council), through the
-  Teams command's own code (bot/teams/commands.py with its use cases and card render, on a
+- ``my measures`` and ``status`` for owner000 (50 measures: the owner of a service's 50,
+  and its Head of Service, so status shows those 50), and ``status`` for chief005 (an
+  escalation owner over five services, 250 measures, for context), through the Teams
+  command's own code (bot/teams/commands.py with its use cases and card render, on a
   stand-in for the turn that keeps the card as JSON instead of sending it), R times each
   (default 200, or as many as --budget seconds allow), p50 and p99 in ms, and my measures'
   use case alone (without the card). A card over Teams' size limit (cards/render.py's
   CardTooLarge) is timed as far as the render that refuses it and reported as a failure.
-  Baseline: one ``SELECT 1`` in a unit of work on the same engine. Then the same again
-  with 2023/24 M1-M6 signed off (`perfbot period lock`): the council has targets for those
-  months but no figures, so each measure has seven open returns, not one, until they are.
+  Baseline: one ``SELECT 1`` in a unit of work on the same engine. With --leadership, also
+  ``status`` once for chief000 (of the Leadership Team: all 5,000 measures), for context.
 
 Every figure is printed with its target and its ratio to the baseline measured in the run.
 SQLite always; PostgreSQL too when --postgres or PERFBOT_TEST_POSTGRES_URL gives one: a
@@ -31,16 +30,15 @@ copied table by table from the SQLite import (importing twice would double the r
 --postgres-import imports into it instead).
 
     python bench/sweep.py [--measures 5000] [--runs 200] [--budget 30] [--sweeps 2]
-                          [--postgres URL] [--postgres-import] [--cache DIR]
+                          [--postgres URL] [--postgres-import] [--cache DIR] [--leadership]
 
 With --cache DIR, the SQLite import is kept in DIR under a key made of the council's CSV
 files, the schema's revision and the importer's code (domain/importing.py,
 domain/model.py, domain/workbook.py), and copied from there by a later run whose key is the
 same; without it (the default) every run imports.
 
-The council as bench/council.py writes it gives the data-only measures (every 50th)
-targets, which `perfbot import` refuses; the benchmark drops those rows (4,800 of 240,000
-at 5,000 measures) from its copy of targets.csv before importing, and says so.
+The council is imported as bench/council.py writes it: each measure has one open return
+(2026/27 M7) at ``NOW``.
 """
 
 from __future__ import annotations
@@ -81,7 +79,7 @@ WHEN = council.NOW.strftime("%Y-%m-%dT%H:%M")  # London time: GMT in November
 SWEEP_TARGET_S = 3.0
 COMMAND_TARGET_MS = 50.0
 OWNER = council.owner(0)  # 50 measures at 5,000
-CHIEF = council.chief(1)  # escalation owner over five services: status shows 250
+CHIEF = council.chief(5)  # escalation owner over five services, not leadership: 250
 LEADER = council.chief(0)  # and one of the Leadership Team: status shows all 5,000
 IMPORTER = ("domain/importing.py", "domain/model.py", "domain/workbook.py")
 # perfbot as this checkout's code has it (not whatever the interpreter has installed).
@@ -429,7 +427,7 @@ async def bench_commands(
             return [council.measure_code(n) for n in range(measures) if keep(n)]
 
         mine = codes(lambda n: n % council.OWNERS == 0)
-        chiefs = codes(lambda n: (n % council.SERVICES) % council.CHIEFS == 1)
+        chiefs = codes(lambda n: (n % council.SERVICES) % council.CHIEFS == 5)
         work: dict[str, tuple[Callable[[], Awaitable[Any]], bool]] = {
             "SELECT 1 in a unit of work (baseline)": (trivial, False),
             f"my measures, {OWNER} ({len(mine)})": (
