@@ -467,7 +467,7 @@ async def bench_commands(
             print(
                 f"  status, {LEADER} (all {measures:,}, once, for context): "
                 f"{(time.perf_counter() - start) * 1000:,.0f} ms"
-                + (f"; fails: {too_large[f'status, {LEADER}']}" if too_large else "")
+                + (f"; fails: {failed}" if (failed := too_large.get(f"status, {LEADER}")) else "")
             )
     finally:
         await engine.dispose()
