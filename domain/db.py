@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, event, inspect
+from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
@@ -126,9 +128,43 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(_current_revision)
 
 
+# A migration script's own revision lines: ``revision: str = "0013"``, ``down_revision = ...``
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
 @lru_cache(maxsize=1)
 def head_revision() -> str | None:
-    """The newest migration shipped with this PerfBot (read from the scripts once)."""
+    """The newest migration shipped with this PerfBot (read from the scripts once).
+
+    Read from the scripts' own ``revision`` and ``down_revision`` lines rather than through
+    alembic: every command checks the schema before it starts, and importing alembic (with
+    mako and its script loader) was a good part of each command's start-up. Alembic itself
+    is asked only when those lines do not name exactly one head."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            continue  # not a migration (the package's __init__)
+        try:
+            revision = ast.literal_eval(found["revision"])
+            down = ast.literal_eval(found.get("down_revision", "None"))
+        except (ValueError, SyntaxError):
+            return _alembic_head()
+        if not isinstance(revision, str):
+            return _alembic_head()
+        revisions.add(revision)
+        if isinstance(down, str):
+            downs.add(down)
+        elif isinstance(down, tuple | list):
+            downs.update(str(d) for d in down)
+        elif down is not None:
+            return _alembic_head()
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else _alembic_head()
+
+
+def _alembic_head() -> str | None:
     from alembic.script import ScriptDirectory
 
     config = _alembic_config(None)  # type: ignore[arg-type]  # no connection needed to read scripts
@@ -136,8 +172,14 @@ def head_revision() -> str | None:
 
 
 def _current_revision(connection: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """The database's schema revision: alembic_version's row read directly (alembic's
+    MigrationContext, and its import, only if there is more than one row, which it refuses
+    as before)."""
     if not inspect(connection).has_table("alembic_version"):
         return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(rows) <= 1:
+        return str(rows[0]) if rows else None
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()

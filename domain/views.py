@@ -542,21 +542,19 @@ async def _spans(
     for (label,) in await session.execute(select(labels.c.period)):
         if _period(label) is None or _period(label).label != label:  # type: ignore[union-attr]
             return None
-    everything = union_all(
-        select(Target.measure_id.label("measure_id"), Target.period.label("period")).where(
-            of_target
-        ),
-        select(Return.measure_id, Return.period).where(of_return),
-    ).subquery()
-    letter, place = _ordinal_of(everything.c.period)
-    firsts: dict[tuple[int, str], str] = {}
-    for measure_id, found, first in await session.execute(
-        select(everything.c.measure_id, letter, func.min(place)).group_by(
-            everything.c.measure_id, letter
-        )
-    ):
-        if measure_id in ids:
-            firsts[(measure_id, found)] = _label_at(found, first)
+    # Each table's own aggregate over its (measure, period) index, the lesser taken here:
+    # cheaper than one aggregate over both tables' rows put together (a temporary table).
+    lowest: dict[tuple[int, str], int] = {}
+    for table, of_table in ((Target.__table__, of_target), (Return.__table__, of_return)):
+        letter, place = _ordinal_of(table.c.period)
+        for measure_id, found, first in await session.execute(
+            select(table.c.measure_id, letter, func.min(place))
+            .where(of_table)
+            .group_by(table.c.measure_id, letter)
+        ):
+            if measure_id in ids and first < lowest.get((measure_id, found), first + 1):
+                lowest[(measure_id, found)] = first
+    firsts = {key: _label_at(key[1], first) for key, first in lowest.items()}
     letter, place = _ordinal_of(Return.period)
     closed: dict[tuple[int, str], tuple[int, int]] = {}
     gappy: set[int] = set()

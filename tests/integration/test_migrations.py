@@ -23,6 +23,20 @@ async def test_the_migrations_build_exactly_the_schema_the_model_describes(engin
     assert await db.current_revision(engine) == db.head_revision()
 
 
+async def test_the_schema_check_reads_the_same_revisions_as_alembic(engine):
+    """Every command checks the schema without importing alembic: the head read from the
+    scripts' lines, and the database's revision read from alembic_version, are alembic's."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(db._alembic_config(None))  # type: ignore[arg-type]
+    assert db.head_revision() == scripts.get_current_head()
+    async with engine.connect() as connection:
+        theirs = await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+    assert await db.current_revision(engine) == theirs == scripts.get_current_head()
+
+
 async def test_upgrading_a_current_database_again_keeps_its_data(engine, sessions):
     async with sessions() as session, session.begin():
         service = Service(name="Housing")
