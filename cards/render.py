@@ -678,12 +678,10 @@ def my_measures_card(
         f"{due} return{'s' if due != 1 else ''} waiting for a figure"
     )
     shown = [line for line in milestones if line.past_due or line.due_soon]
-    return render(
-        "my_measures.json.j2",
-        heading=heading,
-        cover=list(cover),
-        items=views,
-        milestones=[
+    context: dict[str, Any] = {
+        "heading": heading,
+        "cover": list(cover),
+        "milestones": [
             {
                 "id": line.milestone.id,
                 "title": f"{line.milestone.measure.code} · {_cut(line.milestone.title, SHORT_TEXT)}",
@@ -692,8 +690,36 @@ def my_measures_card(
             }
             for line in shown[:MILESTONES_ON_RETURN_CARD]
         ],
-        empty="You don't own or deputise for any measures. If you should, tell the performance team.",
+        "empty": "You don't own or deputise for any measures. If you should, tell the "
+        "performance team.",
+    }
+    if len(views) <= MAX_MY_MEASURES_ITEMS:  # more could never fit: not rendered to find out
+        try:
+            return render("my_measures.json.j2", items=views, more="", **context)
+        except CardTooLarge:
+            pass
+    # More than a card holds (a Head of Service with a hundred measures): the most urgent
+    # first, overdue then waiting, as many as fit; the rest counted, and how to reach them.
+    urgent = sorted(
+        zip(items, views, strict=True),
+        key=lambda pair: (pair[0].state not in OVERDUE, pair[0].state not in WAITING),
     )
+    more = ""
+    for listed in (n for n in (60, 40, 25, 12, 5, 0) if n < len(items)):
+        kept = [view for _, view in urgent[:listed]]
+        left = [item for item, _ in urgent[listed:]]
+        waiting = sum(1 for item in left if item.state in WAITING)
+        more = (
+            f"And {_plural(len(left), 'more return')} not shown here"
+            + (f", {waiting} of them waiting for a figure" if waiting else "")
+            + f": type submit and the measure's code (submit {left[0].measure.code}) for "
+            "any of them."
+        )
+        try:
+            return render("my_measures.json.j2", items=kept, more=more, **context)
+        except CardTooLarge:
+            continue
+    return render("my_measures.json.j2", items=[], more=more, **{**context, "milestones": []})
 
 
 def status_card(
@@ -711,7 +737,7 @@ def status_card(
         by_portfolio.setdefault(item.measure.portfolio, []).append(item)
     portfolios = []
     # By Cabinet portfolio, those without one last; a council with none set sees no heading.
-    for portfolio in sorted(by_portfolio, key=lambda p: (p is None, p or "")):
+    for portfolio in sorted_keys(by_portfolio):
         in_portfolio = by_portfolio[portfolio]
         title = ""
         if set(by_portfolio) != {None}:
@@ -737,17 +763,44 @@ def status_card(
         for w in watched[:MAX_WATCHED]
     ]
     more = len(watched) - len(shown)
-    return render(
-        "status.json.j2",
-        heading=heading,
-        summary=summary,
-        portfolios=portfolios,
-        watched=shown,
-        more_watched=f"And {_plural(more, 'more off-track measure')} escalated to you."
+    context: dict[str, Any] = {
+        "heading": heading,
+        "summary": summary,
+        "watched": shown,
+        "more_watched": f"And {_plural(more, 'more off-track measure')} escalated to you."
         if more > 0
         else "",
-        board_period=board_period,
-    )
+        "board_period": board_period,
+    }
+    if len(items) <= MAX_STATUS_LINES:  # more could never fit: not rendered to find out
+        try:
+            return render("status.json.j2", portfolios=portfolios, note="", **context)
+        except CardTooLarge:
+            pass
+    # Too many measures for one card (a Leadership Team's status at a large council): each
+    # service's counts, and only its measures that need attention, as many as fit; then
+    # the counts alone. The board has every measure.
+    for listed in (10, 3, 1, 0):
+        condensed = [
+            {**p, "services": _services(by_portfolio[key], attention_only=listed)}
+            for key, p in zip(sorted_keys(by_portfolio), portfolios, strict=True)
+        ]
+        note = (
+            "Too many returns to list each one here: each service shows its counts"
+            + (" and its overdue and off-track measures first" if listed else "")
+            + ". Open the board for every measure."
+        )
+        try:
+            return render("status.json.j2", portfolios=condensed, note=note, **context)
+        except CardTooLarge:
+            continue
+    note = "Too many services to list here. Open the board for every measure."
+    return render("status.json.j2", portfolios=[], note=note, **context)
+
+
+def sorted_keys(by_portfolio: Mapping[str | None, Any]) -> list[str | None]:
+    """Cabinet portfolios in the status card's order: alphabetically, those without one last."""
+    return sorted(by_portfolio, key=lambda p: (p is None, p or ""))
 
 
 def _counts(items: Sequence[OpenReturn]) -> str:
@@ -757,8 +810,16 @@ def _counts(items: Sequence[OpenReturn]) -> str:
     return f"{received} of {len(items)} received, {overdue} overdue, {off} off track"
 
 
-def _services(items: Sequence[OpenReturn]) -> list[dict[str, Any]]:
-    """Each service's returns, by name: its counts, and a line for each measure."""
+def _needs_attention(item: OpenReturn) -> bool:
+    return item.state in OVERDUE or item.assessment.off_track or bool(item.actions_late)
+
+
+def _services(
+    items: Sequence[OpenReturn], attention_only: int | None = None
+) -> list[dict[str, Any]]:
+    """Each service's returns, by name: its counts, and a line for each measure; with
+    ``attention_only``, only that many of those overdue, off track or with actions late,
+    and a count of the rest."""
     by_service: dict[str, list[OpenReturn]] = {}
     for item in items:
         by_service.setdefault(item.measure.service.name, []).append(item)
@@ -766,7 +827,10 @@ def _services(items: Sequence[OpenReturn]) -> list[dict[str, Any]]:
     for name, group in sorted(by_service.items()):
         facts = []
         flagged: set[str] = set()
-        for i in group:
+        listed = group
+        if attention_only is not None:
+            listed = [i for i in group if _needs_attention(i)][:attention_only]
+        for i in listed:
             value = f"{i.period.label} · {_STATE_WORDS.get(i.state, i.state)}"
             if i.latest is not None and i.assessment.rating:
                 value += f" · {_rating(i.assessment.rating)}"
@@ -776,11 +840,17 @@ def _services(items: Sequence[OpenReturn]) -> list[dict[str, Any]]:
                 flagged.add(i.measure.code)
                 value += f" · ⚠ {_plural(i.actions_late, 'action')} late"
             facts.append((i.measure.code, value))
+        if len(listed) < len(group) and facts:
+            facts.append(("Others", f"{len(group) - len(listed)} more: Open the board"))
         services.append({"name": name, "summary": _counts(group), "facts": facts})
     return services
 
 
 MAX_WATCHED = 8  # off-track measures an escalation owner's status shows in full
+# A status line is 60 bytes of card at the least, a my measures item 200: beyond these
+# counts a card is over MAX_CARD_BYTES whatever it holds, so its short form is made at once.
+MAX_STATUS_LINES = MAX_CARD_BYTES // 60
+MAX_MY_MEASURES_ITEMS = MAX_CARD_BYTES // 200
 MAX_PLAN_LINES = 3  # open action-plan items shown for each
 
 

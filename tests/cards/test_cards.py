@@ -7,6 +7,7 @@ AdaptiveCards repository, MIT licence), kept here so the tests need nothing outs
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from bot.loopback import card_text, elements
 from bot.teams.commands import help_lines
 from cards import render as cards
 from cards.actions import DEEP_DIVE_INPUTS, MarkDone, OpenReport, Verb, ids, parse_action
+from cards.seal import buttons
 from domain import signoff
 from domain.action_plans import ActionItem
 from domain.deep_dives import DiveView, HistoryLine, ListedDive, PlanItem
@@ -909,3 +911,97 @@ def test_the_parser_reads_each_answer_within_its_limit():
     assert parsed.fields["why"] == "Staff off sick."
     assert parsed.fields["forecast"] == "y" * MAX_ANSWER
     assert parsed.too_long == ("forecast",)
+
+
+def council_of(count: int, services: int) -> list[OpenReturn]:
+    """A large council's returns, as status and my measures get them: every tenth overdue,
+    every seventh sent and off track, the rest sent and on track."""
+    base = open_return("plain")
+    items = []
+    for n in range(count):
+        owner = Person(id=2, email="owner@council.gov.uk", name="Owner", role_rows=[])
+        m = Measure(
+            id=n + 1,
+            code=f"SC-{n:04d}",
+            title=f"Scale measure {n}",
+            kind=MeasureKind.MEASURE,
+            service=Service(id=n % services + 1, name=f"Service {n % services:02d}"),
+            owner=owner,
+            owner_id=2,
+            unit=Unit.PERCENT,
+            polarity=Polarity.HIGHER,
+            frequency=Frequency.QUARTERLY,
+            decimals=1,
+            data_only=False,
+            delegates=[],
+        )
+        if n % 10 == 0:
+            item = replace(base, measure=m, state="overdue", latest=None, overdue_days=12)
+        elif n % 7 == 0:
+            item = replace(
+                base, measure=m, assessment=Assessment(Rating.ACTION, Decimal("-0.2"), "Off.")
+            )
+        else:
+            item = replace(base, measure=m, assessment=Assessment(Rating.GOOD, Decimal(0), "On."))
+        items.append(item)
+    return items
+
+
+def card_bytes(card: dict[str, Any]) -> int:
+    return len(json.dumps(card, ensure_ascii=False).encode())
+
+
+def test_status_for_a_large_council_fits_a_card_with_every_services_counts():
+    items = council_of(5000, 100)
+    card = cards.status_card("Status for Chief Officer 0", items)
+    text = card_text(card)
+    assert card_bytes(card) <= cards.MAX_CARD_BYTES
+    assert "4500 of 5000 returns received · 500 overdue" in text  # every measure counted
+    assert "Too many returns to list each one here" in text
+    assert "Open the board for every measure." in text
+    for n in range(100):
+        group = [i for i in items if i.measure.service.name == f"Service {n:02d}"]
+        overdue = sum(1 for i in group if i.state == "overdue")
+        counts = f"{len(group) - overdue} of {len(group)} received, {overdue} overdue"
+        assert text.count(f"Service {n:02d} — {counts}") == 1
+    listed = {int(code) for code in re.findall(r"SC-(\d{4})", text)}
+    assert all(n % 10 == 0 or n % 7 == 0 for n in listed)  # only those needing attention
+    assert [a["title"] for a in card["actions"]] == ["Open the board"]
+
+
+def test_status_with_more_than_a_card_holds_lists_each_services_overdue_and_off_track_first():
+    items = council_of(1000, 10)
+    text = card_text(cards.status_card("Status", items))
+    assert "Too many returns to list each one here" in text
+    assert "and its overdue and off-track measures first" in text
+    assert "SC-0000" in text  # overdue, the first of Service 00
+    assert "SC-0001" not in text  # on track: counted, not listed
+    assert "Others" in text
+
+
+def test_status_that_fits_still_lists_every_measure():
+    items = council_of(60, 6)
+    text = card_text(cards.status_card("Status", items))
+    assert "Too many returns" not in text
+    assert all(f"SC-{n:04d}" in text for n in range(60))
+
+
+def test_my_measures_with_more_than_a_card_holds_lists_the_overdue_first_and_counts_the_rest():
+    items = council_of(300, 3)
+    card = cards.my_measures_card("Owner", items, TODAY)
+    text = card_text(card)
+    assert card_bytes(card) <= cards.MAX_CARD_BYTES
+    assert text.startswith("Owner: 300 measures, 30 returns waiting for a figure")
+    presses = [b["code"] for b in buttons(card) if b["verb"] == "open_return"]
+    overdue = [f"SC-{n:04d}" for n in range(0, 300, 10)]
+    assert presses[:30] == overdue  # every overdue one, first
+    shown = len({line for line in text.split("\n") if line.startswith("SC-")})
+    assert f"And {300 - shown} more returns not shown here" in text
+    assert "type submit and the measure's code (submit SC-" in text
+
+
+def test_my_measures_of_fifty_lists_all_fifty_as_before():
+    items = council_of(50, 1)
+    text = card_text(cards.my_measures_card("Owner", items, TODAY))
+    assert "not shown here" not in text
+    assert all(f"SC-{n:04d}" in text for n in range(50))
