@@ -737,7 +737,7 @@ def status_card(
         by_portfolio.setdefault(item.measure.portfolio, []).append(item)
     portfolios = []
     # By Cabinet portfolio, those without one last; a council with none set sees no heading.
-    for portfolio in sorted_keys(by_portfolio):
+    for portfolio in _portfolio_order(by_portfolio):
         in_portfolio = by_portfolio[portfolio]
         title = ""
         if set(by_portfolio) != {None}:
@@ -783,7 +783,7 @@ def status_card(
     for listed in (10, 3, 1, 0):
         condensed = [
             {**p, "services": _services(by_portfolio[key], attention_only=listed)}
-            for key, p in zip(sorted_keys(by_portfolio), portfolios, strict=True)
+            for key, p in zip(_portfolio_order(by_portfolio), portfolios, strict=True)
         ]
         note = (
             "Too many returns to list each one here: each service shows its counts"
@@ -798,7 +798,7 @@ def status_card(
     return render("status.json.j2", portfolios=[], note=note, **context)
 
 
-def sorted_keys(by_portfolio: Mapping[str | None, Any]) -> list[str | None]:
+def _portfolio_order(by_portfolio: Mapping[str | None, Any]) -> list[str | None]:
     """Cabinet portfolios in the status card's order: alphabetically, those without one last."""
     return sorted(by_portfolio, key=lambda p: (p is None, p or ""))
 

@@ -74,14 +74,20 @@ TODAY = date(2026, 11, 23)
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-def measure(text: str, kind: MeasureKind = MeasureKind.MEASURE) -> Measure:
+def measure(
+    text: str,
+    kind: MeasureKind = MeasureKind.MEASURE,
+    code: str = "HS-04",
+    service: Service | None = None,
+    number: int = 1,
+) -> Measure:
     owner = Person(id=1, email="owner@council.gov.uk", name=text[:200], role_rows=[])
     return Measure(
-        id=1,
-        code="HS-04",
+        id=number,
+        code=code,
         title=text[:300],  # the import refuses longer titles
         kind=kind,
-        service=Service(id=1, name=text[:300]),
+        service=service or Service(id=1, name=text[:300]),
         owner=owner,
         owner_id=1,
         unit=Unit.PERCENT,
@@ -919,22 +925,8 @@ def council_of(count: int, services: int) -> list[OpenReturn]:
     base = open_return("plain")
     items = []
     for n in range(count):
-        owner = Person(id=2, email="owner@council.gov.uk", name="Owner", role_rows=[])
-        m = Measure(
-            id=n + 1,
-            code=f"SC-{n:04d}",
-            title=f"Scale measure {n}",
-            kind=MeasureKind.MEASURE,
-            service=Service(id=n % services + 1, name=f"Service {n % services:02d}"),
-            owner=owner,
-            owner_id=2,
-            unit=Unit.PERCENT,
-            polarity=Polarity.HIGHER,
-            frequency=Frequency.QUARTERLY,
-            decimals=1,
-            data_only=False,
-            delegates=[],
-        )
+        service = Service(id=n % services + 1, name=f"Service {n % services:02d}")
+        m = measure(f"Scale measure {n}", code=f"SC-{n:04d}", service=service, number=n + 1)
         if n % 10 == 0:
             item = replace(base, measure=m, state="overdue", latest=None, overdue_days=12)
         elif n % 7 == 0:
