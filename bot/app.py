@@ -92,6 +92,7 @@ def create_app(
             await app[ENGINE].dispose()
 
     app.cleanup_ctx.append(database)
+    app.on_shutdown.append(_stopping)
     if background:
         app.cleanup_ctx.append(_background(clock, list(shard_command)))
     if not settings.authenticated:
@@ -108,6 +109,13 @@ def create_app(
     hide_links_in_access_log()
     edge.quiet_unreadable_encodings()
     return app
+
+
+async def _stopping(app: web.Application) -> None:
+    """The server has stopped listening and is about to wait for the turns under way: each
+    of them hands a reply Teams has not taken to the outbox now, instead of trying it again
+    after the Bot Connector's session is closed (the next start sends it)."""
+    app[BOT].services.stopping.set()
 
 
 def _background(

@@ -96,7 +96,9 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     settings.served_tenant,
                 )
                 return  # nothing stored, nothing sent
-        Replies.start(turn_context, services.uow, services.clock, services.reply_retry)
+        Replies.start(
+            turn_context, services.uow, services.clock, services.reply_retry, services.stopping
+        )
         await super().on_turn(turn_context)
 
     # ---- installs ------------------------------------------------------------------------

@@ -80,11 +80,13 @@ class Replies:
         uow: UnitOfWork,
         clock: Callable[[], datetime],
         retry: ReplyRetry,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.ctx = ctx
         self.uow = uow
         self.clock = clock
         self.retry = retry
+        self._stopping = stopping or asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + retry.budget
         self._count = 0
@@ -93,10 +95,17 @@ class Replies:
 
     @classmethod
     def start(
-        cls, ctx: TurnContext, uow: UnitOfWork, clock: Callable[[], datetime], retry: ReplyRetry
+        cls,
+        ctx: TurnContext,
+        uow: UnitOfWork,
+        clock: Callable[[], datetime],
+        retry: ReplyRetry,
+        stopping: asyncio.Event | None = None,
     ) -> Replies:
-        """The replies of the turn ``ctx`` begins now; ``Replies.of(ctx)`` finds them."""
-        replies = cls(ctx, uow, clock, retry)
+        """The replies of the turn ``ctx`` begins now; ``Replies.of(ctx)`` finds them. Once
+        ``stopping`` is set (the server is shutting down), a reply that has met a failure is
+        not tried again but handed to the outbox at once, for the next start to send."""
+        replies = cls(ctx, uow, clock, retry, stopping)
         ctx.turn_state[cls.KEY] = replies
         return replies
 
@@ -189,10 +198,21 @@ class Replies:
                 if failure.retry_after is not None
                 else self.retry.backoff(attempt)
             )
-            if self._loop.time() + wait >= self._deadline:
+            if self._loop.time() + wait >= self._deadline or self._stopping.is_set():
                 return _Outcome(failure, transient=True)
             log.info("reply in %s met %s; trying again in %.1f s", self._where, failure, wait)
-            await asyncio.sleep(wait)
+            if await self._stopped_within(wait):
+                log.info("reply in %s not tried again: PerfBot is stopping", self._where)
+                return _Outcome(failure, transient=True)
+
+    async def _stopped_within(self, wait: float) -> bool:
+        """Wait ``wait`` seconds, or less if the server begins to stop: whether it did."""
+        try:
+            async with asyncio.timeout(wait):
+                await self._stopping.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _hand_over(
         self, number: int, payload: dict[str, Any], failure: SendFailure | None

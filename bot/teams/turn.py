@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,6 +35,8 @@ class BotServices:
     references: References
     keys: CardKeys  # the card keys every press is checked with (bot/sealing.py)
     reply_retry: ReplyRetry = field(default_factory=ReplyRetry)
+    # Set when the server begins to stop: replies then go to the outbox, not round again.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def policy(self) -> Policy:

@@ -4,6 +4,7 @@ what Teams refuses for good is not tried again, and no turn ends in an apology f
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
@@ -181,3 +182,33 @@ async def test_a_reply_teams_refuses_for_good_is_not_retried_and_the_turn_ends_q
     assert refused.status == 403
     assert await queued_replies(hurried) == []
     assert not [r for r in caplog.records if r.exc_info]  # no stack trace, not even in the log
+
+
+async def test_a_reply_under_way_when_the_server_stops_goes_to_the_outbox_not_round_again(
+    brisk, caplog
+):
+    """`perfbot serve` told to stop (a deploy, a restart) while a turn is still trying a reply
+    Teams will not take: the turn hands the reply to the outbox at once, before the server
+    closes its Bot Connector session, instead of trying it again on a closed session (which
+    ended in a stack trace and a lost reply); the next start sends it once."""
+    await known_by_entra(brisk, AMINA)
+    brisk.connector.faults = [Fault(503) for _ in range(500)]
+    turn = asyncio.create_task(brisk.say(AMINA, "my measures"))
+    while len(brisk.connector.sent()) < 2:  # it has met Teams' 503 and is trying again
+        await asyncio.sleep(0.01)
+    started = time.monotonic()
+    await brisk.client.app.shutdown()  # what aiohttp does first on SIGTERM
+    assert await turn == 201
+    assert time.monotonic() - started < 1.0  # not the rest of its 10 s
+    tries = len(brisk.connector.sent())
+    [row] = await queued_replies(brisk)
+    assert row.state is NotificationState.PENDING
+    await asyncio.sleep(0.5)  # nothing more is tried in the turn's name
+    assert len(brisk.connector.sent()) == tries
+    assert not [r for r in caplog.records if r.exc_info]
+    brisk.connector.faults.clear()
+    clock = Clock(NOW + timedelta(seconds=5))
+    assert (await dispatcher(brisk, clock).run_once()).sent == 1
+    assert (await dispatcher(brisk, clock).run_once()).sent == 0
+    [reply] = brisk.connector.delivered()
+    assert "Amina Hussain: 3 measures" in what_it_says(brisk, reply)
