@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from domain import sqlite_driver
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///perfbot.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -69,6 +71,10 @@ def create_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
         # (_sqlite_reset): after a commit the rollback would do nothing but still cost a
         # round trip to aiosqlite's thread, once a transaction.
         kwargs.setdefault("pool_reset_on_return", None)
+        # One trip to aiosqlite's thread a statement, not four (domain/sqlite_driver.py).
+        one_trip = sqlite_driver.module()
+        if one_trip is not None:
+            kwargs.setdefault("module", one_trip)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if kwargs["pool_reset_on_return"] is None:
