@@ -39,6 +39,8 @@ ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", PerfBot)
 REFERENCES = web.AppKey("references", References)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+# Set as the server begins to stop (bot/teams/replies.py: replies then go to the outbox).
+STOPPING = web.AppKey("stopping", asyncio.Event)
 
 JOBS_FINISH_SECONDS = 5.0  # how long a stopping server waits for the scheduled jobs under way
 
@@ -75,6 +77,7 @@ def create_app(
     dispatcher in a process of its own."""
     app = web.Application(middlewares=[_no_stack_traces], client_max_size=edge.MAX_BODY)
     app[SETTINGS] = settings
+    app[STOPPING] = asyncio.Event()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         own = engine is None
@@ -85,7 +88,9 @@ def create_app(
         adapter.on_turn_error = _on_turn_error
         app[ADAPTER] = adapter
         app[REFERENCES] = References(uow, clock)
-        app[BOT] = PerfBot(settings, app[SESSIONS], clock, app[REFERENCES], reply_retry, keys)
+        app[BOT] = PerfBot(
+            settings, app[SESSIONS], clock, app[REFERENCES], reply_retry, keys, app[STOPPING]
+        )
         yield
         await authentication.close()
         if own:
@@ -115,7 +120,7 @@ async def _stopping(app: web.Application) -> None:
     """The server has stopped listening and is about to wait for the turns under way: each
     of them hands a reply Teams has not taken to the outbox now, instead of trying it again
     after the Bot Connector's session is closed (the next start sends it)."""
-    app[BOT].services.stopping.set()
+    app[STOPPING].set()
 
 
 def _background(

@@ -48,14 +48,7 @@ async def find_person(
     Entra id stored yet is linked to this one (audited, claimed only if still unclaimed as
     it is written); a person linked to another id is not this user: refused and audited."""
     if aad_object_id:
-        # Every message asks this: its roles in the same statement (a join), not a second
-        # one as the relationship's own selectin load would.
-        found = await session.execute(
-            select(Person)
-            .where(Person.aad_object_id == aad_object_id)
-            .options(joinedload(Person.role_rows))
-        )
-        person = found.unique().scalar_one_or_none()
+        person = await by_entra_id(session, aad_object_id)
         if person:
             return person
     if not email or not email.strip():
@@ -71,6 +64,18 @@ async def find_person(
         session, person.email, aad_object_id, "the email of a person linked already", now
     )
     return OtherAccount(person.email)
+
+
+async def by_entra_id(session: AsyncSession, aad_object_id: str) -> Person | None:
+    """The person linked to this Entra object id, roles loaded: a read, and every message
+    asks it (run it with ``uow.read``). The roles come in the same statement (a join), not a
+    second one as the relationship's own selectin load would."""
+    found = await session.execute(
+        select(Person)
+        .where(Person.aad_object_id == aad_object_id)
+        .options(joinedload(Person.role_rows))
+    )
+    return found.unique().scalar_one_or_none()
 
 
 async def other_account(

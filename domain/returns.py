@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from domain import (
     action_plans,
@@ -152,18 +152,21 @@ class Delegated:
 
 
 async def _measure_for_card(session: AsyncSession, code: str) -> Measure | None:
-    """The active measure with this code, without the roles of its owner, escalation owner
-    and delegates (two queries fewer: a card needs only who they are); touching those roles
-    then raises rather than answer wrongly."""
-    return await session.scalar(
+    """The active measure with this code, in one statement (its owner, escalation owner,
+    delegates and priorities joined: every press of a card reads it), without the roles of
+    those people (a card needs only who they are); touching those roles then raises rather
+    than answer wrongly."""
+    found = await session.execute(
         select(Measure)
         .where(Measure.code == code.strip().upper(), Measure.active)
         .options(
             joinedload(Measure.owner).raiseload(Person.role_rows),
             joinedload(Measure.escalation_owner).raiseload(Person.role_rows),
-            selectinload(Measure.delegates).raiseload(Person.role_rows),
+            joinedload(Measure.delegates).raiseload(Person.role_rows),
+            joinedload(Measure.priority_rows),
         )
     )
+    return found.unique().scalar_one_or_none()
 
 
 async def _checked_target(

@@ -3,6 +3,7 @@ command or a card action. Everything a person sees is a sentence or a card; no s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         references: References | None = None,
         reply_retry: ReplyRetry | None = None,
         card_keys: CardKeys | None = None,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         uow = UnitOfWork(sessions)
         self.services = BotServices(
@@ -77,6 +79,7 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             references or References(uow, clock),
             card_keys or CardKeys(uow, clock),
             reply_retry or ReplyRetry(),
+            stopping or asyncio.Event(),
         )
 
     async def on_turn(self, turn_context: TurnContext) -> None:
@@ -188,8 +191,9 @@ class PerfBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         uow = self.services.uow
         now = self.services.clock()
         if aad:
-            person = await uow.run(lambda tx: people.find_person(tx, aad, None, now))
-            if isinstance(person, Person) and person.teams_user_id in (None, sender.id):
+            entra: str = aad
+            person = await uow.read(lambda tx: people.by_entra_id(tx, entra))
+            if person is not None and person.teams_user_id in (None, sender.id):
                 return person  # the Teams account PerfBot linked before, or a first one
             # Another Teams account names this linked Entra id: Teams' own record of the
             # member decides, below.
