@@ -320,9 +320,7 @@ async def submit_return(
                     **dict(cmd.problems),
                 }
             )
-        earlier = await session.scalar(
-            select(Return).where(Return.idempotency_key == cmd.idempotency_key())
-        )
+        earlier = await _sent_before(session, cmd, history.get(period.label))
         if earlier is not None:
             was = rate(measure, period, target, earlier, policy.scheme, milestones).rating
             steps = (
@@ -501,6 +499,21 @@ async def submit_return(
     if review:
         receipt = replace(receipt, next_steps=f"{receipt.next_steps} {review}")
     return replace(receipt, waiting=still_waiting, action_plan=plan)
+
+
+async def _sent_before(
+    session: AsyncSession, cmd: SubmitReturn, newest: Return | None
+) -> Return | None:
+    """The version this very press stored already (the same card sent twice), if any. Its
+    key names the measure and period, so with no version of the period stored there is none
+    to look for (a period's first return, most of them), and the newest version is looked
+    at before the older ones."""
+    if newest is None:
+        return None
+    key = cmd.idempotency_key()
+    if newest.idempotency_key == key:
+        return newest
+    return await session.scalar(select(Return).where(Return.idempotency_key == key))
 
 
 def _figure(cmd: SubmitReturn, measure: Measure) -> Decimal:

@@ -79,6 +79,20 @@ async def test_the_same_card_twice_stores_one_return_and_a_correction_adds_a_ver
     assert [str(r.value) for r in await versions(uow, "RB-01", "2026/27 M7")] == ["66.5", "67.0"]
 
 
+async def test_the_first_card_sent_again_after_a_correction_is_known_and_stores_nothing(
+    uow, person
+):
+    """A retried press of the first card arriving after the correction: the version it
+    stored is no longer the newest, and is still found, so no third version is made."""
+    amina = await person(AMINA)
+    await run_submit(uow, submit(amina, actual="66.5"))
+    await run_submit(uow, replace(submit(amina, actual="67.0"), card_id="card-2"))
+    late = await run_submit(uow, submit(amina, actual="66.5"))
+    assert isinstance(late, Receipt)
+    assert late.duplicate
+    assert [str(r.value) for r in await versions(uow, "RB-01", "2026/27 M7")] == ["66.5", "67.0"]
+
+
 async def test_someone_elses_measure_is_refused_and_only_the_refusal_is_kept(uow, person):
     gareth = await person(GARETH)
     outcome = await run_submit(uow, submit(gareth, actual="66.5"))
