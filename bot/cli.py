@@ -1019,9 +1019,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             print(
                 f"\n  Open http://localhost:{port} in a browser: it is a local Teams where you are\n"
                 "  Amina Hussain, Revenues Manager in the sample council. Opening it installs\n"
-                "  PerfBot for her: a welcome arrives and, on a working day, the reminder she was\n"
-                "  owed this morning (RB-06). Enter 91% on its card with a line of commentary and\n"
-                "  press Submit; then type `my measures`. README.md (Quick start) walks through it.\n"
+                "  PerfBot for her: a welcome arrives and, on a working day from 09:00, the\n"
+                "  reminder she is owed that day (RB-06; before 09:00 or at a weekend, README.md's\n"
+                "  Quick start says how to have it now). Enter 91% on its card with a line of\n"
+                "  commentary and press Submit; then type `my measures`. README.md (Quick start)\n"
+                "  walks through it.\n"
                 "  A figure far below target goes to her escalation owner: see it with\n"
                 "  `make run AS=mark` (README.md, The manager's side).\n",
                 flush=True,
