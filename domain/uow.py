@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -90,16 +91,27 @@ def turn_taking(sessions: async_sessionmaker[AsyncSession]) -> TurnTaking | None
     return found
 
 
+class ReadOnly(RuntimeError):
+    """A write was tried in ``UnitOfWork.read`` (a bug: writes go through ``run``)."""
+
+
+class _ReadSession(Session):
+    """A session that refuses to flush a change: ``UnitOfWork.read`` keeps nothing."""
+
+    def flush(self, objects: Any = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise ReadOnly("UnitOfWork.read is for reads; a change goes through UnitOfWork.run")
+        super().flush(objects)
+
+
 def _read_sessions(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
-    """Sessions for ``UnitOfWork.read``: on PostgreSQL on the same pool in autocommit (no
-    transaction is begun); on SQLite the same sessions, whose reads begin none anyway
-    (pysqlite begins a transaction at the first write)."""
+    """Sessions for ``UnitOfWork.read``, on the same pool, refusing changes; on PostgreSQL in
+    autocommit (no transaction is begun); on SQLite as they are, since pysqlite begins a
+    transaction only at the first write."""
     bind = sessions.kw.get("bind")
-    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
-        return sessions
-    return async_sessionmaker(
-        bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-    )
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        bind = bind.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(bind, expire_on_commit=False, sync_session_class=_ReadSession)
 
 
 class UnitOfWork:
@@ -122,7 +134,7 @@ class UnitOfWork:
     async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """``work`` that only reads, outside any transaction: each statement sees what is
         committed as it runs, and nothing it does is kept (the session is closed, not
-        committed). On SQLite it does not wait for the writers' turns (a WAL file's readers
+        committed; a change to an ORM object in it is refused, ReadOnly). On SQLite it does not wait for the writers' turns (a WAL file's readers
         never wait for its writer); on PostgreSQL its statements run without BEGIN and
         COMMIT, two round trips fewer. For a single read, such as who sent a message."""
         async with self._reads() as session:

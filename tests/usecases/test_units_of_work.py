@@ -42,6 +42,42 @@ async def test_a_use_case_that_raises_leaves_nothing_behind(uow):
     assert await services(uow) == before + 1
 
 
+async def test_a_read_goes_ahead_while_a_writer_is_mid_transaction_and_sees_what_is_committed(
+    uow,
+):
+    """Who sent a message is read with ``uow.read``: it does not wait for a writer's
+    transaction to end (on SQLite, the process's writers take turns), sees only what is
+    committed, and refuses a change (on PostgreSQL it runs in autocommit, where a change
+    would be kept at once)."""
+    before = await services(uow)
+    writing, done = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with uow() as tx:
+            tx.add(Service(name="Being written"))
+            await tx.flush()
+            writing.set()
+            await done.wait()
+
+    task = asyncio.create_task(writer())
+    await writing.wait()
+    counted = await asyncio.wait_for(
+        uow.read(lambda tx: tx.scalar(select(func.count()).select_from(Service))), 2
+    )
+    assert counted == before  # not the writer's uncommitted row, and not after waiting for it
+    done.set()
+    await task
+    assert await services(uow) == before + 1
+
+    async def adds(tx) -> None:
+        tx.add(Service(name="Never kept"))
+        await tx.flush()
+
+    with pytest.raises(unit_of_work.ReadOnly):
+        await uow.read(adds)
+    assert await services(uow) == before + 1
+
+
 async def test_a_conflict_is_tried_again_in_a_fresh_transaction_then_given_up(uow):
     tries = []
 
