@@ -194,8 +194,12 @@ async def test_a_reply_under_way_when_the_server_stops_goes_to_the_outbox_not_ro
     await known_by_entra(brisk, AMINA)
     brisk.connector.faults = [Fault(503) for _ in range(500)]
     turn = asyncio.create_task(brisk.say(AMINA, "my measures"))
-    while len(brisk.connector.sent()) < 2:  # it has met Teams' 503 and is trying again
+    for _ in range(1000):  # until it has met Teams' 503 and is trying again
+        if len(brisk.connector.sent()) >= 2:
+            break
         await asyncio.sleep(0.01)
+    else:
+        pytest.fail("the reply was not tried twice within 10 s")
     started = time.monotonic()
     await brisk.client.app.shutdown()  # what aiohttp does first on SIGTERM
     assert await turn == 201

@@ -95,10 +95,14 @@ async def test_a_failed_statement_raises_sqlalchemys_error_and_its_transaction_k
 ):
     async with sqlite.begin() as connection:
         await connection.execute(insert(things).values(name="kept"))
-    with pytest.raises(IntegrityError, match="UNIQUE"):
+
+    async def clash() -> None:
         async with sqlite.begin() as connection:
             await connection.execute(insert(things).values(name="not kept"))
             await connection.execute(insert(things).values(name="kept"))
+
+    with pytest.raises(IntegrityError, match="UNIQUE"):
+        await clash()
     async with sqlite.connect() as connection:
         assert (await connection.execute(select(things.c.name))).scalars().all() == ["kept"]
 
