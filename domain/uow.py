@@ -120,7 +120,7 @@ class UnitOfWork:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self._turns = turn_taking(sessions)
-        self._reads = _read_sessions(sessions)
+        self._reads: async_sessionmaker[AsyncSession] | None = None  # made at the first read
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
@@ -137,6 +137,8 @@ class UnitOfWork:
         committed; a change to an ORM object in it is refused, ReadOnly). On SQLite it does not wait for the writers' turns (a WAL file's readers
         never wait for its writer); on PostgreSQL its statements run without BEGIN and
         COMMIT, two round trips fewer. For a single read, such as who sent a message."""
+        if self._reads is None:
+            self._reads = _read_sessions(self.sessions)
         async with self._reads() as session:
             return await work(session)
 

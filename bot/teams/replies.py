@@ -80,13 +80,13 @@ class Replies:
         uow: UnitOfWork,
         clock: Callable[[], datetime],
         retry: ReplyRetry,
-        stopping: asyncio.Event | None = None,
+        stopping: asyncio.Event,
     ) -> None:
         self.ctx = ctx
         self.uow = uow
         self.clock = clock
         self.retry = retry
-        self._stopping = stopping or asyncio.Event()
+        self._stopping = stopping
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + retry.budget
         self._count = 0
@@ -100,7 +100,7 @@ class Replies:
         uow: UnitOfWork,
         clock: Callable[[], datetime],
         retry: ReplyRetry,
-        stopping: asyncio.Event | None = None,
+        stopping: asyncio.Event,
     ) -> Replies:
         """The replies of the turn ``ctx`` begins now; ``Replies.of(ctx)`` finds them. Once
         ``stopping`` is set (the server is shutting down), a reply that has met a failure is
