@@ -22,6 +22,7 @@ class Call:
     body: Any
     authorization: str | None = None  # the bot's bearer token, when it sent one
     status: int = 200  # what it was answered: a fault's status, if one was given
+    host: str = ""  # the host the call named (a proxy is sent another host's calls)
 
 
 @dataclass
@@ -88,6 +89,7 @@ class LoopbackConnector:
                 request.match_info.get("aid"),
                 body,
                 request.headers.get("Authorization"),
+                host=request.host,
             )
         )
         self.changed.set()

@@ -101,6 +101,34 @@ async def test_without_an_app_id_no_token_is_sent():
     assert call.authorization is None
 
 
+async def test_calls_go_through_the_councils_proxy_and_a_host_in_no_proxy_goes_direct(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A council's network may allow out only through its proxy: the Bot Connector's calls go
+    through HTTP(S)_PROXY as botbuilder's requests did, and a host NO_PROXY names is called
+    directly. Here the loopback connector stands as the proxy (a plain HTTP proxy is sent the
+    whole address), so a call for a host that does not exist arrives there."""
+    connector = LoopbackConnector()
+    await connector.start()
+    monkeypatch.setenv("HTTP_PROXY", connector.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    authentication = PerfBotAuthentication(Settings())
+    inner = BotbuildersFactory(AppCredentials(None))
+    try:
+        for _ in range(2):  # the proxy is chosen once a host, and kept
+            await send(authentication, inner, "http://smba.council-proxy.invalid/")
+        await send(authentication, inner, connector.url)  # NO_PROXY: direct, to the same server
+    finally:
+        await authentication.close()
+        await connector.stop()
+    assert [c.body["text"] for c in connector.sent()] == ["Reminder: RB-01 is due"] * 3
+    hosts = [c.host for c in connector.sent()]
+    assert hosts[:2] == ["smba.council-proxy.invalid"] * 2
+    assert hosts[2].startswith("127.0.0.1:")
+
+
 async def test_a_throttled_send_says_when_to_try_again():
     connector = LoopbackConnector()
     await connector.start()
