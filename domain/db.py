@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ast
 import re
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -80,13 +81,53 @@ def create_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
         if kwargs["pool_reset_on_return"] is None:
             event.listen(engine.sync_engine, "reset", _sqlite_reset)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # A pooled connection is tested before use only after it has been idle a while
+    # (_ping_if_idle): SQLAlchemy's pool_pre_ping tests it at every checkout, which on
+    # asyncpg is three round trips (BEGIN, a ping, ROLLBACK), twice a submission.
+    ping_after = kwargs.pop("ping_idle_after", PING_IDLE_AFTER)
     # Room for a server's 50 turns at once (SQLAlchemy's default is 5, and 10 more): a turn
     # holds a connection only while its transaction runs, so 30 leave none waiting for one,
     # and a server, its dispatchers and the CLI stay well inside PostgreSQL's 100.
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_if_idle(engine, ping_after)
+    return engine
+
+
+# A connection idle this long (seconds) is tested before it is used again: long enough that
+# a busy server never pings, short enough that one left over a database restart, a
+# failover or a firewall's idle cut is replaced before a request meets it.
+PING_IDLE_AFTER = 10.0
+
+
+def _ping_if_idle(engine: AsyncEngine, after: float) -> None:
+    """Test a pooled PostgreSQL connection at checkout if it has been idle ``after`` seconds
+    or more; a dead one is replaced by a fresh connection (the pool's documented answer to
+    DisconnectionError from a checkout listener), so the request never sees it. In use
+    without a break (a busy server), connections are not pinged: a connection that dies
+    mid-burst fails its one request, and SQLAlchemy then replaces the pool's connections."""
+    dialect = engine.sync_engine.dialect
+
+    def connected(_dbapi: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    def checked_in(_dbapi: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle = time.monotonic() - record.info.get("returned_at", 0.0)
+        if idle < after:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:  # whatever the cause, a fresh connection says it plainly
+            raise DisconnectionError("an idle pooled connection did not answer") from error
+
+    event.listen(engine.sync_engine, "connect", connected)
+    event.listen(engine.sync_engine, "checkin", checked_in)
+    event.listen(engine.sync_engine, "checkout", checked_out)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
