@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.model import Benchmark, Measure
@@ -180,20 +180,24 @@ def standing_of(
     return standing(figure, comparators, measure.polarity, measure.unit, measure.decimals, period)
 
 
+_IN_ORDER = select(Benchmark).order_by(Benchmark.id)
+_OF_MEASURES = _IN_ORDER.where(Benchmark.measure_id.in_(bindparam("ids", expanding=True)))  # once
+
+
 async def rows_of(
     session: AsyncSession, measure_ids: Iterable[int] | None
 ) -> dict[int, list[Benchmark]]:
     """Each measure's benchmark rows, in the order they were given, in one query; with
     ``measure_ids`` None, every measure's (a report of thousands: no list of ids to send)."""
-    query = select(Benchmark).order_by(Benchmark.id)
+    query, values = _IN_ORDER, {}
     found: dict[int, list[Benchmark]] = {}
     if measure_ids is not None:
         ids = sorted(set(measure_ids))
         found = {i: [] for i in ids}
         if not ids:
             return found
-        query = query.where(Benchmark.measure_id.in_(ids))
-    for row in await session.scalars(query):
+        query, values = _OF_MEASURES, {"ids": ids}
+    for row in await session.scalars(query, values):
         found.setdefault(row.measure_id, []).append(row)
     return found
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -66,15 +66,20 @@ async def find_person(
     return OtherAccount(person.email)
 
 
+# Built once: every message asks it, and building a statement with its loader options
+# cost more than running it (issue 19). Its cache key is worked out once with it.
+_BY_ENTRA_ID = (
+    select(Person)
+    .where(Person.aad_object_id == bindparam("aad_object_id"))
+    .options(joinedload(Person.role_rows))
+)
+
+
 async def by_entra_id(session: AsyncSession, aad_object_id: str) -> Person | None:
     """The person linked to this Entra object id, roles loaded: a read, and every message
     asks it (run it with ``uow.read``). The roles come in the same statement (a join), not a
     second one as the relationship's own selectin load would."""
-    found = await session.execute(
-        select(Person)
-        .where(Person.aad_object_id == aad_object_id)
-        .options(joinedload(Person.role_rows))
-    )
+    found = await session.execute(_BY_ENTRA_ID, {"aad_object_id": aad_object_id})
     return found.unique().scalar_one_or_none()
 
 
@@ -151,11 +156,14 @@ def _linked(
 async def people_by_role(session: AsyncSession, role: Role) -> list[Person]:
     """The people with this role, by name: only they are read (not the whole staff list,
     which every submission asked for when it looked for the performance team)."""
-    holders = select(PersonRole.person_id).where(PersonRole.role == role)
-    people = await session.scalars(
-        select(Person).where(Person.id.in_(holders)).order_by(Person.name)
-    )
-    return list(people)
+    return list(await session.scalars(_BY_ROLE, {"role": role}))
+
+
+_BY_ROLE = (
+    select(Person)
+    .where(Person.id.in_(select(PersonRole.person_id).where(PersonRole.role == bindparam("role"))))
+    .order_by(Person.name)
+)
 
 
 async def performance_team(session: AsyncSession) -> list[Person]:

@@ -10,7 +10,7 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -270,6 +270,14 @@ def deadline_values(deadline: PublishedDeadline) -> tuple[str | date | None, ...
     )
 
 
+_RETURNS_IN_ORDER = select(Return).order_by(Return.measure_id, Return.period, Return.version)
+# Built once (each submission reads its measure's returns of the periods around it).
+_RETURNS_OF_PERIODS = _RETURNS_IN_ORDER.where(
+    Return.measure_id.in_(bindparam("ids", expanding=True)),
+    Return.period.in_(bindparam("periods", expanding=True)),
+)
+
+
 async def latest_returns(
     session: AsyncSession,
     measure_ids: list[int] | None = None,
@@ -277,13 +285,17 @@ async def latest_returns(
 ) -> dict[tuple[int, str], Return]:
     """The newest version of every return (of these measures, for these periods), by
     (measure id, period label). The one place "the newest return" is worked out."""
-    query = select(Return).order_by(Return.measure_id, Return.period, Return.version)
+    query = _RETURNS_IN_ORDER
+    values: dict[str, list[Any]] = {}
     if measure_ids is not None:
-        query = query.where(Return.measure_id.in_(measure_ids))
-    if periods is not None:
+        query = query.where(Return.measure_id.in_(bindparam("ids", expanding=True)))
+        values["ids"] = list(measure_ids)
+        if periods is not None:  # a submission's own case: built once, below
+            query, values["periods"] = _RETURNS_OF_PERIODS, list(periods)
+    elif periods is not None:
         query = query.where(Return.period.in_(periods))
     latest: dict[tuple[int, str], Return] = {}
-    for ret in (await session.scalars(query)).all():
+    for ret in (await session.scalars(query, values)).all():
         latest[(ret.measure_id, ret.period)] = ret
     return latest
 

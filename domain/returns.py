@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -151,21 +151,26 @@ class Delegated:
     note: str = ""  # who cannot be reached yet
 
 
+# Built once (every press of a card reads it): its loader options cost more to build than
+# the statement to run.
+_MEASURE_FOR_CARD = (
+    select(Measure)
+    .where(Measure.code == bindparam("code"), Measure.active)
+    .options(
+        joinedload(Measure.owner).raiseload(Person.role_rows),
+        joinedload(Measure.escalation_owner).raiseload(Person.role_rows),
+        joinedload(Measure.delegates).raiseload(Person.role_rows),
+        joinedload(Measure.priority_rows),
+    )
+)
+
+
 async def _measure_for_card(session: AsyncSession, code: str) -> Measure | None:
     """The active measure with this code, in one statement (its owner, escalation owner,
     delegates and priorities joined: every press of a card reads it), without the roles of
     those people (a card needs only who they are); touching those roles then raises rather
     than answer wrongly."""
-    found = await session.execute(
-        select(Measure)
-        .where(Measure.code == code.strip().upper(), Measure.active)
-        .options(
-            joinedload(Measure.owner).raiseload(Person.role_rows),
-            joinedload(Measure.escalation_owner).raiseload(Person.role_rows),
-            joinedload(Measure.delegates).raiseload(Person.role_rows),
-            joinedload(Measure.priority_rows),
-        )
-    )
+    found = await session.execute(_MEASURE_FOR_CARD, {"code": code.strip().upper()})
     return found.unique().scalar_one_or_none()
 
 

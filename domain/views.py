@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import (
     Integer,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from domain import benchmarks, cover
 from domain.action_plans import ActionItem, open_items
@@ -344,17 +346,7 @@ async def still_open(
     """A measure's open periods, read as period labels only (cheaper than ``records`` where
     nothing else of them is needed: the receipt's "still waiting"), and all its targets, by
     period label, read in the same statement; a signed-off period is never open."""
-    # One statement: the periods with a target (and its value), those with a figure, and
-    # those signed off.
-    with_target = select(Target.period, Target.value, literal(0)).where(
-        Target.measure_id == measure.id
-    )
-    with_figure = select(Return.period, null(), literal(1)).where(
-        Return.measure_id == measure.id,
-        or_(Return.value.is_not(None), Return.status.is_not(None)),
-    )
-    locked = select(PeriodLock.period, null(), literal(2))
-    rows: Sequence[Any] = (await session.execute(union_all(with_target, with_figure, locked))).all()
+    rows: Sequence[Any] = (await session.execute(_STILL_OPEN, {"measure_id": measure.id})).all()
     if measure.is_key_action and completed_in(measure, await newest_by_period(session, measure.id)):
         return [], {label: value for label, value, kind in rows if not kind}
     figures = {label for label, _, kind in rows if kind == 1}
@@ -362,6 +354,20 @@ async def still_open(
     targets = {label: value for label, value, kind in rows if not kind}
     periods = _open_between(measure, [*figures, *targets], closed, None, today, open_from)
     return periods, targets
+
+
+# still_open's one statement, built once (every submission reads it): the periods with a
+# target (and its value), those with a figure, and those signed off.
+_STILL_OPEN: CompoundSelect[Any] = union_all(
+    select(Target.period, Target.value, literal(0)).where(
+        Target.measure_id == bindparam("measure_id")
+    ),
+    select(Return.period, null(), literal(1)).where(
+        Return.measure_id == bindparam("measure_id"),
+        or_(Return.value.is_not(None), Return.status.is_not(None)),
+    ),
+    select(PeriodLock.period, null(), literal(2)),
+)
 
 
 async def records(session: AsyncSession, measures: Sequence[Measure]) -> dict[int, Record]:
