@@ -339,9 +339,18 @@ def _plain_row(row: Sequence[Any]) -> bool:
 
 
 def _column_letters(count: int) -> list[str]:
-    from openpyxl.utils import get_column_letter
+    """A, B, ... Z, AA, AB, ...: openpyxl's get_column_letter, worked out here so that
+    importing this module does not import openpyxl (and numpy with it), a fifth of every
+    command's start-up, in commands that never touch a workbook."""
 
-    return [get_column_letter(n) for n in range(1, count + 1)]
+    def letter(number: int) -> str:
+        text = ""
+        while number:
+            number, rest = divmod(number - 1, 26)
+            text = chr(ord("A") + rest) + text
+        return text
+
+    return [letter(n) for n in range(1, count + 1)]
 
 
 _LETTERS = _column_letters(200)

@@ -343,6 +343,21 @@ async def test_the_xlsx_export_opens_in_excel_with_numbers_as_numbers(sessions, 
     assert od03[4:8] == (95, 93, -2.1, "Amber")  # the council default here is RAG
 
 
+def test_a_sheet_wider_than_the_alphabet_keeps_each_value_in_its_own_column(tmp_path):
+    """Columns past Z (AA, AB, ... as Excel names them) hold what was written there: the
+    writer names every cell itself, without openpyxl's help."""
+    columns = [f"c{n}" for n in range(1, 60)]
+    path = tmp_path / "wide.xlsx"
+    write_table(path, columns, [[f"r{n}" for n in range(1, 60)]], "xlsx")
+    sheet = load_workbook(path).active
+    assert [sheet["Z1"].value, sheet["AA1"].value, sheet["AZ1"].value, sheet["BG2"].value] == [
+        "c26",
+        "c27",
+        "c52",
+        "r59",
+    ]
+
+
 # ---- perfbot export --with commentary,versions ------------------------------------------------
 
 RESTATED_AT = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
