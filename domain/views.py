@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.selectable import CompoundSelect
+from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from domain import benchmarks, cover
 from domain.action_plans import ActionItem, open_items
@@ -539,36 +539,22 @@ async def _spans(
     the labels of those periods for the measures where they are not consecutive. None if
     any stored label is not canonical (the SQL reads labels by position)."""
     few = sorted(ids) if len(ids) <= FEW else None  # else all: cheaper than a long IN list
-    of_target = Target.measure_id.in_(few) if few is not None else true()
-    of_return = Return.measure_id.in_(few) if few is not None else true()
-    labels = union(
-        select(Target.period.label("period")).where(of_target),
-        select(Return.period).where(of_return),
-    ).subquery()
-    for (label,) in await session.execute(select(labels.c.period)):
+    statements = _span_statements(few is not None)
+    named = {"ids": few} if few is not None else {}
+    for (label,) in await session.execute(statements.labels, named):
         if _period(label) is None or _period(label).label != label:  # type: ignore[union-attr]
             return None
     # Each table's own aggregate over its (measure, period) index, the lesser taken here:
     # cheaper than one aggregate over both tables' rows put together (a temporary table).
     lowest: dict[tuple[int, str], int] = {}
-    for table, of_table in ((Target.__table__, of_target), (Return.__table__, of_return)):
-        letter, place = _ordinal_of(table.c.period)
-        for measure_id, found, first in await session.execute(
-            select(table.c.measure_id, letter, func.min(place))
-            .where(of_table)
-            .group_by(table.c.measure_id, letter)
-        ):
+    for firsts_of_table in statements.firsts:
+        for measure_id, found, first in await session.execute(firsts_of_table, named):
             if measure_id in ids and first < lowest.get((measure_id, found), first + 1):
                 lowest[(measure_id, found)] = first
     firsts = {key: _label_at(key[1], first) for key, first in lowest.items()}
-    letter, place = _ordinal_of(Return.period)
     closed: dict[tuple[int, str], tuple[int, int]] = {}
     gappy: set[int] = set()
-    for measure_id, found, low, high, count in await session.execute(
-        select(Return.measure_id, letter, func.min(place), func.max(place), func.count())
-        .where(_FIGURE, _newest_version(), of_return)
-        .group_by(Return.measure_id, letter)
-    ):
+    for measure_id, found, low, high, count in await session.execute(statements.closed, named):
         if measure_id in ids:
             closed[(measure_id, found)] = (low, high)
             if count != high - low + 1:
@@ -576,13 +562,56 @@ async def _spans(
     gaps: dict[int, set[str]] = {i: set() for i in gappy}
     wanted = sorted(gappy)
     for start in range(0, len(wanted), 500):
-        for measure_id, label in await session.execute(
-            select(Return.measure_id, Return.period).where(
-                Return.measure_id.in_(wanted[start : start + 500]), _FIGURE, _newest_version()
-            )
-        ):
+        chunk = {"ids": wanted[start : start + 500]}
+        for measure_id, label in await session.execute(_FIGURES_OF, chunk):
             gaps[measure_id].add(label)
     return firsts, closed, gaps
+
+
+@dataclass(frozen=True)
+class _SpanStatements:
+    labels: Select[Any]
+    firsts: tuple[Select[Any], Select[Any]]
+    closed: Select[Any]
+
+
+@lru_cache(maxsize=2)
+def _span_statements(few: bool) -> _SpanStatements:
+    """``_spans``' statements, built once: for the measures named (``few``: an expanding
+    ``ids`` parameter) or for every measure. Built afresh, they cost more than a person's
+    ``my measures`` or ``status`` spent in the database (issue 19)."""
+    ids: Any = bindparam("ids", expanding=True)
+    of_target = Target.measure_id.in_(ids) if few else true()
+    of_return = Return.measure_id.in_(ids) if few else true()
+    labels = union(
+        select(Target.period.label("period")).where(of_target),
+        select(Return.period).where(of_return),
+    ).subquery()
+
+    def firsts(table: Any, of_table: Any) -> Select[Any]:
+        letter, place = _ordinal_of(table.c.period)
+        return (
+            select(table.c.measure_id, letter, func.min(place))
+            .where(of_table)
+            .group_by(table.c.measure_id, letter)
+        )
+
+    letter, place = _ordinal_of(Return.period)
+    return _SpanStatements(
+        select(labels.c.period),
+        (firsts(Target.__table__, of_target), firsts(Return.__table__, of_return)),
+        select(Return.measure_id, letter, func.min(place), func.max(place), func.count())
+        .where(_FIGURE, _newest_version(), of_return)
+        .group_by(Return.measure_id, letter),
+    )
+
+
+_FIGURES_OF = select(Return.measure_id, Return.period).where(
+    Return.measure_id.in_(bindparam("ids", expanding=True)), _FIGURE, _newest_version()
+)
+_STATUSES_OF = select(Return.measure_id, Return.period, Return.status).where(
+    Return.measure_id.in_(bindparam("ids", expanding=True)), _newest_version()
+)
 
 
 async def _newest_statuses(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, _Status]]:
@@ -590,11 +619,8 @@ async def _newest_statuses(session: AsyncSession, ids: list[int]) -> dict[int, d
     reads."""
     found: dict[int, dict[str, _Status]] = {}
     for start in range(0, len(ids), 500):
-        for measure_id, label, status in await session.execute(
-            select(Return.measure_id, Return.period, Return.status).where(
-                Return.measure_id.in_(ids[start : start + 500]), _newest_version()
-            )
-        ):
+        chunk = {"ids": ids[start : start + 500]}
+        for measure_id, label, status in await session.execute(_STATUSES_OF, chunk):
             found.setdefault(measure_id, {})[label] = _Status(status)
     return found
 
