@@ -27,7 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from domain import benchmarks, cover
@@ -1012,6 +1012,29 @@ async def example_code(
     return fallback, Frequency.QUARTERLY
 
 
+# The measures a person owns or deputises for, built once (every "my measures" asks it),
+# with the people named on them but not those people's roles, which the cards do not show
+# (three statements fewer; touching them raises rather than answer wrongly).
+_MINE = (
+    select(Measure)
+    .where(
+        Measure.active,
+        or_(
+            Measure.owner_id == bindparam("person_id"),
+            Measure.id.in_(
+                select(Delegate.measure_id).where(Delegate.person_id == bindparam("person_id"))
+            ),
+        ),
+    )
+    .order_by(Measure.code)
+    .options(
+        joinedload(Measure.owner).raiseload(Person.role_rows),
+        joinedload(Measure.escalation_owner).raiseload(Person.role_rows),
+        selectinload(Measure.delegates).raiseload(Person.role_rows),
+    )
+)
+
+
 async def my_returns(
     session: AsyncSession,
     person: Person,
@@ -1023,18 +1046,7 @@ async def my_returns(
     or covers while their owner is away (``covered``: read by the caller with
     ``cover.stand_of``), and the latest return of those with none open; by measure, oldest
     first."""
-    delegated = select(Delegate.measure_id).where(Delegate.person_id == person.id)
-    measures = list(
-        (
-            await session.scalars(
-                select(Measure)
-                .where(
-                    Measure.active, or_(Measure.owner_id == person.id, Measure.id.in_(delegated))
-                )
-                .order_by(Measure.code)
-            )
-        ).all()
-    )
+    measures = list((await session.scalars(_MINE, {"person_id": person.id})).all())
     known = {m.id for m in measures}
     measures += [m for m in covered if m.id not in known]
     measures.sort(key=lambda m: m.code)
