@@ -1012,9 +1012,14 @@ async def example_code(
     return fallback, Frequency.QUARTERLY
 
 
-# The measures a person owns or deputises for, built once (every "my measures" asks it),
-# with the people named on them but not those people's roles, which the cards do not show
-# (three statements fewer; touching them raises rather than answer wrongly).
+# A card's measures: the people named on them, but not those people's roles, which the
+# cards do not show (three statements fewer; touching them raises rather than answer wrongly).
+_PEOPLE_NOT_ROLES = (
+    joinedload(Measure.owner).raiseload(Person.role_rows),
+    joinedload(Measure.escalation_owner).raiseload(Person.role_rows),
+    selectinload(Measure.delegates).raiseload(Person.role_rows),
+)
+# The measures a person owns or deputises for, built once (every "my measures" asks it).
 _MINE = (
     select(Measure)
     .where(
@@ -1027,11 +1032,7 @@ _MINE = (
         ),
     )
     .order_by(Measure.code)
-    .options(
-        joinedload(Measure.owner).raiseload(Person.role_rows),
-        joinedload(Measure.escalation_owner).raiseload(Person.role_rows),
-        selectinload(Measure.delegates).raiseload(Person.role_rows),
-    )
+    .options(*_PEOPLE_NOT_ROLES)
 )
 
 
@@ -1134,7 +1135,7 @@ async def service_status(
 ) -> list[OpenReturn]:
     """Every open return (and the latest of each measure with none open): for escalation
     owners, of their measures and their service's; for leadership and admins, of all."""
-    query = select(Measure).where(Measure.active).order_by(Measure.code)
+    query = select(Measure).where(Measure.active).order_by(Measure.code).options(*_PEOPLE_NOT_ROLES)
     if not (person.has_role(Role.LEADERSHIP) or person.has_role(Role.ADMIN)):
         if not person.has_role(Role.ESCALATION_OWNER):
             raise Refused(
