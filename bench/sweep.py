@@ -70,6 +70,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from bench import council  # noqa: E402
+from bot.supervision import settle_memory  # noqa: E402
 from domain import db  # noqa: E402
 from domain.model import Base, Notification, Person  # noqa: E402
 
@@ -445,6 +446,7 @@ async def bench_commands(
             ),
         }
         print(f"{name}: the commands through bot/teams/commands.py, up to {runs} runs each")
+        settle_memory()  # as the server does once it has started (bot/app.py)
         base = 0.0
         for label, (run, target) in work.items():
             seconds = await timed(run, runs, budget)

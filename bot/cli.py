@@ -963,6 +963,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from bot.app import create_app
+    from bot.supervision import settled
     from bot.teams.bot import utc_now
 
     async def schema_ok(engine: Any) -> int:
@@ -990,6 +991,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         background=True,
         shard_command=dispatcher_command(parent=os.getpid(), now=args.now),
     )
+    app.on_startup.append(settled)
     print(
         f"PerfBot is listening on http://{args.host}:{args.port}/api/messages "
         f"(health: http://{args.host}:{args.port}/healthz); press Ctrl+C to stop.",
@@ -1163,6 +1165,9 @@ async def _dispatch_until_stopped(
         dispatcher.stop()
 
     watch = asyncio.create_task(orphaned())
+    from bot.supervision import settle_memory
+
+    settle_memory()
     which = f"{shard[0] + 1}/{shard[1]}"
     log.info("dispatcher %s sending as messages fall due; Ctrl+C to stop", which)
     try:
