@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.settings import ENVIRONMENT, LOCAL_URL, MAX_DISPATCHERS, Settings, SettingsError
+from bot.supervision import settle_memory, settled
 from domain import db
 from domain.audit_trail import (
     TrailError,
@@ -963,7 +964,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from bot.app import create_app
-    from bot.supervision import settled
     from bot.teams.bot import utc_now
 
     async def schema_ok(engine: Any) -> int:
@@ -1165,8 +1165,6 @@ async def _dispatch_until_stopped(
         dispatcher.stop()
 
     watch = asyncio.create_task(orphaned())
-    from bot.supervision import settle_memory
-
     settle_memory()
     which = f"{shard[0] + 1}/{shard[1]}"
     log.info("dispatcher %s sending as messages fall due; Ctrl+C to stop", which)

@@ -110,10 +110,7 @@ def _ping_if_idle(engine: AsyncEngine, after: float) -> None:
     mid-burst fails its one request, and SQLAlchemy then replaces the pool's connections."""
     dialect = engine.sync_engine.dialect
 
-    def connected(_dbapi: Any, record: Any) -> None:
-        record.info["returned_at"] = time.monotonic()
-
-    def checked_in(_dbapi: Any, record: Any) -> None:
+    def idle_from_now(_dbapi: Any, record: Any) -> None:  # made, or back in the pool
         record.info["returned_at"] = time.monotonic()
 
     def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -125,8 +122,8 @@ def _ping_if_idle(engine: AsyncEngine, after: float) -> None:
         except Exception as error:  # whatever the cause, a fresh connection says it plainly
             raise DisconnectionError("an idle pooled connection did not answer") from error
 
-    event.listen(engine.sync_engine, "connect", connected)
-    event.listen(engine.sync_engine, "checkin", checked_in)
+    event.listen(engine.sync_engine, "connect", idle_from_now)
+    event.listen(engine.sync_engine, "checkin", idle_from_now)
     event.listen(engine.sync_engine, "checkout", checked_out)
 
 
