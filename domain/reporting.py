@@ -285,13 +285,11 @@ async def latest_returns(
 ) -> dict[tuple[int, str], Return]:
     """The newest version of every return (of these measures, for these periods), by
     (measure id, period label). The one place "the newest return" is worked out."""
-    query = _RETURNS_IN_ORDER
-    values: dict[str, list[Any]] = {}
-    if measure_ids is not None:
-        query = query.where(Return.measure_id.in_(bindparam("ids", expanding=True)))
-        values["ids"] = list(measure_ids)
-        if periods is not None:  # a submission's own case: built once, below
-            query, values["periods"] = _RETURNS_OF_PERIODS, list(periods)
+    query, values = _RETURNS_IN_ORDER, {}
+    if measure_ids is not None and periods is not None:  # a submission's: built once, above
+        query, values = _RETURNS_OF_PERIODS, {"ids": list(measure_ids), "periods": list(periods)}
+    elif measure_ids is not None:
+        query = query.where(Return.measure_id.in_(measure_ids))
     elif periods is not None:
         query = query.where(Return.period.in_(periods))
     latest: dict[tuple[int, str], Return] = {}
