@@ -446,7 +446,7 @@ async def bench_commands(
             ),
         }
         print(f"{name}: the commands through bot/teams/commands.py, up to {runs} runs each")
-        settle_memory()  # as the server does once it has started (bot/app.py)
+        settle_memory()  # as `perfbot serve` does once it has started (bot/cli.py)
         base = 0.0
         for label, (run, target) in work.items():
             seconds = await timed(run, runs, budget)

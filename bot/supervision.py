@@ -51,8 +51,8 @@ def settle_memory() -> None:
     the modules, mappings, templates and engine, about 100,000 objects that live as long as
     the process, which each of the collector's full passes read through again, in the
     middle of whichever requests were under way. Those passes were the slow one in a
-    hundred of a person's requests: ``my measures`` for 50 measures, p99 75 -> 30 ms
-    (bench/sweep.py). Called once, when `perfbot serve` (or a dispatcher) has started: not
+    hundred of a person's requests: ``my measures`` for 50 measures, p99 75 -> 30 ms in one
+    process on its own, 116 -> 45 ms in bench/sweep.py. Called once, when `perfbot serve` (or a dispatcher) has started: not
     by create_app, whose tests start hundreds of apps in one process."""
     gc.collect()  # what start-up left as garbage is freed, not kept for ever
     gc.freeze()
